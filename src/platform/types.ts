@@ -1,0 +1,219 @@
+/**
+ * The adapter contract: what a model under test offers the suite.
+ * A model is reached only through architected interfaces (guest memory, the DMAR
+ * register block, device DMA, and optionally the iommufd host surface), so that a
+ * real emulator can be plugged in unchanged. See DESIGN.md, "The model under test".
+ *
+ * Addresses are bigint at this surface: a DMA's input address may be any 64-bit
+ * value (non-canonical ones included). Register values are bigint too.
+ */
+
+// ---------------------------------------------------------------------------
+// Configuration of a platform (reset)
+
+export type TranslationMode = "legacy" | "scalable";
+
+/** Options of the guest-facing vIOMMU. Each maps to CAP/ECAP bits (see spec/registers.md). */
+export interface VIommuConfig {
+  /** legacy (RTADDR.TTM = 00) or scalable (TTM = 01) mode support. */
+  scalable: boolean;
+  /** Guest address width: 39 (3-level), 48 (4-level) or 57 (5-level). Sets MGAW and SAGAW. */
+  awBits: 39 | 48 | 57;
+  /** CAP.CM: not-present and erroneous entries may be cached; every change needs invalidation. */
+  cachingMode: boolean;
+  /** ECAP.FSTS: first-stage translation (scalable mode only). */
+  firstStage: boolean;
+  /** ECAP.SSTS (scalable) / second-stage tables in legacy mode. */
+  secondStage: boolean;
+  /** ECAP.NEST: nested translation (PGTT = 3). */
+  nested: boolean;
+  /** ECAP.PT: pass-through. */
+  passThrough: boolean;
+  /** PASID width in bits (ECAP.PSS = width - 1); 0 = no PASID support (ECAP.PASID = 0). */
+  pasidBits: number;
+  /** ECAP.SC: snoop control. */
+  snoopControl: boolean;
+  /** CAP.FS1GP: 1 GiB first-stage pages. */
+  fs1gp: boolean;
+  /** CAP.FL5LP: 5-level first-stage tables. */
+  fl5lp: boolean;
+  /** CAP.SLLPS: second-stage large pages (2 MiB, 1 GiB). */
+  ssLargePages: { twoMiB: boolean; oneGiB: boolean };
+  /** Host address width in bits (the width of physical addresses the IOMMU can output). */
+  hawBits: number;
+  /** CAP.NFR + 1: number of fault recording registers. */
+  faultRecords: number;
+  /** ECAP.SRS: supervisor requests. */
+  supervisorRequests: boolean;
+  /** ECAP.EAFS: extended accessed flag. */
+  extendedAccessed: boolean;
+}
+
+/** What one host IOMMU offers (iommufd GET_HW_INFO, VT-d payload). */
+export interface HostIommuConfig {
+  id: string;
+  /** Host address width (MGAW + 1 of the host IOMMU). */
+  awBits: number;
+  nesting: boolean;
+  snoopControl: boolean;
+  fs1gp: boolean;
+  fl5lp: boolean;
+  pasidBits: number;
+  /** ERRATA_772415_SPR17: no read-only mappings in a nest-parent HWPT. */
+  errata772415: boolean;
+  /** Vendor of the IOMMU; only "intel-vtd" supports nesting for a VT-d guest. */
+  kind: "intel-vtd" | "other";
+  supervisorRequests: boolean;
+  extendedAccessed: boolean;
+}
+
+/** One device on the platform. */
+export interface DeviceConfig {
+  /** Source id: bus << 8 | devfn. */
+  sid: number;
+  /** emulated: the vIOMMU emulation translates it; passthrough: the host IOMMU does. */
+  kind: "emulated" | "passthrough";
+  /** Passed-through devices: which host IOMMU they sit behind and what they can do. */
+  host?: {
+    iommu: string;
+    /** The device can issue no-snoop transactions. */
+    noSnoop: boolean;
+    /** The device sits behind a PCI bridge (aliased RID). */
+    behindBridge: boolean;
+    /** Bound through iommufd (cdev) rather than the legacy VFIO container. */
+    iommufd: boolean;
+  };
+}
+
+/** A guest-physical region of the VM, backed by host memory for passed-through devices. */
+export interface MemoryRegion {
+  gpa: bigint;
+  size: bigint;
+  /** Read-only for devices (for example ROM); left out of a nest parent on errata IOMMUs. */
+  readOnly: boolean;
+}
+
+export interface PlatformConfig {
+  viommu: VIommuConfig;
+  devices: DeviceConfig[];
+  /** Guest memory: total size and its regions (RAM, ROM). Addresses outside regions are not memory. */
+  memory: { size: bigint; regions: MemoryRegion[] };
+  /** Host IOMMUs that passed-through devices sit behind. */
+  hostIommus: HostIommuConfig[];
+}
+
+// ---------------------------------------------------------------------------
+// The platform surface (guest's view)
+
+export interface DmaRequest {
+  sid: number;
+  /** Present for PASID-tagged requests; absent for requests without PASID. */
+  pasid?: number;
+  /** Privileged (supervisor) request; only with a PASID. */
+  priv?: boolean;
+  iova: bigint;
+  /** Bytes; a request never crosses a 4 KiB boundary (as on PCIe). */
+  len: number;
+  write: boolean;
+  /** Bytes to write (length len) for a write. */
+  data?: Uint8Array;
+}
+
+export type DmaResult =
+  /** Completed: for a read, the bytes read. */
+  | { status: "ok"; data?: Uint8Array }
+  /** The IOMMU blocked the request (a fault may have been recorded). */
+  | { status: "aborted" };
+
+export interface PlatformSurface {
+  writeGuest(gpa: bigint, bytes: Uint8Array): Promise<void>;
+  readGuest(gpa: bigint, len: number): Promise<Uint8Array>;
+  /** A DMAR register access; width 4 or 8 bytes; off is the offset in the register block. */
+  writeReg(off: number, value: bigint, width: 4 | 8): Promise<void>;
+  readReg(off: number, width: 4 | 8): Promise<bigint>;
+  dma(req: DmaRequest): Promise<DmaResult>;
+  /** Optional diagnostics: the host side's attachments. */
+  hostView?(): Promise<HostView>;
+}
+
+/** The host side, as the VMM left it: which device/PASID is attached to which HWPT. */
+export interface HostView {
+  attachments: Array<{
+    sid: number;
+    /** Absent: the whole device (requests without PASID). */
+    pasid?: number;
+    hwptId: number;
+    kind: "paging" | "nested";
+    /** For a nested HWPT: the guest-physical stage-1 table pointer. */
+    stage1?: bigint;
+  }>;
+}
+
+// ---------------------------------------------------------------------------
+// The host surface (the VMM's view of the host IOMMU)
+
+export interface IoctlResult {
+  /** 0 on success, else a Linux errno value (see src/host/errno.ts). */
+  errno: number;
+  /** The struct as the kernel left it in user memory (outputs written back). */
+  bytes: Uint8Array;
+  /** Buffers the kernel wrote through user pointers (data_uptr), keyed by the pointer. */
+  out?: Record<string, Uint8Array>;
+}
+
+export interface HostSurface {
+  /** Issue an iommufd command; user buffers named by pointers in the struct are passed in `buffers`. */
+  ioctl(cmd: number, bytes: Uint8Array, buffers?: Record<string, Uint8Array>): Promise<IoctlResult>;
+  /** A DMA at host level by a host device (by its iommufd device id), optionally with a PASID. */
+  dma(req: {
+    devId: number;
+    pasid?: number;
+    iova: bigint;
+    len: number;
+    write: boolean;
+    data?: Uint8Array;
+  }): Promise<DmaResult>;
+}
+
+// ---------------------------------------------------------------------------
+// Description and the model as a whole
+
+/** Surfaces and features an adapter offers; properties whose needs are not met are skipped. */
+export interface ModelDescription {
+  name: string;
+  version: string;
+  /** Configurations it can take. */
+  supports: {
+    legacy: boolean;
+    scalable: boolean;
+    awBits: Array<39 | 48 | 57>;
+    cachingMode: Array<boolean>;
+    firstStage: boolean;
+    secondStage: boolean;
+    nested: boolean;
+    passThrough: boolean;
+    /** Devices can issue PASID-tagged requests. */
+    pasidRequests: boolean;
+    /** Devices can issue writes / reads with arbitrary data. */
+    dmaRead: boolean;
+    dmaWrite: boolean;
+    /** Passed-through devices (a host behind the vIOMMU). */
+    passthroughDevices: boolean;
+    /** The host surface (iommufd ioctls). */
+    hostSurface: boolean;
+    hostView: boolean;
+    /** The largest number of devices a platform may have. */
+    maxDevices: number;
+  };
+}
+
+export interface Model {
+  describe(): Promise<ModelDescription>;
+  /** A fresh platform in the given configuration. Rejects with a reason if unsupported. */
+  reset(config: PlatformConfig): Promise<void>;
+  platform: PlatformSurface;
+  host?: HostSurface;
+  close(): Promise<void>;
+}
+
+export type ModelFactory = (options?: Record<string, string>) => Promise<Model>;

@@ -1,0 +1,83 @@
+/**
+ * Fault reason codes, VT-d 5.10 §7.1.3 (Table 30 and the legacy-mode table).
+ * Legacy mode (RTADDR.TTM = 00) and scalable mode (TTM = 01) use different codes.
+ * See spec/faults.md.
+ */
+export const LegacyFault = {
+  LRT_2_ROOT_NOT_PRESENT: 0x1,
+  LCT_2_CONTEXT_NOT_PRESENT: 0x2,
+  LCT_4_CONTEXT_INVALID: 0x3,
+  LGN_1_ADDRESS_BEYOND_WIDTH: 0x4,
+  LGN_2_NO_WRITE: 0x5,
+  LGN_3_NO_READ: 0x6,
+  LSS_1_SS_ENTRY_ACCESS: 0x7,
+  LRT_1_ROOT_ACCESS: 0x8,
+  LCT_1_CONTEXT_ACCESS: 0x9,
+  LRT_3_ROOT_RESERVED: 0xa,
+  LCT_3_CONTEXT_RESERVED: 0xb,
+  LSS_2_SS_RESERVED: 0xc,
+  LCT_5_TT_BLOCKS: 0xd,
+  LGN_4_INTERRUPT_RANGE: 0xe,
+} as const;
+
+export const ScalableFault = {
+  RTA_1_INVALID_RTADDR: 0x30,
+  RTA_2_LEGACY_TTM_WITH_PASID: 0x31,
+  RTA_3: 0x32,
+  RTA_4_ABORT_DMA_MODE: 0x33,
+  RTA_5: 0x34,
+  SRT_1_ROOT_ACCESS: 0x38,
+  SRT_2_ROOT_NOT_PRESENT: 0x39,
+  SRT_3_ROOT_RESERVED: 0x3a,
+  SCT_1_CONTEXT_ACCESS: 0x40,
+  SCT_2_CONTEXT_NOT_PRESENT: 0x41,
+  SCT_3_CONTEXT_RESERVED: 0x42,
+  SCT_4_CONTEXT_INVALID: 0x43,
+  SCT_5_DTE_TRANSLATION_REQUEST: 0x44,
+  SCT_6_PASID_DISABLED: 0x45,
+  SCT_7_PASID_BEYOND_PDTS: 0x46,
+  SCT_8: 0x47,
+  SCT_9_PASID_EQUALS_RID_PASID: 0x48,
+  SCT_10: 0x49,
+  SPD_1_PASID_DIR_ACCESS: 0x50,
+  SPD_2_PASID_DIR_NOT_PRESENT: 0x51,
+  SPD_3_PASID_DIR_RESERVED: 0x52,
+  SPT_1_PASID_ENTRY_ACCESS: 0x58,
+  SPT_2_PASID_ENTRY_NOT_PRESENT: 0x59,
+  SPT_3_PASID_ENTRY_RESERVED: 0x5a,
+  SPT_4_PASID_ENTRY_INVALID: 0x5b,
+  SPT_5: 0x5c,
+  SPT_6_SUPERVISOR_DISABLED: 0x5d,
+  SFS_1_FS_ENTRY_ACCESS: 0x70,
+  SFS_2_FS_NOT_PRESENT: 0x71,
+  SFS_3_FS_RESERVED: 0x72,
+  SFS_4_FSPTPTR_ACCESS: 0x73,
+  SFS_5: 0x74,
+  SFS_6: 0x75,
+  SFS_7: 0x76,
+  SFS_8: 0x77,
+  SSS_1_SS_ENTRY_ACCESS: 0x78,
+  SSS_2_SS_NONLEAF_NO_PERMISSION: 0x79,
+  SSS_3_SS_RESERVED: 0x7a,
+  SSS_4_SSPTPTR_ACCESS: 0x7b,
+  SSS_5: 0x7c,
+  SSS_6: 0x7d,
+  SGN_1_NON_CANONICAL: 0x80,
+  SGN_2_USER_TO_SUPERVISOR: 0x81,
+  SGN_4_ABOVE_HAW: 0x83,
+  SGN_5_SS_INPUT_BEYOND_WIDTH: 0x84,
+  SGN_6_NO_WRITE: 0x85,
+  SGN_7_NO_READ: 0x86,
+  SGN_8_INTERRUPT_RANGE: 0x87,
+  SGN_10_PASID_BEYOND_PSS: 0x89,
+  SFS_9_AD_NON_SNOOPED: 0x90,
+  SFS_10_AD_FAILED: 0x91,
+} as const;
+
+/** Name of a reason code, for reports ("0x59 SPT.2 ..."). */
+export function faultReasonName(code: number): string {
+  for (const table of [LegacyFault, ScalableFault]) {
+    for (const [name, value] of Object.entries(table)) if (value === code) return name;
+  }
+  return `UNKNOWN_${code.toString(16)}`;
+}

@@ -1,0 +1,42 @@
+/**
+ * Contracts between the parts of the reference vIOMMU:
+ * - the translation path (translate.ts, caches.ts) walks tables and caches what it read;
+ * - the control path (registers.ts, queue.ts, fault-recording.ts) owns the register file,
+ *   runs the invalidation queue and records faults;
+ * - viommu.ts joins them behind the platform surface.
+ */
+import type { TranslationMode } from "../platform/types.ts";
+import type { FaultInfo, InvalidationScope } from "./scope.ts";
+
+/** The root-table pointer as latched by GCMD.SRTP (RTADDR at that moment). */
+export interface RootPointer {
+  /** Root table address (RTADDR bits 63:12). */
+  address: number;
+  /** Translation table mode, RTADDR bits 11:10: 0 legacy, 1 scalable, 2 reserved, 3 abort-DMA. */
+  ttm: number;
+}
+
+/** One DMA request as the translation path sees it (never crosses a 4 KiB page). */
+export interface TranslationRequest {
+  sid: number;
+  pasid?: number;
+  priv: boolean;
+  iova: bigint;
+  write: boolean;
+}
+
+export type TranslationResult =
+  /** hpa: the output address of iova (page base + offset). */
+  | { ok: true; hpa: number }
+  /** record: false when fault processing is disabled (FPD) for a qualified fault. */
+  | { ok: false; fault: FaultInfo; record: boolean };
+
+/** Where the control path sends decoded invalidations. */
+export interface InvalidationSink {
+  invalidate(scope: InvalidationScope, mode: TranslationMode): void;
+}
+
+/** Where the translation path sends faults to be recorded. */
+export interface FaultSink {
+  recordFault(fault: FaultInfo): void;
+}

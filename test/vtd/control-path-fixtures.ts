@@ -107,6 +107,10 @@ export function submitRaw(regs: DmarRegisters, mem: SparseMemory, q: QueueHandle
   regs.write(Reg.IQT, BigInt(tail), 8);
 }
 
-export function wait(statusAddr: number, statusData: number, intr = false): Descriptor {
+export function wait(
+  statusAddr: number,
+  statusData: number,
+  intr = false,
+): Extract<Descriptor, { kind: "wait" }> {
   return { kind: "wait", intr, sw: true, fn: true, pd: false, statusData, statusAddr: BigInt(statusAddr) };
 }

@@ -1,0 +1,57 @@
+/**
+ * What the oracle needs of a platform configuration: the capabilities the guest sees, decoded
+ * once (the same derivation the reference register file uses, src/vtd/capabilities.ts).
+ */
+import type { PlatformConfig } from "../platform/types.ts";
+import { capabilitiesFor } from "../vtd/capabilities.ts";
+
+export interface OracleConfig {
+  /** CAP.CM: not-present and faulting non-first-stage entries may be cached. */
+  cm: boolean;
+  mgaw: number;
+  haw: number;
+  /** SAGAW mask: bit n set = AW value n supported (1: 39-bit, 2: 48-bit, 3: 57-bit). */
+  sagaw: number;
+  ssLarge: { twoMiB: boolean; oneGiB: boolean };
+  fs1gp: boolean;
+  fs5lp: boolean;
+  snoopControl: boolean;
+  pt: boolean;
+  ssts: boolean;
+  fsts: boolean;
+  nest: boolean;
+  srs: boolean;
+  eafs: boolean;
+  pasidBits: number;
+  memSize: number;
+  domainIdBits: number;
+  faultRecords: number;
+  frcdOffset: number;
+  iotlbRegOffset: number;
+}
+
+export function oracleConfig(config: PlatformConfig): OracleConfig {
+  const c = capabilitiesFor(config.viommu);
+  return {
+    cm: c.cm,
+    mgaw: c.mgaw,
+    haw: config.viommu.hawBits,
+    sagaw: c.sagaw,
+    ssLarge: { twoMiB: (c.sslps & 1) !== 0, oneGiB: (c.sslps & 2) !== 0 },
+    fs1gp: c.fs1gp,
+    fs5lp: c.fs5lp,
+    snoopControl: c.sc,
+    pt: c.pt,
+    ssts: config.viommu.scalable ? c.ssts : true,
+    fsts: c.fsts,
+    nest: c.nest,
+    srs: c.srs,
+    eafs: c.eafs,
+    pasidBits: c.pasidBits,
+    memSize: Number(config.memory.size),
+    domainIdBits: c.domainIdBits,
+    faultRecords: c.faultRecords,
+    frcdOffset: c.faultRecordOffset,
+    iotlbRegOffset: c.iotlbRegOffset,
+  };
+}

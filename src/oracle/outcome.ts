@@ -1,0 +1,57 @@
+/**
+ * What a DMA may do, as the oracle describes it [ORACLE-OUT-1]: a translation (output page,
+ * permissions) or a fault (reason code, whether it is recorded). Each carries an explanation
+ * (the entries walked, fresh or cached and since when) for reports.
+ */
+
+/** Cumulative rights of a translation; a stage not involved counts as allowing. */
+export interface Rights {
+  fsW: boolean;
+  fsU: boolean;
+  ssR: boolean;
+  ssW: boolean;
+}
+
+export interface TranslationValue {
+  kind: "translation";
+  /** Output address of the 4 KiB input page's first byte (page-aligned). */
+  out: number;
+  /** log2 of the translation's page size (12, 21, 30): what a cached entry covers. */
+  pageShift: number;
+  rights: Rights;
+  /** First stage (and nested): WPE of the PASID entry; supervisor requests with SRE. */
+  wpe: boolean;
+  sre: boolean;
+  /** Fault-processing disable of the structures that led here (for permission faults). */
+  fpd: boolean;
+  /** Scalable or legacy fault codes for the permission faults of this translation. */
+  scalable: boolean;
+  /** Pass-through or translation disabled: no permission check, no interrupt-range check. */
+  identity: boolean;
+  stage: "legacy" | "second" | "pass-through" | "first" | "nested" | "untranslated";
+}
+
+/** recorded: "yes" a record must be possible; "no" FPD suppresses it; "either" the sources differ. */
+export type Recording = "yes" | "no" | "either";
+
+export interface FaultValue {
+  kind: "fault";
+  /** Reason code for a read and for a write (they differ only for legacy not-present, VTD-SS-2). */
+  reason: { read: number; write: number };
+  record: Recording;
+}
+
+export type OutcomeValue = TranslationValue | FaultValue;
+
+/** One permitted outcome with its explanation. */
+export interface Permitted {
+  value: OutcomeValue;
+  /** Human-readable: levels walked, entry values, fresh or cached (and since which step). */
+  explain: string;
+}
+
+export function valueId(v: OutcomeValue): string {
+  if (v.kind === "fault") return `F${v.reason.read}/${v.reason.write}/${v.record}`;
+  const r = v.rights;
+  return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}`;
+}

@@ -6,10 +6,8 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeLegacyContext } from "../../../src/bits/context-entry.ts";
 import { decodeFaultRecord } from "../../../src/bits/fault-record.ts";
 import { encodeSsEntry } from "../../../src/bits/paging-entry.ts";
-import { encodeLegacyRoot } from "../../../src/bits/root-entry.ts";
 import { wordsToBytes } from "../../../src/bits/word.ts";
 import { createQemuModel, type QemuModel } from "../../../src/platform/qemu/adapter.ts";
 import { detectQemu, liveQemuCount } from "../../../src/platform/qemu/process.ts";
@@ -72,12 +70,20 @@ function config(): PlatformConfig {
 
 const u64 = (...w: bigint[]) => wordsToBytes(w);
 
+// Minimal local encoders (VT-d 5.10 §9.1, §9.3): root entry P | CTP; legacy context entry
+// w0 = P | FPD << 1 | TT << 2 | SSPTPTR, w1 = AW | DID << 8.
+const legacyRoot = (ctp: bigint): bigint[] => [ctp | 1n, 0n];
+const legacyContext = (e: { fpd?: boolean; ssptptr: bigint; aw: number; did: number }): bigint[] => [
+  e.ssptptr | (e.fpd ? 2n : 0n) | 1n,
+  BigInt(e.aw) | (BigInt(e.did) << 8n),
+];
+
 /** Legacy tables by hand: SID 8 translates through a 3-level second-stage table, SID 0x10 has FPD. */
 async function buildTables(model: QemuModel): Promise<void> {
   const p = model.platform;
-  await p.writeGuest(RT, u64(...encodeLegacyRoot({ present: true, ctp: CT })));
-  const ctx8 = encodeLegacyContext({ present: true, tt: 0, ssptptr: L3, aw: 1, did: 1 });
-  const ctx10 = encodeLegacyContext({ present: true, fpd: true, tt: 0, ssptptr: L3, aw: 1, did: 2 });
+  await p.writeGuest(RT, u64(...legacyRoot(CT)));
+  const ctx8 = legacyContext({ ssptptr: L3, aw: 1, did: 1 });
+  const ctx10 = legacyContext({ fpd: true, ssptptr: L3, aw: 1, did: 2 });
   await p.writeGuest(CT + 0x08n * 16n, u64(...ctx8));
   await p.writeGuest(CT + 0x10n * 16n, u64(...ctx10));
   await p.writeGuest(L3, u64(encodeSsEntry({ read: true, write: true, addr: L2 })));

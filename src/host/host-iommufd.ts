@@ -251,6 +251,12 @@ export class HostIommufd {
     return { objects, attachments };
   }
 
+  /** Host physical address of a paging HWPT's top second-stage table (diagnostics and tests). */
+  stage2Root(hwptId: number): number | undefined {
+    const h = this.state.objects.get(hwptId);
+    return h?.kind === "hwpt-paging" ? h.tables.root : undefined;
+  }
+
   /** Entries in a nested HWPT's host IOTLB (diagnostics and tests). */
   iotlbSize(hwptId: number): number {
     const h = this.state.objects.get(hwptId);

@@ -80,11 +80,18 @@ export class ProcessMemory {
     }
   }
 
-  /** Addresses where needle occurs, searching writable mappings up to MAX_SCAN_MAPPING bytes. */
-  find(needle: Uint8Array): number[] {
+  /**
+   * Addresses where needle occurs, searching writable mappings up to MAX_SCAN_MAPPING bytes,
+   * the [heap] first (where QEMU allocates its devices). With `first`, stops at the first hit.
+   */
+  find(needle: Uint8Array, first = false): number[] {
     const hits: number[] = [];
     const probe = Buffer.from(needle.subarray(0, 64));
-    for (const m of writableMappings(this.pid)) {
+    const maps = writableMappings(this.pid).sort(
+      (a, b) => Number(b.name === "[heap]") - Number(a.name === "[heap]"),
+    );
+    for (const m of maps) {
+      if (first && hits.length > 0) break;
       if (m.end - m.start > MAX_SCAN_MAPPING) continue;
       for (let at = m.start; at < m.end; at += SCAN_BLOCK) {
         // Overlap blocks by the needle length so a match across a block edge is not missed.

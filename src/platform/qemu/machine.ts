@@ -209,9 +209,9 @@ export class Machine {
     await slot.edu.readToBuffer(scratch, EDU_BUFFER_START, len & ~7);
     await this.q.memset(scratch, EDU_BUFFER_SIZE, 0);
     const needle = pattern.subarray(0, len & ~7);
-    const hits = mem.find(needle);
-    if (hits.length !== 1) return undefined;
-    const at = hits[0]!;
+    // The first hit is enough: the confirmation below proves it is the device's buffer.
+    const at = mem.find(needle, true)[0];
+    if (at === undefined) return undefined;
     // Confirm the other way: a second pattern written there must come out of the device.
     const check = uniquePattern(0x5eed1000 + devfn, len & ~7);
     mem.write(at, check);

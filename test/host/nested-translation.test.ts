@@ -72,10 +72,7 @@ describe("paging HWPT: real second-stage tables", () => {
     const root = host.view().objects.find((o) => o.id === parent);
     expect(root?.enforceCoherency).toBe(true);
     // Walk the tables by hand to find the 2 MiB leaf of GPA 0.
-    const h = (
-      host as unknown as { state: { objects: { get(id: number): { tables: { root: number } } } } }
-    ).state.objects.get(parent);
-    let table = h.tables.root;
+    let table = host.stage2Root(parent) as number;
     for (let level = 4; level > 2; level--) table = Number(readU64(memory, table) & SsPte.ADDR);
     const leaf = readU64(memory, table);
     expect(leaf & SsPte.PS).toBe(SsPte.PS);

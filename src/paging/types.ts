@@ -76,7 +76,12 @@ export type PagingResult = PagingTranslation | PagingFault;
  * [VTD-FS-6] [VTD-SS-3] [VTD-NEST-4] Whether a translation's permissions allow a request.
  * Supervisor requests ignore U/S and, without WPE, the first-stage R/W; the second stage applies to all.
  */
-export function permits(t: PagingTranslation, write: boolean, priv: boolean, wpe: boolean): boolean {
+export function permits(
+  t: Pick<PagingTranslation, "fsW" | "fsU" | "ssR" | "ssW">,
+  write: boolean,
+  priv: boolean,
+  wpe: boolean,
+): boolean {
   if (write) return t.ssW && (priv ? !wpe || t.fsW : t.fsU && t.fsW);
   return t.ssR && (priv || t.fsU);
 }

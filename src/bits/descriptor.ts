@@ -234,7 +234,7 @@ export function decodeDescriptor(words: readonly bigint[], opts: DecodeOptions):
     return { ok: false, error: "invalid-type", type, detail: `type ${type} needs a 256-bit queue` };
   const masks = reservedMasks(type, opts);
   for (let i = 0; i < n; i++) {
-    // 128-bit types in a 256-bit queue: the padding words are reserved.
+    // [VTD-QI-6] 128-bit types in a 256-bit queue: the padding words are reserved.
     const m = masks[i] ?? U64_MASK;
     const bad = (w[i] as bigint) & m;
     if (bad !== 0n)
@@ -350,6 +350,7 @@ export interface ScopeOptions {
  * coarsening rules of spec/caches-invalidation.md with the mode the queue supplies.
  */
 export function descriptorScope(d: Descriptor, opts: ScopeOptions): InvalidationScope | undefined {
+  // [VTD-QI-8] DID bits above the domain-id width are ignored.
   const did = (v: number): number => v & ((1 << opts.domainIdBits) - 1);
   switch (d.kind) {
     case "context-cache":

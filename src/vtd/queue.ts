@@ -262,8 +262,8 @@ export class InvalidationQueue {
 
   /**
    * [VTD-QI-12] Wait descriptor completion: SW writes the 32-bit status data to the status
-   * address (bits HAW-1:2; dropped when not in memory), IF sets ICS.IWC. FN needs nothing:
-   * every earlier descriptor has already completed.
+   * address (bits HAW-1:2; dropped when not in memory), IF sets ICS.IWC. [VTD-QI-7] FN needs
+   * nothing: every earlier descriptor has already completed.
    */
   private completeWait(d: Extract<Descriptor, { kind: "wait" }>): void {
     if (d.sw) {

@@ -262,6 +262,7 @@ export class DmarRegisters {
     const te = ((v >>> Gcmd.TE) & 1) === 1;
     if (te !== this.tes) this.setTranslation(te);
     if ((v >>> Gcmd.SRTP) & 1) this.setRootPointer();
+    // [VTD-REG-12] QIE enables or disables the invalidation queue.
     const qie = ((v >>> Gcmd.QIE) & 1) === 1;
     if (qie !== this.queue.enabled) {
       if (qie) this.queue.enable();

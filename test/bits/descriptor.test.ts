@@ -178,7 +178,7 @@ describe("queued-invalidation descriptors", () => {
     }
   });
 
-  it("[VTD-QI-15] set reserved bits make a descriptor invalid", () => {
+  it("[VTD-QI-15] [VTD-QI-6] set reserved bits make a descriptor invalid, padding of a 128-bit type included", () => {
     const bad = (words: bigint[], width: DescriptorWidth = 128) =>
       expect(decodeDescriptor(words, { width })).toMatchObject({ ok: false, error: "reserved" });
     const cc = 0x1n | (1n << 4n);
@@ -273,7 +273,7 @@ describe("descriptor scopes", () => {
     expect(descriptorScope({ kind: "iec", g: false, iidx: 0, im: 0 }, opts)).toEqual({ kind: "iec" });
   });
 
-  it("[VTD-QI-14] page-selective addresses are aligned down to 2^AM pages; IOTLB bits above MGAW are ignored", () => {
+  it("[VTD-QI-14] [VTD-QI-8] page-selective addresses are aligned down to 2^AM pages; IOTLB bits above MGAW are ignored", () => {
     const iotlb = { kind: "iotlb" as const, g: 3, dr: false, dw: false, did: 1, ih: true };
     expect(descriptorScope({ ...iotlb, am: 9, addr: 0x1234_5000n }, opts)).toEqual({
       kind: "iotlb",
@@ -305,7 +305,7 @@ describe("descriptor scopes", () => {
     ).toEqual({ kind: "pasid-iotlb", granularity: "pasid", did: 1, pasid: 7 });
   });
 
-  it("[VTD-QI-14] DID bits above the domain-id width are ignored", () => {
+  it("[VTD-QI-14] [VTD-QI-8] DID bits above the domain-id width are ignored", () => {
     expect(
       descriptorScope({ kind: "pasid-cache", g: 0, did: 0x1ff, pasid: 0 }, { domainIdBits: 8, mgaw: 48 }),
     ).toEqual({ kind: "pasid-cache", granularity: "domain", did: 0xff });

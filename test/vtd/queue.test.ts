@@ -22,7 +22,7 @@ const iqh = (regs: ReturnType<typeof platform>["regs"]) => Number(regs.read(Reg.
 const iqei = (regs: ReturnType<typeof platform>["regs"]) => Number(regs.read(Reg.IQERCD, 8) & 0xfn);
 
 describe("invalidation queue", () => {
-  it("[VTD-QI-3] [VTD-QI-4] [VTD-QI-12] a legacy driver's flush: descriptors run in order, the wait writes its status", () => {
+  it("[VTD-QI-3] [VTD-QI-4] [VTD-QI-7] [VTD-QI-12] a legacy driver's flush: descriptors run in order, the wait writes its status", () => {
     const { regs, mem, sink } = platform(legacy);
     setRootTable(regs, 0x1000, 0);
     const q = enableQueue(regs, QBASE);
@@ -55,7 +55,7 @@ describe("invalidation queue", () => {
     expect(iqh(regs)).toBe(16);
   });
 
-  it("[VTD-QI-3] disabling the queue resets IQH to 0 and clears QIES", () => {
+  it("[VTD-QI-3] [VTD-REG-12] disabling the queue resets IQH to 0 and clears QIES", () => {
     const { regs, mem } = platform(legacy);
     const q = enableQueue(regs, QBASE);
     submit(regs, mem, q, [wait(STATUS, 1), wait(STATUS, 2)]);
@@ -248,7 +248,7 @@ describe("invalidation queue", () => {
     expect(fsts(regs)).toBe(0);
   });
 
-  it("[VTD-QI-12] status address bits at and above HAW are ignored", () => {
+  it("[VTD-QI-12] [VTD-QI-8] status address bits at and above HAW are ignored", () => {
     const { regs, mem } = platform({ ...legacy, hawBits: 40 });
     const q = enableQueue(regs, QBASE);
     submit(

@@ -299,7 +299,7 @@ describe("register-based invalidation", () => {
     (icc ? 1n << 63n : 0n) | (BigInt(cirg) << 61n) | (BigInt(fm) << 32n) | (BigInt(sid) << 16n) | BigInt(did);
   const caig = (regs: DmarRegisters) => Number((regs.read(Reg.CCMD, 8) >> 59n) & 3n);
 
-  it("[VTD-REG-13] CCMD runs global, domain and device context-cache invalidations at once", () => {
+  it("[VTD-REG-13] [VTD-REG-15] CCMD runs global, domain and device context-cache invalidations at once", () => {
     const { regs, sink } = platform(legacy);
     regs.write(Reg.CCMD, ccmd(true, 1, 0), 8);
     expect(regs.read(Reg.CCMD, 8) >> 63n).toBe(0n);

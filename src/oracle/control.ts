@@ -50,6 +50,7 @@ export class Control {
   private waits: Wait[] = [];
   private ccmd: Pending | undefined;
   private iotlb: Pending | undefined;
+  private readonly statusAddrs: number[] = [];
 
   constructor(
     private readonly cfg: OracleConfig,
@@ -70,6 +71,11 @@ export class Control {
 
   mode(t: number): TranslationMode {
     return this.rootAt(t).ttm === 1 ? "scalable" : "legacy";
+  }
+
+  /** True when the byte at addr belongs to the status dword of a submitted wait descriptor. */
+  isStatusByte(addr: number): boolean {
+    return this.statusAddrs.some((a) => addr >= a && addr < a + 4);
   }
 
   /** Invalidations submitted whose completion has not been observed. */
@@ -141,6 +147,7 @@ export class Control {
         const w: Wait = { submit: t, before: [...this.pending], intr: desc.intr };
         if (desc.sw) {
           const addr = Number(desc.statusAddr & mask(51, 2));
+          this.statusAddrs.push(addr);
           // A status value already in memory proves nothing when it is observed.
           const old = Number(this.mem.read(addr, 4).reduce((acc, b, i) => acc + b * 2 ** (8 * i), 0));
           if (old !== desc.statusData) {

@@ -6,7 +6,7 @@
  */
 import type { TranslationMode } from "../platform/types.ts";
 import type { InvalidationScope } from "../vtd/scope.ts";
-import type { CacheKey, IotlbKey, PscKey } from "./keys.ts";
+import type { CacheKey, PscKey } from "./keys.ts";
 
 /** Source-id bits ignored by a device-selective context invalidation with function mask fm (Table 21). */
 export function functionMaskBits(fm: number): number {

@@ -29,6 +29,11 @@ export interface TranslationValue {
   /** Pass-through or translation disabled: no permission check, no interrupt-range check. */
   identity: boolean;
   stage: "legacy" | "second" | "pass-through" | "first" | "nested" | "untranslated";
+  /**
+   * A/D update alternative: when page walks do not snoop, a walk that must set A/D faults with this
+   * code (VTD-FS-8, VTD-SS-6); the oracle cannot see A/D state, so it permits the fault too.
+   */
+  adFault?: number;
 }
 
 /** recorded: "yes" a record must be possible; "no" FPD suppresses it; "either" the sources differ. */
@@ -39,6 +44,8 @@ export interface FaultValue {
   /** Reason code for a read and for a write (they differ only for legacy not-present, VTD-SS-2). */
   reason: { read: number; write: number };
   record: Recording;
+  /** Set when the fault applies to one access type only (nested walks differ for reads and writes). */
+  access?: "read" | "write";
 }
 
 export type OutcomeValue = TranslationValue | FaultValue;
@@ -51,7 +58,7 @@ export interface Permitted {
 }
 
 export function valueId(v: OutcomeValue): string {
-  if (v.kind === "fault") return `F${v.reason.read}/${v.reason.write}/${v.record}`;
+  if (v.kind === "fault") return `F${v.reason.read}/${v.reason.write}/${v.record}/${v.access ?? ""}`;
   const r = v.rights;
-  return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}`;
+  return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}/${v.adFault ?? ""}`;
 }

@@ -1,0 +1,353 @@
+/**
+ * The permitted-outcome oracle [ORACLE-JUDGE-1..6]: an online judge of the platform-surface step
+ * stream. It never looks inside a model; the same step list always yields the same verdicts.
+ */
+import { decodeFaultRecord } from "../bits/fault-record.ts";
+import type { DmaRequest, DmaResult, PlatformConfig } from "../platform/types.ts";
+import { faultReasonName } from "../vtd/fault-reasons.ts";
+import { Chain, type Timeline } from "./chain.ts";
+import { oracleConfig } from "./config.ts";
+import { Control } from "./control.ts";
+import { decodeFingerprint } from "./fingerprint.ts";
+import { HistoryMemory } from "./history-memory.ts";
+import type { Permitted } from "./outcome.ts";
+import { type Resolved, resolve, resolvedText } from "./resolve.ts";
+
+/** One observed platform-surface call with its result. */
+export type OracleStep =
+  | { op: "reset"; args: [PlatformConfig] }
+  | { op: "writeGuest"; args: [bigint, Uint8Array] }
+  | { op: "readGuest"; args: [bigint, number]; result: Uint8Array }
+  | { op: "writeReg"; args: [number, bigint, 4 | 8] }
+  | { op: "readReg"; args: [number, 4 | 8]; result: bigint }
+  | { op: "dma"; args: [DmaRequest]; result: DmaResult };
+
+export interface Violation {
+  message: string;
+  observed: string;
+  permitted: string[];
+}
+
+export type Verdict = { ok: true } | { ok: false; violation: Violation };
+
+/** The outcomes permitted for one request now, each with what it means and why. */
+export interface PermittedSet {
+  outcomes: Array<{ outcome: Resolved; explain: string }>;
+  /** "permitted: ..." lines for reports. */
+  text(): string[];
+}
+
+interface PendingWrite {
+  step: number;
+  candidates: number[];
+  data: Uint8Array;
+  /** Bytes at each candidate before the write (for telling "not here" from "here"). */
+  old: Uint8Array[];
+}
+
+interface AbortedDma {
+  step: number;
+  req: DmaRequest;
+  faults: Array<{ reason: number; record: string }>;
+}
+
+const OK: Verdict = { ok: true };
+const AD_BITS = 0x760n; // A/D/EA of first-stage (5, 6, 10) and second-stage (8, 9) entries
+
+export class Oracle {
+  private t = -1;
+  private tl!: Timeline;
+  private chains = new Map<string, Chain>();
+  private pendingWrites: PendingWrite[] = [];
+  private aborted: AbortedDma[] = [];
+  private records = new Map<number, { hi?: bigint; lo?: bigint; dma?: AbortedDma }>();
+
+  constructor(config: PlatformConfig) {
+    this.reset(config);
+  }
+
+  /** Judge one observed step (and learn from it). */
+  observe(step: OracleStep): Verdict {
+    this.t++;
+    switch (step.op) {
+      case "reset":
+        this.reset(step.args[0]);
+        return OK;
+      case "writeGuest": {
+        const [gpa, bytes] = step.args;
+        this.memWrite(Number(gpa), bytes);
+        return OK;
+      }
+      case "readGuest":
+        return this.onReadGuest(Number(step.args[0]), step.result);
+      case "writeReg": {
+        const [off, value, width] = step.args;
+        if (this.tl.control.writeReg(this.t, off, value, width)) this.tl.rootTe.add(this.t);
+        this.clearRecords(off, value, width);
+        return OK;
+      }
+      case "readReg":
+        return this.onReadReg(step.args[0], step.args[1], step.result);
+      case "dma":
+        return this.onDma(step.args[0], step.result);
+    }
+  }
+
+  /** [ORACLE-JUDGE-6] The permitted outcomes of a request if it were issued now. */
+  permittedFor(req: DmaRequest): PermittedSet {
+    const perms = this.chainFor(req).permitted(Math.max(this.t, this.tl.start));
+    const access = { write: req.write, priv: req.priv ?? false, offset: Number(req.iova & 0xfffn) };
+    const outcomes: PermittedSet["outcomes"] = [];
+    const seen = new Set<string>();
+    for (const p of perms) {
+      for (const r of resolve(p.value, access)) {
+        const id = JSON.stringify(r);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        outcomes.push({ outcome: r, explain: p.explain });
+      }
+    }
+    return {
+      outcomes,
+      text: () => outcomes.map((o) => `${describe(o.outcome, this.tl.mem)} — ${o.explain}`),
+    };
+  }
+
+  /** Invalidations submitted whose completion the oracle has not observed. */
+  get outstandingInvalidations(): number {
+    return this.tl.control.outstanding;
+  }
+
+  /** Writes whose landing place has not been observed yet (the harness should read their candidates). */
+  get unresolvedWrites(): Array<{ step: number; candidates: number[] }> {
+    return this.pendingWrites.map((w) => ({ step: w.step, candidates: w.candidates }));
+  }
+
+  private reset(config: PlatformConfig): void {
+    const cfg = oracleConfig(config);
+    const mem = new HistoryMemory(cfg.memSize);
+    const start = this.t < 0 ? 0 : this.t;
+    this.tl = {
+      cfg,
+      mem,
+      control: new Control(cfg, mem, start),
+      start,
+      changes: new Map(),
+      completions: new Map(),
+      rootTe: new Set(),
+    };
+    this.chains = new Map();
+    this.pendingWrites = [];
+    this.aborted = [];
+    this.records = new Map();
+  }
+
+  private memWrite(gpa: number, bytes: Uint8Array): void {
+    const changed = this.tl.mem.write(this.t, gpa, bytes);
+    if (changed.length === 0) return;
+    const list = this.tl.changes.get(this.t) ?? [];
+    list.push(...changed);
+    this.tl.changes.set(this.t, list);
+  }
+
+  private chainFor(req: DmaRequest): Chain {
+    const page = req.iova & ~0xfffn & ((1n << 64n) - 1n);
+    const id = `${req.sid}/${req.pasid ?? "-"}/${page}`;
+    let c = this.chains.get(id);
+    if (c === undefined) {
+      c = new Chain(req.sid, req.pasid, page, this.tl);
+      this.chains.set(id, c);
+    }
+    return c;
+  }
+
+  /** [ORACLE-JUDGE-2] [ORACLE-JUDGE-3] A DMA: its outcome must be one of the permitted ones. */
+  private onDma(req: DmaRequest, result: DmaResult): Verdict {
+    const set = this.permittedFor(req);
+    const lines = set.text();
+    if (result.status === "aborted") {
+      const faults = set.outcomes
+        .filter((o) => o.outcome.kind === "fault")
+        .map((o) => o.outcome as Extract<Resolved, { kind: "fault" }>);
+      if (faults.length === 0)
+        return bad("the DMA was aborted, but only completions are permitted", "aborted", lines);
+      this.aborted.push({
+        step: this.t,
+        req,
+        faults: faults.map((f) => ({ reason: f.reason, record: f.record })),
+      });
+      return OK;
+    }
+    const oks = set.outcomes
+      .filter((o) => o.outcome.kind === "ok")
+      .map((o) => (o.outcome as { addr: number }).addr);
+    if (oks.length === 0) return bad("the DMA completed, but only faults are permitted", "completed", lines);
+    if (!req.write) {
+      const data = result.data ?? new Uint8Array(0);
+      if (oks.some((a) => this.readMatches(a, data))) return OK;
+      const fp = decodeFingerprint(data, Number(req.iova & 0xfffn));
+      const where = fp
+        ? `data fingerprinted as GPA 0x${fp.gpa.toString(16)} (tag ${fp.tag})`
+        : "data with no fingerprint";
+      return bad("the DMA read returned data from no permitted page", where, lines);
+    }
+    const data = req.data ?? new Uint8Array(req.len);
+    const candidates = [...new Set(oks)];
+    if (candidates.length === 1) this.memWrite(candidates[0] as number, data);
+    else {
+      const old = candidates.map((a) => this.tl.mem.read(a, data.length));
+      this.pendingWrites.push({ step: this.t, candidates, data, old });
+    }
+    return OK;
+  }
+
+  /** Data a read returned equals memory at addr, allowing bytes of unresolved writes there. */
+  private readMatches(addr: number, data: Uint8Array): boolean {
+    if (addr + data.length > this.tl.mem.size) return true; // [ORACLE-JUDGE-2] not memory: unknown contents
+    const cur = this.tl.mem.read(addr, data.length);
+    for (let i = 0; i < data.length; i++) {
+      if (cur[i] === data[i]) continue;
+      if (!this.pendingByte(addr + i, data[i] as number)) return false;
+    }
+    return true;
+  }
+
+  private pendingByte(a: number, v: number): boolean {
+    for (const w of this.pendingWrites)
+      for (const c of w.candidates) if (a >= c && a < c + w.data.length && w.data[a - c] === v) return true;
+    return false;
+  }
+
+  /** [ORACLE-JUDGE-4] Guest memory read back: completions, landed writes, and unexplained changes. */
+  private onReadGuest(gpa: number, bytes: Uint8Array): Verdict {
+    const comps = this.tl.control.readGuest(this.t, gpa, bytes);
+    if (comps.length > 0)
+      this.tl.completions.set(this.t, [...(this.tl.completions.get(this.t) ?? []), ...comps]);
+    let verdict: Verdict = OK;
+    // Resolve pending writes whose candidates this read covers entirely.
+    for (const w of [...this.pendingWrites]) {
+      let landed = -1;
+      const remaining: number[] = [];
+      w.candidates.forEach((c, i) => {
+        if (c < gpa || c + w.data.length > gpa + bytes.length) {
+          remaining.push(c);
+          return;
+        }
+        const seen = bytes.subarray(c - gpa, c - gpa + w.data.length);
+        if (equal(seen, w.data)) landed = c;
+        else if (!equal(seen, w.old[i] as Uint8Array)) remaining.push(c); // partly changed: decide later
+      });
+      if (landed >= 0) {
+        this.pendingWrites.splice(this.pendingWrites.indexOf(w), 1);
+        this.memWrite(landed, w.data);
+      } else if (remaining.length === 0) {
+        this.pendingWrites.splice(this.pendingWrites.indexOf(w), 1);
+        verdict = bad(
+          `the DMA write of step ${w.step} landed at none of its permitted places`,
+          "unchanged at every candidate",
+          w.candidates.map((c) => `write at 0x${c.toString(16)}`),
+        );
+      } else {
+        w.old = w.old.filter((_o, i) => remaining.includes(w.candidates[i] as number));
+        w.candidates = remaining;
+      }
+    }
+    // Any other difference from the shadow must be a model's own legitimate write.
+    const cur = this.tl.mem.read(gpa, bytes.length);
+    for (let i = 0; i < bytes.length && verdict.ok; i++) {
+      if (cur[i] === bytes[i]) continue;
+      const a = gpa + i;
+      if (this.pendingByte(a, bytes[i] as number)) continue;
+      const wa = a - (a % 8);
+      const diff = (BigInt(cur[i] as number) ^ BigInt(bytes[i] as number)) << BigInt((a - wa) * 8);
+      if ((diff & ~AD_BITS) === 0n) continue; // [ORACLE-JUDGE-4] A/D/EA updates by the model's walks
+      if (comps.length > 0 || this.isStatus(a)) continue; // wait-descriptor status writes
+      verdict = bad(
+        `guest memory at 0x${a.toString(16)} changed without a permitted cause`,
+        `byte 0x${(bytes[i] as number).toString(16)}`,
+        [`byte 0x${(cur[i] as number).toString(16)} (as written by the harness or a resolved DMA write)`],
+      );
+    }
+    this.memWrite(gpa, bytes); // the shadow follows what the guest sees
+    return verdict;
+  }
+
+  private isStatus(a: number): boolean {
+    return this.tl.control.isStatusByte(a);
+  }
+
+  /** [ORACLE-JUDGE-5] Register reads: invalidation completion and fault records. */
+  private onReadReg(off: number, width: 4 | 8, value: bigint): Verdict {
+    const comps = this.tl.control.readReg(this.t, off, width, value);
+    if (comps.length > 0)
+      this.tl.completions.set(this.t, [...(this.tl.completions.get(this.t) ?? []), ...comps]);
+    const { frcdOffset, faultRecords } = this.tl.cfg;
+    if (width !== 8 || off < frcdOffset || off >= frcdOffset + 16 * faultRecords) return OK;
+    const index = Math.floor((off - frcdOffset) / 16);
+    const slot = this.records.get(index) ?? {};
+    this.records.set(index, slot);
+    if ((off - frcdOffset) % 16 === 0) slot.lo = value;
+    else slot.hi = value;
+    if (slot.hi === undefined) return OK;
+    const r = decodeFaultRecord(slot.lo ?? 0n, slot.hi);
+    if (!r.f) return OK;
+    if (slot.dma === undefined) {
+      const pasid = r.pp ? r.pv : undefined;
+      const match = this.aborted.find(
+        (d) =>
+          d.req.sid === r.sid &&
+          d.req.pasid === pasid &&
+          d.req.write === !r.t1 &&
+          d.faults.some((f) => f.reason === r.fr && f.record !== "no"),
+      );
+      if (match === undefined) {
+        return bad(
+          `fault record ${index} matches no aborted DMA's permitted recorded faults`,
+          `sid 0x${r.sid.toString(16)} reason ${faultReasonName(r.fr)} ${r.t1 ? "read" : "write"}${r.pp ? ` pasid ${r.pv}` : ""}`,
+          this.aborted.map(
+            (d) =>
+              `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} 0x${d.req.iova.toString(16)}: ${d.faults
+                .filter((f) => f.record !== "no")
+                .map((f) => faultReasonName(f.reason))
+                .join(" | ")}`,
+          ),
+        );
+      }
+      slot.dma = match;
+      this.aborted.splice(this.aborted.indexOf(match), 1);
+    }
+    if (slot.lo !== undefined && slot.dma !== undefined) {
+      const page = slot.dma.req.iova & ~0xfffn;
+      if (r.fi !== (page & ((1n << 64n) - 1n)))
+        return bad(`fault record ${index} has the wrong page`, `FI 0x${r.fi.toString(16)}`, [
+          `FI 0x${page.toString(16)}`,
+        ]);
+    }
+    return OK;
+  }
+
+  /** Writing F = 1 to a fault record clears it: forget what was matched there. */
+  private clearRecords(off: number, value: bigint, width: 4 | 8): void {
+    const { frcdOffset, faultRecords } = this.tl.cfg;
+    if (off < frcdOffset || off >= frcdOffset + 16 * faultRecords) return;
+    const rel = (off - frcdOffset) % 16;
+    const fBit = (rel === 8 && width === 8 && (value >> 63n) & 1n) || (rel === 12 && (value >> 31n) & 1n);
+    if (fBit) this.records.delete(Math.floor((off - frcdOffset) / 16));
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function bad(message: string, observed: string, permitted: string[]): Verdict {
+  return { ok: false, violation: { message, observed, permitted } };
+}
+
+function describe(r: Resolved, mem: HistoryMemory): string {
+  if (r.kind === "fault") return `${resolvedText(r)} ${faultReasonName(r.reason)}`;
+  const fp = decodeFingerprint(mem.read(r.addr - (r.addr % 8), 16), r.addr % 8);
+  return `${resolvedText(r)}${fp ? ` (page fingerprint tag ${fp.tag})` : ""}`;
+}
+
+export type { Permitted };

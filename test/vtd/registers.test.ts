@@ -199,6 +199,42 @@ describe("register file access", () => {
   });
 });
 
+describe("robustness", () => {
+  it("[VTD-REG-1] [VTD-REG-2] [VTD-QI-11] arbitrary register accesses over arbitrary queue memory never throw", () => {
+    const offsets = fc.oneof(
+      fc.constantFrom(...Object.values(Reg), IVA_OFFSET, IOTLB_OFFSET, 0x220, 0x228, 0x238),
+      fc.integer({ min: 0, max: 0x1100 }),
+    );
+    const access = fc.record({
+      off: offsets,
+      width: fc.constantFrom<4 | 8>(4, 8),
+      value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      write: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(access, { maxLength: 60 }),
+        fc.uint8Array({ minLength: 64, maxLength: 512 }),
+        fc.boolean(),
+        (accesses, queueBytes, scalable) => {
+          const p = platform(
+            scalable
+              ? {}
+              : { scalable: false, firstStage: false, pasidBits: 0, supervisorRequests: false, fs1gp: false },
+          );
+          p.mem.write(0, queueBytes);
+          for (const a of accesses) {
+            if (a.write) p.regs.write(a.off, a.value, a.width);
+            else expect(p.regs.read(a.off, a.width)).toBeGreaterThanOrEqual(0n);
+          }
+          expect(Number(p.regs.read(Reg.IQH, 8)) % 16).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("global command and root-table pointer", () => {
   it("[VTD-REG-8] GCMD reads 0; GSTS reports TES, RTPS and QIES", () => {
     const { regs } = platform();

@@ -53,7 +53,7 @@ function checkAttach(state: HostState, dev: DeviceObject, pasid: number, h: Hwpt
   // [HOST-COH-4] a device that can enforce coherency upgrades the HWPT, if the HWPT can be.
   let upgrade = false;
   if (canEnforceCoherency(iommu) && !s2.enforceCoherency) {
-    const allSc = canEnforceCoherency(s2.owner) && [...s2.iommus].every(canEnforceCoherency);
+    const allSc = [...s2.iommus].every(canEnforceCoherency);
     if (!allSc || s2.hasMappings) fail(Errno.EINVAL, "HWPT cannot be made to enforce coherency");
     upgrade = true;
   }
@@ -80,7 +80,6 @@ function hasReadOnlyAreas(state: HostState, ioasId: number): boolean {
 function bind(state: HostState, dev: DeviceObject, pasid: number, h: Hwpt, upgrade: boolean): void {
   const s2 = pagingOf(state, h);
   if (upgrade) s2.enforceCoherency = true;
-  s2.iommus.add(dev.iommu);
   let map = state.attachments.get(dev.id);
   if (map === undefined) {
     map = new Map();
@@ -90,6 +89,7 @@ function bind(state: HostState, dev: DeviceObject, pasid: number, h: Hwpt, upgra
   map.set(pasid, h.id);
   h.users++;
   if (old !== undefined) release(state, old);
+  refreshIommus(state, s2);
   // [HOST-HWPT-23] the IOTLB of the new attachment starts empty.
   if (h.kind === "hwpt-nested") h.iotlb.flushAll();
 }
@@ -101,6 +101,20 @@ function release(state: HostState, hwptId: number): void {
   old.users--;
   if (old.kind === "hwpt-nested") old.iotlb.flushAll();
   if (old.kind === "hwpt-paging" && old.auto && old.users === 0) destroyHwpt(state, old.id);
+  else refreshIommus(state, pagingOf(state, old));
+}
+
+/** The IOMMUs a stage-2 domain is attached through: those of the devices using it or its children. */
+function refreshIommus(state: HostState, s2: PagingHwpt): void {
+  s2.iommus.clear();
+  for (const [devId, map] of state.attachments) {
+    const dev = state.objects.get(devId);
+    if (dev?.kind !== "device") continue;
+    for (const hwptId of map.values()) {
+      const h = hwptById(state, hwptId);
+      if (h !== undefined && pagingOf(state, h) === s2) s2.iommus.add(dev.iommu);
+    }
+  }
 }
 
 /**

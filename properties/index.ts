@@ -1,0 +1,7 @@
+/**
+ * The property registry: every property `iommu-conformance run` knows. Add each property's
+ * definition here (see src/harness/property.ts for the interface).
+ */
+import type { PropertyDefinition } from "../src/harness/property.ts";
+
+export const properties: PropertyDefinition[] = [];

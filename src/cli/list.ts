@@ -1,0 +1,62 @@
+/** `iommu-conformance list properties|rules|mutants|adapters`. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ADAPTER_FORMS, importBuiltIn } from "../harness/adapter-spec.ts";
+import { type CliIO, EXIT_OK, UsageError } from "./errors.ts";
+import { loadRegistry } from "./registry.ts";
+import { parseRules, rulesReport, scanCitations } from "./rules.ts";
+
+export const LIST_TOPICS = ["properties", "rules", "mutants", "adapters"] as const;
+
+/** The repository root (where spec/, test/ and properties/ are). */
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export async function listCommand(topic: string, opts: { registry?: string }, io: CliIO): Promise<number> {
+  switch (topic) {
+    case "properties": {
+      const props = await loadRegistry(opts.registry, io.cwd);
+      if (props.length === 0) io.out("no properties are registered (properties/index.ts is empty)\n");
+      for (const p of props)
+        io.out(`${p.id}: ${p.title}${p.rules.length > 0 ? `\n    rules: ${p.rules.join(", ")}` : ""}\n`);
+      return EXIT_OK;
+    }
+    case "rules": {
+      const rules = await parseRules(join(REPO_ROOT, "spec"));
+      io.out(rulesReport(rules, await scanCitations(REPO_ROOT), REPO_ROOT));
+      return EXIT_OK;
+    }
+    case "mutants": {
+      for (const m of await listMutants()) io.out(`${m.id}${m.description ? `: ${m.description}` : ""}\n`);
+      return EXIT_OK;
+    }
+    case "adapters": {
+      const have = (rel: string): string =>
+        existsSync(join(REPO_ROOT, "src", rel)) ? "" : "  (not in this build)";
+      const notes: Record<(typeof ADAPTER_FORMS)[number], string> = {
+        reference: `the reference model${have("platform/reference.ts")}`,
+        "mutant:ID": `the reference with one known bug; see \`list mutants\`${have("platform/mutants.ts")}`,
+        "qemu[:key=value,...]": `QEMU's intel-iommu over qtest${have("platform/qemu/adapter.ts")}`,
+        "module:PATH": "a module exporting createModel() (or a default factory) returning a Model",
+        "stdio:COMMAND": "a process speaking the JSON-lines protocol of docs/protocol.md",
+      };
+      for (const form of ADAPTER_FORMS) io.out(`${form.padEnd(22)} ${notes[form]}\n`);
+      return EXIT_OK;
+    }
+    default:
+      throw new UsageError(`unknown list topic "${topic}"; choose one of ${LIST_TOPICS.join(", ")}`);
+  }
+}
+
+export async function listMutants(): Promise<Array<{ id: string; description?: string }>> {
+  const m = await importBuiltIn("mutants", "mutant");
+  const list = m.listMutants;
+  if (typeof list !== "function")
+    throw new UsageError("adapter mutant is not available in this build (no listMutants export)");
+  return ((list as () => Array<string | { id: string; description?: string; title?: string }>)() ?? []).map(
+    (x) =>
+      typeof x === "string"
+        ? { id: x }
+        : { id: x.id, ...((x.description ?? x.title) ? { description: x.description ?? x.title } : {}) },
+  );
+}

@@ -1,0 +1,163 @@
+/**
+ * The `iommu-conformance` command. Exit codes: 0 all held, 1 a property failed, 2 usage,
+ * adapter or protocol error; unknown commands and options are usage errors. [HARNESS-EXIT-1]
+ * [HARNESS-EXIT-2]
+ */
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { AdapterLoadError, AdapterSpecError } from "../harness/adapter-spec.ts";
+import { TraceLoadError } from "../harness/trace/load.ts";
+import { ModelRequestError, ProtocolError } from "../platform/stdio/errors.ts";
+import { suiteVersion } from "../platform/stdio/suite-version.ts";
+import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
+import { LIST_TOPICS, listCommand } from "./list.ts";
+import { mutantsCommand } from "./mutants.ts";
+import { replayCommand } from "./replay.ts";
+import { runCommand } from "./run.ts";
+import { serveCommand } from "./serve.ts";
+
+function positiveInt(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError("must be a positive integer");
+  }
+  return Number(value);
+}
+
+function seedValue(value: string): number {
+  if (!/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new InvalidArgumentError("must be an integer");
+  return Number(value) | 0;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError("must be a positive number");
+  return n;
+}
+
+function pathValue(value: string): string {
+  if (!/^[0-9]+(:[0-9]+)*$/.test(value))
+    throw new InvalidArgumentError('must be a fast-check path such as "4:0:1"');
+  return value;
+}
+
+const timeoutOption = (): Option =>
+  new Option("--timeout <ms>", "per-request timeout for stdio adapters, in milliseconds")
+    .argParser(positiveInt)
+    .default(10_000);
+const registryOption = (): Option =>
+  new Option("--registry <module>", "property registry module (default: properties/index.ts)");
+
+function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
+  const program = new Command("iommu-conformance")
+    .description("Property-based conformance suite for IOMMU models")
+    .version(suiteVersion())
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError("(iommu-conformance --help shows the commands and options)");
+
+  program
+    .command("run")
+    .description("run the properties against an adapter")
+    .option(
+      "--adapter <spec>",
+      "reference, mutant:ID, qemu[:k=v,...], module:PATH or stdio:COMMAND",
+      "reference",
+    )
+    .option("--property <glob>", "only properties whose id matches (*, ?, comma-separated)")
+    .addOption(new Option("--runs <n>", "cases per property").argParser(positiveInt).default(100))
+    .addOption(new Option("--seed <s>", "fast-check seed (default: random, printed)").argParser(seedValue))
+    .addOption(
+      new Option("--path <p>", "replay one fast-check case (with --seed and one property)").argParser(
+        pathValue,
+      ),
+    )
+    .addOption(
+      new Option("--report <format>", "report format").choices(["text", "json", "junit"]).default("text"),
+    )
+    .option("--out <dir>", "directory for traces and the report file", "out")
+    .addOption(
+      new Option("--time-limit <s>", "time budget for the whole run, in seconds").argParser(positiveNumber),
+    )
+    .addOption(timeoutOption())
+    .addOption(registryOption())
+    .action(async (opts) => setCode(await runCommand(opts, io)));
+
+  program
+    .command("replay")
+    .description("replay trace files against an adapter (default: the adapter each trace names)")
+    .argument("<target>", "a trace file or a directory of them")
+    .option("--adapter <spec>", "adapter to replay against")
+    .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
+    .addOption(timeoutOption())
+    .addOption(registryOption())
+    .action(async (target: string, opts) => setCode(await replayCommand(target, opts, io)));
+
+  program
+    .command("list")
+    .description("list properties, rules (with what cites them), mutants or adapters")
+    .addArgument(new Argument("<topic>", "what to list").choices([...LIST_TOPICS]))
+    .addOption(registryOption())
+    .action(async (topic: string, opts) => setCode(await listCommand(topic, opts, io)));
+
+  program
+    .command("mutants")
+    .description("kill matrix: run the properties against every built-in mutant")
+    .addOption(new Option("--runs <n>", "cases per property").argParser(positiveInt).default(100))
+    .addOption(new Option("--seed <s>", "fast-check seed").argParser(seedValue))
+    .option("--property <glob>", "only properties whose id matches")
+    .option("--out <dir>", "directory for traces", "out")
+    .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
+    .addOption(timeoutOption())
+    .addOption(registryOption())
+    .action(async (opts) => setCode(await mutantsCommand(opts, io)));
+
+  program
+    .command("serve")
+    .description("serve a model (default: the reference) over the stdio protocol on stdin/stdout")
+    .option("--adapter <spec>", "the adapter to serve", "reference")
+    .addOption(timeoutOption())
+    .action(async (opts) => setCode(await serveCommand(opts, io)));
+
+  return program;
+}
+
+export function processIO(): CliIO {
+  return {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    isTTY: process.stdout.isTTY === true,
+    cwd: process.cwd(),
+  };
+}
+
+/** Run the command line `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed its message; help and version are not errors.
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" ? EXIT_OK : EXIT_ERROR;
+    }
+    if (e instanceof TraceLoadError) {
+      io.err(`${e.message}\n`);
+      return EXIT_ERROR;
+    }
+    const known =
+      e instanceof UsageError ||
+      e instanceof AdapterSpecError ||
+      e instanceof AdapterLoadError ||
+      e instanceof ProtocolError ||
+      e instanceof ModelRequestError;
+    const message = e instanceof Error ? e.message : String(e);
+    io.err(`iommu-conformance: ${known ? "" : "internal error: "}${message}\n`);
+    if (!known && e instanceof Error && e.stack !== undefined) io.err(`${e.stack}\n`);
+    return EXIT_ERROR;
+  }
+}

@@ -1,0 +1,108 @@
+/** `iommu-conformance replay FILE|DIR`: re-run traces against an adapter. [HARNESS-REPLAY-1] */
+import { relative, resolve } from "node:path";
+import { loadAdapter, parseAdapterSpec } from "../harness/adapter-spec.ts";
+import type { PropertyDefinition } from "../harness/property.ts";
+import { type ReplayResult, recordedResultJudge, replayTrace, type StepJudge } from "../harness/replay.ts";
+import { listTraceFiles, loadTraceFile, TraceLoadError } from "../harness/trace/load.ts";
+import type { Trace } from "../harness/trace/types.ts";
+import type { Model } from "../platform/types.ts";
+import { type CliIO, exitCodeFor } from "./errors.ts";
+import { loadRegistry } from "./registry.ts";
+
+export interface ReplayCommandOptions {
+  adapter?: string;
+  timeout: number;
+  report: "text" | "json";
+  registry?: string;
+}
+
+interface Row {
+  file: string;
+  property?: string;
+  adapter?: string;
+  result: ReplayResult;
+}
+
+const LABEL: Record<ReplayResult["outcome"], string> = {
+  reproduced: "REPRODUCED",
+  fails: "FAILS     ",
+  "passes-now": "PASSES NOW",
+  passes: "PASSES    ",
+  error: "ERROR     ",
+};
+
+export async function replayCommand(target: string, opts: ReplayCommandOptions, io: CliIO): Promise<number> {
+  if (opts.adapter !== undefined) parseAdapterSpec(opts.adapter);
+  const files = await listTraceFiles(resolve(io.cwd, target));
+  let properties: PropertyDefinition[] = [];
+  try {
+    properties = await loadRegistry(opts.registry, io.cwd);
+  } catch (e) {
+    // Without a registry every trace is judged by its recording.
+    if (opts.registry !== undefined) throw e;
+  }
+  const models = new Map<string, Model>();
+  const rows: Row[] = [];
+  try {
+    for (const file of files) {
+      const name = relative(io.cwd, file) || file;
+      let trace: Trace;
+      try {
+        trace = await loadTraceFile(file);
+      } catch (e) {
+        const message = e instanceof TraceLoadError ? e.problems.join("; ") : (e as Error).message;
+        rows.push({ file: name, result: { outcome: "error", recorded: "error", message, stepsRun: 0 } });
+        continue;
+      }
+      // [HARNESS-REPLAY-1] without --adapter each trace replays against the adapter that recorded it.
+      const spec = opts.adapter ?? trace.adapter;
+      const result = await replayOne(trace, spec, models, properties, opts, io);
+      rows.push({ file: name, property: trace.property, adapter: spec, result });
+    }
+  } finally {
+    for (const m of models.values()) await m.close().catch(() => undefined);
+  }
+  io.out(opts.report === "json" ? `${JSON.stringify(rows, null, 2)}\n` : textRows(rows));
+  const count = (o: ReplayResult["outcome"][]): number =>
+    rows.filter((r) => o.includes(r.result.outcome)).length;
+  return exitCodeFor(count(["reproduced", "fails"]), count(["error"]));
+}
+
+async function replayOne(
+  trace: Trace,
+  spec: string,
+  models: Map<string, Model>,
+  properties: PropertyDefinition[],
+  opts: ReplayCommandOptions,
+  io: CliIO,
+): Promise<ReplayResult> {
+  let model = models.get(spec);
+  try {
+    if (model === undefined) {
+      model = await loadAdapter(spec, { timeoutMs: opts.timeout, cwd: io.cwd });
+      models.set(spec, model);
+    }
+  } catch (e) {
+    return { outcome: "error", recorded: trace.verdict, message: (e as Error).message, stepsRun: 0 };
+  }
+  const property = properties.find((p) => p.id === trace.property);
+  const judge: StepJudge = property?.judge?.(trace) ?? recordedResultJudge(trace);
+  return replayTrace(trace, model, judge);
+}
+
+function textRows(rows: Row[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const what = r.property === undefined ? "" : ` (${r.property} on ${r.adapter})`;
+    lines.push(`${LABEL[r.result.outcome]} ${r.file}${what}`);
+    const at = r.result.step === undefined ? "" : `step ${r.result.step}: `;
+    for (const l of `${at}${r.result.message}`.split("\n")) lines.push(`    ${l}`);
+    if (r.result.observed !== undefined) lines.push(`    observed:  ${JSON.stringify(r.result.observed)}`);
+    if (r.result.permitted !== undefined) lines.push(`    permitted: ${JSON.stringify(r.result.permitted)}`);
+  }
+  const n = (o: ReplayResult["outcome"]): number => rows.filter((r) => r.result.outcome === o).length;
+  lines.push(
+    `${rows.length} traces: ${n("reproduced")} reproduced, ${n("fails")} fail, ${n("passes-now")} pass now, ${n("passes")} pass, ${n("error")} errors`,
+  );
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,183 @@
+/**
+ * Adapter specs: the string a user gives to --adapter, parsed and loaded. [HARNESS-ADAPTER-1]
+ *   reference            the reference model (src/platform/reference.ts)
+ *   mutant:ID            the reference with one known bug (src/platform/mutants.ts)
+ *   qemu[:k=v,…]         QEMU's intel-iommu over qtest (src/platform/qemu/adapter.ts)
+ *   module:PATH          a module exporting createModel (or a default factory)
+ *   stdio:COMMAND        a process speaking docs/protocol.md
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createStdioModel } from "../platform/stdio/client.ts";
+import type { Model, ModelFactory } from "../platform/types.ts";
+
+export type AdapterSpec =
+  | { kind: "reference" }
+  | { kind: "mutant"; id: string }
+  | { kind: "qemu"; options: Record<string, string> }
+  | { kind: "module"; path: string }
+  | { kind: "stdio"; command: string };
+
+/** A spec that cannot be parsed: a usage error (exit 2). */
+export class AdapterSpecError extends Error {
+  override readonly name = "AdapterSpecError";
+}
+
+/** The adapter could not be loaded or started (exit 2). [HARNESS-ADAPTER-2] */
+export class AdapterLoadError extends Error {
+  override readonly name = "AdapterLoadError";
+}
+
+export const ADAPTER_FORMS = [
+  "reference",
+  "mutant:ID",
+  "qemu[:key=value,...]",
+  "module:PATH",
+  "stdio:COMMAND",
+] as const;
+
+const USAGE = `valid adapter specs: ${ADAPTER_FORMS.join(", ")}`;
+
+export function parseAdapterSpec(spec: string): AdapterSpec {
+  const colon = spec.indexOf(":");
+  const kind = colon < 0 ? spec : spec.slice(0, colon);
+  const rest = colon < 0 ? undefined : spec.slice(colon + 1);
+  switch (kind) {
+    case "reference":
+      if (rest !== undefined)
+        throw new AdapterSpecError(`"reference" takes no argument (got "${spec}"); ${USAGE}`);
+      return { kind: "reference" };
+    case "mutant":
+      if (rest === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(rest)) {
+        throw new AdapterSpecError(
+          `"${spec}": mutant needs an id, e.g. mutant:pasid-global-no-unbind (see \`list mutants\`)`,
+        );
+      }
+      return { kind: "mutant", id: rest };
+    case "qemu":
+      return { kind: "qemu", options: parseOptions(spec, rest ?? "") };
+    case "module":
+      if (rest === undefined || rest.trim() === "")
+        throw new AdapterSpecError(`"${spec}": module needs a path, e.g. module:./my-model.ts`);
+      return { kind: "module", path: rest };
+    case "stdio":
+      if (rest === undefined || rest.trim() === "")
+        throw new AdapterSpecError(`"${spec}": stdio needs a command, e.g. "stdio:./my-model --serve"`);
+      return { kind: "stdio", command: rest };
+    default:
+      throw new AdapterSpecError(`unknown adapter "${spec}"; ${USAGE}`);
+  }
+}
+
+function parseOptions(spec: string, text: string): Record<string, string> {
+  const options: Record<string, string> = {};
+  if (text === "") return options;
+  for (const part of text.split(",")) {
+    const eq = part.indexOf("=");
+    const key = eq < 0 ? part : part.slice(0, eq);
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key))
+      throw new AdapterSpecError(`"${spec}": bad option "${part}"; options are key=value,…`);
+    if (key in options) throw new AdapterSpecError(`"${spec}": option "${key}" given twice`);
+    options[key] = eq < 0 ? "true" : part.slice(eq + 1);
+  }
+  return options;
+}
+
+export interface LoadOptions {
+  /** Per-request timeout for stdio adapters, in milliseconds. */
+  timeoutMs?: number;
+  /** Base for relative module paths; default the current directory. */
+  cwd?: string;
+}
+
+/** The built-in adapters' modules, relative to this file. */
+const BUILT_IN = {
+  reference: "../platform/reference.ts",
+  mutants: "../platform/mutants.ts",
+  qemu: "../platform/qemu/adapter.ts",
+};
+
+/** Import a built-in adapter's module, or say plainly that this build does not have it. */
+export async function importBuiltIn(
+  name: keyof typeof BUILT_IN,
+  label: string,
+): Promise<Record<string, unknown>> {
+  const url = new URL(BUILT_IN[name], import.meta.url);
+  try {
+    return (await import(url.href)) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ERR_MODULE_NOT_FOUND" && err.message.includes(url.pathname.split("/").pop() ?? "\0")) {
+      throw new AdapterLoadError(
+        `adapter ${label} is not available in this build (${BUILT_IN[name].slice(3)} is missing)`,
+      );
+    }
+    throw new AdapterLoadError(`adapter ${label} failed to load: ${err.message}`);
+  }
+}
+
+function needFunction(
+  module: Record<string, unknown>,
+  name: string,
+  label: string,
+): (...args: never[]) => unknown {
+  const f = module[name];
+  if (typeof f !== "function")
+    throw new AdapterLoadError(`adapter ${label} is not available in this build (no ${name} export)`);
+  return f as (...args: never[]) => unknown;
+}
+
+export async function loadAdapter(spec: string, options: LoadOptions = {}): Promise<Model> {
+  const parsed = parseAdapterSpec(spec);
+  try {
+    switch (parsed.kind) {
+      case "reference": {
+        const m = await importBuiltIn("reference", "reference");
+        return await (needFunction(m, "createReferenceModel", "reference") as () => Promise<Model>)();
+      }
+      case "mutant": {
+        const m = await importBuiltIn("mutants", spec);
+        const list = (needFunction(m, "listMutants", spec) as () => Array<{ id: string } | string>)();
+        const ids = list.map((x) => (typeof x === "string" ? x : x.id));
+        if (!ids.includes(parsed.id)) {
+          throw new AdapterSpecError(
+            `unknown mutant "${parsed.id}"; known mutants: ${ids.join(", ") || "(none)"}`,
+          );
+        }
+        return await (needFunction(m, "createMutantModel", spec) as (id: string) => Promise<Model>)(
+          parsed.id,
+        );
+      }
+      case "qemu": {
+        const m = await importBuiltIn("qemu", "qemu");
+        return await (
+          needFunction(m, "createQemuModel", "qemu") as (o: Record<string, string>) => Promise<Model>
+        )(parsed.options);
+      }
+      case "module":
+        return await loadModuleAdapter(parsed.path, options.cwd ?? process.cwd());
+      case "stdio":
+        return await createStdioModel(parsed.command, { timeoutMs: options.timeoutMs ?? 10_000 });
+    }
+  } catch (e) {
+    if (e instanceof AdapterSpecError || e instanceof AdapterLoadError) throw e;
+    throw new AdapterLoadError(`adapter ${spec} could not be started: ${(e as Error).message}`);
+  }
+}
+
+async function loadModuleAdapter(path: string, cwd: string): Promise<Model> {
+  const url = pathToFileURL(resolve(cwd, path)).href;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    throw new AdapterLoadError(`adapter module:${path} could not be imported: ${(e as Error).message}`);
+  }
+  const factory = (module.createModel ?? module.default) as ModelFactory | undefined;
+  if (typeof factory !== "function") {
+    throw new AdapterLoadError(
+      `adapter module:${path} exports neither createModel nor a default factory function`,
+    );
+  }
+  return factory();
+}

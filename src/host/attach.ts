@@ -1,7 +1,7 @@
 /**
  * Attaching a device or one of its PASIDs to a HWPT, replacing and detaching
  * (drivers/iommu/iommufd/device.c; drivers/iommu/intel/iommu.c, nested.c, pasid.c;
- * drivers/vfio/iommufd.c). spec/host-translation.md, HOST-HWPT-3x.
+ * drivers/vfio/iommufd.c). spec/host-translation.md, HOST-HWPT-30..36.
  */
 import { canEnforceCoherency } from "./coherency.ts";
 import { Errno, fail } from "./errno.ts";

@@ -1,6 +1,6 @@
 /**
  * DMA by a host device: the attached HWPT's tables walked with the shared walkers
- * (src/paging), the same code the vIOMMU uses. spec/host-translation.md, HOST-XLATE-1x.
+ * (src/paging), the same code the vIOMMU uses. spec/host-translation.md, HOST-XLATE-10..13.
  */
 import {
   hi32,

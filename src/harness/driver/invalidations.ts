@@ -32,11 +32,29 @@ export function contextDevice(did: number, sid: number, fm = 0): Descriptor {
 }
 
 export function iotlbGlobal(drain: Drain = {}): Descriptor {
-  return { kind: "iotlb", g: 1, dr: drain.dr ?? false, dw: drain.dw ?? false, did: 0, am: 0, ih: false, addr: 0n };
+  return {
+    kind: "iotlb",
+    g: 1,
+    dr: drain.dr ?? false,
+    dw: drain.dw ?? false,
+    did: 0,
+    am: 0,
+    ih: false,
+    addr: 0n,
+  };
 }
 
 export function iotlbDomain(did: number, drain: Drain = {}): Descriptor {
-  return { kind: "iotlb", g: 2, dr: drain.dr ?? false, dw: drain.dw ?? false, did, am: 0, ih: false, addr: 0n };
+  return {
+    kind: "iotlb",
+    g: 2,
+    dr: drain.dr ?? false,
+    dw: drain.dw ?? false,
+    did,
+    am: 0,
+    ih: false,
+    addr: 0n,
+  };
 }
 
 /** Page-selective-within-domain: 2^am pages at addr (aligned to 2^am pages); ih: only leaves changed. */
@@ -86,8 +104,20 @@ function atsRange(addr: bigint, bytes: bigint): { s: boolean; addr: bigint } {
 }
 
 /** [VTD-QI-12] A wait descriptor with a status write (SW) and fence (FN), as Linux issues it. */
-export function waitWithStatus(statusAddr: number | bigint, statusData: number, intr = false): WaitDescriptor {
-  return { kind: "wait", intr, sw: true, fn: true, pd: false, statusData: statusData >>> 0, statusAddr: BigInt(statusAddr) };
+export function waitWithStatus(
+  statusAddr: number | bigint,
+  statusData: number,
+  intr = false,
+): WaitDescriptor {
+  return {
+    kind: "wait",
+    intr,
+    sw: true,
+    fn: true,
+    pd: false,
+    statusData: statusData >>> 0,
+    statusAddr: BigInt(statusAddr),
+  };
 }
 
 /** A wait descriptor that does nothing (no status write, no interrupt): a harmless queue filler. */
@@ -128,7 +158,13 @@ export function iotlbRange(did: number, addr: bigint, pages: bigint, o: RangeOpt
 }
 
 /** PASID-IOTLB invalidation for a range of a first-stage (or nested) PASID. */
-export function pasidIotlbRange(did: number, pasid: number, addr: bigint, pages: bigint, o: RangeOptions): Descriptor {
+export function pasidIotlbRange(
+  did: number,
+  pasid: number,
+  addr: bigint,
+  pages: bigint,
+  o: RangeOptions,
+): Descriptor {
   const m = addressMask(addr, pages);
   if (m.am > o.mamv) return pasidIotlbPasid(did, pasid);
   return pasidIotlbPage(did, pasid, m.addr, m.am, o.ih ?? false);
@@ -156,7 +192,11 @@ export function afterLegacyContextChange(sid: number, did: number, devTlb = fals
  * for each DID of its present PASID entries the domain's PASID cache and IOTLB, then the
  * device-TLB (§6.2.2.1; Linux intel_context_flush_present).
  */
-export function afterScalableContextChange(sid: number, dids: readonly number[], devTlb = false): Descriptor[] {
+export function afterScalableContextChange(
+  sid: number,
+  dids: readonly number[],
+  devTlb = false,
+): Descriptor[] {
   const out: Descriptor[] = [contextDevice(0, sid)];
   for (const did of dids) out.push(pasidCacheDomain(did), iotlbDomain(did));
   if (devTlb) out.push(deviceTlb(sid, 0n, 1n << 64n));
@@ -195,13 +235,27 @@ export function describeDescriptor(d: Descriptor): string {
   const h = (v: bigint) => `0x${v.toString(16)}`;
   switch (d.kind) {
     case "context-cache":
-      return d.g === 1 ? "context-cache global" : d.g === 2 ? `context-cache domain did=${d.did}` : `context-cache device did=${d.did} sid=${h(BigInt(d.sid))} fm=${d.fm}`;
+      return d.g === 1
+        ? "context-cache global"
+        : d.g === 2
+          ? `context-cache domain did=${d.did}`
+          : `context-cache device did=${d.did} sid=${h(BigInt(d.sid))} fm=${d.fm}`;
     case "iotlb":
-      return d.g === 1 ? "iotlb global" : d.g === 2 ? `iotlb domain did=${d.did}` : `iotlb page did=${d.did} addr=${h(d.addr)} am=${d.am} ih=${d.ih ? 1 : 0}`;
+      return d.g === 1
+        ? "iotlb global"
+        : d.g === 2
+          ? `iotlb domain did=${d.did}`
+          : `iotlb page did=${d.did} addr=${h(d.addr)} am=${d.am} ih=${d.ih ? 1 : 0}`;
     case "pasid-cache":
-      return d.g === 3 ? "pasid-cache global" : d.g === 0 ? `pasid-cache domain did=${d.did}` : `pasid-cache pasid did=${d.did} pasid=${d.pasid}`;
+      return d.g === 3
+        ? "pasid-cache global"
+        : d.g === 0
+          ? `pasid-cache domain did=${d.did}`
+          : `pasid-cache pasid did=${d.did} pasid=${d.pasid}`;
     case "pasid-iotlb":
-      return d.g === 2 ? `pasid-iotlb pasid did=${d.did} pasid=${d.pasid}` : `pasid-iotlb page did=${d.did} pasid=${d.pasid} addr=${h(d.addr)} am=${d.am} ih=${d.ih ? 1 : 0}`;
+      return d.g === 2
+        ? `pasid-iotlb pasid did=${d.did} pasid=${d.pasid}`
+        : `pasid-iotlb page did=${d.did} pasid=${d.pasid} addr=${h(d.addr)} am=${d.am} ih=${d.ih ? 1 : 0}`;
     case "device-tlb":
       return `device-tlb sid=${h(BigInt(d.sid))} addr=${h(d.addr)} s=${d.s ? 1 : 0}`;
     case "pasid-device-tlb":

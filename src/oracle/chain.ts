@@ -67,9 +67,20 @@ interface Entry {
   payload: Payload;
   /** Step of the first fill (for explanations). */
   since: number;
-  /** Last step at which it could have been filled; Infinity while it is fresh. */
-  lastFill: number;
+  /**
+   * Last step at which it could have been filled through each upper value ("root" for the root
+   * pointer, else the id of the cache entry the walk went through); Infinity while fillable now.
+   */
+  vias: Map<string, number>;
   explain: string;
+}
+
+const CLASS_ORDER: Record<CacheKey["cls"], number> = { context: 0, pasid: 1, psc: 2, iotlb: 3 };
+
+function lastFill(e: Entry): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (const t of e.vias.values()) m = Math.max(m, t);
+  return m;
 }
 
 const LIVE = Number.POSITIVE_INFINITY;
@@ -106,12 +117,24 @@ export class Chain {
     return this.current;
   }
 
-  /** [ORACLE-TIME-2] A completed invalidation drops the values filled before its submission. */
+  /**
+   * [ORACLE-TIME-2] A completed invalidation drops each covered value unless it could have been
+   * filled after the submission through an upper value that itself survives (upper levels first:
+   * a fill that went through a value this invalidation removes dies with it).
+   */
   private kill(c: Completion): void {
-    for (const [id, e] of this.entries) {
-      if (e.lastFill < c.submit && e.mode === c.mode && covers(c.scope, e.key, c.mode))
-        this.entries.delete(id);
-      else if (e.mode !== c.mode && e.lastFill < c.submit) this.entries.delete(id); // [ORACLE-TIME-4]
+    const order = [...this.entries].sort(
+      ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
+    );
+    for (const [id, e] of order) {
+      const covered = e.mode !== c.mode || covers(c.scope, e.key, c.mode); // [ORACLE-TIME-4]
+      if (!covered) continue;
+      let survives = false;
+      for (const [via, t] of e.vias) {
+        if (t >= c.submit && (via === "root" || this.entries.has(via))) survives = true;
+        else e.vias.delete(via);
+      }
+      if (!survives) this.entries.delete(id);
     }
   }
 
@@ -122,11 +145,22 @@ export class Chain {
     payload: Payload,
     s: number,
     explain: string,
-  ): void {
+    vias: readonly string[],
+  ): string {
     const id = `${keyText(key)}|${valId}`;
-    const e = this.entries.get(id);
-    if (e !== undefined) e.lastFill = LIVE;
-    else this.entries.set(id, { key, mode, payload, since: s, lastFill: LIVE, explain });
+    let e = this.entries.get(id);
+    if (e === undefined) {
+      e = { key, mode, payload, since: s, vias: new Map(), explain };
+      this.entries.set(id, e);
+    }
+    for (const v of vias) e.vias.set(v, LIVE);
+    return id;
+  }
+
+  private aliveIds(mode: TranslationMode, match: (e: Entry) => boolean): Array<[string, Entry]> {
+    const out: Array<[string, Entry]> = [];
+    for (const [id, e] of this.entries) if (e.mode === mode && match(e)) out.push([id, e]);
+    return out;
   }
 
   private alive(mode: TranslationMode, match: (e: Entry) => boolean): Entry[] {
@@ -138,7 +172,7 @@ export class Chain {
   /** [ORACLE-TIME-3] Re-walk at step s: fresh values fill the caches; the permitted set is rebuilt. */
   private recompute(s: number): void {
     const { cfg, control } = this.tl;
-    for (const e of this.entries.values()) if (e.lastFill === LIVE) e.lastFill = s - 1;
+    for (const e of this.entries.values()) for (const [v, t] of e.vias) if (t === LIVE) e.vias.set(v, s - 1);
     const reads = new Set<number>();
     this.reads = reads;
     const base = this.tl.mem.at(s);
@@ -174,6 +208,12 @@ export class Chain {
       },
       explain: "translation disabled (TE = 0): untranslated",
     });
+    if (rp === undefined) {
+      // [ORACLE-WALK-6] No root pointer latched yet: nothing can be walked or cached.
+      if (te) add(fault(S.RTA_1_INVALID_RTADDR), "translation enabled before any root pointer was latched");
+      this.current = te ? out : [untranslated()];
+      return;
+    }
     if (rp.ttm === 2 || rp.ttm === 3) {
       // [ORACLE-WALK-6] reserved TTM and abort-DMA mode block every request.
       if (te)
@@ -187,7 +227,7 @@ export class Chain {
     const mode: TranslationMode = rp.ttm === 1 ? "scalable" : "legacy";
     const faults: Permitted[] = [];
     const leaves: Permitted[] = [];
-    const setups: Setup[] = [];
+    const setups: Array<{ setup: Setup; src: string[] }> = [];
 
     if (mode === "legacy" && this.pasid !== undefined) {
       faults.push({
@@ -197,28 +237,31 @@ export class Chain {
     } else {
       // Context level: fresh, plus what the context cache may hold for this SID.
       const fresh = walkContext(mem, rp, this.sid, cfg);
-      const ctxs: Array<{ step: Step<ContextValue>; explain: string }> = [
-        { step: fresh, explain: stepExplain(fresh, "fresh") },
+      const ctxs: Array<{ step: Step<ContextValue>; explain: string; src: string[] }> = [
+        { step: fresh, explain: stepExplain(fresh, "fresh"), src: ["root"] },
       ];
       if (fresh.ok || cfg.cm) {
         const did = fresh.ok ? fresh.value.did : 0;
-        this.fill(
+        const id = this.fill(
           { cls: "context", mode, sid: this.sid, did },
           mode,
           ctxId(fresh),
           { cls: "context", step: fresh },
           s,
           stepExplain(fresh, ""),
+          ["root"],
         );
+        (ctxs[0] as { src: string[] }).src = [id];
       }
-      for (const e of this.alive(
+      for (const [id, e] of this.aliveIds(
         mode,
         (e) => e.payload.cls === "context" && e.key.cls === "context" && e.key.sid === this.sid,
       )) {
         if (e.payload.cls === "context" && ctxId(e.payload.step) !== ctxId(fresh))
           ctxs.push({
             step: e.payload.step,
-            explain: `${e.explain} [context cache, filled step ${e.since}..${fmt(e.lastFill)}]`,
+            explain: `${e.explain} [context cache, filled step ${e.since}..${fmt(lastFill(e))}]`,
+            src: [id],
           });
       }
       for (const c of ctxs) {
@@ -227,52 +270,56 @@ export class Chain {
           continue;
         }
         if (mode === "legacy") {
-          setups.push(legacySetup(c.step.value, cfg));
+          setups.push({ setup: legacySetup(c.step.value, cfg), src: c.src });
           continue;
         }
         const ctx = c.step.value;
         const pfresh = walkPasid(mem, ctx, this.pasid, cfg);
-        const ps: Array<{ step: Step<PasidValue>; explain: string }> = [
-          { step: pfresh, explain: stepExplain(pfresh, "fresh") },
+        const ps: Array<{ step: Step<PasidValue>; explain: string; src: string[] }> = [
+          { step: pfresh, explain: stepExplain(pfresh, "fresh"), src: c.src },
         ];
         const eff = effectivePasid(ctx, this.pasid);
         const cacheableFault =
           !pfresh.ok && cfg.cm && pfresh.fault.reason.read >= 0x50 && pfresh.fault.reason.read < 0x60;
         if (pfresh.ok || cacheableFault) {
           const did = pfresh.ok ? pfresh.value.did : 0;
-          this.fill(
+          const id = this.fill(
             { cls: "pasid", sid: this.sid, pasid: eff, did },
             mode,
             ctxId(pfresh),
             { cls: "pasid", step: pfresh },
             s,
             stepExplain(pfresh, ""),
+            c.src,
           );
+          (ps[0] as { src: string[] }).src = [id];
         }
-        for (const e of this.alive(
+        for (const [id, e] of this.aliveIds(
           mode,
           (e) => e.key.cls === "pasid" && e.key.sid === this.sid && e.key.pasid === eff,
         )) {
           if (e.payload.cls === "pasid" && ctxId(e.payload.step) !== ctxId(pfresh))
             ps.push({
               step: e.payload.step,
-              explain: `${e.explain} [PASID cache, filled step ${e.since}..${fmt(e.lastFill)}]`,
+              explain: `${e.explain} [PASID cache, filled step ${e.since}..${fmt(lastFill(e))}]`,
+              src: [id],
             });
         }
         for (const p of ps) {
           if (!p.step.ok) faults.push({ value: p.step.fault, explain: p.explain });
-          else setups.push(scalableSetup(p.step.value, cfg));
+          else setups.push({ setup: scalableSetup(p.step.value, cfg), src: p.src });
         }
       }
     }
 
-    const setupSeen = new Set<string>();
+    const bySetup = new Map<string, { setup: Setup; src: string[] }>();
     for (const st of setups) {
-      const sid = setupKey(st);
-      if (setupSeen.has(sid)) continue;
-      setupSeen.add(sid);
-      this.walkSetup(st, mem, mode, s, faults, leaves);
+      const k = setupKey(st.setup);
+      const have = bySetup.get(k);
+      if (have === undefined) bySetup.set(k, { setup: st.setup, src: [...st.src] });
+      else have.src.push(...st.src);
     }
+    for (const st of bySetup.values()) this.walkSetup(st.setup, st.src, mem, mode, s, faults, leaves);
 
     // IOTLB: fresh leaves fill it; everything it may hold is permitted (looked up by SID and page).
     for (const l of leaves) add(l.value, l.explain);
@@ -281,7 +328,7 @@ export class Chain {
       if (e.payload.cls === "iotlb")
         add(
           e.payload.value,
-          `${e.explain} [IOTLB ${keyText(e.key)}, filled step ${e.since}..${fmt(e.lastFill)}]`,
+          `${e.explain} [IOTLB ${keyText(e.key)}, filled step ${e.since}..${fmt(lastFill(e))}]`,
         );
     }
     // [ORACLE-WALK-6] With TE = 0 requests are not translated (the caches may still fill).
@@ -290,6 +337,7 @@ export class Chain {
 
   private walkSetup(
     st: Setup,
+    src: string[],
     mem: WordReader,
     mode: TranslationMode,
     s: number,
@@ -309,7 +357,7 @@ export class Chain {
       stage: st.stage,
       page: this.page,
     };
-    const leaf = (value: OutcomeValue, explain: string) => {
+    const leaf = (value: OutcomeValue, explain: string, vias: string[]) => {
       leaves.push({ value, explain });
       const cacheable =
         value.kind === "translation"
@@ -317,15 +365,15 @@ export class Chain {
             ? value.rights.ssR || value.rights.ssW
             : true
           : cfg.cm && st.stage !== "first" && st.stage !== "nested";
-      if (cacheable) this.fill(iotlbKey, mode, valueId(value), { cls: "iotlb", value }, s, explain);
+      if (cacheable) this.fill(iotlbKey, mode, valueId(value), { cls: "iotlb", value }, s, explain, vias);
     };
     if (st.stage === "pass-through") {
-      leaf(translation(st, Number(this.page), 12, ALL_RIGHTS), `${st.explain} -> pass-through`);
+      leaf(translation(st, Number(this.page), 12, ALL_RIGHTS), `${st.explain} -> pass-through`, src);
       return;
     }
     if (st.stage === "nested") {
       for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads)) {
-        if (o.value.kind === "translation") leaf(o.value, o.explain);
+        if (o.value.kind === "translation") leaf(o.value, o.explain, src);
         else faults.push(o);
       }
       return;
@@ -337,37 +385,48 @@ export class Chain {
           : S.SSS_5
         : undefined;
     const pscStage = st.stage;
-    let frontier: Array<{ f: Frontier }> = [{ f: rootFrontier(st) }];
+    let frontier: Array<{ f: Frontier; src: string[] }> = [{ f: rootFrontier(st), src }];
     for (let level = st.levels; level >= 1 && frontier.length > 0; level--) {
-      const next = new Map<string, Frontier>();
-      for (const { f } of frontier) {
+      const next = new Map<string, { f: Frontier; src: string[] }>();
+      for (const { f, src: via } of frontier) {
         const r = pagingStep(mem, st, f, this.page, cfg, this.reads);
         if (r.kind === "leaf") {
-          leaf(adFault === undefined ? r.value : { ...r.value, adFault }, r.explain);
+          leaf(adFault === undefined ? r.value : { ...r.value, adFault }, r.explain, via);
         } else if (r.kind === "fault") {
-          if (cfg.cm && st.stage !== "first") leaf(r.fault, r.explain);
+          if (cfg.cm && st.stage !== "first") leaf(r.fault, r.explain, via);
           else faults.push({ value: r.fault, explain: r.explain });
         } else {
           const key = this.pscKey(st, level, pscStage);
-          this.fill(key, mode, frontierId(r.next), { cls: "psc", next: r.next }, s, r.next.explain);
-          next.set(frontierId(r.next), r.next);
+          const id = this.fill(
+            key,
+            mode,
+            frontierId(r.next),
+            { cls: "psc", next: r.next },
+            s,
+            r.next.explain,
+            via,
+          );
+          if (!next.has(frontierId(r.next))) next.set(frontierId(r.next), { f: r.next, src: [id] });
         }
       }
       // [ORACLE-TIME-3] a walk may start below this level from any value its paging-structure cache may hold.
       if (level > 1) {
         const key = this.pscKey(st, level, pscStage);
         const kt = keyText(key);
-        for (const e of this.alive(mode, (e) => e.payload.cls === "psc" && keyText(e.key) === kt)) {
+        for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && keyText(e.key) === kt)) {
           if (e.payload.cls !== "psc") continue;
           const id = frontierId(e.payload.next);
           if (!next.has(id))
             next.set(id, {
-              ...e.payload.next,
-              explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(e.lastFill)}]`,
+              f: {
+                ...e.payload.next,
+                explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(lastFill(e))}]`,
+              },
+              src: [eid],
             });
         }
       }
-      frontier = [...next.values()].map((f) => ({ f }));
+      frontier = [...next.values()];
     }
   }
 
@@ -376,6 +435,10 @@ export class Chain {
     const region = (this.page >> BigInt(shift)) << BigInt(shift);
     return { cls: "psc", did: st.did, pasid: st.pasidTag, stage, level, region, shift };
   }
+}
+
+function level(k: CacheKey): number {
+  return k.cls === "psc" ? k.level : 0;
 }
 
 function fmt(t: number): string {

@@ -39,7 +39,8 @@ interface Wait {
 }
 
 export class Control {
-  readonly rootHistory: Array<{ t: number; rp: RootPointer }> = [];
+  /** Root pointers latched by SRTP; undefined before the first one (nothing can be walked). */
+  readonly rootHistory: Array<{ t: number; rp: RootPointer | undefined }> = [];
   readonly teHistory: Array<{ t: number; te: boolean }> = [];
   /** Register values last written, by 4-byte offset. */
   private readonly regs = new Map<number, number>();
@@ -57,11 +58,11 @@ export class Control {
     private readonly mem: HistoryMemory,
     start: number,
   ) {
-    this.rootHistory.push({ t: start, rp: { address: 0, ttm: 0 } });
+    this.rootHistory.push({ t: start, rp: undefined });
     this.teHistory.push({ t: start, te: false });
   }
 
-  rootAt(t: number): RootPointer {
+  rootAt(t: number): RootPointer | undefined {
     return lastAt(this.rootHistory, t).rp;
   }
 
@@ -70,7 +71,7 @@ export class Control {
   }
 
   mode(t: number): TranslationMode {
-    return this.rootAt(t).ttm === 1 ? "scalable" : "legacy";
+    return this.rootAt(t)?.ttm === 1 ? "scalable" : "legacy";
   }
 
   /** True when the byte at addr belongs to the status dword of a submitted wait descriptor. */

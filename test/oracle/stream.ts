@@ -1,0 +1,146 @@
+/** Hand-built step streams for the oracle tests: tables, registers and invalidations as a guest would write them. */
+import { encodeDescriptor } from "../../src/bits/descriptor.ts";
+import { wordsToBytes } from "../../src/bits/word.ts";
+import { Oracle, type OracleStep, type Verdict } from "../../src/oracle/index.ts";
+import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/platform/types.ts";
+import { Reg } from "../../src/vtd/register-offsets.ts";
+
+export function config(over: Partial<PlatformConfig["viommu"]> = {}): PlatformConfig {
+  return {
+    viommu: {
+      scalable: false,
+      awBits: 48,
+      cachingMode: false,
+      firstStage: false,
+      secondStage: true,
+      nested: false,
+      passThrough: true,
+      pasidBits: 0,
+      snoopControl: false,
+      fs1gp: false,
+      fl5lp: false,
+      ssLargePages: { twoMiB: true, oneGiB: false },
+      hawBits: 39,
+      faultRecords: 4,
+      supervisorRequests: false,
+      extendedAccessed: false,
+      ...over,
+    },
+    devices: [
+      { sid: 0x08, kind: "emulated" },
+      { sid: 0x10, kind: "emulated" },
+    ],
+    memory: { size: 0x400000n, regions: [{ gpa: 0n, size: 0x400000n, readOnly: false }] },
+    hostIommus: [],
+  };
+}
+
+export const QUEUE = 0x30000;
+export const STATUS = 0x31000;
+
+/** A driver of the oracle alone: every step is fed to it; the test supplies the model's results. */
+export class Stream {
+  readonly oracle: Oracle;
+  private tail = 0;
+  private seq = 1;
+  readonly verdicts: Verdict[] = [];
+
+  constructor(readonly cfg: PlatformConfig) {
+    this.oracle = new Oracle(cfg);
+    this.step({ op: "reset", args: [cfg] });
+  }
+
+  step(s: OracleStep): Verdict {
+    const v = this.oracle.observe(s);
+    this.verdicts.push(v);
+    return v;
+  }
+
+  w64(addr: number, value: bigint): void {
+    this.step({ op: "writeGuest", args: [BigInt(addr), wordsToBytes([value])] });
+  }
+
+  reg(off: number, value: bigint, width: 4 | 8 = 8): void {
+    this.step({ op: "writeReg", args: [off, value, width] });
+  }
+
+  /** RTADDR, SRTP, queue (128-bit unless wide), TE. */
+  enable(root: number, ttm = 0, wide = false): void {
+    this.reg(Reg.RTADDR, BigInt(root) | (BigInt(ttm) << 10n));
+    this.reg(Reg.GCMD, 1n << 30n, 4);
+    this.reg(Reg.IQT, 0n);
+    this.reg(Reg.IQA, BigInt(QUEUE) | (wide ? 1n << 11n : 0n));
+    this.reg(Reg.GCMD, 1n << 26n, 4);
+    this.reg(Reg.GCMD, (1n << 31n) | (1n << 26n), 4);
+    this.wide = wide;
+  }
+  private wide = false;
+
+  /** Submit descriptors followed by a wait; `complete` reads the status back (the model wrote it). */
+  invalidate(descs: Parameters<typeof encodeDescriptor>[0][], complete = true): void {
+    const width = this.wide ? 256 : 128;
+    const size = width / 8;
+    const status = this.seq++;
+    this.w64(STATUS, 0n);
+    const all = [
+      ...descs,
+      {
+        kind: "wait" as const,
+        intr: false,
+        sw: true,
+        fn: false,
+        pd: false,
+        statusData: status,
+        statusAddr: BigInt(STATUS),
+      },
+    ];
+    for (const d of all) {
+      this.step({
+        op: "writeGuest",
+        args: [BigInt(QUEUE + this.tail), wordsToBytes(encodeDescriptor(d, width))],
+      });
+      this.tail = (this.tail + size) % 4096;
+    }
+    this.reg(Reg.IQT, BigInt(this.tail));
+    if (complete) {
+      const bytes = new Uint8Array(4);
+      new DataView(bytes.buffer).setUint32(0, status, true);
+      this.step({ op: "readGuest", args: [BigInt(STATUS), 4], result: bytes });
+    }
+  }
+
+  dma(req: DmaRequest, result: DmaResult): Verdict {
+    return this.step({ op: "dma", args: [req], result });
+  }
+
+  /** Outcomes of a request as short strings: "ok 0x20000" or "fault 0x5". */
+  outcomes(req: DmaRequest): string[] {
+    return this.oracle
+      .permittedFor(req)
+      .outcomes.map((o) =>
+        o.outcome.kind === "ok"
+          ? `ok 0x${o.outcome.addr.toString(16)}`
+          : `fault 0x${o.outcome.reason.toString(16)}`,
+      )
+      .sort();
+  }
+}
+
+/** Legacy second-stage entry (R, W, address). */
+export function ss(addr: number, r = true, w = true): bigint {
+  return BigInt(addr) | (r ? 1n : 0n) | (w ? 2n : 0n);
+}
+
+/**
+ * Legacy tables: root 0x10000, context table 0x11000, a 4-level second stage per DID at
+ * 0x12000 + 0x10000 * k (L4, L3, L2, L1 on consecutive pages) mapping input page 0 to `target`.
+ */
+export function legacyDevice(s: Stream, sid: number, did: number, tables: number, target: number): void {
+  s.w64(0x10000, 0x11000n | 1n);
+  s.w64(0x11000 + (sid & 0xff) * 16, BigInt(tables) | 1n);
+  s.w64(0x11000 + (sid & 0xff) * 16 + 8, 2n | (BigInt(did) << 8n));
+  s.w64(tables, ss(tables + 0x1000));
+  s.w64(tables + 0x1000, ss(tables + 0x2000));
+  s.w64(tables + 0x2000, ss(tables + 0x3000));
+  s.w64(tables + 0x3000, ss(target));
+}

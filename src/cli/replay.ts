@@ -45,7 +45,8 @@ export async function replayCommand(target: string, opts: ReplayCommandOptions, 
   const rows: Row[] = [];
   try {
     for (const file of files) {
-      const name = relative(io.cwd, file) || file;
+      const rel = relative(io.cwd, file);
+      const name = rel === "" || rel.startsWith("..") ? file : rel;
       let trace: Trace;
       try {
         trace = await loadTraceFile(file);
@@ -95,7 +96,7 @@ function textRows(rows: Row[]): string {
   for (const r of rows) {
     const what = r.property === undefined ? "" : ` (${r.property} on ${r.adapter})`;
     lines.push(`${LABEL[r.result.outcome]} ${r.file}${what}`);
-    const at = r.result.step === undefined ? "" : `step ${r.result.step}: `;
+    const at = r.result.step === undefined ? "" : `step ${r.result.step} (${r.result.op ?? "?"}): `;
     for (const l of `${at}${r.result.message}`.split("\n")) lines.push(`    ${l}`);
     if (r.result.observed !== undefined) lines.push(`    observed:  ${JSON.stringify(r.result.observed)}`);
     if (r.result.permitted !== undefined) lines.push(`    permitted: ${JSON.stringify(r.result.permitted)}`);

@@ -6,8 +6,9 @@
  *   module:PATH          a module exporting createModel (or a default factory)
  *   stdio:COMMAND        a process speaking docs/protocol.md
  */
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { existsSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createStdioModel } from "../platform/stdio/client.ts";
 import type { Model, ModelFactory } from "../platform/types.ts";
 
@@ -102,17 +103,21 @@ export async function importBuiltIn(
   name: keyof typeof BUILT_IN,
   label: string,
 ): Promise<Record<string, unknown>> {
-  const url = new URL(BUILT_IN[name], import.meta.url);
+  return importAdapterModule(new URL(BUILT_IN[name], import.meta.url), label);
+}
+
+/** [HARNESS-ADAPTER-2] A missing module is "not available in this build", not a stack trace. */
+export async function importAdapterModule(url: URL, label: string): Promise<Record<string, unknown>> {
+  const file = fileURLToPath(url);
+  if (!existsSync(file)) {
+    throw new AdapterLoadError(
+      `adapter ${label} is not available in this build (${relative(process.cwd(), file)} is missing)`,
+    );
+  }
   try {
     return (await import(url.href)) as Record<string, unknown>;
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === "ERR_MODULE_NOT_FOUND" && err.message.includes(url.pathname.split("/").pop() ?? "\0")) {
-      throw new AdapterLoadError(
-        `adapter ${label} is not available in this build (${BUILT_IN[name].slice(3)} is missing)`,
-      );
-    }
-    throw new AdapterLoadError(`adapter ${label} failed to load: ${err.message}`);
+    throw new AdapterLoadError(`adapter ${label} failed to load: ${(e as Error).message}`);
   }
 }
 

@@ -29,8 +29,9 @@ export interface ReplayResult {
   outcome: ReplayOutcome;
   recorded: Verdict;
   message: string;
-  /** The step the judge failed, or that could not be carried out. */
+  /** The step the judge failed, or that could not be carried out, and its op. */
   step?: number;
+  op?: string;
   observed?: unknown;
   permitted?: unknown;
   /** Steps carried out. */
@@ -54,7 +55,7 @@ export function recordedResultJudge(trace: Trace): StepJudge {
         if (!same) return { ok: true };
         return {
           ok: false,
-          message: `step ${step.index} (${step.op}) gives the recorded failing outcome again: ${failing.message}`,
+          message: `gives the recorded failing outcome again: ${failing.message}`,
           observed: visible(outcome),
           ...(failing.permitted === undefined ? {} : { permitted: failing.permitted }),
         };
@@ -62,7 +63,7 @@ export function recordedResultJudge(trace: Trace): StepJudge {
       if (same) return { ok: true };
       return {
         ok: false,
-        message: `step ${step.index} (${step.op}) differs from the recording`,
+        message: "differs from the recording",
         observed: visible(outcome),
         permitted: visible(step),
       };
@@ -125,12 +126,12 @@ export async function replayTrace(
         );
       }
       if (outcome.error.code === "protocol") {
-        return errorResult(recorded, `step ${index} (${step.op}): ${outcome.error.message}`, stepsRun, index);
+        return errorResult(recorded, outcome.error.message, stepsRun, index, step.op);
       }
     }
     const judgement = judge.onStep({ ...step, index }, outcome);
     if (!judgement.ok) {
-      const extra: Partial<ReplayResult> = { step: index };
+      const extra: Partial<ReplayResult> = { step: index, op: step.op };
       if (judgement.observed !== undefined) extra.observed = judgement.observed;
       if (judgement.permitted !== undefined) extra.permitted = judgement.permitted;
       return failed(judgement.message, extra, stepsRun);
@@ -144,6 +145,19 @@ export async function replayTrace(
   };
 }
 
-function errorResult(recorded: Verdict, message: string, stepsRun: number, step?: number): ReplayResult {
-  return { outcome: "error", recorded, message, stepsRun, ...(step === undefined ? {} : { step }) };
+function errorResult(
+  recorded: Verdict,
+  message: string,
+  stepsRun: number,
+  step?: number,
+  op?: string,
+): ReplayResult {
+  return {
+    outcome: "error",
+    recorded,
+    message,
+    stepsRun,
+    ...(step === undefined ? {} : { step }),
+    ...(op === undefined ? {} : { op }),
+  };
 }

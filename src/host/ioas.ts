@@ -64,9 +64,15 @@ export function ioasMap(state: HostState, cmd: IommuIoasMap): bigint {
     if (iova + area.length > apertureEnd(h)) fail(Errno.EINVAL, `IOVA beyond HWPT ${h.id}'s aperture`);
     if (!write && prohibitsReadOnly(h)) fail(Errno.EINVAL, `read-only mapping into nest parent ${h.id}`);
   }
+  try {
+    for (const h of hwpts) mapAreaInto(h, area);
+  } catch (err) {
+    // Out of table pages midway: undo, so the IOAS and its HWPTs stay in step.
+    for (const h of hwpts) h.tables.unmap(area.iova, area.length);
+    throw err;
+  }
   ioas.areas.push(area);
   ioas.areas.sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
-  for (const h of hwpts) mapAreaInto(h, area);
   return iova;
 }
 

@@ -164,10 +164,17 @@ export interface IoctlResult {
 export interface HostSurface {
   /** Issue an iommufd command; user buffers named by pointers in the struct are passed in `buffers`. */
   ioctl(cmd: number, bytes: Uint8Array, buffers?: Record<string, Uint8Array>): Promise<IoctlResult>;
+  /**
+   * A VFIO device ioctl (VFIO_DEVICE_ATTACH_IOMMUFD_PT, VFIO_DEVICE_DETACH_IOMMUFD_PT): the
+   * kernel knows the device from the file the ioctl is issued on, here its iommufd device id.
+   */
+  deviceIoctl?(devId: number, cmd: number, bytes: Uint8Array): Promise<IoctlResult>;
   /** A DMA at host level by a host device (by its iommufd device id), optionally with a PASID. */
   dma(req: {
     devId: number;
     pasid?: number;
+    /** Supervisor request (only with a PASID). */
+    priv?: boolean;
     iova: bigint;
     len: number;
     write: boolean;

@@ -180,6 +180,8 @@ class Connection {
       this.closing = true;
       try {
         await this.request("close", {}, timeoutMs);
+        // [HARNESS-PROTO-9] end of input is the second signal to exit.
+        this.child.stdin?.end();
         await Promise.race([this.gone, delay(timeoutMs)]);
       } catch {
         // A model that cannot close cleanly is killed below; there is nothing left to report to.

@@ -9,7 +9,7 @@
 const MAGIC = 0xf1a9;
 const GPA_MASK = (1n << 48n) - 1n;
 
-/** The fingerprint word stored at `gpa` (8-byte aligned) for `tag` (0..0xffff). */
+/** The fingerprint word stored at `gpa` (8-byte aligned) for `tag` (0..0xffff, except 0xF1A9). */
 export function fingerprintWord(gpa: number, tag: number): bigint {
   return (BigInt((MAGIC ^ tag) & 0xffff) << 48n) | (BigInt(gpa) & GPA_MASK);
 }
@@ -43,6 +43,7 @@ export function decodeFingerprint(data: Uint8Array, pageOffset: number): Fingerp
   const gpa = Number(w & GPA_MASK);
   const wordOffset = (pageOffset + first) % 4096;
   if (gpa % 4096 !== wordOffset) return null;
+  if (w >> 48n === 0n) return null; // zeroed memory is not a fingerprint (tag 0xF1A9 is never used)
   const tag = Number(w >> 48n) ^ MAGIC;
   return { page: gpa - wordOffset, gpa: gpa - first, tag };
 }

@@ -193,21 +193,28 @@ export class Chain {
       seen.add(id);
       out.push({ value, explain });
     };
-    const untranslated = (): Permitted => ({
-      value: {
-        kind: "translation",
-        out: Number(this.page),
-        pageShift: 12,
-        rights: ALL_RIGHTS,
-        wpe: false,
-        sre: true,
-        fpd: false,
-        scalable: false,
-        identity: true,
-        stage: "untranslated",
-      },
-      explain: "translation disabled (TE = 0): untranslated",
-    });
+    // [ORACLE-WALK-6] (VTD-DMA-4) with TE = 0 a request with PASID is blocked without a fault record.
+    const untranslated = (): Permitted =>
+      this.pasid !== undefined
+        ? {
+            value: { kind: "fault", reason: { read: 0, write: 0 }, record: "no" },
+            explain: "TE = 0: request with PASID blocked",
+          }
+        : ({
+            value: {
+              kind: "translation",
+              out: Number(this.page),
+              pageShift: 12,
+              rights: ALL_RIGHTS,
+              wpe: false,
+              sre: true,
+              fpd: false,
+              scalable: false,
+              identity: true,
+              stage: "untranslated",
+            },
+            explain: "translation disabled (TE = 0): untranslated",
+          } as Permitted);
     if (rp === undefined) {
       // [ORACLE-WALK-6] No root pointer latched yet: nothing can be walked or cached.
       if (te) add(fault(S.RTA_1_INVALID_RTADDR), "translation enabled before any root pointer was latched");

@@ -100,7 +100,12 @@ export class Oracle {
     const outcomes: PermittedSet["outcomes"] = [];
     const seen = new Set<string>();
     for (const p of perms) {
-      for (const r of resolve(p.value, access)) {
+      for (const r0 of resolve(p.value, access)) {
+        // [ORACLE-JUDGE-2] an output outside guest memory completes as an unsupported request (VTD-DMA-5).
+        const r: Resolved =
+          r0.kind === "ok" && r0.addr + req.len > this.tl.mem.size
+            ? { kind: "fault", reason: 0, record: "no" }
+            : r0;
         const id = JSON.stringify(r);
         if (seen.has(id)) continue;
         seen.add(id);
@@ -203,7 +208,6 @@ export class Oracle {
 
   /** Data a read returned equals memory at addr, allowing bytes of unresolved writes there. */
   private readMatches(addr: number, data: Uint8Array): boolean {
-    if (addr + data.length > this.tl.mem.size) return true; // [ORACLE-JUDGE-2] not memory: unknown contents
     const cur = this.tl.mem.read(addr, data.length);
     for (let i = 0; i < data.length; i++) {
       if (cur[i] === data[i]) continue;

@@ -130,11 +130,14 @@ export class GuestDriver {
     await setTranslation(this.platform, false, this.poll);
   }
 
-  /** Program and enable the invalidation queue. */
-  async setupQueue(s: QueueSetup): Promise<void> {
+  /**
+   * [HARNESS-DRV-6] Program and enable the invalidation queue; 256-bit descriptors by default on a
+   * unit offering scalable mode (which needs them), 128-bit otherwise; one page by default.
+   */
+  async setupQueue(s: Partial<QueueSetup> = {}): Promise<void> {
     if (!this.caps.qi)
       throw new DriverError("unsupported", "the model does not offer queued invalidation (ECAP.QI)");
-    await this.queue.setup(s);
+    await this.queue.setup({ dw: s.dw ?? (this.caps.smts ? 256 : 128), qs: s.qs ?? 0 });
   }
 
   /**

@@ -214,3 +214,32 @@ describe("iommu-conformance list", () => {
     );
   });
 });
+
+describe("iommu-conformance serve", () => {
+  it("[HARNESS-PROTO-1] [HARNESS-PROTO-4] serve exposes an adapter over stdio, usable as a stdio: adapter", async () => {
+    const { createStdioModel } = await import("../../src/platform/stdio/client.ts");
+    const { memoryModelConfig } = await import("../fixtures/harness/memory-model.ts");
+    const m = await createStdioModel(`node ${BIN} serve --adapter ${HONEST}`, {
+      timeoutMs: 10_000,
+      cwd: ROOT,
+    });
+    try {
+      expect((await m.describe()).name).toBe("memory-double");
+      await m.reset(memoryModelConfig());
+      await m.platform.writeGuest(0x2000n, new Uint8Array([7, 8]));
+      expect(await m.platform.dma({ sid: 0x10, iova: 0x2000n, len: 2, write: false })).toEqual({
+        status: "ok",
+        data: new Uint8Array([7, 8]),
+      });
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("[HARNESS-ADAPTER-1] serve with an unknown adapter exits 2 before speaking", async () => {
+    const r = await cli("serve", "--adapter", "bochs");
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain('unknown adapter "bochs"');
+  });
+});

@@ -152,4 +152,20 @@ describe("stdio client with broken models", () => {
     );
     expect((err as Error).message).toMatch(/not found|No such file/);
   });
+
+  it("[HARNESS-PROTO-9] close lets a well-behaved model exit, and kills one that does not answer", async () => {
+    const good = await createStdioModel(`${BROKEN} none`, { timeoutMs: 2_000 });
+    const goodPid = Number((await good.describe()).version.replace("pid-", ""));
+    await good.close();
+    expect(isRunning(goodPid)).toBe(false);
+    await expect(good.platform.readGuest(0n, 1)).rejects.toThrow(/the model was closed/);
+
+    const stubborn = await createStdioModel(`${BROKEN} hang close`, { timeoutMs: 300 });
+    const pid = Number((await stubborn.describe()).version.replace("pid-", ""));
+    const started = Date.now();
+    await stubborn.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(isRunning(pid)).toBe(false);
+  });
 });

@@ -5,6 +5,7 @@
 export * from "./context-tables.ts";
 export * from "./data-pages.ts";
 export * from "./driver.ts";
+export * from "./entries.ts";
 export * from "./errors.ts";
 export * from "./faults.ts";
 export * from "./guest-io.ts";

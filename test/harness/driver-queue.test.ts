@@ -240,3 +240,26 @@ describe("invalidation queue", () => {
     expect(s.regWrites(Reg.IQT)).toEqual([0n]);
   });
 });
+
+describe("enable preconditions", () => {
+  it("[HARNESS-DRV-5] scalable mode without ESRTPS needs the queue before SRTP", async () => {
+    const s = new DoubleSurface();
+    const readReg = s.readReg.bind(s);
+    s.readReg = async (off, width) => {
+      const v = await readReg(off, width);
+      return off === Reg.CAP && width === 8 ? v & ~(1n << 63n) : v;
+    };
+    const d = await driverOn(s);
+    const rt = await d.newRootTable("scalable");
+    await expect(d.enable(rt)).rejects.toThrow(/set up the invalidation queue first/);
+    expect(s.regWrites(Reg.RTADDR)).toEqual([]);
+    await d.setupQueue();
+    s.sink.calls.length = 0;
+    await d.enable(rt);
+    expect(s.sink.calls.slice(3).map((c) => c.scope)).toEqual([
+      { kind: "context", granularity: "global" },
+      { kind: "pasid-cache", granularity: "global" },
+      { kind: "iotlb", granularity: "global" },
+    ]);
+  });
+});

@@ -114,6 +114,11 @@ export class GuestDriver {
   async setRoot(root: ContextTables | number, mode?: RootMode): Promise<void> {
     const addr = typeof root === "number" ? root : root.root;
     const m = mode ?? (typeof root === "number" ? "legacy" : root.mode);
+    if (m === "scalable" && !this.caps.esrtps && !this.queue.isEnabled)
+      throw new DriverError(
+        "unsupported",
+        "scalable mode without CAP.ESRTPS: set up the invalidation queue first (the global invalidations after SRTP need it)",
+      );
     await setRootTable(this.platform, addr, m, this.poll);
     this.active = { root: addr, mode: m };
     if (!this.caps.esrtps && m !== "abort-dma") await this.invalidate(afterRootTableChange(m === "scalable"));

@@ -3,13 +3,14 @@
  * devices the host IOMMU and VMM glue) behind the adapter contract. Options:
  *   context=N, pasid=N, iotlb=N   cache capacities (0 turns a cache off); defaults in caches.ts
  */
-import { SparseMemory } from "../memory/sparse-memory.ts";
+import { VmPlatform } from "../vmm/platform.ts";
 import { type CacheCapacities, DEFAULT_CAPACITIES } from "../vtd/caches.ts";
 import { capabilitiesFor, supportedAddressWidths } from "../vtd/capabilities.ts";
-import { VIommu } from "../vtd/viommu.ts";
 import type {
   DmaRequest,
   DmaResult,
+  HostSurface,
+  HostView,
   Model,
   ModelDescription,
   PlatformConfig,
@@ -48,46 +49,60 @@ export function referenceDescription(): ModelDescription {
       pasidRequests: true,
       dmaRead: true,
       dmaWrite: true,
-      passthroughDevices: false,
-      hostSurface: false,
-      hostView: false,
+      passthroughDevices: true,
+      hostSurface: true,
+      hostView: true,
       maxDevices: 256,
     },
   };
 }
 
+/** The platform surface over one VM (src/vmm/platform.ts). */
 class ReferencePlatform implements PlatformSurface {
-  constructor(
-    private readonly mem: SparseMemory,
-    private readonly viommu: VIommu,
-  ) {}
-
-  private checkRange(gpa: bigint, len: number): number {
-    if (gpa < 0n || BigInt(len) < 0n || gpa + BigInt(len) > BigInt(this.mem.size)) {
-      throw new RangeError(`guest range 0x${gpa.toString(16)}+${len} is outside guest memory`);
-    }
-    return Number(gpa);
-  }
+  constructor(private readonly vm: VmPlatform) {}
 
   async writeGuest(gpa: bigint, bytes: Uint8Array): Promise<void> {
-    this.mem.write(this.checkRange(gpa, bytes.length), bytes);
+    this.vm.writeGuest(gpa, bytes);
   }
 
   async readGuest(gpa: bigint, len: number): Promise<Uint8Array> {
-    return this.mem.read(this.checkRange(gpa, len), len);
+    return this.vm.readGuest(gpa, len);
   }
 
   async writeReg(off: number, value: bigint, width: 4 | 8): Promise<void> {
-    this.viommu.registers.write(off, value, width);
+    this.vm.viommu.registers.write(off, value, width);
   }
 
   async readReg(off: number, width: 4 | 8): Promise<bigint> {
-    return this.viommu.registers.read(off, width);
+    return this.vm.viommu.registers.read(off, width);
   }
 
+  /** Routed by SID: emulated devices through the vIOMMU, passed-through ones through the host IOMMU. */
   async dma(req: DmaRequest): Promise<DmaResult> {
-    return this.viommu.dma(req);
+    return this.vm.dma(req);
   }
+
+  async hostView(): Promise<HostView> {
+    return this.vm.hostView();
+  }
+}
+
+/** The host surface: the same host IOMMU instance the VMM uses. */
+function hostSurface(current: () => VmPlatform | undefined): HostSurface {
+  const vm = (): VmPlatform => {
+    const v = current();
+    if (v === undefined)
+      throw new Error("reference adapter: reset(config) must be called before using the host");
+    return v;
+  };
+  return {
+    async ioctl(cmd, bytes, buffers) {
+      return vm().host.ioctl(cmd, bytes, buffers);
+    },
+    async dma(req) {
+      return vm().host.dma(req);
+    },
+  };
 }
 
 /** A platform surface that fails every call until reset() builds a platform. */
@@ -105,25 +120,26 @@ async function notReset(): Promise<never> {
 
 export async function createReferenceModel(options: Record<string, string> = {}): Promise<Model> {
   const capacities = capacitiesFrom(options);
+  let current: VmPlatform | undefined;
   const model: Model = {
     async describe() {
       return referenceDescription();
     },
     async reset(config: PlatformConfig) {
-      const passthrough = config.devices.filter((d) => d.kind === "passthrough");
-      if (passthrough.length > 0) {
-        throw new Error("reference adapter: passed-through devices need the VMM glue, not built yet");
-      }
+      current = undefined;
+      model.platform = unset;
       const widths = supportedAddressWidths(capabilitiesFor(config.viommu));
       if (!widths.includes(config.viommu.awBits)) {
         throw new Error(`reference adapter: aw-bits ${config.viommu.awBits} is not supported`);
       }
-      if (config.memory.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error("guest memory too large");
-      const mem = new SparseMemory(Number(config.memory.size));
-      model.platform = new ReferencePlatform(mem, new VIommu(config.viommu, mem, { capacities }));
+      // [VMM-COMPAT-1] .. the VMM refuses what it cannot build, with the failing check's message.
+      current = new VmPlatform(config, { capacities });
+      model.platform = new ReferencePlatform(current);
     },
     platform: unset,
+    host: hostSurface(() => current),
     async close() {
+      current = undefined;
       model.platform = unset;
     },
   };

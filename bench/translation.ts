@@ -20,6 +20,7 @@ import { encodeSsEntry } from "../src/bits/paging-entry.ts";
 import { encodeLegacyRoot } from "../src/bits/root-entry.ts";
 import { writeWords } from "../src/memory/physical-memory.ts";
 import { SparseMemory } from "../src/memory/sparse-memory.ts";
+import { hi32, lo32 } from "../src/paging/address.ts";
 import type { VIommuConfig } from "../src/platform/types.ts";
 import type { CacheCapacities } from "../src/vtd/caches.ts";
 import type { TranslationRequest } from "../src/vtd/interfaces.ts";
@@ -85,8 +86,10 @@ function referenceCase(large: boolean, capacities: CacheCapacities) {
   const step = large ? 0x20_0000n : 0x1000n;
   const count = large ? PAGES / 2 : PAGES;
   const reqs: TranslationRequest[] = [];
-  for (let i = 0; i < count; i++)
-    reqs.push({ sid: SID, priv: false, iova: BigInt(i) * step + 0x18n, write: false });
+  for (let i = 0; i < count; i++) {
+    const iova = BigInt(i) * step + 0x18n;
+    reqs.push({ sid: SID, priv: false, iovaHi: hi32(iova), iovaLo: lo32(iova), write: false });
+  }
   // Check once that the case translates what it claims to.
   const first = viommu.translate(reqs[1] as TranslationRequest);
   const expected = 0x1000_0000 + Number(step) + 0x18;

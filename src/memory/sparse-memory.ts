@@ -1,11 +1,25 @@
 import { PAGE_SHIFT, PAGE_SIZE, type PhysicalMemory } from "./physical-memory.ts";
 
+/** Slots of the page-lookup cache (a power of two). */
+const SLOTS = 256;
+
+/** What an unwritten page reads as; never written (writes allocate a real page first). */
+const ZERO_PAGE = new Uint32Array(PAGE_SIZE >>> 2);
+
 /**
  * Page-granular sparse memory: pages are allocated on first write.
  * [VTD-MEM-1] Unwritten memory reads as zeros.
+ *
+ * Word accesses go through a small direct-mapped cache of page lookups (slot = page number mod
+ * SLOTS) in front of the page map, so a table walk, which touches a few pages over and over, does
+ * not pay a hash lookup per word.
  */
 export class SparseMemory implements PhysicalMemory {
   private readonly pages = new Map<number, Uint32Array>();
+  /** Page number held by each slot, or -1. */
+  private readonly slotPfn = new Float64Array(SLOTS).fill(-1);
+  /** The page of each slot: a page of `pages`, or ZERO_PAGE for one not yet written. */
+  private readonly slotPage: Uint32Array[] = new Array<Uint32Array>(SLOTS).fill(ZERO_PAGE);
 
   constructor(readonly size: number) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -18,12 +32,12 @@ export class SparseMemory implements PhysicalMemory {
   }
 
   readU32(addr: number): number {
-    const page = this.pages.get(Math.floor(addr / PAGE_SIZE));
-    return page === undefined ? 0 : (page[(addr % PAGE_SIZE) >>> 2] as number);
+    // addr & 0xfff is exact for any address below 2^53 (ToInt32 keeps the low bits).
+    return this.pageForRead(Math.floor(addr / PAGE_SIZE))[(addr & 0xfff) >>> 2] as number;
   }
 
   writeU32(addr: number, value: number): void {
-    this.pageFor(Math.floor(addr / PAGE_SIZE))[(addr % PAGE_SIZE) >>> 2] = value >>> 0;
+    this.pageFor(Math.floor(addr / PAGE_SIZE))[(addr & 0xfff) >>> 2] = value >>> 0;
   }
 
   read(addr: number, len: number): Uint8Array {
@@ -59,12 +73,28 @@ export class SparseMemory implements PhysicalMemory {
     return this.pages.size;
   }
 
+  /** The page to read pfn from: its own page, or ZERO_PAGE when it was never written. */
+  private pageForRead(pfn: number): Uint32Array {
+    const slot = pfn & (SLOTS - 1);
+    if (this.slotPfn[slot] === pfn) return this.slotPage[slot] as Uint32Array;
+    const page = this.pages.get(pfn) ?? ZERO_PAGE;
+    this.slotPfn[slot] = pfn;
+    this.slotPage[slot] = page;
+    return page;
+  }
+
+  /** The page of pfn, allocated when it was never written. */
   private pageFor(pfn: number): Uint32Array {
+    const slot = pfn & (SLOTS - 1);
+    const cached = this.slotPfn[slot] === pfn ? (this.slotPage[slot] as Uint32Array) : undefined;
+    if (cached !== undefined && cached !== ZERO_PAGE) return cached;
     let page = this.pages.get(pfn);
     if (page === undefined) {
       page = new Uint32Array(PAGE_SIZE >>> 2);
       this.pages.set(pfn, page);
     }
+    this.slotPfn[slot] = pfn;
+    this.slotPage[slot] = page;
     return page;
   }
 }

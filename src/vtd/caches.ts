@@ -1,20 +1,26 @@
 /**
- * The reference vIOMMU's translation caches (VT-d 5.10 §6.2): context cache, PASID cache and
- * IOTLB, each with a capacity (0 = no caching) and FIFO eviction (the oldest fill goes first;
- * hits do not reorder), so runs are deterministic. Invalidation follows §6.5 exactly as
+ * The reference vIOMMU's translation caches (VT-d 5.10 §6.2): context cache, PASID cache, IOTLB and
+ * paging-structure caches, each with a capacity (0 = no caching) and FIFO eviction (the oldest fill
+ * goes first; hits do not reorder), so runs are deterministic. Invalidation follows §6.5 exactly as
  * spec/caches-invalidation.md states it.
+ *
+ * Lookups use number keys only (no strings, no bigint): the IOTLB and the paging-structure caches
+ * are filed under a tag number for (DID, PASID) and found by the input-address prefix as a number.
  */
 import type { TranslationMode } from "../platform/types.ts";
 import type { InvalidationSink } from "./interfaces.ts";
 import type { InvalidationScope } from "./scope.ts";
+import type { LegacyContextView, PasidView, ScalableContextView } from "./translate.ts";
 
 export interface CacheCapacities {
   context: number;
   pasid: number;
   iotlb: number;
+  /** Paging-structure caches, all levels and stages together [VTD-CACHE-11]; absent = 0 (off). */
+  psc?: number;
 }
 
-export const DEFAULT_CAPACITIES: CacheCapacities = { context: 64, pasid: 256, iotlb: 1024 };
+export const DEFAULT_CAPACITIES: CacheCapacities = { context: 64, pasid: 256, iotlb: 1024, psc: 64 };
 
 /** A cached context entry: the raw words as read, with the tags it is found by. */
 export interface CachedContext {
@@ -22,6 +28,9 @@ export interface CachedContext {
   /** Legacy: the entry's DID (0 for a not-present entry cached under CM). Scalable: untagged (-1). */
   did: number;
   words: readonly bigint[];
+  /** The translator's decoding of `words`, made once per mode (it never changes while cached). */
+  legacyView?: LegacyContextView;
+  scalableView?: ScalableContextView;
 }
 
 /** A cached PASID-table entry, found by (sid, pasid), tagged by DID and PASID. */
@@ -33,6 +42,8 @@ export interface CachedPasid {
   /** FPD of the PASID-directory entry it was reached through. */
   dirFpd: boolean;
   words: readonly bigint[];
+  /** The translator's decoding of `words`, made once. */
+  view?: PasidView;
 }
 
 /** What produced an IOTLB entry: decides which invalidations cover it [VTD-CACHE-5]. */
@@ -55,32 +66,59 @@ export interface CachedTranslation {
   dirty: boolean;
 }
 
+/** Which tables a paging-structure-cache entry comes from [VTD-CACHE-11]. */
+export type PscStage = "first" | "second";
+
+/**
+ * [VTD-CACHE-11] A paging-structure-cache entry: a present, error-free non-leaf entry at `level`
+ * (5 PML5E, 4 PML4E, 3 PDPE, 2 PDE), for the input addresses whose bits above levelShift(level)
+ * equal `prefix`. It holds the table the entry points to and the cumulative rights of the
+ * entries down to it, independent of the upper entries that led to it.
+ */
+export interface CachedPagingStructure {
+  did: number;
+  /** PASID (RID_PASID for requests without PASID); -1 in legacy mode. */
+  pasid: number;
+  stage: PscStage;
+  level: number;
+  /** Input-address bits 63:shift (the region is [prefix << shift, (prefix + 1) << shift)). */
+  prefix: number;
+  /** levelShift(level): 21, 30, 39 or 48. */
+  shift: number;
+  /** Address of the next-lower table. */
+  next: number;
+  /** Cumulative rights (PERM_* bits of src/paging). */
+  perms: number;
+}
+
 export interface CacheStats {
   context: { hits: number; misses: number; size: number };
   pasid: { hits: number; misses: number; size: number };
   iotlb: { hits: number; misses: number; size: number };
+  psc: { hits: number; misses: number; size: number };
   /** Invalidations processed, by kind. */
   invalidations: Record<string, number>;
 }
 
+/** A FIFO cache found by one number key. */
 class Fifo<V> {
-  readonly map = new Map<string, V>();
+  readonly map = new Map<number, V>();
   hits = 0;
   misses = 0;
   constructor(readonly capacity: number) {}
 
-  get(key: string): V | undefined {
+  get(key: number): V | undefined {
     const v = this.map.get(key);
     if (v === undefined) this.misses++;
     else this.hits++;
     return v;
   }
 
-  set(key: string, v: V): void {
+  set(key: number, v: V): void {
     if (this.capacity <= 0) return;
     this.map.delete(key);
     while (this.map.size >= this.capacity) {
-      const oldest = this.map.keys().next().value as string;
+      const oldest = this.map.keys().next().value as number;
       this.map.delete(oldest);
     }
     this.map.set(key, v);
@@ -95,6 +133,99 @@ class Fifo<V> {
   }
 }
 
+/** Where an entry of a BucketFifo is filed. */
+interface Filing {
+  bucket: number;
+  key: number;
+}
+
+/**
+ * A FIFO cache whose entries are filed by two numbers: a bucket (a tag, such as DID and PASID
+ * with a page size or level) and a key within it (an input-address prefix).
+ */
+class BucketFifo<V extends object> {
+  private readonly buckets = new Map<number, Map<number, V>>();
+  /** Every entry in fill order, with its filing. */
+  private readonly order = new Map<V, Filing>();
+  hits = 0;
+  misses = 0;
+  constructor(readonly capacity: number) {}
+
+  find(bucket: number, key: number): V | undefined {
+    return this.buckets.get(bucket)?.get(key);
+  }
+
+  set(bucket: number, key: number, v: V): void {
+    if (this.capacity <= 0) return;
+    this.delete(bucket, key);
+    while (this.order.size >= this.capacity) {
+      const [oldest, filing] = this.order.entries().next().value as [V, Filing];
+      this.remove(oldest, filing);
+    }
+    let b = this.buckets.get(bucket);
+    if (b === undefined) {
+      b = new Map();
+      this.buckets.set(bucket, b);
+    }
+    b.set(key, v);
+    this.order.set(v, { bucket, key });
+  }
+
+  delete(bucket: number, key: number): void {
+    const v = this.buckets.get(bucket)?.get(key);
+    if (v !== undefined) this.remove(v, { bucket, key });
+  }
+
+  dropWhere(pred: (v: V) => boolean): void {
+    for (const [v, filing] of this.order) if (pred(v)) this.remove(v, filing);
+  }
+
+  clear(): void {
+    this.buckets.clear();
+    this.order.clear();
+  }
+
+  values(): V[] {
+    return [...this.order.keys()];
+  }
+
+  stats() {
+    return { hits: this.hits, misses: this.misses, size: this.order.size };
+  }
+
+  private remove(v: V, { bucket, key }: Filing): void {
+    const b = this.buckets.get(bucket);
+    b?.delete(key);
+    if (b !== undefined && b.size === 0) this.buckets.delete(bucket);
+    this.order.delete(v);
+  }
+}
+
+/** The tag number of (DID, PASID); PASID -1 (legacy mode) included. Below 2^37. */
+function tagOf(did: number, pasid: number): number {
+  return did * 0x20_0000 + (pasid + 1);
+}
+
+/** Bits 63:shift of the address (hi, lo) as a number, for shift 12..48 (below 2^52). */
+export function prefixOf(hi: number, lo: number, shift: number): number {
+  return shift >= 32 ? hi >>> (shift - 32) : hi * 2 ** (32 - shift) + (lo >>> shift);
+}
+
+/** Bits 63:shift of a bigint address as a number. */
+function prefixOfBig(addr: bigint, shift: number): number {
+  return Number(BigInt.asUintN(64, addr) >> BigInt(shift));
+}
+
+/** IOTLB bucket: the tag and the page size (0: 4 KiB, 1: 2 MiB, 2: 1 GiB). */
+function iotlbBucket(did: number, pasid: number, pageShift: number): number {
+  return tagOf(did, pasid) * 4 + (pageShift - 12) / 9;
+}
+
+/** Paging-structure-cache bucket: the tag, the stage and the level. */
+function pscBucket(did: number, pasid: number, stage: PscStage, level: number): number {
+  return tagOf(did, pasid) * 16 + (stage === "first" ? 0 : 8) + level;
+}
+
 /** Devfn bits masked by a context-cache invalidation's function mask (Table 21). */
 function functionMask(fm: number): number {
   return fm === 1 ? 0b100 : fm === 2 ? 0b110 : fm === 3 ? 0b111 : 0;
@@ -107,63 +238,99 @@ function range(addr: bigint, am: number): [bigint, bigint] {
   return [start, start + size];
 }
 
-function overlaps(e: CachedTranslation, r: [bigint, bigint]): boolean {
-  const start = e.iova;
-  const end = start + (1n << BigInt(e.pageShift));
-  return start < r[1] && r[0] < end;
+/** Whether [start, start + 2^shift) overlaps the range. */
+function overlaps(start: bigint, shift: number, r: [bigint, bigint]): boolean {
+  return start < r[1] && r[0] < start + (1n << BigInt(shift));
 }
+
+/** Whether a paging-structure-cache entry's region overlaps the range. */
+function regionOverlaps(e: CachedPagingStructure, r: [bigint, bigint]): boolean {
+  return overlaps(BigInt(e.prefix) << BigInt(e.shift), e.shift, r);
+}
+
+const firstLike = (k: IotlbKind) => k === "first-stage" || k === "nested";
 
 export class VtdCaches implements InvalidationSink {
   private readonly context: Fifo<CachedContext>;
   private readonly pasid: Fifo<CachedPasid>;
-  private readonly iotlb: Fifo<CachedTranslation>;
+  private readonly iotlb: BucketFifo<CachedTranslation>;
+  private readonly psc: BucketFifo<CachedPagingStructure>;
   private readonly invalidations: Record<string, number> = {};
 
   constructor(readonly capacities: CacheCapacities = DEFAULT_CAPACITIES) {
     this.context = new Fifo(capacities.context);
     this.pasid = new Fifo(capacities.pasid);
-    this.iotlb = new Fifo(capacities.iotlb);
+    this.iotlb = new BucketFifo(capacities.iotlb);
+    this.psc = new BucketFifo(capacities.psc ?? 0);
   }
 
   // -- context cache [VTD-CACHE-1]
   lookupContext(sid: number): CachedContext | undefined {
-    return this.context.get(String(sid));
+    return this.context.get(sid);
   }
   fillContext(e: CachedContext): void {
-    this.context.set(String(e.sid), e);
+    this.context.set(e.sid, e);
   }
 
   // -- PASID cache [VTD-CACHE-2]
   lookupPasid(sid: number, pasid: number): CachedPasid | undefined {
-    return this.pasid.get(`${sid}:${pasid}`);
+    return this.pasid.get(sid * 0x10_0000 + pasid);
   }
   fillPasid(e: CachedPasid): void {
-    this.pasid.set(`${e.sid}:${e.pasid}`, e);
+    this.pasid.set(e.sid * 0x10_0000 + e.pasid, e);
   }
 
   // -- IOTLB [VTD-CACHE-3]
-  /** The cached translation covering iova for (did, pasid), at any page size. */
-  lookupIotlb(did: number, pasid: number, iova: bigint): CachedTranslation | undefined {
-    const a = BigInt.asUintN(64, iova);
-    for (const shift of [12, 21, 30]) {
-      const v = this.iotlb.map.get(`${did}:${pasid}:${shift}:${a >> BigInt(shift)}`);
-      if (v !== undefined) {
-        this.iotlb.hits++;
-        return v;
-      }
-    }
-    this.iotlb.misses++;
-    return undefined;
+  /** True when the IOTLB keeps anything (a translator need not build entries otherwise). */
+  get iotlbEnabled(): boolean {
+    return this.iotlb.capacity > 0;
+  }
+
+  /** The cached translation covering the input address (hi, lo) for (did, pasid), at any page size. */
+  lookupIotlb(did: number, pasid: number, hi: number, lo: number): CachedTranslation | undefined {
+    const bucket = tagOf(did, pasid) * 4;
+    const v =
+      this.iotlb.find(bucket, prefixOf(hi, lo, 12)) ??
+      this.iotlb.find(bucket + 1, prefixOf(hi, lo, 21)) ??
+      this.iotlb.find(bucket + 2, prefixOf(hi, lo, 30));
+    if (v === undefined) this.iotlb.misses++;
+    else this.iotlb.hits++;
+    return v;
   }
   fillIotlb(e: CachedTranslation): void {
-    this.iotlb.set(`${e.did}:${e.pasid}:${e.pageShift}:${e.iova >> BigInt(e.pageShift)}`, e);
+    this.iotlb.set(iotlbBucket(e.did, e.pasid, e.pageShift), prefixOfBig(e.iova, e.pageShift), e);
   }
   /** Drop one cached translation (for example before a re-walk that must set D). */
   dropIotlb(e: CachedTranslation): void {
-    this.iotlb.map.delete(`${e.did}:${e.pasid}:${e.pageShift}:${e.iova >> BigInt(e.pageShift)}`);
+    this.iotlb.delete(iotlbBucket(e.did, e.pasid, e.pageShift), prefixOfBig(e.iova, e.pageShift));
   }
 
-  /** [VTD-CACHE-4] .. [VTD-CACHE-9] Drop exactly what the invalidation covers. */
+  // -- paging-structure caches [VTD-CACHE-11]
+  get pscEnabled(): boolean {
+    return this.psc.capacity > 0;
+  }
+
+  /** The cached entry of `level` for the input address (hi, lo), or undefined. */
+  lookupPsc(
+    did: number,
+    pasid: number,
+    stage: PscStage,
+    level: number,
+    hi: number,
+    lo: number,
+  ): CachedPagingStructure | undefined {
+    return this.psc.find(pscBucket(did, pasid, stage, level), prefixOf(hi, lo, 3 + 9 * level));
+  }
+  /** Count one walk that did or did not start from a paging-structure-cache entry. */
+  countPsc(hit: boolean): void {
+    if (hit) this.psc.hits++;
+    else this.psc.misses++;
+  }
+  fillPsc(e: CachedPagingStructure): void {
+    this.psc.set(pscBucket(e.did, e.pasid, e.stage, e.level), e.prefix, e);
+  }
+
+  /** [VTD-CACHE-4] .. [VTD-CACHE-9] [VTD-CACHE-12] Drop exactly what the invalidation covers. */
   invalidate(scope: InvalidationScope, mode: TranslationMode): void {
     const name = "granularity" in scope ? `${scope.kind}/${scope.granularity}` : scope.kind;
     this.invalidations[name] = (this.invalidations[name] ?? 0) + 1;
@@ -186,27 +353,42 @@ export class VtdCaches implements InvalidationSink {
         else this.pasid.dropWhere((e) => e.did === scope.did && e.pasid === scope.pasid);
         return;
       case "iotlb":
-        if (scope.granularity === "global") this.iotlb.map.clear();
-        else if (scope.granularity === "domain") this.iotlb.dropWhere((e) => e.did === scope.did);
-        else {
+        if (scope.granularity === "global") {
+          this.iotlb.clear();
+          this.psc.clear();
+        } else if (scope.granularity === "domain") {
+          this.iotlb.dropWhere((e) => e.did === scope.did);
+          this.psc.dropWhere((e) => e.did === scope.did);
+        } else {
           const r = range(scope.addr, scope.am);
           this.iotlb.dropWhere(
-            (e) => e.did === scope.did && (e.kind === "first-stage" || e.kind === "nested" || overlaps(e, r)),
+            (e) => e.did === scope.did && (firstLike(e.kind) || overlaps(e.iova, e.pageShift, r)),
+          );
+          // [VTD-CACHE-12] first-stage ones by DID; second-stage ones by DID and range unless IH.
+          this.psc.dropWhere(
+            (e) => e.did === scope.did && (e.stage === "first" || (!scope.ih && regionOverlaps(e, r))),
           );
         }
         return;
       case "pasid-iotlb":
         if (scope.granularity === "pasid") {
           this.iotlb.dropWhere((e) => e.did === scope.did && e.pasid === scope.pasid);
+          this.psc.dropWhere((e) => e.did === scope.did && e.pasid === scope.pasid && e.stage === "first");
         } else {
           const r = range(scope.addr, scope.am);
           this.iotlb.dropWhere(
             (e) =>
               e.did === scope.did &&
               e.pasid === scope.pasid &&
-              (e.kind === "first-stage" || e.kind === "nested") &&
-              overlaps(e, r),
+              firstLike(e.kind) &&
+              overlaps(e.iova, e.pageShift, r),
           );
+          if (!scope.ih) {
+            this.psc.dropWhere(
+              (e) =>
+                e.did === scope.did && e.pasid === scope.pasid && e.stage === "first" && regionOverlaps(e, r),
+            );
+          }
         }
         return;
       case "device-tlb":
@@ -220,16 +402,23 @@ export class VtdCaches implements InvalidationSink {
       context: this.context.stats(),
       pasid: this.pasid.stats(),
       iotlb: this.iotlb.stats(),
+      psc: this.psc.stats(),
       invalidations: { ...this.invalidations },
     };
   }
 
   /** Cached entries, for tests and diagnostics. */
-  entries(): { context: CachedContext[]; pasid: CachedPasid[]; iotlb: CachedTranslation[] } {
+  entries(): {
+    context: CachedContext[];
+    pasid: CachedPasid[];
+    iotlb: CachedTranslation[];
+    psc: CachedPagingStructure[];
+  } {
     return {
       context: [...this.context.map.values()],
       pasid: [...this.pasid.map.values()],
-      iotlb: [...this.iotlb.map.values()],
+      iotlb: this.iotlb.values(),
+      psc: this.psc.values(),
     };
   }
 }

@@ -16,12 +16,19 @@ export interface RootPointer {
   ttm: number;
 }
 
-/** One DMA request as the translation path sees it (never crosses a 4 KiB page). */
+/**
+ * One DMA request as the translation path sees it (never crosses a 4 KiB page). The 64-bit input
+ * address travels as two unsigned 32-bit halves, so that translating never touches bigint
+ * (`hi32`/`lo32` in src/paging split a bigint address).
+ */
 export interface TranslationRequest {
   sid: number;
   pasid?: number;
   priv: boolean;
-  iova: bigint;
+  /** Input address bits 63:32. */
+  iovaHi: number;
+  /** Input address bits 31:0. */
+  iovaLo: number;
   write: boolean;
 }
 

@@ -4,6 +4,7 @@
  * goes through; src/platform/reference.ts puts it behind the platform surface.
  */
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
+import { hi32, lo32 } from "../paging/address.ts";
 import type { DmaRequest, DmaResult, TranslationMode, VIommuConfig } from "../platform/types.ts";
 import { type CacheCapacities, DEFAULT_CAPACITIES, VtdCaches } from "./caches.ts";
 import type { TranslationRequest, TranslationResult } from "./interfaces.ts";
@@ -55,8 +56,9 @@ export class VIommu {
   translate(req: TranslationRequest): TranslationResult | { ok: false; blocked: true } {
     const root = this.registers.rootPointer;
     if (!this.registers.translationEnabled || root === undefined) {
-      if (req.pasid !== undefined || req.iova >= 1n << 53n) return { ok: false, blocked: true };
-      return { ok: true, hpa: Number(req.iova) };
+      // Physical addresses are numbers below 2^53: bits 63:53 must be clear.
+      if (req.pasid !== undefined || req.iovaHi >= 2 ** 21) return { ok: false, blocked: true };
+      return { ok: true, hpa: req.iovaHi * 2 ** 32 + req.iovaLo };
     }
     const result = this.translator.translate(req, root);
     if (!result.ok && result.record) this.registers.faults.recordFault(result.fault);
@@ -74,7 +76,8 @@ export class VIommu {
     const result = this.translate({
       sid: req.sid,
       priv: req.priv ?? false,
-      iova: req.iova,
+      iovaHi: hi32(req.iova),
+      iovaLo: lo32(req.iova),
       write: req.write,
       ...(req.pasid !== undefined ? { pasid: req.pasid } : {}),
     });

@@ -8,6 +8,7 @@ import { encodePasidDir, encodePasidEntry, type PasidEntry } from "../../src/bit
 import { encodeLegacyRoot, encodeScalableRoot } from "../../src/bits/root-entry.ts";
 import { writeWords } from "../../src/memory/physical-memory.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
+import { hi32, lo32 } from "../../src/paging/address.ts";
 import type { VIommuConfig } from "../../src/platform/types.ts";
 import { type CacheCapacities, VtdCaches } from "../../src/vtd/caches.ts";
 import type { TranslationRequest, TranslationResult } from "../../src/vtd/interfaces.ts";
@@ -35,6 +36,9 @@ export const CONFIG: VIommuConfig = {
 
 export const RTA = 0x1000;
 
+/** A translation request with its input address as a bigint. */
+export type RequestAt = Partial<Omit<TranslationRequest, "iovaHi" | "iovaLo">> & { iova: bigint };
+
 export function platform(
   over: Partial<VIommuConfig> = {},
   caps: CacheCapacities = { context: 0, pasid: 0, iotlb: 0 },
@@ -44,10 +48,18 @@ export function platform(
   const t = new Tables(mem, 0x10_0000);
   const caches = new VtdCaches(caps);
   const tr = new Translator(config, mem, caches);
-  const scalable = (req: Partial<TranslationRequest> & { iova: bigint }): TranslationResult =>
-    tr.translate({ sid: 0x0108, priv: false, write: false, ...req }, { address: RTA, ttm: 1 });
-  const legacy = (req: Partial<TranslationRequest> & { iova: bigint }): TranslationResult =>
-    tr.translate({ sid: 0x0108, priv: false, write: false, ...req }, { address: RTA, ttm: 0 });
+  // Requests are written with a bigint iova; the translator takes it as 32-bit halves.
+  const request = ({ iova, ...req }: RequestAt): TranslationRequest => ({
+    sid: 0x0108,
+    priv: false,
+    write: false,
+    ...req,
+    iovaHi: hi32(iova),
+    iovaLo: lo32(iova),
+  });
+  const scalable = (req: RequestAt): TranslationResult =>
+    tr.translate(request(req), { address: RTA, ttm: 1 });
+  const legacy = (req: RequestAt): TranslationResult => tr.translate(request(req), { address: RTA, ttm: 0 });
   return { config, mem, t, caches, tr, scalable, legacy };
 }
 

@@ -19,7 +19,10 @@ describe("legacy-mode translation", () => {
     expect(reason(p.legacy({ iova: 0n }))).toBe(L.LRT_2_ROOT_NOT_PRESENT);
     writeU64(p.mem, RTA + 16, 0x5003n);
     expect(reason(p.legacy({ iova: 0n }))).toBe(L.LRT_3_ROOT_RESERVED);
-    const r = p.tr.translate({ sid: SID, priv: false, write: false, iova: 0n }, { address: 1 << 30, ttm: 0 });
+    const r = p.tr.translate(
+      { sid: SID, priv: false, write: false, iovaHi: 0, iovaLo: 0 },
+      { address: 1 << 30, ttm: 0 },
+    );
     expect(r).toMatchObject({ ok: false, fault: { reason: L.LRT_1_ROOT_ACCESS }, record: true });
   });
 
@@ -98,7 +101,7 @@ describe("legacy-mode translation", () => {
 
   it("[VTD-ROOT-5] TTM 10b is RTA.1, 11b without abort-DMA support is RTA.1; legacy TTM with PASID is RTA.2", () => {
     const p = platform({ scalable: false });
-    const base = { sid: SID, priv: false, write: false, iova: 0n };
+    const base = { sid: SID, priv: false, write: false, iovaHi: 0, iovaLo: 0 };
     expect(reason(p.tr.translate(base, { address: RTA, ttm: 2 }))).toBe(S.RTA_1_INVALID_RTADDR);
     expect(reason(p.tr.translate(base, { address: RTA, ttm: 3 }))).toBe(S.RTA_1_INVALID_RTADDR);
     expect(reason(p.tr.translate(base, { address: RTA, ttm: 1 }))).toBe(S.RTA_1_INVALID_RTADDR);

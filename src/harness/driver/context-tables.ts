@@ -1,5 +1,5 @@
 /**
- * Root and context tables in guest memory (VT-d 5.10 §9.1-§9.4), as a guest driver lays them out.
+ * [HARNESS-DRV-2] Root and context tables in guest memory (VT-d 5.10 §9.1-§9.4), as a guest driver lays them out.
  * Legacy mode: one root entry per bus pointing to a 256-entry context table of 16-byte entries.
  * Scalable mode: each root entry points to a lower (devfn 0-127) and an upper (devfn 128-255)
  * context table of 32-byte entries. Entries are encoded by src/bits/root-entry.ts and

@@ -1,5 +1,5 @@
 /**
- * DMA target pages filled with fingerprints (src/oracle/fingerprint.ts, [ORACLE-FP-1]): every
+ * [HARNESS-DRV-12] DMA target pages filled with fingerprints (src/oracle/fingerprint.ts, [ORACLE-FP-1]): every
  * 8-byte word names its own guest-physical address and a tag, so the bytes a DMA read returns tell
  * which page, and where in it, the IOMMU sent the request.
  */

@@ -17,12 +17,7 @@ import { GuestLayout, type LayoutOptions } from "./layout.ts";
 import { PAGE_SIZE_BYTES, type PageSize, PageTable, type Perms, type Stage } from "./page-table.ts";
 import { PasidTables } from "./pasid-tables.ts";
 import type { PollOptions } from "./poll.ts";
-import {
-  InvalidationQueueDriver,
-  type InvalidationQueueDriver as Queue,
-  type QueuedDescriptor,
-  type QueueSetup,
-} from "./queue.ts";
+import { InvalidationQueueDriver, type QueuedDescriptor, type QueueSetup } from "./queue.ts";
 import { invalidateContextByRegister, invalidateIotlbByRegister } from "./register-invalidation.ts";
 import { readCapabilities } from "./registers.ts";
 import { TableMemory } from "./table-memory.ts";
@@ -44,7 +39,7 @@ export function awField(levels: 3 | 4 | 5): number {
 
 export class GuestDriver {
   readonly tables: TableMemory;
-  readonly queue: Queue;
+  readonly queue: InvalidationQueueDriver;
   /** The root table and mode last made active with `enable` / `setRoot`. */
   active?: { root: number; mode: RootMode };
 

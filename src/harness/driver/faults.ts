@@ -1,5 +1,5 @@
 /**
- * Reading primary fault records as a guest driver's fault handler does (VT-d 5.10 §7.2.1,
+ * [HARNESS-DRV-11] Reading primary fault records as a guest driver's fault handler does (VT-d 5.10 §7.2.1,
  * §11.4.7): read FSTS, visit the fault recording registers (CAP.FRO × 16, CAP.NFR + 1 of them)
  * starting at FSTS.FRI, read each one's high half first and the rest only when F is set, clear F by
  * writing 1 to it, and finally clear FSTS.PFO (write 1) so recording resumes.

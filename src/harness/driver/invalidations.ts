@@ -1,5 +1,5 @@
 /**
- * Invalidation descriptors as a Linux guest driver issues them (VT-d 5.10 §6.5.2), built as
+ * [HARNESS-DRV-10] Invalidation descriptors as a Linux guest driver issues them (VT-d 5.10 §6.5.2), built as
  * src/bits/descriptor.ts values, and the sequences the specification asks for after each kind
  * of change (§6.5.3, §6.2.2.1, §6.2.3.1; Linux drivers/iommu/intel). The queue driver encodes
  * them for its width; register-based invalidation takes the context and IOTLB ones.

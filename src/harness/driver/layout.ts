@@ -1,5 +1,5 @@
 /**
- * Guest-memory layout for the driver: disjoint regions for the invalidation queue, the wait
+ * [HARNESS-DRV-1] Guest-memory layout for the driver: disjoint regions for the invalidation queue, the wait
  * status words, table pages and data (DMA target) pages, carved deterministically out of the
  * platform's RAM regions, so builders, generators and properties never hand out the same page
  * twice. Page 0 and the interrupt address range are never used: a zeroed pointer must not name a

@@ -1,5 +1,5 @@
 /**
- * First-stage (VT-d 5.10 §9.7) and second-stage (§9.8) page tables in guest memory, built the way
+ * [HARNESS-DRV-2] First-stage (VT-d 5.10 §9.7) and second-stage (§9.8) page tables in guest memory, built the way
  * a guest driver builds them: `map` creates the missing intermediate tables and writes one leaf
  * (4 KiB, 2 MiB or 1 GiB), `unmap` clears a leaf, `setEntry` writes any 64-bit value at any level
  * (reserved bits, bad pointers, loops) for generators. 3, 4 or 5 levels (first stage: 4 or 5).

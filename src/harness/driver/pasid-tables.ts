@@ -1,5 +1,5 @@
 /**
- * A device's PASID directory and PASID tables in guest memory (VT-d 5.10 §9.5, §9.6): the
+ * [HARNESS-DRV-2] A device's PASID directory and PASID tables in guest memory (VT-d 5.10 §9.5, §9.6): the
  * directory holds 2^(PDTS+7) 8-byte entries indexed by PASID[19:6], each pointing to a 4 KiB table
  * of 64 64-byte PASID entries indexed by PASID[5:0]. Entries are encoded by
  * src/bits/pasid-entry.ts; raw setters write any bytes for generators.

@@ -1,5 +1,5 @@
 /**
- * Bounded polling. The platform surface is asynchronous and a model may complete a command
+ * [HARNESS-DRV-4] Bounded polling. The platform surface is asynchronous and a model may complete a command
  * later than the write that started it (a stdio model, QEMU), so every wait is a loop of reads
  * with an upper bound on iterations, never an unbounded spin.
  */

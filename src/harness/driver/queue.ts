@@ -81,7 +81,7 @@ export class InvalidationQueueDriver {
   }
 
   /**
-   * [VTD-QI-1] [VTD-QI-3] Program and enable the queue: disable it first if it is on, then
+   * [HARNESS-DRV-6] [VTD-QI-1] [VTD-QI-3] Program and enable the queue: disable it first if it is on, then
    * IQT = 0, IQA = base | DW | QS, GCMD.QIE = 1 and wait for GSTS.QIES.
    */
   async setup(s: QueueSetup): Promise<void> {
@@ -125,7 +125,7 @@ export class InvalidationQueueDriver {
   }
 
   /**
-   * Write descriptors at IQT (wrapping at the end of the queue) and advance IQT. When the queue is
+   * [HARNESS-DRV-7] [VTD-QI-4] Write descriptors at IQT (wrapping at the end of the queue) and advance IQT. When the queue is
    * full the driver publishes what it has written and polls IQH for room (bounded).
    */
   async submit(descs: readonly QueuedDescriptor[]): Promise<void> {
@@ -148,7 +148,7 @@ export class InvalidationQueueDriver {
   }
 
   /**
-   * [VTD-QI-12] Append a wait descriptor (SW, FN) whose status word is a fresh value in the status
+   * [HARNESS-DRV-8] [VTD-QI-12] Append a wait descriptor (SW, FN) whose status word is a fresh value in the status
    * area, and poll that word until it appears. Throws a "queue-error" DriverError when FSTS.IQE is
    * seen, and a "timeout" naming the descriptors still pending after the poll bound.
    */

@@ -1,5 +1,5 @@
 /**
- * Register-based invalidation (VT-d 5.10 §6.5.1, §11.4.6), for when queued invalidation is off:
+ * [HARNESS-DRV-9] Register-based invalidation (VT-d 5.10 §6.5.1, §11.4.6), for when queued invalidation is off:
  * the context command register (CCMD, ICC polled until clear) and the IOTLB registers at
  * ECAP.IRO × 16 (IVA for the page-selective address, then IOTLB_REG with IVT polled until clear).
  * Each returns the actual granularity the hardware reports (CAIG / IAIG; 0 means refused).

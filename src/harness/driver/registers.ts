@@ -55,7 +55,7 @@ function completed(bitNo: number, on: boolean, gsts: number): boolean {
 }
 
 /**
- * [VTD-REG-8] Issue one global command: read GSTS, keep its persistent bits, set (or clear) the
+ * [HARNESS-DRV-3] [VTD-REG-8] Issue one global command: read GSTS, keep its persistent bits, set (or clear) the
  * one command bit, write GCMD, then poll GSTS until the command shows as serviced (VT-d 5.10
  * §11.4.4.1: "if multiple control fields need to be modified, software must serialize them").
  * Returns the GSTS value that confirmed it.

@@ -1,5 +1,5 @@
 /**
- * Table pages as the driver wrote them: every write goes to guest memory through the platform
+ * [HARNESS-DRV-2] Table pages as the driver wrote them: every write goes to guest memory through the platform
  * surface, and a host-side mirror keeps the words so builders can edit entries in place without
  * reading them back. Pages the driver did not create (a raw pointer set by a generator) are
  * loaded from guest memory on first use; `refresh` re-reads a page the IOMMU may have changed

@@ -1,5 +1,5 @@
 /**
- * Root-table pointer and translation enable (VT-d 5.10 §11.4.4, §11.4.5): RTADDR with the
+ * [HARNESS-DRV-5] Root-table pointer and translation enable (VT-d 5.10 §11.4.4, §11.4.5): RTADDR with the
  * translation table mode, GCMD.SRTP confirmed by GSTS.RTPS, GCMD.TE confirmed by GSTS.TES.
  */
 import type { TranslationMode } from "../../platform/types.ts";

@@ -25,6 +25,11 @@ export function entryAddress(lo: number, hi: number): number {
   return (hi & 0xfffff) * 4294967296 + ((lo & 0xfffff000) >>> 0);
 }
 
+/** Address bits 51:shift of an entry given as halves (a page frame of 2^shift bytes, shift <= 31). */
+export function pageFrame(lo: number, hi: number, shift: number): number {
+  return (hi & 0xfffff) * 4294967296 + ((lo & 0xfffff000 & ~((1 << shift) - 1)) >>> 0);
+}
+
 /** (hi, lo) as a number; exact only below 2^53 (callers check widths first). */
 export function joinHalves(hi: number, lo: number): number {
   return hi * 4294967296 + lo;

@@ -3,7 +3,7 @@
  * Hot path: entries are read as 32-bit halves; no bigint and no allocation but the result.
  */
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import { entryAddress, tableIndex } from "./address.ts";
+import { entryAddress, pageFrame, tableIndex } from "./address.ts";
 import { fsMasks } from "./masks.ts";
 import {
   type PagingResult,
@@ -126,15 +126,13 @@ export function walkFirstStage(
     if (want !== old) mem.writeU32(usedAddr[i] as number, want);
   }
   const pageShift = level === 1 ? 12 : level === 2 ? 21 : 30;
-  const pageSize = 2 ** pageShift;
-  const frame = entryAddress(eLo, eHi);
-  const base = frame - (frame % pageSize);
+  const base = pageFrame(eLo, eHi, pageShift);
   const dirty = write || (eLo & D_BIT) !== 0;
   return {
     ok: true,
     base,
     pageShift,
-    addr: base + (lo & (pageSize - 1)),
+    addr: base + (lo & ((1 << pageShift) - 1)),
     fsW,
     fsU,
     ssR: true,

@@ -3,7 +3,7 @@
  * Hot path: entries are read as 32-bit halves; no bigint and no allocation but the result.
  */
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import { entryAddress, tableIndex } from "./address.ts";
+import { entryAddress, pageFrame, tableIndex } from "./address.ts";
 import { ssMasks } from "./masks.ts";
 import {
   type PagingResult,
@@ -122,14 +122,12 @@ export function walkSecondStage(
     }
   }
   const pageShift = level === 1 ? 12 : level === 2 ? 21 : 30;
-  const pageSize = 2 ** pageShift;
-  const frame = entryAddress(eLo, eHi);
-  const base = frame - (frame % pageSize);
+  const base = pageFrame(eLo, eHi, pageShift);
   return {
     ok: true,
     base,
     pageShift,
-    addr: base + (lo & (pageSize - 1)),
+    addr: base + (lo & ((1 << pageShift) - 1)),
     fsW: true,
     fsU: true,
     ssR,

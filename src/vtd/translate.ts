@@ -208,6 +208,8 @@ export class Translator {
   /** Reused by every walk: the non-leaf entries it read, and where a cached entry lets it start. */
   private readonly trace = new WalkTrace();
   private readonly start: WalkStart = { level: 0, table: 0, perms: 0 };
+  /** PASIDs below this are within ECAP.PSS. */
+  private readonly pasidSpace: number;
 
   constructor(
     readonly config: VIommuConfig,
@@ -215,6 +217,7 @@ export class Translator {
     private readonly caches: VtdCaches,
   ) {
     this.caps = { ...capabilitiesFor(config), haw: config.hawBits };
+    this.pasidSpace = 2 ** this.caps.pasidBits;
   }
 
   translate(req: TranslationRequest, root: RootPointer): TranslationResult {
@@ -306,7 +309,7 @@ export class Translator {
   private scalable(req: TranslationRequest, rta: number): TranslationResult {
     const caps = this.caps;
     // [VTD-PASID-5] a PASID beyond ECAP.PSS.
-    if (req.pasid !== undefined && (req.pasid < 0 || req.pasid >= 2 ** caps.pasidBits || !caps.pasid)) {
+    if (req.pasid !== undefined && (req.pasid < 0 || req.pasid >= this.pasidSpace || !caps.pasid)) {
       return this.fault(req, false, S.SGN_10_PASID_BEYOND_PSS);
     }
     let cached = this.caches.lookupContext(req.sid);
@@ -482,8 +485,8 @@ export class Translator {
     const hit = this.caches.lookupIotlb(plan.did, pasid, hi, lo);
     if (hit !== undefined) {
       if (permits(hit, req.write, priv, plan.wpe) && (!req.write || hit.dirty)) {
-        // lo & (size - 1) is the page offset: every page size is below 2^31.
-        return this.output(req, fpd, legacy, hit.base + (lo & (2 ** hit.pageShift - 1)));
+        // The page offset: every page size is below 2^31, so it lies in lo.
+        return this.output(req, fpd, legacy, hit.base + (lo & ((1 << hit.pageShift) - 1)));
       }
       this.caches.dropIotlb(hit);
     }

@@ -99,6 +99,9 @@ function hostSurface(current: () => VmPlatform | undefined): HostSurface {
     async ioctl(cmd, bytes, buffers) {
       return vm().host.ioctl(cmd, bytes, buffers);
     },
+    async deviceIoctl(devId, cmd, bytes) {
+      return vm().host.deviceIoctl(devId, cmd, bytes);
+    },
     async dma(req) {
       return vm().host.dma(req);
     },

@@ -211,7 +211,7 @@ describe("malformed traces", () => {
         '/: has unknown property "extra"',
         '/steps/1/args/gpa: must be a canonical 64-bit hex string such as "0x1f000"',
         "/steps/1/args/data: must be a hex byte string (two lowercase hex digits a byte)",
-        '/steps/3/op: must be one of "reset", "writeGuest", "readGuest", "writeReg", "readReg", "dma", "hostView", "ioctl", "hostDma"',
+        '/steps/3/op: must be one of "reset", "writeGuest", "readGuest", "writeReg", "readReg", "dma", "hostView", "ioctl", "deviceIoctl", "hostDma"',
         "/steps/4/args/width: must be one of 4, 8",
       ]),
     );

@@ -75,6 +75,13 @@ async function call(model: Model, op: StepOp, args: Json): Promise<Json> {
         await model.host.ioctl(p.cmd, hexToBytes(p.bytes), buffers),
       ) as unknown as Json;
     }
+    case "deviceIoctl": {
+      const deviceIoctl = model.host?.deviceIoctl?.bind(model.host);
+      if (deviceIoctl === undefined)
+        throw new ModelRequestError("deviceIoctl", 0, "unsupported", "the adapter has no VFIO device ioctls");
+      const p = args as unknown as ParamsOf["deviceIoctl"];
+      return encodeIoctlResult(await deviceIoctl(p.devId, p.cmd, hexToBytes(p.bytes))) as unknown as Json;
+    }
     case "hostDma":
       if (model.host === undefined)
         throw new ModelRequestError("hostDma", 0, "unsupported", "the adapter has no host surface");

@@ -197,6 +197,16 @@ export class TraceRecorder {
             (r) => encodeDmaResult(r) as unknown as Json,
           ),
       };
+      const deviceIoctl = h.deviceIoctl?.bind(h);
+      if (deviceIoctl !== undefined) {
+        host.deviceIoctl = (devId, cmd, bytes) =>
+          this.record(
+            "deviceIoctl",
+            { devId, cmd, bytes: bytesToHex(bytes) },
+            () => deviceIoctl(devId, cmd, bytes),
+            (r) => encodeIoctlResult(r) as unknown as Json,
+          );
+      }
       model.host = host;
     }
     return model;

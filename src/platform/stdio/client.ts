@@ -394,6 +394,9 @@ export async function createStdioModel(command: string, options: StdioModelOptio
           if (buffers !== undefined) params.buffers = encodeBufferMap(buffers);
           return decodeIoctlResult(await call("ioctl", params));
         },
+        async deviceIoctl(devId, cmd, bytes) {
+          return decodeIoctlResult(await call("deviceIoctl", { devId, cmd, bytes: bytesToHex(bytes) }));
+        },
         async dma(req) {
           return decodeDmaResult(await call("hostDma", encodeHostDmaRequest(req)));
         },

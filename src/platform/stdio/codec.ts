@@ -118,6 +118,7 @@ export function encodeHostDmaRequest(req: HostDmaRequest): WireHostDmaRequest {
     write: req.write,
   };
   if (req.pasid !== undefined) out.pasid = req.pasid;
+  if (req.priv !== undefined) out.priv = req.priv;
   if (req.data !== undefined) out.data = bytesToHex(req.data);
   return out;
 }
@@ -130,6 +131,7 @@ export function decodeHostDmaRequest(wire: WireHostDmaRequest): HostDmaRequest {
     write: wire.write,
   };
   if (wire.pasid !== undefined) out.pasid = wire.pasid;
+  if (wire.priv !== undefined) out.priv = wire.priv;
   if (wire.data !== undefined) out.data = hexToBytes(wire.data);
   return out;
 }

@@ -90,6 +90,7 @@ function compiled(): Validators {
     "dma",
     "hostView",
     "ioctl",
+    "deviceIoctl",
     "hostDma",
     "close",
   ];

@@ -161,6 +161,13 @@ export async function serveModel(
           await model.host.ioctl(p.cmd, hexToBytes(p.bytes), buffers),
         ) as unknown as Json;
       }
+      case "deviceIoctl": {
+        const deviceIoctl = model.host?.deviceIoctl?.bind(model.host);
+        if (deviceIoctl === undefined)
+          throw new Refusal("unsupported", "this model has no VFIO device ioctls on its host surface");
+        const p = request.params as ParamsOf["deviceIoctl"];
+        return encodeIoctlResult(await deviceIoctl(p.devId, p.cmd, hexToBytes(p.bytes))) as unknown as Json;
+      }
       case "hostDma": {
         if (model.host === undefined) throw new Refusal("unsupported", "this model has no host surface");
         const req = decodeHostDmaRequest(request.params as ParamsOf["hostDma"]);

@@ -26,6 +26,7 @@ export type SurfaceMethod =
   | "dma"
   | "hostView"
   | "ioctl"
+  | "deviceIoctl"
   | "hostDma";
 
 export type Method = "hello" | "describe" | "close" | SurfaceMethod;
@@ -41,6 +42,7 @@ export const METHODS: readonly Method[] = [
   "dma",
   "hostView",
   "ioctl",
+  "deviceIoctl",
   "hostDma",
   "close",
 ];
@@ -54,6 +56,7 @@ export const SURFACE_METHODS: readonly SurfaceMethod[] = [
   "dma",
   "hostView",
   "ioctl",
+  "deviceIoctl",
   "hostDma",
 ];
 
@@ -70,6 +73,8 @@ export interface WireDmaRequest {
 export interface WireHostDmaRequest {
   devId: number;
   pasid?: number;
+  /** Supervisor request; only with a PASID. */
+  priv?: boolean;
   iova: Hex64;
   len: number;
   write: boolean;
@@ -106,6 +111,8 @@ export interface ParamsOf {
   dma: WireDmaRequest;
   hostView: Record<string, never>;
   ioctl: { cmd: number; bytes: HexBytes; buffers?: Record<Hex64, HexBytes> };
+  /** A VFIO device ioctl, issued on the file of the host device devId. */
+  deviceIoctl: { devId: number; cmd: number; bytes: HexBytes };
   hostDma: WireHostDmaRequest;
   close: Record<string, never>;
 }
@@ -122,6 +129,7 @@ export interface ResultOf {
   dma: WireDmaResult;
   hostView: WireHostView;
   ioctl: WireIoctlResult;
+  deviceIoctl: WireIoctlResult;
   hostDma: WireDmaResult;
   close: null;
 }

@@ -73,12 +73,15 @@ export function platformConfig(over: Partial<PlatformConfig> = {}): PlatformConf
   };
 }
 
-/** A reset reference model and a guest driver with the queue on (256-bit descriptors). */
-export async function boot(config: PlatformConfig): Promise<{ model: Model; drv: GuestDriver }> {
+/** A reset reference model and a guest driver with the queue on (256-bit descriptors unless legacy). */
+export async function boot(
+  config: PlatformConfig,
+  dw: 128 | 256 = 256,
+): Promise<{ model: Model; drv: GuestDriver }> {
   const model = await createReferenceModel();
   await model.reset(config);
   const drv = await GuestDriver.create(model.platform, config.memory);
-  await drv.setupQueue({ dw: 256, qs: 0 });
+  await drv.setupQueue({ dw, qs: 0 });
   return { model, drv };
 }
 

@@ -37,7 +37,7 @@ async function read(drv: GuestDriver, sid: number, iova = IOVA): Promise<number 
 
 /** Legacy mode: EMU and D1 share one guest second-stage table (DID 3) mapping IOVA → A. */
 async function legacyShadow() {
-  const { model, drv } = await boot(legacyConfig());
+  const { model, drv } = await boot(legacyConfig(), 128); // 256-bit descriptors need scalable mode
   const root = await drv.newRootTable("legacy");
   const ss = await drv.newPageTable("second", 4);
   const a = await drv.newDataPage(1);

@@ -32,6 +32,41 @@ describe("sparse memory", () => {
     expect(mem.contains(0x10000, 1)).toBe(false);
   });
 
+  it("[VTD-MEM-1] a page read before its first write sees the write afterwards", () => {
+    const mem = new SparseMemory(1 << 24);
+    expect(mem.readU32(0x5004)).toBe(0);
+    mem.writeU32(0x5004, 0xdead_beef);
+    expect(mem.readU32(0x5004)).toBe(0xdead_beef);
+    mem.write(0x6000, Uint8Array.of(1, 2, 3, 4));
+    expect(mem.readU32(0x6000)).toBe(0x0403_0201);
+    expect(mem.allocatedPages).toBe(2);
+  });
+
+  it("[VTD-MEM-1] pages whose numbers share a lookup slot keep their own contents", () => {
+    const mem = new SparseMemory(1 << 30);
+    // Page numbers 0x10, 0x110 and 0x100010 are equal modulo every small power of two.
+    const addrs = [0x10_000, 0x110_000, 0x1000_0000 + 0x10_000];
+    addrs.forEach((a, i) => {
+      mem.writeU32(a + 8, i + 1);
+    });
+    for (let round = 0; round < 2; round++) {
+      addrs.forEach((a, i) => {
+        expect(mem.readU32(a + 8)).toBe(i + 1);
+        expect(mem.readU32(a + 12)).toBe(0);
+      });
+    }
+    expect(mem.readU32(0x210_008)).toBe(0);
+    expect(mem.allocatedPages).toBe(3);
+  });
+
+  it("[VTD-MEM-1] addresses above 4 GiB keep their low bits", () => {
+    const mem = new SparseMemory(2 ** 40);
+    mem.writeU32(2 ** 36 + 0xffc, 7);
+    expect(mem.readU32(2 ** 36 + 0xffc)).toBe(7);
+    expect(mem.readU32(0xffc)).toBe(0);
+    expect(mem.read(2 ** 36 + 0xffc, 4)).toEqual(Uint8Array.of(7, 0, 0, 0));
+  });
+
   it("rejects a size that is not a whole number of pages", () => {
     expect(() => new SparseMemory(1000)).toThrow(/multiple of 4096/);
   });

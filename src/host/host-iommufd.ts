@@ -93,7 +93,8 @@ type Handler = (user: UserCommand, mem: UserMemory) => { cmd?: Uint8Array; errno
 
 /** Commands with their struct layouts; others (COPY, IOVA_RANGES, OPTION, …) are not modelled. */
 export class HostIommufd {
-  private readonly state: HostState;
+  /** The host's objects and attachments; public for the mutant gallery's build hooks only. */
+  readonly state: HostState;
   private readonly devices: HostDeviceConfig[];
   private readonly handlers: Map<number, { layout: StructLayout; run: Handler }>;
 

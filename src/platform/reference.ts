@@ -3,7 +3,7 @@
  * devices the host IOMMU and VMM glue) behind the adapter contract. Options:
  *   context=N, pasid=N, iotlb=N   cache capacities (0 turns a cache off); defaults in caches.ts
  */
-import { VmPlatform } from "../vmm/platform.ts";
+import { type PlatformBuildHooks, VmPlatform } from "../vmm/platform.ts";
 import { type CacheCapacities, DEFAULT_CAPACITIES } from "../vtd/caches.ts";
 import { capabilitiesFor, supportedAddressWidths } from "../vtd/capabilities.ts";
 import type {
@@ -121,7 +121,14 @@ async function notReset(): Promise<never> {
   throw new Error("reference adapter: reset(config) must be called before using the platform");
 }
 
-export async function createReferenceModel(options: Record<string, string> = {}): Promise<Model> {
+/**
+ * hooks: the mutant gallery's seam (src/platform/mutants.ts), called with the parts of every
+ * platform reset builds; the reference itself passes none.
+ */
+export async function createReferenceModel(
+  options: Record<string, string> = {},
+  hooks?: PlatformBuildHooks,
+): Promise<Model> {
   const capacities = capacitiesFrom(options);
   let current: VmPlatform | undefined;
   const model: Model = {
@@ -136,7 +143,7 @@ export async function createReferenceModel(options: Record<string, string> = {})
         throw new Error(`reference adapter: aw-bits ${config.viommu.awBits} is not supported`);
       }
       // [VMM-COMPAT-1] .. the VMM refuses what it cannot build, with the failing check's message.
-      current = new VmPlatform(config, { capacities });
+      current = new VmPlatform(config, { capacities, ...(hooks === undefined ? {} : { hooks }) });
       model.platform = new ReferencePlatform(current);
     },
     platform: unset,

@@ -24,8 +24,20 @@ import {
 import { HostIo, type HwInfo } from "./host-io.ts";
 import { Stage2 } from "./stage2.ts";
 
+/**
+ * Called with the parts as they are built, at every construction: the seam through which the
+ * mutant gallery (src/platform/mutants/) wraps or replaces one method of one part.
+ */
+export interface PlatformBuildHooks {
+  /** The host IOMMU, before the VMM's first host call. */
+  host?(host: HostIommufd): void;
+  /** The whole platform (vIOMMU, binder, host), at the end of construction. */
+  platform?(vm: VmPlatform): void;
+}
+
 export interface VmPlatformOptions {
   capacities?: CacheCapacities;
+  hooks?: PlatformBuildHooks;
 }
 
 const ERRATA_772415 = 1;
@@ -35,7 +47,8 @@ export class VmPlatform {
   readonly guest: GuestMemoryView;
   readonly host: HostIommufd;
   readonly viommu: VIommu;
-  private readonly binder: Binder;
+  /** Bind propagation and invalidation forwarding (public for the build hooks). */
+  readonly binder: Binder;
   private readonly passthrough = new Map<number, BoundDevice>();
   private readonly sidOfDev = new Map<number, number>();
 
@@ -65,6 +78,7 @@ export class VmPlatform {
     } catch (err) {
       throw new VmmConfigError("config", `host: ${(err as Error).message}`);
     }
+    options.hooks?.host?.(this.host);
     const io = new HostIo(this.host);
     const nesting = config.viommu.scalable && config.viommu.firstStage;
     const stage2 = new Stage2(io, slots, nesting);
@@ -121,6 +135,7 @@ export class VmPlatform {
         onInvalidate: (scope, mode) => binder.onInvalidate(scope, mode),
       },
     );
+    options.hooks?.platform?.(this);
   }
 
   /** Host calls of the VMM that failed (diagnostics). */

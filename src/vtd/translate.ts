@@ -210,6 +210,13 @@ export class Translator {
   private readonly start: WalkStart = { level: 0, table: 0, perms: 0 };
   /** PASIDs below this are within ECAP.PSS. */
   private readonly pasidSpace: number;
+  /**
+   * The shared walkers, held per instance: the seam through which a mutant of the gallery
+   * (src/platform/mutants/) replaces one walker detail without copying the walker.
+   */
+  walkFirstStage: typeof walkFirstStage = walkFirstStage;
+  walkSecondStage: typeof walkSecondStage = walkSecondStage;
+  walkNested: typeof walkNested = walkNested;
 
   constructor(
     readonly config: VIommuConfig,
@@ -218,6 +225,11 @@ export class Translator {
   ) {
     this.caps = { ...capabilitiesFor(config), haw: config.hawBits };
     this.pasidSpace = 2 ** this.caps.pasidBits;
+  }
+
+  /** [VTD-CACHE-1] [VTD-CACHE-2] An entry that gives a fault may be cached only under caching mode. */
+  mayCache(valid: boolean): boolean {
+    return valid || this.caps.cm;
   }
 
   translate(req: TranslationRequest, root: RootPointer): TranslationResult {
@@ -269,7 +281,7 @@ export class Translator {
       const view = this.legacyView(words);
       cached = { sid: req.sid, did: view.fault === 0 ? view.did : 0, words, legacyView: view };
       // [VTD-CACHE-1] only valid entries, unless caching mode allows the rest.
-      if (view.fault === 0 || caps.cm) this.caches.fillContext(cached);
+      if (this.mayCache(view.fault === 0)) this.caches.fillContext(cached);
     }
     const ce = this.legacyViewOf(cached);
     if (ce.fault !== 0) return this.fault(req, ce.fpd, ce.fault);
@@ -324,7 +336,7 @@ export class Translator {
       const words = this.words(ctp + (req.sid & 0x7f) * 32, 4);
       if (words === undefined) return this.fault(req, false, S.SCT_1_CONTEXT_ACCESS);
       cached = { sid: req.sid, did: -1, words, scalableView: this.scalableContextView(words) };
-      if (cached.scalableView?.fault === 0 || caps.cm) this.caches.fillContext(cached);
+      if (this.mayCache(cached.scalableView?.fault === 0)) this.caches.fillContext(cached);
     }
     const ce = this.scalableViewOf(cached);
     let fpd = ce.fpd;
@@ -354,7 +366,7 @@ export class Translator {
       const valid = view.fault === 0;
       pe = { sid: req.sid, pasid, did: valid ? (view.plan?.did ?? 0) : 0, dirFpd: dir.fpd, words: pw, view };
       // [VTD-CACHE-2] only valid entries, unless caching mode allows the rest.
-      if (valid || caps.cm) this.caches.fillPasid(pe);
+      if (this.mayCache(valid)) this.caches.fillPasid(pe);
     }
     const p = this.pasidViewOf(pe);
     fpd ||= pe.dirFpd || p.fpd;
@@ -528,19 +540,19 @@ export class Translator {
     switch (plan.kind) {
       case "first-stage": {
         const fs = plan.fs as FirstStageParams;
-        if (!psc) return walkFirstStage(mem, fs, hi, lo, write, priv);
+        if (!psc) return this.walkFirstStage(mem, fs, hi, lo, write, priv);
         const start = this.pscStart(plan.did, pasid, "first", fs.levels, hi, lo);
-        const r = walkFirstStage(mem, fs, hi, lo, write, priv, this.trace, start);
+        const r = this.walkFirstStage(mem, fs, hi, lo, write, priv, this.trace, start);
         if (r.ok) this.pscFill(plan.did, pasid, "first", hi, lo);
         return r;
       }
       case "nested":
-        return walkNested(mem, plan.nested as NestedParams, hi, lo, write, priv);
+        return this.walkNested(mem, plan.nested as NestedParams, hi, lo, write, priv);
       default: {
         const ss = plan.ss as SecondStageParams;
-        if (!psc) return walkSecondStage(mem, ss, hi, lo, write);
+        if (!psc) return this.walkSecondStage(mem, ss, hi, lo, write);
         const start = this.pscStart(plan.did, pasid, "second", ss.levels, hi, lo);
-        const r = walkSecondStage(mem, ss, hi, lo, write, this.trace, start);
+        const r = this.walkSecondStage(mem, ss, hi, lo, write, this.trace, start);
         if (r.ok) this.pscFill(plan.did, pasid, "second", hi, lo);
         return r;
       }

@@ -236,7 +236,8 @@ export async function dmaThroughEdu(m: Machine, req: DmaRequest): Promise<DmaRes
       await slot.edu.readToBuffer(iova, EDU_BUFFER_START, n);
       if (mem) data!.set(mem.read(slot.bufferAddr!, n), at);
     }
-    // [QEMU-DMA-2] A failed translation shows as a trace line before the completion poll's reply.
+    // [QEMU-DMA-2] [QEMU-DMA-3] A failed translation or an access QEMU's memory core rejected
+    // shows as a line before the completion poll's reply.
     if (m.takeFaultLines().some((l) => isFaultOf(l, req.sid))) aborted = true;
   }
   if (aborted) return { status: "aborted" };
@@ -244,12 +245,15 @@ export async function dmaThroughEdu(m: Machine, req: DmaRequest): Promise<DmaRes
 }
 
 /**
- * Whether a trace line reports a failed translation of this device's request:
- * `vtd_dmar_fault sid 0x8 ...`, or `vtd_fault_disabled` (FPD set; it names no SID, and only
- * one DMA runs at a time).
+ * Whether a line reports that this device's request was blocked:
+ * `vtd_dmar_fault sid 0x8 ...`, `vtd_fault_disabled` (FPD set; it names no SID, and only
+ * one DMA runs at a time), or `Invalid write at addr ...` (QEMU's memory core rejected the
+ * access: a cached translation without the permission, or an output that is not memory;
+ * again only one DMA runs at a time) [QEMU-DMA-2] [QEMU-DMA-3].
  */
 export function isFaultOf(line: string, sid: number): boolean {
   if (line.includes("vtd_fault_disabled")) return true;
+  if (/^Invalid (read|write) at addr /.test(line)) return true;
   const m = /vtd_dmar_fault sid 0x([0-9a-f]+)/.exec(line);
   return m !== null && Number.parseInt(m[1]!, 16) === sid;
 }

@@ -93,6 +93,10 @@ export function machineArgs(install: QemuInstall, spec: MachineSpec, firmware: s
   args.push("-m", `${spec.memMiB}M`);
   // Trace events of failed translations: how the adapter learns a DMA was aborted [QEMU-DMA-2].
   args.push("-trace", "enable=vtd_dmar_fault", "-trace", "enable=vtd_fault_disabled");
+  // Accesses QEMU's memory core rejects (a cached translation without the permission, an
+  // output outside RAM) are logged as guest errors and nowhere else [QEMU-DMA-3].
+  const log = install.features.logItems.includes("invalid_mem") ? "guest_errors,invalid_mem" : "guest_errors";
+  args.push("-d", log);
   args.push("-device", iommuDevice(install, spec.iommu));
   for (const d of eduDevices(spec.eduDevfns)) args.push("-device", d);
   return args;
@@ -153,10 +157,10 @@ export class Machine {
   }
 
   private noteLine(line: string): void {
-    if (/vtd_dmar_fault|vtd_fault_disabled/.test(line)) this.faults.push(line);
+    if (/vtd_dmar_fault|vtd_fault_disabled|^Invalid (read|write) at addr /.test(line)) this.faults.push(line);
   }
 
-  /** Translation-failure trace lines since the last call, and forget them. */
+  /** Translation-failure trace lines and rejected-access log lines since the last call, and forget them. */
   takeFaultLines(): string[] {
     const out = this.faults;
     this.faults = [];

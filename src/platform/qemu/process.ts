@@ -41,6 +41,8 @@ export interface QemuFeatures {
   /** -device names of interest present in the binary. */
   edu: boolean;
   iommuTestdev: boolean;
+  /** Log items of `-d help` (11.1 splits `invalid_mem` off `guest_errors`) [QEMU-DMA-3]. */
+  logItems: string[];
 }
 
 /** How this QEMU must be driven [QEMU-START-2][QEMU-START-3]. */
@@ -109,11 +111,17 @@ export async function detectQemu(opts: { qemu?: string; root?: string } = {}): P
   const version = parseVersion(await ask(["--version"]));
   const props = await ask(["-device", "intel-iommu,help"]);
   const devices = await ask(["-device", "help"]);
+  // 7.2 prints the list and exits with status 1.
+  const logHelp = await run(file!, [...prefix, "-d", "help"], { timeout: 20_000 }).then(
+    (r) => r.stdout,
+    (err: { stdout?: string }) => err.stdout ?? "",
+  );
   const features: QemuFeatures = {
     qtestAccel: await probeQtestAccel(where),
     iommuProps: [...props.matchAll(/^\s+([\w-]+)=/gm)].map((m) => m[1]!),
     edu: devices.includes('name "edu"'),
     iommuTestdev: devices.includes('name "iommu-testdev"'),
+    logItems: [...logHelp.matchAll(/^([a-z_]+)\s{2,}/gm)].map((m) => m[1]!),
   };
   if (!features.edu) throw new Error(`${version.text}: no edu device in this build; the adapter needs it`);
   return { ...where, version, features };

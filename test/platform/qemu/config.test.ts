@@ -17,6 +17,7 @@ const v72: QemuInstall = {
     iommuProps: ["aw-bits", "caching-mode", "pt", "snoop-control", "x-pasid-mode", "x-scalable-mode"],
     edu: true,
     iommuTestdev: false,
+    logItems: ["guest_errors", "unimp"],
   },
 };
 const v111: QemuInstall = {
@@ -28,6 +29,7 @@ const v111: QemuInstall = {
     iommuProps: ["aw-bits", "caching-mode", "fs1gp", "fsts", "pasid-bits", "scalable-mode", "snoop-control"],
     edu: true,
     iommuTestdev: true,
+    logItems: ["guest_errors", "invalid_mem", "unimp"],
   },
 };
 

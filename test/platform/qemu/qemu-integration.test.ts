@@ -191,6 +191,36 @@ for (const t of targets) {
       expect(ok.status).toBe("ok");
     }, 60_000);
 
+    it("[QEMU-DMA-3] a write through a read-only translation an earlier read cached is reported aborted", async () => {
+      // QEMU blocks this write in its memory core (the cached entry lacks W) without a fault
+      // record or trace event; only the rejected-access log line tells that it did not land.
+      const before = await model.platform.readGuest(TARGET + 0x1000n, 16);
+      const read = await model.platform.dma({ sid: 0x08, iova: 0x201000n, len: 16, write: false });
+      expect(read).toEqual({ status: "ok", data: before });
+      const data = new Uint8Array(16).fill(0x66);
+      const w = await model.platform.dma({ sid: 0x08, iova: 0x201000n, len: 16, write: true, data });
+      expect(w).toEqual({ status: "aborted" });
+      expect(await model.platform.readGuest(TARGET + 0x1000n, 16)).toEqual(before);
+    }, 60_000);
+
+    it("[QEMU-DMA-3] an untranslated DMA outside guest memory is reported aborted", async () => {
+      const c = config();
+      await model.reset(c);
+      const w = await model.platform.dma({
+        sid: 0x08,
+        iova: 0xf000_0000n,
+        len: 8,
+        write: true,
+        data: new Uint8Array(8).fill(1),
+      });
+      expect(w).toEqual({ status: "aborted" });
+      expect(await model.platform.dma({ sid: 0x08, iova: 0xf000_0000n, len: 8, write: false })).toEqual({
+        status: "aborted",
+      });
+      const inside = await model.platform.dma({ sid: 0x08, iova: 0x300000n, len: 8, write: false });
+      expect(inside.status).toBe("ok");
+    }, 60_000);
+
     it("[QEMU-DMA-1][QEMU-EDU-2] requests the adapter cannot issue are refused, QEMU keeps running", async () => {
       const p = model.platform;
       await expect(p.dma({ sid: 0x08, pasid: 1, iova: 0n, len: 4, write: false })).rejects.toThrow(

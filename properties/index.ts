@@ -3,5 +3,6 @@
  * definition here (see src/harness/property.ts for the interface).
  */
 import type { PropertyDefinition } from "../src/harness/property.ts";
+import { cacheCoherence } from "./cache-coherence.ts";
 
-export const properties: PropertyDefinition[] = [];
+export const properties: PropertyDefinition[] = [cacheCoherence];

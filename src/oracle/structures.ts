@@ -166,7 +166,8 @@ export function walkPasid(
   const w0 = ctx.words[0] as bigint;
   const ctxFpd: Recording = ctx.fpd ? "no" : "yes";
   if (reqPasid !== undefined) {
-    if (reqPasid >= 2 ** cfg.pasidBits)
+    // [VTD-PASID-5] without ECAP.PASID every PASID is beyond the supported width, PASID 0 too.
+    if (cfg.pasidBits === 0 || reqPasid >= 2 ** cfg.pasidBits)
       return bad(S.SGN_10_PASID_BEYOND_PSS, `${ctx.explain}; PASID ${reqPasid} beyond PSS`, ctxFpd);
     if (!bit(w0, 3)) return bad(S.SCT_6_PASID_DISABLED, `${ctx.explain}; PASIDE=0`, ctxFpd);
   }
@@ -174,6 +175,9 @@ export function walkPasid(
   const pdts = field(w0, 11, 9);
   if (pasid >> 6 >= 2 ** (pdts + 7))
     return bad(S.SCT_7_PASID_BEYOND_PDTS, `${ctx.explain}; PASID ${pasid} beyond PDTS`, ctxFpd);
+  // [VTD-CTX-8] a request with PASID may not use the PASID reserved for requests without one.
+  if (reqPasid !== undefined && reqPasid === effectivePasid(ctx, undefined))
+    return bad(S.SCT_9_PASID_EQUALS_RID_PASID, `${ctx.explain}; PASID ${reqPasid} is RID_PASID`, ctxFpd);
   const dirAddr = Number(w0 & mask(63, 12)) + (pasid >> 6) * 8;
   const dir = readWords(mem, dirAddr, 1);
   const at = `${ctx.explain} -> pasid-dir[${hex(dirAddr)}]`;

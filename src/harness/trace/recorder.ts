@@ -123,7 +123,15 @@ export class TraceRecorder {
   }
 
   private wrap(inner: Model): Model {
-    const p = inner.platform;
+    // The platform is looked up at each call: a model may replace it on reset (the reference does).
+    const p = {
+      writeGuest: (gpa: bigint, bytes: Uint8Array) => inner.platform.writeGuest(gpa, bytes),
+      readGuest: (gpa: bigint, len: number) => inner.platform.readGuest(gpa, len),
+      writeReg: (off: number, value: bigint, width: 4 | 8) => inner.platform.writeReg(off, value, width),
+      readReg: (off: number, width: 4 | 8) => inner.platform.readReg(off, width),
+      dma: (req: Parameters<PlatformSurface["dma"]>[0]) => inner.platform.dma(req),
+      hostView: inner.platform.hostView?.bind(inner.platform),
+    };
     const none = (): Json => null;
     const platform: PlatformSurface = {
       writeGuest: (gpa, bytes) =>

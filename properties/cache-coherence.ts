@@ -1,0 +1,58 @@
+/**
+ * cache-coherence: model-based storms of table edits, context and PASID changes, DMAs and
+ * invalidations of every type and granularity (with and without waits, queue wrap-around,
+ * register-based invalidation when the queue is off). Every DMA outcome and every fault record
+ * must be one the oracle permits, and after a covering invalidation and its wait the stale values
+ * it covers are no longer permitted: a model that keeps using them fails.
+ */
+import fc from "fast-check";
+import { COHERENCE_WEIGHTS, guestCommandsArb } from "../src/arbitraries/guest-commands.ts";
+import { describeConfig, guestConfigProblem, guestPlatformArb } from "../src/arbitraries/guest-config.ts";
+import { worldPlanArb } from "../src/arbitraries/guest-world.ts";
+import { oracleJudge } from "../src/harness/guest-case-judge.ts";
+import { runGuestCases } from "../src/harness/guest-case-run.ts";
+import { GuestWorld } from "../src/harness/guest-case-world.ts";
+import type { PropertyDefinition } from "../src/harness/property.ts";
+
+export const cacheCoherence: PropertyDefinition = {
+  id: "cache-coherence",
+  title:
+    "every outcome under invalidation storms is permitted; no stale outcome survives a completed covering invalidation",
+  rules: [
+    "ORACLE-TIME-1",
+    "ORACLE-COV-1",
+    "ORACLE-COV-2",
+    "ORACLE-COV-3",
+    "ORACLE-COV-4",
+    "ORACLE-COV-6",
+    "ORACLE-CTL-2",
+    "ORACLE-CTL-3",
+    "ORACLE-CTL-4",
+    "ORACLE-JUDGE-2",
+    "ORACLE-JUDGE-4",
+  ],
+  needs(d) {
+    if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
+    return guestConfigProblem(d);
+  },
+  run(ctx) {
+    const input = guestPlatformArb(ctx.description).chain((config) =>
+      fc.tuple(
+        fc.constant(config),
+        worldPlanArb(config),
+        guestCommandsArb({
+          weights: COHERENCE_WEIGHTS,
+          pasids: config.viommu.scalable && ctx.description.supports.pasidRequests,
+          writes: ctx.description.supports.dmaWrite,
+          maxCommands: 40,
+        }),
+      ),
+    );
+    return runGuestCases(ctx, input, async (gc, [config, plan, commands]) => {
+      gc.note(describeConfig(config));
+      const world = await GuestWorld.build(gc, config, plan);
+      await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
+    });
+  },
+  judge: (trace) => oracleJudge(trace),
+};

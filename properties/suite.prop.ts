@@ -1,0 +1,38 @@
+/**
+ * The property suite as Vitest tests: every definition in properties/index.ts (the same ones
+ * `iommu-conformance run` runs) against the adapter named by IOMMU_ADAPTER (default
+ * `reference`), IOMMU_RUNS cases each (default 200), seed IOMMU_SEED (default 1).
+ * A property the adapter cannot serve is skipped with its reason.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadAdapter } from "../src/harness/adapter-spec.ts";
+import { runProperties } from "../src/harness/runner.ts";
+import type { Model } from "../src/platform/types.ts";
+import { properties } from "./index.ts";
+
+const adapter = process.env.IOMMU_ADAPTER ?? "reference";
+const runs = Number(process.env.IOMMU_RUNS ?? 200);
+const seed = Number(process.env.IOMMU_SEED ?? 1);
+const outDir = process.env.IOMMU_OUT ?? mkdtempSync(join(tmpdir(), "iommu-conformance-"));
+
+describe(`properties against ${adapter}`, () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadAdapter(adapter);
+  });
+  afterAll(async () => {
+    await model?.close();
+  });
+
+  for (const property of properties) {
+    it(`${property.id} [${property.rules.join("] [")}]`, async (ctx) => {
+      const report = await runProperties([property], { adapter, model, runs, seed, outDir });
+      const result = report.results[0];
+      if (result?.status === "skip") ctx.skip(result.message);
+      expect(result?.status, result?.message).toBe("pass");
+    });
+  }
+});

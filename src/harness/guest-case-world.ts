@@ -1,0 +1,345 @@
+/**
+ * The guest world of one case: a platform set up the way a guest kernel sets it up (queue, root
+ * table, domains with their page tables, devices attached, fingerprinted data pages), and the
+ * actions generated commands take on it. Every call goes through the GuestCase's judged model.
+ * Actions are small and total: a generated command never needs to know the world's history.
+ */
+import type { Descriptor } from "../bits/descriptor.ts";
+import type { PagingLevel } from "../bits/paging-entry.ts";
+import { PGTT } from "../bits/pasid-entry.ts";
+import type { DmaResult, PlatformConfig } from "../platform/types.ts";
+import {
+  type ContextTables,
+  firstStageEntry,
+  GuestDriver,
+  legacyPassThrough,
+  legacyTranslate,
+  levelsForWidth,
+  nestedEntry,
+  type PageSize,
+  type PageTable,
+  type PasidTables,
+  passThroughEntry,
+  scalableContext,
+  secondStageEntry,
+} from "./driver/index.ts";
+import type { GuestCase } from "./guest-case.ts";
+
+export type DomainKind = "second" | "first" | "pass-through" | "nested";
+
+export interface DomainPlan {
+  kind: DomainKind;
+  /** Levels of its (first-stage, for nested) table. */
+  levels: 3 | 4 | 5;
+}
+
+export interface WorldPlan {
+  /** Domain i has DID i + 1. */
+  domains: DomainPlan[];
+  /** Device i starts attached to domain attach[i] (undefined: not attached). */
+  attach: Array<number | undefined>;
+  /** Use the invalidation queue; off means register-based invalidation (legacy mode only). */
+  queued: boolean;
+}
+
+/** Input pages every command draws from: neighbours around a 2 MiB boundary and across 1 GiB. */
+export const IOVA_BASE = 0x4000_0000n;
+export const IOVA_SLOTS: readonly bigint[] = [
+  IOVA_BASE,
+  IOVA_BASE + 0x1000n,
+  IOVA_BASE + 0x2000n,
+  IOVA_BASE + 0x1ff000n,
+  IOVA_BASE + 0x200000n,
+  IOVA_BASE + 0x201000n,
+  IOVA_BASE + 0x4000_0000n,
+  IOVA_BASE - 0x1000n,
+];
+
+/** PASIDs commands use: RID_PASID, small ones in two directory entries, one beyond 8 bits. */
+export const PASID_POOL = [0, 1, 2, 0x41, 0x3ff] as const;
+
+const DATA_PAGES = 6;
+
+export interface Domain {
+  did: number;
+  kind: DomainKind;
+  /** Its table: second stage for "second", first stage for "first" and "nested"; none for pass-through. */
+  table?: PageTable;
+  /** Nested: the second stage under the first, identity over guest RAM. */
+  ss?: PageTable;
+  ssLevels: 3 | 4 | 5;
+}
+
+export class GuestWorld {
+  readonly domains: Domain[] = [];
+  readonly sids: number[];
+  /** Fingerprinted 4 KiB data pages; a 2 MiB block (first pages fingerprinted). */
+  readonly data: number[] = [];
+  big2M = 0;
+  private pasidTables = new Map<number, PasidTables>();
+  private writeSeq = 0;
+
+  private constructor(
+    readonly gc: GuestCase,
+    readonly config: PlatformConfig,
+    readonly driver: GuestDriver,
+    readonly root: ContextTables,
+  ) {
+    this.sids = config.devices.map((d) => d.sid);
+  }
+
+  get scalable(): boolean {
+    return this.config.viommu.scalable;
+  }
+
+  /** Reset the platform and set it up as the plan says, translation enabled. */
+  static async build(gc: GuestCase, config: PlatformConfig, plan: WorldPlan): Promise<GuestWorld> {
+    gc.note(
+      `reset; ${plan.queued ? "queued" : "register-based"} invalidation; domains ${plan.domains.map((d, i) => `${i + 1}:${d.kind}/${d.levels}`).join(" ")}`,
+    );
+    await gc.reset(config);
+    const driver = await GuestDriver.create(gc.model.platform, config.memory, { tablePages: 512 });
+    if (plan.queued || config.viommu.scalable) await driver.setupQueue();
+    const root = await driver.newRootTable(config.viommu.scalable ? "scalable" : "legacy");
+    const w = new GuestWorld(gc, config, driver, root);
+    await w.buildDomains(plan.domains);
+    for (let i = 0; i < DATA_PAGES; i++) w.data.push(await driver.newDataPage(i + 1));
+    w.big2M = driver.allocData("2M");
+    for (const k of [0, 1, 2, 0x1ff]) await driver.fillData(w.big2M + k * 0x1000, 0x1000, 0x20 + k);
+    for (const [i, sid] of w.sids.entries()) {
+      if (config.viommu.scalable) {
+        const pt = await driver.newPasidTables(0);
+        w.pasidTables.set(sid, pt);
+        await root.setScalableContext(sid, scalableContext(pt, { paside: config.viommu.pasidBits > 0 }));
+      }
+      const dom = plan.attach[i];
+      if (dom !== undefined) await w.attach(i, dom);
+    }
+    await driver.enable(root);
+    return w;
+  }
+
+  private async buildDomains(plans: DomainPlan[]): Promise<void> {
+    const v = this.config.viommu;
+    const maxSs = levelsForWidth(v.awBits);
+    for (const [i, p] of plans.entries()) {
+      const did = i + 1;
+      const ssLevels = Math.min(Math.max(p.levels, 3), maxSs) as 3 | 4 | 5;
+      const fsLevels: 4 | 5 = p.levels === 5 && v.fl5lp ? 5 : 4;
+      let kind = p.kind;
+      if (!v.scalable && (kind === "first" || kind === "nested")) kind = "second";
+      if (kind === "first" && !v.firstStage) kind = "second";
+      if (kind === "nested" && (!v.nested || !v.ssLargePages.twoMiB))
+        kind = v.firstStage ? "first" : "second";
+      if (kind === "second" && v.scalable && !v.secondStage) kind = "first";
+      if (kind === "pass-through" && !v.passThrough) kind = v.scalable && !v.secondStage ? "first" : "second";
+      const d: Domain = { did, kind, ssLevels };
+      if (kind === "second") d.table = await this.driver.newPageTable("second", ssLevels);
+      if (kind === "first" || kind === "nested") d.table = await this.driver.newPageTable("first", fsLevels);
+      if (kind === "nested") {
+        // Guest-physical = second-stage input: map all of guest RAM one to one, 2 MiB at a time.
+        const ss = await this.driver.newPageTable("second", ssLevels);
+        for (let a = 0n; a < this.config.memory.size; a += 0x200000n)
+          await ss.map(a, a, "2M", { read: true, write: true });
+        d.ss = ss;
+      }
+      this.domains.push(d);
+    }
+  }
+
+  domain(i: number): Domain {
+    return this.domains[i % this.domains.length] as Domain;
+  }
+
+  sid(i: number): number {
+    return this.sids[i % this.sids.length] as number;
+  }
+
+  // ---- table edits
+
+  /** Map the page of `slot` (aligned down to size) in domain i's table. */
+  async map(dom: number, slot: number, size: PageSize, target: number, rights: number): Promise<boolean> {
+    const d = this.domain(dom);
+    if (d.table === undefined) return false;
+    const bytes = size === "4K" ? 0x1000n : size === "2M" ? 0x200000n : 0x4000_0000n;
+    const iova = (IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint) & ~(bytes - 1n);
+    if (iova >= 1n << BigInt(d.table.width)) return false;
+    if ((size === "2M" && d.table.levels < 2) || (size === "1G" && d.table.levels < 3)) return false;
+    const out =
+      size === "4K" ? (this.data[target % this.data.length] as number) : size === "2M" ? this.big2M : 0;
+    const perms =
+      d.table.stage === "first"
+        ? { write: (rights & 1) !== 0, user: (rights & 2) !== 0 }
+        : { read: (rights & 2) !== 0 || (rights & 1) === 0, write: (rights & 1) !== 0 };
+    await d.table.map(iova, out, size, perms, { replace: true });
+    return true;
+  }
+
+  async unmap(dom: number, slot: number, size: PageSize): Promise<boolean> {
+    const d = this.domain(dom);
+    if (d.table === undefined) return false;
+    const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
+    if (iova >= 1n << BigInt(d.table.width)) return false;
+    const bytes = size === "4K" ? 0x1000n : size === "2M" ? 0x200000n : 0x4000_0000n;
+    return d.table.unmap(iova & ~(bytes - 1n), size);
+  }
+
+  /** Write any word at any level of domain i's walk for slot (reserved bits, loops, junk). */
+  async rawEntry(dom: number, slot: number, level: number, word: bigint): Promise<boolean> {
+    const d = this.domain(dom);
+    if (d.table === undefined) return false;
+    const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
+    if (iova >= 1n << BigInt(d.table.width)) return false;
+    const lvl = (1 + (level % d.table.levels)) as PagingLevel;
+    await d.table.setEntry(iova, lvl, word);
+    return true;
+  }
+
+  /** A self-referencing table: the entry at `level` points at its own table. */
+  async selfLoop(dom: number, slot: number, level: number): Promise<boolean> {
+    const d = this.domain(dom);
+    if (d.table === undefined) return false;
+    const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
+    if (iova >= 1n << BigInt(d.table.width)) return false;
+    const steps = await d.table.walk(iova);
+    const lvl = Math.max(2, (level % d.table.levels) + 1);
+    const at = steps.find((s) => s.level === lvl);
+    if (at === undefined) return false;
+    const table = at.addr - (at.addr % 4096);
+    await d.table.setEntry(iova, lvl as PagingLevel, d.table.nonLeafWord(table));
+    return true;
+  }
+
+  // ---- context and PASID entries
+
+  /** Attach device i to domain j: its context entry (legacy) or its RID_PASID entry (scalable). */
+  async attach(dev: number, dom: number): Promise<void> {
+    const sid = this.sid(dev);
+    const d = this.domain(dom);
+    if (!this.scalable) {
+      const e =
+        d.kind === "pass-through"
+          ? legacyPassThrough(d.did, d.ssLevels)
+          : legacyTranslate(d.did, (d.table as PageTable).root, d.ssLevels);
+      await this.root.setLegacyContext(sid, e);
+      return;
+    }
+    await this.setPasid(dev, 0, dom);
+  }
+
+  /** Scalable mode: point the device's PASID entry at domain j. */
+  async setPasid(dev: number, pasid: number, dom: number): Promise<boolean> {
+    const pt = this.pasidTables.get(this.sid(dev));
+    if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
+    const d = this.domain(dom);
+    const caps = this.driver.caps;
+    const sre = this.config.viommu.supervisorRequests;
+    const table = d.table?.root ?? 0;
+    const e =
+      d.kind === "first"
+        ? firstStageEntry(caps, { did: d.did, fsptptr: table, levels: d.table?.levels === 5 ? 5 : 4, sre })
+        : d.kind === "nested"
+          ? nestedEntry(caps, {
+              did: d.did,
+              fsptptr: table,
+              fsLevels: d.table?.levels === 5 ? 5 : 4,
+              ssptptr: (d.ss as PageTable).root,
+              ssLevels: d.ssLevels,
+              sre,
+            })
+          : d.kind === "second"
+            ? secondStageEntry(caps, { did: d.did, ssptptr: table, levels: d.ssLevels })
+            : passThroughEntry(caps, { did: d.did });
+    if (e.pgtt === PGTT.PASS_THROUGH && !this.config.viommu.passThrough) return false;
+    await pt.setEntry(pasid, e);
+    return true;
+  }
+
+  async clearPasid(dev: number, pasid: number): Promise<boolean> {
+    const pt = this.pasidTables.get(this.sid(dev));
+    if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
+    return pt.clearEntry(pasid);
+  }
+
+  async clearContext(dev: number): Promise<boolean> {
+    return this.root.clearContext(this.sid(dev));
+  }
+
+  /** Put the device's context entry back (scalable: pointing at its PASID tables). */
+  async restoreContext(dev: number, dom: number): Promise<void> {
+    const sid = this.sid(dev);
+    const pt = this.pasidTables.get(sid);
+    if (pt === undefined) return this.attach(dev, dom);
+    await this.root.setScalableContext(
+      sid,
+      scalableContext(pt, { paside: this.config.viommu.pasidBits > 0 }),
+    );
+  }
+
+  async rawContext(dev: number, words: readonly bigint[]): Promise<void> {
+    await this.root.setContextRaw(this.sid(dev), words.slice(0, this.scalable ? 4 : 2));
+  }
+
+  async rawPasid(dev: number, pasid: number, words: readonly bigint[]): Promise<boolean> {
+    const pt = this.pasidTables.get(this.sid(dev));
+    if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
+    await pt.setEntryRaw(pasid, words);
+    return true;
+  }
+
+  // ---- DMA, invalidation, faults
+
+  /** A device DMA of len bytes at slot + offset (never crossing the page); judged by the oracle. */
+  async dma(o: {
+    dev: number;
+    pasid?: number;
+    priv?: boolean;
+    iova: bigint;
+    len: number;
+    write: boolean;
+  }): Promise<DmaResult> {
+    const req = {
+      sid: this.sid(o.dev),
+      iova: o.iova,
+      len: o.len,
+      write: o.write,
+      ...(o.pasid === undefined ? {} : { pasid: o.pasid, priv: o.priv ?? false }),
+      ...(o.write ? { data: this.nextData(o.len) } : {}),
+    };
+    return this.gc.model.platform.dma(req);
+  }
+
+  /** Distinct bytes for each write, so where a write landed is visible. */
+  private nextData(len: number): Uint8Array {
+    const seq = ++this.writeSeq;
+    return Uint8Array.from({ length: len }, (_v, i) => (0x5a ^ (seq * 31 + i * 7)) & 0xff);
+  }
+
+  /** Submit descriptors (queue) and optionally wait; with the queue off, register-based. */
+  async invalidate(descs: readonly Descriptor[], wait: boolean): Promise<void> {
+    if (!this.driver.queue.isEnabled) {
+      for (const d of descs)
+        if (d.kind === "context-cache" || d.kind === "iotlb") await this.driver.invalidate([d]);
+      return;
+    }
+    const width = this.driver.queue.descriptorBytes;
+    // Descriptors the unit does not offer are invalid (IQE): device-TLB ones need ECAP.DT, the
+    // PASID-based ones 256-bit descriptors. Storms keep to valid ones; queue-behaviour sends others.
+    const dt = this.driver.caps.dt;
+    const ok = descs.filter(
+      (d) => (width === 32 || !d.kind.startsWith("pasid-")) && (dt || !d.kind.endsWith("device-tlb")),
+    );
+    if (ok.length > 0) await this.driver.queue.submit(ok);
+    if (wait) await this.driver.queue.wait();
+  }
+
+  /** Everything stale is gone: global context, PASID-cache and IOTLB invalidation, then wait. */
+  async flushAll(): Promise<void> {
+    const descs: Descriptor[] = [
+      { kind: "context-cache", g: 1, did: 0, sid: 0, fm: 0 },
+      { kind: "iotlb", g: 1, dr: false, dw: false, did: 0, am: 0, ih: false, addr: 0n },
+    ];
+    if (this.scalable) descs.splice(1, 0, { kind: "pasid-cache", g: 3, did: 0, pasid: 0 });
+    await this.invalidate(descs, true);
+  }
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { pasidCacheGlobal, pasidCachePasid, pasidIotlbPasid } from "../../src/harness/driver/index.ts";
+import { onBoth, reach } from "./helpers.ts";
+import { D1, D2, fsMapping, get, nestingConfig, PIOVA, scalableOn } from "./passthrough.ts";
+
+describe("VMM mutants misbehave where the reference does not", () => {
+  it("[VMM-BIND-7] pasid-global-no-unbind: a cleared entry and a global PASID-cache invalidation block the PASID", async () => {
+    const r = await onBoth("pasid-global-no-unbind", async (model) => {
+      const { drv, pasids } = await scalableOn(model, nestingConfig());
+      const a = await fsMapping(drv, 1);
+      await get(pasids, D1).setEntry(1, { present: true, pgtt: 1, did: 5, fsptptr: a.fs.root });
+      await drv.invalidate([pasidCachePasid(5, 1), pasidIotlbPasid(5, 1)]);
+      const before = await reach(drv, D1, PIOVA, 1);
+      await get(pasids, D1).clearEntry(1);
+      await drv.invalidate([pasidCacheGlobal(), pasidIotlbPasid(5, 1)]);
+      return { before: before === a.page, after: await reach(drv, D1, PIOVA, 1) };
+    });
+    expect(r.reference).toEqual({ before: true, after: "aborted" });
+    expect(r.mutant.before).toBe(true);
+    expect(r.mutant.after).not.toBe("aborted");
+  });
+
+  it("[VMM-BIND-10] pasid-psi-binds-absent: a device without the PASID entry stays blocked", async () => {
+    const r = await onBoth("pasid-psi-binds-absent", async (model) => {
+      const { drv, pasids } = await scalableOn(model, nestingConfig());
+      const a = await fsMapping(drv, 1);
+      await get(pasids, D1).setEntry(1, { present: true, pgtt: 1, did: 5, fsptptr: a.fs.root });
+      await drv.invalidate([pasidCachePasid(5, 1), pasidIotlbPasid(5, 1)]);
+      return { d1: (await reach(drv, D1, PIOVA, 1)) === a.page, d2: await reach(drv, D2, PIOVA, 1) };
+    });
+    expect(r.reference).toEqual({ d1: true, d2: "aborted" });
+    expect(r.mutant.d1).toBe(true);
+    expect(r.mutant.d2).not.toBe("aborted");
+  });
+
+  it("[VMM-INV-1] pasid-iotlb-not-forwarded: a PASID-selective PASID-IOTLB invalidation flushes the host", async () => {
+    const r = await onBoth("pasid-iotlb-not-forwarded", async (model) => {
+      const { drv, pasids } = await scalableOn(model, nestingConfig());
+      const a = await fsMapping(drv, 1);
+      const b = await drv.newDataPage(2);
+      await get(pasids, D1).setEntry(1, { present: true, pgtt: 1, did: 5, fsptptr: a.fs.root });
+      await drv.invalidate([pasidCachePasid(5, 1), pasidIotlbPasid(5, 1)]);
+      await reach(drv, D1, PIOVA, 1);
+      await a.fs.map(PIOVA, b, "4K", { write: true, user: true }, { replace: true });
+      await drv.invalidate([pasidIotlbPasid(5, 1)]);
+      const got = await reach(drv, D1, PIOVA, 1);
+      return got === b ? "new" : got === a.page ? "stale" : got;
+    });
+    expect(r).toEqual({ reference: "new", mutant: "stale" });
+  });
+});

@@ -180,3 +180,49 @@ function describe(req: DmaRequest): string {
   const pasid = req.pasid === undefined ? "" : ` pasid ${req.pasid}${req.priv ? " priv" : ""}`;
   return `${req.write ? "write" : "read"} sid 0x${req.sid.toString(16)}${pasid} at 0x${req.iova.toString(16)}`;
 }
+
+// ---- invalidation scenarios: which translations are stale
+
+/** The two cache settings every invalidation scenario runs under, with whether stale results may show. */
+export const CACHE_SETTINGS = [
+  { name: "caches on", options: CACHES_ON, cached: true },
+  { name: "caches off", options: CACHES_OFF, cached: false },
+] as const;
+
+/** One DMA read whose target the scenario changed from `old` to `fresh` (fingerprinted pages). */
+export interface Probe {
+  name: string;
+  sid: number;
+  pasid?: number;
+  iova: bigint;
+  old: number;
+  fresh: number;
+}
+
+/** Where each probe lands now: "old", "new", or what else happened. */
+export async function observe(d: GuestDriver, probes: readonly Probe[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const p of probes) {
+    const at = await landing(d, {
+      sid: p.sid,
+      iova: p.iova,
+      ...(p.pasid === undefined ? {} : { pasid: p.pasid }),
+    });
+    out[p.name] = at === p.old ? "old" : at === p.fresh ? "new" : String(at);
+  }
+  return out;
+}
+
+/**
+ * What observe must give: the probes an invalidation dropped read "new"; the others still read
+ * "old" when caches are on, and "new" when they are off (nothing is ever stale then).
+ */
+export function expectedAfter(
+  probes: readonly Probe[],
+  dropped: readonly string[],
+  cached: boolean,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of probes) out[p.name] = !cached || dropped.includes(p.name) ? "new" : "old";
+  return out;
+}

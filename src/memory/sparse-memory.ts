@@ -20,6 +20,9 @@ export class SparseMemory implements PhysicalMemory {
   private readonly slotPfn = new Float64Array(SLOTS).fill(-1);
   /** The page of each slot: a page of `pages`, or ZERO_PAGE for one not yet written. */
   private readonly slotPage: Uint32Array[] = new Array<Uint32Array>(SLOTS).fill(ZERO_PAGE);
+  /** The page of the last read (ZERO_PAGE while that page is unwritten). */
+  private lastPfn = -1;
+  private lastPage: Uint32Array = ZERO_PAGE;
 
   constructor(readonly size: number) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -32,8 +35,11 @@ export class SparseMemory implements PhysicalMemory {
   }
 
   readU32(addr: number): number {
+    const pfn = Math.floor(addr / PAGE_SIZE);
+    // The page read last first: the two halves of a 64-bit entry are read back to back.
+    const page = pfn === this.lastPfn ? this.lastPage : this.pageForRead(pfn);
     // addr & 0xfff is exact for any address below 2^53 (ToInt32 keeps the low bits).
-    return this.pageForRead(Math.floor(addr / PAGE_SIZE))[(addr & 0xfff) >>> 2] as number;
+    return page[(addr & 0xfff) >>> 2] as number;
   }
 
   writeU32(addr: number, value: number): void {
@@ -76,10 +82,14 @@ export class SparseMemory implements PhysicalMemory {
   /** The page to read pfn from: its own page, or ZERO_PAGE when it was never written. */
   private pageForRead(pfn: number): Uint32Array {
     const slot = pfn & (SLOTS - 1);
-    if (this.slotPfn[slot] === pfn) return this.slotPage[slot] as Uint32Array;
-    const page = this.pages.get(pfn) ?? ZERO_PAGE;
-    this.slotPfn[slot] = pfn;
-    this.slotPage[slot] = page;
+    let page = this.slotPage[slot] as Uint32Array;
+    if (this.slotPfn[slot] !== pfn) {
+      page = this.pages.get(pfn) ?? ZERO_PAGE;
+      this.slotPfn[slot] = pfn;
+      this.slotPage[slot] = page;
+    }
+    this.lastPfn = pfn;
+    this.lastPage = page;
     return page;
   }
 
@@ -95,6 +105,7 @@ export class SparseMemory implements PhysicalMemory {
     }
     this.slotPfn[slot] = pfn;
     this.slotPage[slot] = page;
+    if (pfn === this.lastPfn) this.lastPage = page;
     return page;
   }
 }

@@ -14,6 +14,7 @@ import {
   type WalkTrace,
 } from "./types.ts";
 
+/** Walk parameters; treat an object as immutable once walked with (masks are memoized by identity). */
 export interface FirstStageParams {
   /** FSPTPTR: address of the PML4 (4-level) or PML5 (5-level) table. */
   root: number;

@@ -28,7 +28,7 @@ function build(f: (level: PagingLevel, ps: boolean) => bigint): Uint32Array {
   return out;
 }
 
-export function fsMasks(o: FsReservedOptions): Uint32Array {
+function fsMasksFor(o: FsReservedOptions): Uint32Array {
   const key = (o.haw & 0x7f) * 2 + (o.fs1gp ? 1 : 0);
   let m = fsCache[key];
   if (m === undefined) {
@@ -38,7 +38,27 @@ export function fsMasks(o: FsReservedOptions): Uint32Array {
   return m;
 }
 
+// The options object of the last call: a translator passes the same parameters walk after walk.
+let lastSsOptions: SsReservedOptions | undefined;
+let lastSsMasks: Uint32Array | undefined;
+let lastFsOptions: FsReservedOptions | undefined;
+let lastFsMasks: Uint32Array | undefined;
+
 export function ssMasks(o: SsReservedOptions): Uint32Array {
+  if (o === lastSsOptions && lastSsMasks !== undefined) return lastSsMasks;
+  lastSsMasks = ssMasksFor(o);
+  lastSsOptions = o;
+  return lastSsMasks;
+}
+
+export function fsMasks(o: FsReservedOptions): Uint32Array {
+  if (o === lastFsOptions && lastFsMasks !== undefined) return lastFsMasks;
+  lastFsMasks = fsMasksFor(o);
+  lastFsOptions = o;
+  return lastFsMasks;
+}
+
+function ssMasksFor(o: SsReservedOptions): Uint32Array {
   const key =
     (o.haw & 0x7f) * 8 +
     (o.snoopControl ? 4 : 0) +

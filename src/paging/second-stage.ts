@@ -14,6 +14,7 @@ import {
   type WalkTrace,
 } from "./types.ts";
 
+/** Walk parameters; treat an object as immutable once walked with (masks are memoized by identity). */
 export interface SecondStageParams {
   /** SSPTPTR: address of the top table. */
   root: number;
@@ -67,11 +68,14 @@ export function walkSecondStage(
   let w = start === undefined ? 1 : start.perms & PERM_SS_W ? 1 : 0;
   const fromRoot = start === undefined;
   if (trace !== undefined) trace.count = 0;
+  // The entries used are recorded only when A/D flags will be updated (SSADE).
+  const recordUsed = p.ssade;
   let used = 0;
+  let ea = 0;
   let eLo = 0;
   let eHi = 0;
   for (;;) {
-    const ea = table + tableIndex(hi, lo, level) * 8;
+    ea = table + tableIndex(hi, lo, level) * 8;
     if (ea + 8 > size) {
       const atRoot = fromRoot && level === p.levels;
       return pagingFault("second", atRoot ? "root-access" : "entry-access", level, ea, atRoot);
@@ -86,10 +90,12 @@ export function walkSecondStage(
     }
     r &= eLo;
     w &= eLo >>> 1;
-    usedAddr[used] = ea;
-    usedLo[used] = eLo >>> 0;
-    usedLevel[used] = level;
-    used++;
+    if (recordUsed) {
+      usedAddr[used] = ea;
+      usedLo[used] = eLo >>> 0;
+      usedLevel[used] = level;
+      used++;
+    }
     if (level === 1 || ps === 1) break;
     table = entryAddress(eLo, eHi);
     if (trace !== undefined) {
@@ -100,7 +106,7 @@ export function walkSecondStage(
     }
     level--;
   }
-  const leafAddr = usedAddr[used - 1] as number;
+  const leafAddr = ea;
   const ssR = (r & 1) === 1;
   const ssW = (w & 1) === 1;
   // [VTD-SS-3] cumulative rights: none at all is "not present" (SSS.2), else the request's own.

@@ -304,6 +304,10 @@ export class VtdCaches implements InvalidationSink {
 
   /** The cached translation covering the input address (hi, lo) for (did, pasid), at any page size. */
   lookupIotlb(did: number, pasid: number, hi: number, lo: number): CachedTranslation | undefined {
+    if (this.iotlb.capacity <= 0) {
+      this.iotlb.misses++;
+      return undefined;
+    }
     const bucket = tagOf(did, pasid) * 4;
     const v =
       this.iotlb.find(bucket, prefixOf(hi, lo, 12)) ??

@@ -4,5 +4,12 @@
  */
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { cacheCoherence } from "./cache-coherence.ts";
+import { nestedEquivalence } from "./nested-equivalence.ts";
+import { unbindPropagation } from "./unbind-propagation.ts";
 
-export const properties: PropertyDefinition[] = [cacheCoherence];
+export const properties: PropertyDefinition[] = [
+  cacheCoherence,
+  // VMM side (passed-through devices)
+  unbindPropagation,
+  nestedEquivalence,
+];

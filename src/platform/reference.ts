@@ -57,9 +57,19 @@ export function referenceDescription(): ModelDescription {
   };
 }
 
-/** The platform surface over one VM (src/vmm/platform.ts). */
+/**
+ * The platform surface over the current VM (src/vmm/platform.ts). One object for the model's
+ * life, so wrappers that hold on to `model.platform` (the trace recorder) see every reset.
+ */
 class ReferencePlatform implements PlatformSurface {
-  constructor(private readonly vm: VmPlatform) {}
+  constructor(private readonly current: () => VmPlatform | undefined) {}
+
+  private get vm(): VmPlatform {
+    const v = this.current();
+    if (v === undefined)
+      throw new Error("reference adapter: reset(config) must be called before using the platform");
+    return v;
+  }
 
   async writeGuest(gpa: bigint, bytes: Uint8Array): Promise<void> {
     this.vm.writeGuest(gpa, bytes);
@@ -108,21 +118,6 @@ function hostSurface(current: () => VmPlatform | undefined): HostSurface {
   };
 }
 
-/** A platform surface that fails every call until reset() builds a platform. */
-const unset: PlatformSurface = {
-  writeGuest: notReset,
-  readGuest: notReset,
-  writeReg: notReset,
-  readReg: notReset,
-  dma: notReset,
-  // Present before reset too, so wrappers that look for hostView once (the trace recorder) find it.
-  hostView: notReset,
-};
-
-async function notReset(): Promise<never> {
-  throw new Error("reference adapter: reset(config) must be called before using the platform");
-}
-
 /**
  * hooks: the mutant gallery's seam (src/platform/mutants.ts), called with the parts of every
  * platform reset builds; the reference itself passes none.
@@ -139,20 +134,17 @@ export async function createReferenceModel(
     },
     async reset(config: PlatformConfig) {
       current = undefined;
-      model.platform = unset;
       const widths = supportedAddressWidths(capabilitiesFor(config.viommu));
       if (!widths.includes(config.viommu.awBits)) {
         throw new Error(`reference adapter: aw-bits ${config.viommu.awBits} is not supported`);
       }
       // [VMM-COMPAT-1] .. the VMM refuses what it cannot build, with the failing check's message.
       current = new VmPlatform(config, { capacities, ...(hooks === undefined ? {} : { hooks }) });
-      model.platform = new ReferencePlatform(current);
     },
-    platform: unset,
+    platform: new ReferencePlatform(() => current),
     host: hostSurface(() => current),
     async close() {
       current = undefined;
-      model.platform = unset;
     },
   };
   return model;

@@ -1,0 +1,154 @@
+/**
+ * One judged case of a VMM property: every surface call goes through `VmmCase.model`, is
+ * recorded (the trace) and judged at once by VmmStepJudge; a violation, or a failed check of the
+ * property's own, ends the case. `runVmmCases` runs the cases under fast-check, which shrinks a
+ * failing input. An adapter or protocol error is not a verdict: it propagates.
+ */
+import fc from "fast-check";
+import { DriverError } from "../../src/harness/driver/errors.ts";
+import type { CaseFailure, PropertyContext, PropertyOutcome } from "../../src/harness/property.ts";
+import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
+import type { Json } from "../../src/platform/stdio/wire.ts";
+import type { Model, PlatformSurface } from "../../src/platform/types.ts";
+import { VmmStepJudge } from "./vmm-judge.ts";
+
+export class VmmCaseFailed extends Error {
+  constructor(readonly failure: CaseFailure) {
+    super(failure.message);
+    this.name = "VmmCaseFailed";
+  }
+}
+
+/** End the case: the model did something the property does not permit. */
+export function fail(
+  message: string,
+  detail: { step?: number; observed?: Json; permitted?: Json } = {},
+): never {
+  throw new VmmCaseFailed({ message, ...detail });
+}
+
+export class VmmCase {
+  readonly model: Model;
+  readonly judge = new VmmStepJudge();
+  private readonly recorder: TraceRecorder;
+
+  constructor(private readonly ctx: Pick<PropertyContext, "model" | "check" | "note">) {
+    this.recorder = new TraceRecorder(ctx.model);
+    this.model = this.wrap(this.recorder.model);
+  }
+
+  note(command: string): void {
+    this.ctx.note(command);
+  }
+
+  /** Mark the last step as judged; returns its index. */
+  check(): number {
+    return this.ctx.check();
+  }
+
+  private judgeLast(): void {
+    const index = this.recorder.steps.length - 1;
+    const step = this.recorder.steps[index];
+    if (step === undefined) return;
+    const outcome = step.error !== undefined ? { error: step.error } : { result: step.result as Json };
+    const v = this.judge.feed(step, outcome);
+    if (step.op === "dma") this.ctx.check(index);
+    if (v !== undefined) {
+      this.ctx.check(index);
+      throw new VmmCaseFailed({
+        step: index,
+        message: v.message,
+        observed: v.observed,
+        permitted: [...v.permitted],
+      });
+    }
+  }
+
+  private async judged<T>(call: () => Promise<T>): Promise<T> {
+    const value = await call();
+    this.judgeLast();
+    return value;
+  }
+
+  private wrap(inner: Model): Model {
+    const p = (): PlatformSurface => inner.platform;
+    const platform: PlatformSurface = {
+      writeGuest: (gpa, bytes) => this.judged(() => p().writeGuest(gpa, bytes)),
+      readGuest: (gpa, len) => this.judged(() => p().readGuest(gpa, len)),
+      writeReg: (off, value, width) => this.judged(() => p().writeReg(off, value, width)),
+      readReg: (off, width) => this.judged(() => p().readReg(off, width)),
+      dma: (req) => this.judged(() => p().dma(req)),
+    };
+    if (inner.platform.hostView !== undefined || p().hostView !== undefined) {
+      platform.hostView = () => {
+        const hv = p().hostView;
+        if (hv === undefined) throw new Error("the model has no hostView");
+        return hv.call(p());
+      };
+    }
+    return {
+      describe: () => inner.describe(),
+      reset: (config) => this.judged(() => inner.reset(config)),
+      platform,
+      close: () => inner.close(),
+      ...(inner.host === undefined ? {} : { host: inner.host }),
+    };
+  }
+}
+
+function driverGaveUp(e: unknown): string | undefined {
+  if (
+    e instanceof DriverError &&
+    (e.code === "timeout" || e.code === "queue-error" || e.code === "queue-full")
+  )
+    return `the guest driver gave up: ${e.message}`;
+  return undefined;
+}
+
+/** Run `body` on each generated input, each in a fresh VmmCase. */
+export async function runVmmCases<T>(
+  ctx: PropertyContext,
+  input: fc.Arbitrary<T>,
+  body: (vc: VmmCase, value: T) => Promise<void>,
+): Promise<PropertyOutcome> {
+  let done = 0;
+  let lastFailure = "";
+  const property = fc.asyncProperty(input, async (value) => {
+    ctx.beginCase();
+    const vc = new VmmCase(ctx);
+    try {
+      await body(vc, value);
+      return true;
+    } catch (e) {
+      const failure =
+        e instanceof VmmCaseFailed
+          ? e.failure
+          : driverGaveUp(e) !== undefined
+            ? { message: driverGaveUp(e) as string }
+            : undefined;
+      if (failure === undefined) throw e;
+      await ctx.caseFailed(failure);
+      lastFailure = failure.message;
+      return false;
+    } finally {
+      ctx.progress(++done);
+    }
+  });
+  const details = await fc.check(property, {
+    numRuns: ctx.path === undefined ? ctx.runs : 1,
+    seed: ctx.seed,
+    ...(ctx.path === undefined ? {} : { path: ctx.path, endOnFailure: true }),
+    ...(ctx.timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: ctx.timeLimitMs }),
+  });
+  if (!details.failed) return { status: "pass", runs: details.numRuns };
+  const err = details.errorInstance as Error | null | undefined;
+  if (err !== null && err !== undefined && !/Property failed by returning false/.test(err.message)) throw err;
+  return {
+    status: "fail",
+    runs: details.numRuns,
+    seed: details.seed,
+    path: details.counterexamplePath ?? "",
+    message: `${lastFailure} (after ${details.numRuns} cases, ${details.numShrinks} shrinks)`,
+    shrinks: details.numShrinks,
+  };
+}

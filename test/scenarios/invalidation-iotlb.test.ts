@@ -232,3 +232,80 @@ describe.each(CACHE_SETTINGS)("IOTLB invalidation in scalable mode ($name)", ({ 
   it("[VTD-CACHE-6] page-selective in DID 2 drops all of DID 2's first-stage entries and nothing of DID 1", () =>
     run([inv.iotlbPage(2, 0x7000_0000n, 0)], ["g0"]));
 });
+
+describe.each(CACHE_SETTINGS)("PASID-based IOTLB invalidation ($name)", ({ options, cached }) => {
+  async function run(descs: Descriptor[], dropped: string[]) {
+    const { d } = await boot({}, options);
+    const { probes } = await scalableWorld(d);
+    await d.invalidate(descs);
+    expect(await observe(d, probes)).toEqual(expectedAfter(probes, dropped, cached));
+  }
+
+  it("[VTD-CACHE-7] PASID-selective drops the PASID's first-stage entries of the DID only", () =>
+    run([inv.pasidIotlbPasid(1, 5)], ["f0", "f1", "fFar"]));
+
+  it("[VTD-CACHE-7] PASID-selective also drops second-stage entries of that PASID (RID_PASID 0)", () =>
+    run([inv.pasidIotlbPasid(1, 0)], ["s0", "s1"]));
+
+  it("[VTD-CACHE-7] PASID-selective with another DID drops nothing", () =>
+    run([inv.pasidIotlbPasid(2, 5)], []));
+
+  it("[VTD-CACHE-7] [VTD-CACHE-9] page-selective AM 0 drops one first-stage page", () =>
+    run([inv.pasidIotlbPage(1, 5, IOVA, 0)], ["f0"]));
+
+  it("[VTD-CACHE-7] [VTD-CACHE-9] page-selective AM 1 at an unaligned address drops the aligned pair", () =>
+    run([inv.pasidIotlbPage(1, 5, IOVA + 0x1000n, 1)], ["f0", "f1"]));
+
+  it("[VTD-CACHE-7] [VTD-QI-9] page-selective accepts an AM above MAMV and covers that range", () =>
+    run([inv.pasidIotlbPage(1, 5, 0n, 31)], ["f0", "f1", "fFar"]));
+
+  it("[VTD-CACHE-7] page-selective never covers second-stage-only entries", () =>
+    run([inv.pasidIotlbPage(1, 0, IOVA, 0), inv.pasidIotlbPage(1, 0, IOVA + 0x1000n, 0)], []));
+
+  it("[VTD-CACHE-8] [VTD-CACHE-7] PASID-cache invalidations leave the IOTLB alone", () =>
+    run([inv.pasidCacheGlobal(), inv.pasidCacheDomain(1), inv.pasidCachePasid(1, 5)], []));
+});
+
+describe.each(CACHE_SETTINGS)("first-stage paging-structure caches ($name)", ({ options, cached }) => {
+  /**
+   * PASID 5 (DID 1) maps IOVA through a first-stage PDE that the guest repoints to another page
+   * table mapping the new page; then one invalidation of IOVA [VTD-CACHE-12].
+   */
+  async function repoint(desc: Descriptor) {
+    const { d } = await boot({}, options);
+    const rt = await d.newRootTable("scalable");
+    const pasids = await d.newPasidTables(0);
+    const fs = await d.newPageTable("first", 4);
+    const { old, fresh } = await pagePair(d);
+    await fs.map(IOVA, old, "4K", { write: true, user: true });
+    await pasids.setEntry(5, firstStageEntry(d.caps, { did: 1, fsptptr: fs.root, levels: 4 }));
+    await rt.setScalableContext(SID.A, scalableContext(pasids));
+    await d.setupQueue();
+    await d.enable(rt);
+    const probes: Probe[] = [{ name: "f0", sid: SID.A, pasid: 5, iova: IOVA, old, fresh }];
+    expect(await observe(d, probes)).toEqual({ f0: "old" });
+    const alt = await d.newPageTable("first", 4);
+    await alt.map(IOVA, fresh, "4K", { write: true, user: true });
+    const pte = (await alt.walk(IOVA)).find((step) => step.level === 1);
+    const [, , pde] = await fs.walk(IOVA);
+    await fs.setEntry(IOVA, 2, ((pde?.word ?? 0n) & 0xfffn) | BigInt((pte?.addr ?? 0) & ~0xfff));
+    await d.invalidate([desc]);
+    return (await observe(d, probes)).f0;
+  }
+
+  it("[VTD-CACHE-12] PASID-IOTLB page-selective with IH = 1 keeps the cached PDE", async () => {
+    expect(await repoint(inv.pasidIotlbPage(1, 5, IOVA, 0, true))).toBe(cached ? "old" : "new");
+  });
+
+  it("[VTD-CACHE-12] PASID-IOTLB page-selective with IH = 0 drops it", async () => {
+    expect(await repoint(inv.pasidIotlbPage(1, 5, IOVA, 0, false))).toBe("new");
+  });
+
+  it("[VTD-CACHE-12] IOTLB page-selective drops first-stage PDEs of the DID whatever IH and address", async () => {
+    expect(await repoint(inv.iotlbPage(1, 0x7000_0000n, 0, true))).toBe("new");
+  });
+
+  it("[VTD-CACHE-12] PASID-selective PASID-IOTLB drops them", async () => {
+    expect(await repoint(inv.pasidIotlbPasid(1, 5))).toBe("new");
+  });
+});

@@ -185,10 +185,29 @@ export interface HostSurface {
 // ---------------------------------------------------------------------------
 // Description and the model as a whole
 
+/**
+ * Optional limits of the platforms a model can build, beyond `supports` (an emulator with fixed
+ * capabilities, devices only on some buses, holes in its RAM). Generators keep every
+ * configuration inside them; an absent field means no limit.
+ */
+export interface PlatformLimits {
+  /**
+   * vIOMMU option combinations the model can present: a configuration must agree with at least
+   * one entry on every field that entry names (fields an entry leaves out are free).
+   */
+  viommu?: Array<Partial<VIommuConfig>>;
+  /** The source ids devices may have. */
+  sids?: number[];
+  /** Guest-physical ranges that cannot be RAM: memory regions must not overlap them. */
+  memoryHoles?: Array<{ gpa: bigint; size: bigint }>;
+}
+
 /** Surfaces and features an adapter offers; properties whose needs are not met are skipped. */
 export interface ModelDescription {
   name: string;
   version: string;
+  /** Limits of the configurations it takes; absent: any configuration `supports` allows. */
+  limits?: PlatformLimits;
   /** Configurations it can take. */
   supports: {
     legacy: boolean;

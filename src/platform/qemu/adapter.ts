@@ -13,7 +13,13 @@ import type {
   PlatformConfig,
   PlatformSurface,
 } from "../types.ts";
-import { decodeViommuConfig, MAX_EDU_DEVICES, machineSpecFor, registerMismatches } from "./config.ts";
+import {
+  decodeViommuConfig,
+  MAX_EDU_DEVICES,
+  machineSpecFor,
+  platformLimits,
+  registerMismatches,
+} from "./config.ts";
 import { EDU_BUFFER_START, EDU_CHUNK } from "./edu.ts";
 import { DMAR_BASE, Machine, type MachineSpec } from "./machine.ts";
 import { detectQemu, flavourOf, type QemuInstall } from "./process.ts";
@@ -174,6 +180,7 @@ async function describeQemu(
         hostView: false,
         maxDevices: MAX_EDU_DEVICES,
       },
+      limits: platformLimits(f, base),
     };
   } finally {
     await probe.close();

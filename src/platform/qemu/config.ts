@@ -3,9 +3,9 @@
  * [QEMU-CONF-1..4]. A configuration QEMU cannot take is rejected with every reason found.
  */
 import { bit, field } from "../../bits/word.ts";
-import type { PlatformConfig, VIommuConfig } from "../types.ts";
+import type { PlatformConfig, PlatformLimits, VIommuConfig } from "../types.ts";
 import type { MachineSpec } from "./machine.ts";
-import { flavourOf, type QemuInstall } from "./process.ts";
+import { flavourOf, type QemuFlavour, type QemuInstall } from "./process.ts";
 
 const MiB = 1024n * 1024n;
 /** q35 keeps all RAM below 4 GiB up to this size; above it RAM is split around the PCI hole. */
@@ -13,6 +13,50 @@ export const MAX_GUEST_MEMORY = 0xb000_0000n;
 /** 0xa0000-0xfffff is not RAM on q35 (VGA window, option ROMs, BIOS alias) [QEMU-CONF-3]. */
 export const LEGACY_HOLE = { start: 0xa0000n, end: 0x100000n };
 export const MAX_EDU_DEVICES = 8;
+/** Device/function numbers edu devices can take on bus 0: slots 1 to 0x1e [QEMU-CONF-1]. */
+export const EDU_DEVFNS: readonly number[] = Array.from({ length: 0x1e * 8 }, (_, i) => 8 + i);
+
+/**
+ * What configurations this QEMU can present, for generators [QEMU-CONF-4]: the option
+ * combinations of each mode with QEMU's fixed capabilities (`probe`: CAP/ECAP of a default
+ * machine), edu's SIDs, and the q35 legacy hole.
+ */
+export function platformLimits(f: QemuFlavour, probe: VIommuConfig): PlatformLimits {
+  const fixed: Partial<VIommuConfig> = {
+    nested: false,
+    faultRecords: probe.faultRecords,
+    ssLargePages: probe.ssLargePages,
+    fl5lp: false,
+    extendedAccessed: false,
+    ...(f.ptProp ? {} : { passThrough: true }),
+  };
+  const viommu: Array<Partial<VIommuConfig>> = [];
+  for (const aw of [39, 48] as const) {
+    const width = { awBits: aw, hawBits: aw };
+    viommu.push({ ...fixed, ...width, scalable: false, firstStage: false, supervisorRequests: false });
+    if (f.scalableProp) {
+      // Scalable mode with second-stage tables sets ECAP.SRS (7.2 and 11.1 alike).
+      viommu.push({ ...fixed, ...width, scalable: true, firstStage: false, supervisorRequests: true });
+    }
+  }
+  if (f.firstStage) {
+    // fsts turns second-stage translation off and SRS with it; it needs aw-bits 48.
+    viommu.push({
+      ...fixed,
+      awBits: 48,
+      hawBits: 48,
+      scalable: true,
+      firstStage: true,
+      secondStage: false,
+      supervisorRequests: false,
+    });
+  }
+  return {
+    viommu,
+    sids: [...EDU_DEVFNS],
+    memoryHoles: [{ gpa: LEGACY_HOLE.start, size: LEGACY_HOLE.end - LEGACY_HOLE.start }],
+  };
+}
 
 /** What CAP and ECAP say about the vIOMMU, in PlatformConfig terms [QEMU-CONF-2]. */
 export function decodeViommuConfig(cap: bigint, ecap: bigint): VIommuConfig {
@@ -41,6 +85,17 @@ export function decodeViommuConfig(cap: bigint, ecap: bigint): VIommuConfig {
   };
 }
 
+/** JSON with object keys sorted, so field order does not make values differ. */
+function sortedJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : x,
+  );
+}
+
 /** SAGAW bit for a width: 39 → bit 9, 48 → bit 10, 57 → bit 11. */
 function sagawHas(cap: bigint, awBits: number): boolean {
   const n = awBits === 39 ? 9 : awBits === 48 ? 10 : awBits === 57 ? 11 : -1;
@@ -52,7 +107,7 @@ export function registerMismatches(want: VIommuConfig, cap: bigint, ecap: bigint
   const got = decodeViommuConfig(cap, ecap);
   const out: string[] = [];
   const cmp = (name: string, a: unknown, b: unknown) => {
-    if (JSON.stringify(a) !== JSON.stringify(b))
+    if (sortedJson(a) !== sortedJson(b))
       out.push(`${name}: asked ${JSON.stringify(a)}, QEMU has ${JSON.stringify(b)}`);
   };
   for (const key of Object.keys(want) as Array<keyof VIommuConfig>) {

@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { isFaultOf } from "../../../src/platform/qemu/adapter.ts";
-import { decodeViommuConfig, machineSpecFor, registerMismatches } from "../../../src/platform/qemu/config.ts";
+import {
+  decodeViommuConfig,
+  machineSpecFor,
+  platformLimits,
+  registerMismatches,
+} from "../../../src/platform/qemu/config.ts";
 import { uniquePattern } from "../../../src/platform/qemu/device-buffer.ts";
 import { checkBufferRange } from "../../../src/platform/qemu/edu.ts";
 import { haltingFirmware } from "../../../src/platform/qemu/firmware.ts";
 import { eduDevices, iommuDevice, machineArgs } from "../../../src/platform/qemu/machine.ts";
 import type { QemuInstall } from "../../../src/platform/qemu/process.ts";
-import { parseVersion } from "../../../src/platform/qemu/process.ts";
+import { flavourOf, parseVersion } from "../../../src/platform/qemu/process.ts";
 import type { PlatformConfig, VIommuConfig } from "../../../src/platform/types.ts";
 
 const v72: QemuInstall = {
@@ -167,6 +172,47 @@ describe("qemu configuration", () => {
     expect(isFaultOf("vtd_dmar_fault sid 0x10 fault 1 addr 0x5000 write 0", 8)).toBe(false);
     expect(isFaultOf("12@1.5:vtd_fault_disabled Fault processing disabled for context entry", 8)).toBe(true);
     expect(isFaultOf("qemu-system-x86_64: vtd_iommu_translate: detected translation failure", 8)).toBe(false);
+  });
+
+  it("[QEMU-CONF-2] compares nested values whatever their key order", () => {
+    const want = { ...legacyConfig().viommu, ssLargePages: { oneGiB: true, twoMiB: true } };
+    expect(registerMismatches(want, CAP72, ECAP72)).toEqual([]);
+  });
+
+  it("[QEMU-CONF-4] limits: fixed facts in every template, modes and first stage per version", () => {
+    const probe = decodeViommuConfig(CAP72, ECAP72);
+    const l72 = platformLimits(flavourOf(v72.features), probe);
+    const l111 = platformLimits(flavourOf(v111.features), probe);
+    for (const t of [...(l72.viommu ?? []), ...(l111.viommu ?? [])]) {
+      expect(t).toMatchObject({ nested: false, faultRecords: 1, fl5lp: false, extendedAccessed: false });
+      expect(t.hawBits).toBe(t.awBits);
+      expect(t.ssLargePages).toEqual({ twoMiB: true, oneGiB: true });
+    }
+    expect(l72.viommu?.some((t) => t.firstStage)).toBe(false);
+    expect(l72.viommu?.every((t) => t.passThrough === undefined)).toBe(true);
+    expect(l111.viommu?.filter((t) => t.firstStage)).toEqual([
+      expect.objectContaining({ scalable: true, awBits: 48, secondStage: false, supervisorRequests: false }),
+    ]);
+    expect(l111.viommu?.every((t) => t.passThrough === true)).toBe(true);
+    expect(l111.viommu?.filter((t) => t.scalable && !t.firstStage).map((t) => t.supervisorRequests)).toEqual([
+      true,
+      true,
+    ]);
+    expect(l72.sids).toContain(0x08);
+    expect(l72.sids).toContain(0xf7);
+    expect(l72.sids).not.toContain(0x07);
+    expect(l72.sids).not.toContain(0xf8);
+    expect(l72.memoryHoles).toEqual([{ gpa: 0xa0000n, size: 0x60000n }]);
+  });
+
+  it("[QEMU-DMA-3] a rejected-access log line counts for the running DMA", () => {
+    expect(isFaultOf("Invalid write at addr 0x300000, size 4, region '(null)', reason: rejected", 8)).toBe(
+      true,
+    );
+    expect(isFaultOf("Invalid read at addr 0xF0000000, size 4, region '(null)', reason: rejected", 8)).toBe(
+      true,
+    );
+    expect(isFaultOf("vtd_inv_desc invalid wait desc", 8)).toBe(false);
   });
 
   it("[QEMU-START-1] reads the version line", () => {

@@ -126,6 +126,25 @@ for (const t of targets) {
       });
     }, 60_000);
 
+    it("[QEMU-CONF-4][QEMU-CONF-2] every option combination describe() offers is taken as described", async () => {
+      const d = await model.describe();
+      const templates = d.limits?.viommu ?? [];
+      expect(templates.length).toBeGreaterThanOrEqual(2);
+      for (const t of templates) {
+        const c = config();
+        c.devices = [{ sid: d.limits?.sids?.at(-1) ?? 0x08, kind: "emulated" }];
+        c.memory = {
+          size: 16n << 20n,
+          regions: [
+            { gpa: 0n, size: 0xa0000n, readOnly: false },
+            { gpa: 0x100000n, size: 15n << 20n, readOnly: false },
+          ],
+        };
+        c.viommu = { ...c.viommu, secondStage: true, ...t };
+        await model.reset(c);
+      }
+    }, 60_000);
+
     it("[QEMU-CONF-2][QEMU-PCI-2] reset starts QEMU whose CAP/ECAP match the config", async () => {
       await model.reset(config());
       expect(await model.platform.readReg(0x00, 4)).toBe(0x10n);

@@ -4,6 +4,8 @@
  */
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { cacheCoherence } from "./cache-coherence.ts";
+import { hostDeviceCompatibility } from "./host-device-compatibility.ts";
+import { invalidationForwarding } from "./invalidation-forwarding.ts";
 import { nestedEquivalence } from "./nested-equivalence.ts";
 import { unbindPropagation } from "./unbind-propagation.ts";
 
@@ -12,4 +14,6 @@ export const properties: PropertyDefinition[] = [
   // VMM side (passed-through devices)
   unbindPropagation,
   nestedEquivalence,
+  invalidationForwarding,
+  hostDeviceCompatibility,
 ];

@@ -1,0 +1,195 @@
+/**
+ * attach-detach: random attach, replace and detach sequences of host devices and their PASIDs
+ * over paging HWPTs that map the same IOVA to different fingerprinted pages, through the VFIO
+ * cdev ioctls. After each step a host DMA must reach exactly the page of the HWPT the slot is
+ * attached to, and be blocked when it is detached; PASID attachments need a PASID-capable HWPT
+ * and a PASID within the IOMMU's width; attach writes the HWPT id back; detaching what is not
+ * attached succeeds and changes nothing; the host view agrees.
+ */
+import fc from "fast-check";
+import { hostSetupArb } from "../src/arbitraries/host-vm.ts";
+import type { PropertyDefinition } from "../src/harness/property.ts";
+import { Errno, errnoName } from "../src/host/index.ts";
+import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
+import type { HostView } from "../src/platform/types.ts";
+import { HostClient, hostProblem } from "./support/host-client.ts";
+import { fail, runVmmCases } from "./support/vmm-case.ts";
+import { vmmJudge } from "./support/vmm-judge.ts";
+
+const IOVA = 0x10_0000n;
+const PASIDS = [0, 3, 200] as const;
+
+type Op =
+  | { op: "attach"; dev: number; pasid: number; hwpt: number }
+  | { op: "detach"; dev: number; pasid: number }
+  | { op: "dma"; dev: number; pasid: number; mapped: boolean };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("attach" as const),
+      dev: fc.integer({ min: 0, max: 2 }),
+      pasid: fc.constantFrom(...PASIDS),
+      hwpt: fc.integer({ min: 0, max: 1 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("detach" as const),
+      dev: fc.integer({ min: 0, max: 2 }),
+      pasid: fc.constantFrom(...PASIDS),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("dma" as const),
+      dev: fc.integer({ min: 0, max: 2 }),
+      pasid: fc.constantFrom(...PASIDS),
+      mapped: fc.boolean(),
+    }),
+  },
+);
+
+export const attachDetach: PropertyDefinition = {
+  id: "attach-detach",
+  title:
+    "attach, replace and detach through VFIO: DMA reaches the attached HWPT's pages, and is blocked after detach",
+  rules: [
+    "HOST-UAPI-70",
+    "HOST-UAPI-71",
+    "HOST-UAPI-72",
+    "HOST-HWPT-30",
+    "HOST-HWPT-31",
+    "HOST-HWPT-34",
+    "HOST-HWPT-36",
+    "HOST-XLATE-10",
+    "HOST-XLATE-11",
+    "VMM-BIND-14",
+  ],
+  needs: (d) => hostProblem(d),
+  run(ctx) {
+    if (ctx.model.host?.deviceIoctl === undefined)
+      return Promise.resolve({
+        status: "skip",
+        reason: "the host surface has no VFIO device files (deviceIoctl)",
+      });
+    const input = fc.record({ setup: hostSetupArb(), ops: fc.array(opArb, { minLength: 4, maxLength: 24 }) });
+    const hostView = ctx.description.supports.hostView;
+    return runVmmCases(ctx, input, async (vc, v) => {
+      await vc.model.reset(v.setup.config);
+      const host = new HostClient(vc.model.host as NonNullable<typeof vc.model.host>);
+      const sids = v.setup.config.devices.filter((d) => d.kind === "passthrough").map((d) => d.sid);
+      // Per device, two IOASes mapping IOVA to two fingerprinted pages, each under its own HWPT.
+      const hwpts: number[][] = [];
+      const pageOf = new Map<number, number>();
+      const pasidBits = v.setup.hosts.map(
+        (h) => v.setup.iommus.find((i) => i.id === h.iommu)?.pasidBits ?? 0,
+      );
+      for (let dev = 0; dev < 3; dev++) {
+        const devId = dev + 1;
+        const mine: number[] = [];
+        for (let k = 0; k < 2; k++) {
+          const gpa = 0x40_0000 + (dev * 2 + k) * 0x1000;
+          await vc.model.platform.writeGuest(BigInt(gpa), fingerprintPage(gpa, 1 + dev * 2 + k));
+          const ioas = await host.ioasAlloc();
+          const m = await host.ioasMap(ioas.value as number, IOVA, BigInt(gpa), 0x1000n);
+          const h = await host.hwptPaging(devId, ioas.value as number, { pasid: (pasidBits[dev] ?? 0) > 0 });
+          if (ioas.errno !== 0 || m.errno !== 0 || h.errno !== 0)
+            fail(
+              `setup failed: IOAS_ALLOC ${errnoName(ioas.errno)}, IOAS_MAP ${errnoName(m.errno)}, HWPT_ALLOC ${errnoName(h.errno)}`,
+              { step: vc.check() },
+            );
+          mine.push(h.value as number);
+          pageOf.set(h.value as number, gpa);
+        }
+        hwpts.push(mine);
+        // Start from a known state: the VMM attached the RID to its stage 2; take it off.
+        if ((await host.detach(devId, undefined)) !== 0)
+          fail(`device ${devId}: detaching the RID failed`, { step: vc.check() });
+      }
+      const state = new Map<string, number>();
+      const key = (dev: number, pasid: number) => `${dev}/${pasid}`;
+      for (const o of v.ops) {
+        const devId = o.dev + 1;
+        const pasid = o.pasid === 0 ? undefined : o.pasid;
+        const slot = `device ${devId} ${pasid === undefined ? "RID" : `PASID ${pasid}`}`;
+        if (o.op === "attach") {
+          const target = hwpts[o.dev]?.[o.hwpt] as number;
+          vc.note(`attach ${slot} to HWPT ${target}`);
+          const r = await host.attach(devId, pasid, target);
+          const step = vc.check();
+          const bits = pasidBits[o.dev] ?? 0;
+          // [HOST-HWPT-31] a PASID must fit the IOMMU's width and the HWPT must be PASID-capable.
+          const ok = pasid === undefined || (bits > 0 && pasid < 2 ** bits);
+          if (ok && r.errno !== 0)
+            fail(`${slot}: attach failed with ${errnoName(r.errno)}`, {
+              step,
+              observed: r.errno,
+              permitted: 0,
+            });
+          if (!ok && r.errno !== Errno.EINVAL)
+            fail(`${slot}: attach of a PASID the IOMMU cannot take gave ${errnoName(r.errno)}`, {
+              step,
+              observed: r.errno,
+              permitted: Errno.EINVAL,
+            });
+          if (ok && r.value !== target)
+            fail(`${slot}: attach wrote back pt_id ${r.value}, not ${target}`, { step });
+          if (ok) state.set(key(o.dev, o.pasid), target);
+        } else if (o.op === "detach") {
+          vc.note(`detach ${slot}`);
+          const errno = await host.detach(devId, pasid);
+          const step = vc.check();
+          const expected = 0; // [HOST-UAPI-71] detaching what is not attached succeeds too
+          if (errno !== expected)
+            fail(`${slot}: detach gave ${errnoName(errno)}`, { step, observed: errno, permitted: expected });
+          state.delete(key(o.dev, o.pasid));
+        } else {
+          const iova = o.mapped ? IOVA + 0x18n : IOVA + 0x10_0000n;
+          vc.note(`${slot} reads IOVA 0x${iova.toString(16)}`);
+          const r = await host.read(devId, iova, pasid);
+          const step = vc.check();
+          const at = state.get(key(o.dev, o.pasid));
+          const gpa = at === undefined || !o.mapped ? undefined : (pageOf.get(at) as number) + 0x18;
+          if (gpa === undefined && r.status === "ok")
+            fail(
+              `${slot}: DMA completed but the slot is ${at === undefined ? "detached (blocking)" : "attached to a HWPT without that IOVA"}`,
+              { step, observed: "ok", permitted: "aborted" },
+            );
+          if (gpa !== undefined) {
+            const hit = r.status === "ok" ? decodeFingerprint(r.data ?? new Uint8Array(), 0x18) : null;
+            if (hit?.gpa !== gpa)
+              fail(`${slot}: attached to HWPT ${at}, the DMA must read GPA 0x${gpa.toString(16)}`, {
+                step,
+                observed:
+                  r.status === "ok"
+                    ? hit === null
+                      ? "no fingerprint"
+                      : `GPA 0x${hit.gpa.toString(16)}`
+                    : "aborted",
+                permitted: `GPA 0x${gpa.toString(16)}`,
+              });
+          }
+        }
+        if (hostView && o.op !== "dma") {
+          const view = await (vc.model.platform.hostView as () => Promise<HostView>)();
+          const step = vc.check();
+          for (let dev = 0; dev < 3; dev++)
+            for (const p of PASIDS) {
+              const a = view.attachments.find((x) => x.sid === sids[dev] && (x.pasid ?? 0) === p);
+              const want = state.get(key(dev, p));
+              if ((a?.hwptId ?? undefined) !== want)
+                fail(
+                  `host view: device ${dev + 1} ${p === 0 ? "RID" : `PASID ${p}`} shows HWPT ${a?.hwptId ?? "none"}, expected ${want ?? "none"}`,
+                  { step },
+                );
+            }
+        }
+      }
+    });
+  },
+  judge: (trace) => vmmJudge(trace),
+};

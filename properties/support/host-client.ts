@@ -1,0 +1,219 @@
+/**
+ * The iommufd and VFIO cdev calls host properties make through a model's HostSurface, with the
+ * uAPI codecs, each returning its errno and result. Host device ids follow docs/protocol.md: the
+ * passed-through devices of the configuration are 1, 2, … in order; user memory is guest memory
+ * at 0x4000_0000 + GPA ([VMM-S2-1] [HOST-XLATE-1]).
+ */
+import {
+  destroyCodec,
+  encodeVtdInvalidateEntries,
+  HwptAllocFlags,
+  HwptDataType,
+  HwptInvalidateDataType,
+  hwInfoCodec,
+  hwInfoVtdCodec,
+  hwptAllocCodec,
+  hwptInvalidateCodec,
+  IOMMU_DESTROY,
+  IOMMU_GET_HW_INFO,
+  IOMMU_HWPT_ALLOC,
+  IOMMU_HWPT_INVALIDATE,
+  IOMMU_IOAS_ALLOC,
+  IOMMU_IOAS_MAP,
+  IOMMU_IOAS_UNMAP,
+  IoasMapFlags,
+  type IommuHwptVtdS1Invalidate,
+  ioasAllocCodec,
+  ioasMapCodec,
+  ioasUnmapCodec,
+  pointerKey,
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+  VFIO_DEVICE_DETACH_IOMMUFD_PT,
+  VfioAttachFlags,
+  VfioDetachFlags,
+  vfioAttachCodec,
+  vfioDetachCodec,
+  vtdS1Codec,
+} from "../../src/host/index.ts";
+import type { HostSurface, IoctlResult } from "../../src/platform/types.ts";
+
+/** [VMM-S2-1] Host (user) address of a guest-physical address. */
+export const USER_BASE = 0x4000_0000n;
+/** Where host properties keep driver payloads in user memory. */
+export const PAYLOAD = 0x7e00_0000_0000n;
+export const U64_MAX = (1n << 64n) - 1n;
+
+export type Call<T> = { errno: number; value?: T; raw: IoctlResult };
+
+export class HostClient {
+  constructor(readonly host: HostSurface) {}
+
+  get hasDeviceFiles(): boolean {
+    return this.host.deviceIoctl !== undefined;
+  }
+
+  async ioasAlloc(): Promise<Call<number>> {
+    const raw = await this.host.ioctl(IOMMU_IOAS_ALLOC, ioasAllocCodec.encode({}));
+    return { errno: raw.errno, value: ioasAllocCodec.decode(raw.bytes).out_ioas_id, raw };
+  }
+
+  async ioasMap(
+    ioas: number,
+    iova: bigint,
+    gpa: bigint,
+    length: bigint,
+    write = true,
+  ): Promise<Call<bigint>> {
+    const flags = IoasMapFlags.FIXED_IOVA | IoasMapFlags.READABLE | (write ? IoasMapFlags.WRITEABLE : 0);
+    const raw = await this.host.ioctl(
+      IOMMU_IOAS_MAP,
+      ioasMapCodec.encode({ flags, ioas_id: ioas, user_va: USER_BASE + gpa, length, iova }),
+    );
+    return { errno: raw.errno, value: ioasMapCodec.decode(raw.bytes).iova, raw };
+  }
+
+  async ioasUnmap(ioas: number, iova: bigint, length: bigint): Promise<Call<bigint>> {
+    const raw = await this.host.ioctl(
+      IOMMU_IOAS_UNMAP,
+      ioasUnmapCodec.encode({ ioas_id: ioas, iova, length }),
+    );
+    return { errno: raw.errno, value: ioasUnmapCodec.decode(raw.bytes).length, raw };
+  }
+
+  async hwptPaging(
+    devId: number,
+    ptId: number,
+    o: { nestParent?: boolean; pasid?: boolean } = {},
+  ): Promise<Call<number>> {
+    const flags = (o.nestParent ? HwptAllocFlags.NEST_PARENT : 0) | (o.pasid ? HwptAllocFlags.PASID : 0);
+    const raw = await this.host.ioctl(
+      IOMMU_HWPT_ALLOC,
+      hwptAllocCodec.encode({ flags, dev_id: devId, pt_id: ptId }),
+    );
+    return { errno: raw.errno, value: hwptAllocCodec.decode(raw.bytes).out_hwpt_id, raw };
+  }
+
+  /** A nested HWPT: the guest's 4-level first-stage table at `pgtbl` (a GPA) on `parent`. */
+  async hwptNested(
+    devId: number,
+    parent: number,
+    pgtbl: bigint,
+    o: { pasid?: boolean } = {},
+  ): Promise<Call<number>> {
+    const data = vtdS1Codec.encode({ pgtbl_addr: pgtbl, addr_width: 48 });
+    const raw = await this.host.ioctl(
+      IOMMU_HWPT_ALLOC,
+      hwptAllocCodec.encode({
+        flags: o.pasid ? HwptAllocFlags.PASID : 0,
+        dev_id: devId,
+        pt_id: parent,
+        data_type: HwptDataType.VTD_S1,
+        data_len: data.length,
+        data_uptr: PAYLOAD,
+      }),
+      { [pointerKey(PAYLOAD)]: data },
+    );
+    return { errno: raw.errno, value: hwptAllocCodec.decode(raw.bytes).out_hwpt_id, raw };
+  }
+
+  /** HWPT_INVALIDATE of VT-d stage-1 entries; value: entry_num written back. */
+  async hwptInvalidate(
+    hwpt: number,
+    entries: ReadonlyArray<Partial<IommuHwptVtdS1Invalidate>>,
+    o: { entryLen?: number; entryNum?: number; bufferBytes?: number } = {},
+  ): Promise<Call<number>> {
+    const entryLen = o.entryLen ?? 24;
+    const buf = encodeVtdInvalidateEntries(entries, entryLen);
+    const raw = await this.host.ioctl(
+      IOMMU_HWPT_INVALIDATE,
+      hwptInvalidateCodec.encode({
+        hwpt_id: hwpt,
+        data_uptr: PAYLOAD,
+        data_type: HwptInvalidateDataType.VTD_S1,
+        entry_len: entryLen,
+        entry_num: o.entryNum ?? entries.length,
+      }),
+      { [pointerKey(PAYLOAD)]: buf.subarray(0, o.bufferBytes ?? buf.length) },
+    );
+    return { errno: raw.errno, value: hwptInvalidateCodec.decode(raw.bytes).entry_num, raw };
+  }
+
+  async hwInfo(
+    devId: number,
+  ): Promise<Call<{ type: number; maxPasidLog2: number; flags: number; cap: bigint; ecap: bigint }>> {
+    const raw = await this.host.ioctl(
+      IOMMU_GET_HW_INFO,
+      hwInfoCodec.encode({ dev_id: devId, data_len: 24, data_uptr: PAYLOAD }),
+      { [pointerKey(PAYLOAD)]: new Uint8Array(24) },
+    );
+    const out = hwInfoCodec.decode(raw.bytes);
+    const vtd = hwInfoVtdCodec.decode(raw.out?.[pointerKey(PAYLOAD)] ?? new Uint8Array(24));
+    return {
+      errno: raw.errno,
+      value: {
+        type: out.data_type,
+        maxPasidLog2: out.out_max_pasid_log2,
+        flags: vtd.flags,
+        cap: vtd.cap_reg,
+        ecap: vtd.ecap_reg,
+      },
+      raw,
+    };
+  }
+
+  async destroy(id: number): Promise<number> {
+    return (await this.host.ioctl(IOMMU_DESTROY, destroyCodec.encode({ id }))).errno;
+  }
+
+  /** VFIO_DEVICE_ATTACH_IOMMUFD_PT: attach or replace; value: the attached HWPT id. */
+  async attach(devId: number, pasid: number | undefined, ptId: number): Promise<Call<number>> {
+    const deviceIoctl = this.deviceIoctl();
+    const raw = await deviceIoctl(
+      devId,
+      VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+      vfioAttachCodec.encode({
+        flags: pasid === undefined ? 0 : VfioAttachFlags.PASID,
+        pt_id: ptId,
+        pasid: pasid ?? 0,
+      }),
+    );
+    return { errno: raw.errno, value: vfioAttachCodec.decode(raw.bytes).pt_id, raw };
+  }
+
+  async detach(devId: number, pasid: number | undefined): Promise<number> {
+    const deviceIoctl = this.deviceIoctl();
+    const raw = await deviceIoctl(
+      devId,
+      VFIO_DEVICE_DETACH_IOMMUFD_PT,
+      vfioDetachCodec.encode({ flags: pasid === undefined ? 0 : VfioDetachFlags.PASID, pasid: pasid ?? 0 }),
+    );
+    return raw.errno;
+  }
+
+  deviceIoctl(): NonNullable<HostSurface["deviceIoctl"]> {
+    const f = this.host.deviceIoctl?.bind(this.host);
+    if (f === undefined) throw new Error("the host surface has no VFIO device files");
+    return f;
+  }
+
+  /** A host DMA read of 8 bytes. */
+  read(devId: number, iova: bigint, pasid?: number) {
+    return this.host.dma({
+      devId,
+      iova,
+      len: 8,
+      write: false,
+      ...(pasid === undefined ? {} : { pasid, priv: false }),
+    });
+  }
+}
+
+/** Why host properties cannot run on this model, or null. */
+export function hostProblem(d: {
+  supports: { hostSurface: boolean; passthroughDevices: boolean; maxDevices: number };
+}): string | null {
+  if (!d.supports.hostSurface) return "the model has no host surface (iommufd ioctls)";
+  if (!d.supports.passthroughDevices) return "the model has no passed-through (host) devices";
+  if (d.supports.maxDevices < 4) return "the model takes fewer than four devices";
+  return null;
+}

@@ -11,6 +11,7 @@ import { suiteVersion } from "../platform/stdio/suite-version.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
 import { mutantsCommand } from "./mutants.ts";
+import { registerQemuCommand } from "./qemu.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
@@ -119,6 +120,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(timeoutOption())
     .action(async (opts) => setCode(await serveCommand(opts, io)));
 
+  registerQemuCommand(program, io, setCode);
   return program;
 }
 

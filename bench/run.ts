@@ -9,7 +9,7 @@ function fmt(opsPerSecond: number): string {
 }
 
 async function main(): Promise<void> {
-  console.log("translation throughput of the reference vIOMMU (one core)");
+  console.log("translation throughput of the reference vIOMMU (one core; per second of process CPU time)");
   const figures = await runTranslationBench();
   const by = new Map(figures.map((f) => [f.name, f.opsPerSecond]));
   for (const f of figures) console.log(`  ${f.name.padEnd(46)} ${fmt(f.opsPerSecond).padStart(11)}`);

@@ -100,68 +100,63 @@ export interface CacheStats {
   invalidations: Record<string, number>;
 }
 
-/** A FIFO cache found by one number key. */
-class Fifo<V> {
-  readonly map = new Map<number, V>();
-  hits = 0;
-  misses = 0;
-  constructor(readonly capacity: number) {}
-
-  get(key: number): V | undefined {
-    const v = this.map.get(key);
-    if (v === undefined) this.misses++;
-    else this.hits++;
-    return v;
-  }
-
-  set(key: number, v: V): void {
-    if (this.capacity <= 0) return;
-    this.map.delete(key);
-    while (this.map.size >= this.capacity) {
-      const oldest = this.map.keys().next().value as number;
-      this.map.delete(oldest);
-    }
-    this.map.set(key, v);
-  }
-
-  dropWhere(pred: (v: V) => boolean): void {
-    for (const [k, v] of this.map) if (pred(v)) this.map.delete(k);
-  }
-
-  stats() {
-    return { hits: this.hits, misses: this.misses, size: this.map.size };
-  }
-}
-
-/** Where an entry of a BucketFifo is filed. */
+/** Where an entry of a FifoCache is filed. */
 interface Filing {
   bucket: number;
   key: number;
 }
 
+/** Most slots of a lookup front (a power of two). */
+const FRONT_SLOTS = 1024;
+
 /**
  * A FIFO cache whose entries are filed by two numbers: a bucket (a tag, such as DID and PASID
- * with a page size or level) and a key within it (an input-address prefix).
+ * with a page size or level) and a key within it (an input-address prefix, a source id).
+ *
+ * Lookups go first through a direct-mapped front: one slot per (bucket, key) hash holding the
+ * entry last found there. It is only an index: an entry leaves the front when it leaves the
+ * cache, so the front never answers with anything the cache does not hold.
  */
-class BucketFifo<V extends object> {
+class FifoCache<V extends object> {
   private readonly buckets = new Map<number, Map<number, V>>();
   /** Every entry in fill order, with its filing. */
   private readonly order = new Map<V, Filing>();
-  /** The bucket found last (requests come in runs from one device): saves a map lookup. */
-  private lastBucket = -1;
-  private lastMap: Map<number, V> | undefined;
+  private readonly frontMask: number;
+  private readonly frontBucket: Float64Array;
+  private readonly frontKey: Float64Array;
+  private readonly frontValue: Array<V | undefined>;
   hits = 0;
   misses = 0;
-  constructor(readonly capacity: number) {}
 
+  constructor(readonly capacity: number) {
+    let slots = 1;
+    while (slots < Math.min(Math.max(capacity, 1), FRONT_SLOTS)) slots *= 2;
+    this.frontMask = slots - 1;
+    this.frontBucket = new Float64Array(slots).fill(-1);
+    this.frontKey = new Float64Array(slots);
+    this.frontValue = new Array<V | undefined>(slots).fill(undefined);
+  }
+
+  /** The cached entry filed under (bucket, key); counts nothing. */
   find(bucket: number, key: number): V | undefined {
-    if (bucket !== this.lastBucket) {
-      const m = this.buckets.get(bucket);
-      if (m === undefined) return undefined;
-      this.lastBucket = bucket;
-      this.lastMap = m;
+    // ToInt32 of the operands keeps their low bits: a cheap, deterministic hash.
+    const slot = (key ^ (bucket * 31)) & this.frontMask;
+    if (this.frontBucket[slot] === bucket && this.frontKey[slot] === key) return this.frontValue[slot];
+    const v = this.buckets.get(bucket)?.get(key);
+    if (v !== undefined) {
+      this.frontBucket[slot] = bucket;
+      this.frontKey[slot] = key;
+      this.frontValue[slot] = v;
     }
-    return this.lastMap?.get(key);
+    return v;
+  }
+
+  /** find, counted as a hit or a miss. */
+  get(bucket: number, key: number): V | undefined {
+    const v = this.find(bucket, key);
+    if (v === undefined) this.misses++;
+    else this.hits++;
+    return v;
   }
 
   set(bucket: number, key: number, v: V): void {
@@ -192,7 +187,8 @@ class BucketFifo<V extends object> {
   clear(): void {
     this.buckets.clear();
     this.order.clear();
-    this.lastBucket = -1;
+    this.frontBucket.fill(-1);
+    this.frontValue.fill(undefined);
   }
 
   values(): V[] {
@@ -206,11 +202,13 @@ class BucketFifo<V extends object> {
   private remove(v: V, { bucket, key }: Filing): void {
     const b = this.buckets.get(bucket);
     b?.delete(key);
-    if (b !== undefined && b.size === 0) {
-      this.buckets.delete(bucket);
-      if (bucket === this.lastBucket) this.lastBucket = -1;
-    }
+    if (b !== undefined && b.size === 0) this.buckets.delete(bucket);
     this.order.delete(v);
+    const slot = (key ^ (bucket * 31)) & this.frontMask;
+    if (this.frontValue[slot] === v) {
+      this.frontBucket[slot] = -1;
+      this.frontValue[slot] = undefined;
+    }
   }
 }
 
@@ -267,33 +265,35 @@ function regionOverlaps(e: CachedPagingStructure, r: [bigint, bigint]): boolean 
 const firstLike = (k: IotlbKind) => k === "first-stage" || k === "nested";
 
 export class VtdCaches implements InvalidationSink {
-  private readonly context: Fifo<CachedContext>;
-  private readonly pasid: Fifo<CachedPasid>;
-  private readonly iotlb: BucketFifo<CachedTranslation>;
-  private readonly psc: BucketFifo<CachedPagingStructure>;
+  /** Filed under bucket 0 by source id. */
+  private readonly context: FifoCache<CachedContext>;
+  /** Filed by source id, then PASID. */
+  private readonly pasid: FifoCache<CachedPasid>;
+  private readonly iotlb: FifoCache<CachedTranslation>;
+  private readonly psc: FifoCache<CachedPagingStructure>;
   private readonly invalidations: Record<string, number> = {};
 
   constructor(readonly capacities: CacheCapacities = DEFAULT_CAPACITIES) {
-    this.context = new Fifo(capacities.context);
-    this.pasid = new Fifo(capacities.pasid);
-    this.iotlb = new BucketFifo(capacities.iotlb);
-    this.psc = new BucketFifo(capacities.psc ?? 0);
+    this.context = new FifoCache(capacities.context);
+    this.pasid = new FifoCache(capacities.pasid);
+    this.iotlb = new FifoCache(capacities.iotlb);
+    this.psc = new FifoCache(capacities.psc ?? 0);
   }
 
   // -- context cache [VTD-CACHE-1]
   lookupContext(sid: number): CachedContext | undefined {
-    return this.context.get(sid);
+    return this.context.get(0, sid);
   }
   fillContext(e: CachedContext): void {
-    this.context.set(e.sid, e);
+    this.context.set(0, e.sid, e);
   }
 
   // -- PASID cache [VTD-CACHE-2]
   lookupPasid(sid: number, pasid: number): CachedPasid | undefined {
-    return this.pasid.get(sid * 0x10_0000 + pasid);
+    return this.pasid.get(sid, pasid);
   }
   fillPasid(e: CachedPasid): void {
-    this.pasid.set(e.sid * 0x10_0000 + e.pasid, e);
+    this.pasid.set(e.sid, e.pasid, e);
   }
 
   // -- IOTLB [VTD-CACHE-3]
@@ -357,7 +357,7 @@ export class VtdCaches implements InvalidationSink {
     switch (scope.kind) {
       case "context":
         if (scope.granularity === "global" || (scope.granularity === "domain" && mode === "scalable")) {
-          this.context.map.clear();
+          this.context.clear();
         } else if (scope.granularity === "domain") {
           this.context.dropWhere((e) => e.did === scope.did);
         } else {
@@ -368,7 +368,7 @@ export class VtdCaches implements InvalidationSink {
         }
         return;
       case "pasid-cache":
-        if (scope.granularity === "global") this.pasid.map.clear();
+        if (scope.granularity === "global") this.pasid.clear();
         else if (scope.granularity === "domain") this.pasid.dropWhere((e) => e.did === scope.did);
         else this.pasid.dropWhere((e) => e.did === scope.did && e.pasid === scope.pasid);
         return;
@@ -435,8 +435,8 @@ export class VtdCaches implements InvalidationSink {
     psc: CachedPagingStructure[];
   } {
     return {
-      context: [...this.context.map.values()],
-      pasid: [...this.pasid.map.values()],
+      context: this.context.values(),
+      pasid: this.pasid.values(),
       iotlb: this.iotlb.values(),
       psc: this.psc.values(),
     };

@@ -110,6 +110,37 @@ describe("cache invalidation", () => {
     expect(keys(c)).toEqual(["1/1/first-stage/2000", "1/1/first-stage/3000"]);
   });
 
+  it("[VTD-CACHE-4] [VTD-CACHE-6] lookups never find an evicted or invalidated entry", () => {
+    // Capacity 4: many of these pages share a slot of the lookup front.
+    const c = new VtdCaches({ context: 4, pasid: 4, iotlb: 4 });
+    const pages = [0x1000n, 0x5000n, 0x9000n, 0xd000n, 0x11000n, 0x15000n];
+    const found = (page: bigint) => c.lookupIotlb(1, 1, 0, Number(page)) !== undefined;
+    for (const page of pages) {
+      c.fillIotlb(tlb(1, 1, "first-stage", page));
+      for (const q of pages) found(q); // populate the front with whatever is cached
+    }
+    expect(pages.map(found)).toEqual([false, false, true, true, true, true]);
+    c.invalidate(
+      { kind: "pasid-iotlb", granularity: "page", did: 1, pasid: 1, addr: 0xd000n, am: 0, ih: false },
+      "scalable",
+    );
+    expect(pages.map(found)).toEqual([false, false, true, false, true, true]);
+    c.fillIotlb(tlb(1, 1, "first-stage", 0x1000n));
+    expect(pages.map(found)).toEqual([true, false, true, false, true, true]);
+    c.invalidate({ kind: "iotlb", granularity: "domain", did: 1 }, "scalable");
+    expect(pages.map(found)).toEqual(pages.map(() => false));
+    for (const sid of [1, 5, 9, 13, 17]) c.fillContext({ sid, did: 1, words: [] });
+    expect([1, 5, 9, 13, 17].map((sid) => c.lookupContext(sid) !== undefined)).toEqual([
+      false,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    c.invalidate({ kind: "context", granularity: "global" }, "legacy");
+    expect([1, 5, 9, 13, 17].map((sid) => c.lookupContext(sid) !== undefined)).toEqual(Array(5).fill(false));
+  });
+
   it("[VTD-CACHE-3] a stale cached translation is used until invalidated; a write to a read-only one re-walks", () => {
     const p = platform({}, { context: 8, pasid: 8, iotlb: 8 });
     const d = scalableDevice(p, 0x0108, { ridPasid: 1 });

@@ -1,0 +1,215 @@
+/**
+ * hwpt-invalidate-progress: HWPT_INVALIDATE arrays of VT-d stage-1 entries, good and bad, on a
+ * nested HWPT whose host IOTLB holds translations the guest has since changed. Entries are
+ * processed in order and processing stops at the first bad one, with its errno; entry_num is
+ * written back as the number processed, on success and on error; the pages every processed entry
+ * covers show the new translation afterwards (others may still show the old one).
+ */
+import fc from "fast-check";
+import { sidsArb } from "../src/arbitraries/host-devices.ts";
+import { hostVm, nestingHostIommuArb } from "../src/arbitraries/host-vm.ts";
+import { VM_RAM } from "../src/arbitraries/vmm-config.ts";
+import { SLOT_BASE } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { GuestDriver } from "../src/harness/driver/index.ts";
+import type { PropertyDefinition } from "../src/harness/property.ts";
+import { Errno, errnoName, type IommuHwptVtdS1Invalidate } from "../src/host/index.ts";
+import { decodeFingerprint } from "../src/oracle/index.ts";
+import { HostClient, hostProblem, U64_MAX } from "./support/host-client.ts";
+import { fail, runVmmCases } from "./support/vmm-case.ts";
+import { vmmJudge } from "./support/vmm-judge.ts";
+
+const SLOTS = 8;
+const slot = (i: number) => SLOT_BASE + BigInt(i) * 0x1000n;
+
+type EntrySpec =
+  | { kind: "ok"; first: number; pages: number; leaf: boolean }
+  | { kind: "full" }
+  | { kind: "bad-flags" }
+  | { kind: "bad-reserved" }
+  | { kind: "unaligned" }
+  | { kind: "max-nonzero" };
+
+const entryArb: fc.Arbitrary<EntrySpec> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant("ok" as const),
+      first: fc.integer({ min: 0, max: SLOTS - 1 }),
+      pages: fc.integer({ min: 0, max: 3 }),
+      leaf: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "full" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "bad-flags" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "bad-reserved" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "unaligned" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "max-nonzero" as const }) },
+);
+
+function encodeEntry(e: EntrySpec): Partial<IommuHwptVtdS1Invalidate> {
+  switch (e.kind) {
+    case "ok":
+      return { addr: slot(e.first), npages: BigInt(e.pages), flags: e.leaf ? 1 : 0 };
+    case "full":
+      return { addr: 0n, npages: U64_MAX };
+    case "bad-flags":
+      return { addr: slot(0), npages: 1n, flags: 2 };
+    case "bad-reserved":
+      return { addr: slot(0), npages: 1n, __reserved: 1 };
+    case "unaligned":
+      return { addr: slot(1) + 0x80n, npages: 1n };
+    case "max-nonzero":
+      return { addr: slot(2), npages: U64_MAX };
+  }
+}
+
+/** [HOST-UAPI-62] [HOST-UAPI-63] The errno an entry stops processing with, or 0. */
+function entryErrno(e: EntrySpec): number {
+  if (e.kind === "bad-flags" || e.kind === "bad-reserved") return Errno.EOPNOTSUPP;
+  if (e.kind === "unaligned" || e.kind === "max-nonzero") return Errno.EINVAL;
+  return 0;
+}
+
+function covers(e: EntrySpec, i: number): boolean {
+  if (e.kind === "full") return true;
+  return e.kind === "ok" && i >= e.first && i < e.first + e.pages;
+}
+
+export const hwptInvalidateProgress: PropertyDefinition = {
+  id: "hwpt-invalidate-progress",
+  title:
+    "HWPT_INVALIDATE processes entries in order, stops at the first bad one and always writes entry_num back",
+  rules: [
+    "HOST-UAPI-60",
+    "HOST-UAPI-61",
+    "HOST-UAPI-62",
+    "HOST-UAPI-63",
+    "HOST-UAPI-64",
+    "HOST-UAPI-65",
+    "HOST-HWPT-20",
+    "HOST-HWPT-21",
+  ],
+  needs: (d) => hostProblem(d),
+  run(ctx) {
+    if (ctx.model.host?.deviceIoctl === undefined)
+      return Promise.resolve({
+        status: "skip",
+        reason: "the host surface has no VFIO device files (deviceIoctl)",
+      });
+    const input = fc.record({
+      iommu: nestingHostIommuArb("h0"),
+      sids: sidsArb(2),
+      entries: fc.array(entryArb, { minLength: 0, maxLength: 6 }),
+      entryLen: fc.oneof(
+        { weight: 8, arbitrary: fc.constant(24) },
+        { weight: 1, arbitrary: fc.constantFrom(0, 16, 32) },
+      ),
+      /** Bytes cut off the end of the entry buffer (EFAULT for the entries no longer inside). */
+      cut: fc.oneof(
+        { weight: 6, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: 30 }) },
+      ),
+      target: fc.oneof(
+        { weight: 8, arbitrary: fc.constant("nested" as const) },
+        { weight: 1, arbitrary: fc.constantFrom("paging" as const, "unknown" as const) },
+      ),
+    });
+    return runVmmCases(ctx, input, async (vc, v) => {
+      const config = hostVm(
+        [v.iommu],
+        [{ iommu: "h0", noSnoop: false, behindBridge: false, iommufd: true }],
+        v.sids,
+      );
+      await vc.model.reset(config);
+      const host = new HostClient(vc.model.host as NonNullable<typeof vc.model.host>);
+      const driver = await GuestDriver.create(vc.model.platform, config.memory);
+      // Guest stage 1: slot i → page A_i; the VM's stage 2: all guest RAM at IOVA = GPA.
+      const table = await driver.newPageTable("first", 4);
+      const a: number[] = [];
+      const b: number[] = [];
+      for (let i = 0; i < SLOTS; i++) {
+        a.push(await driver.newDataPage(10 + i));
+        b.push(await driver.newDataPage(40 + i));
+        await table.map(slot(i), a[i] as number, "4K", { write: true, user: true });
+      }
+      const ioas = await host.ioasAlloc();
+      const map = await host.ioasMap(ioas.value as number, 0n, 0n, VM_RAM);
+      const parent = await host.hwptPaging(1, ioas.value as number, { nestParent: true });
+      const nested = await host.hwptNested(1, parent.value as number, BigInt(table.root));
+      const att = await host.attach(1, undefined, nested.value as number);
+      if ([ioas, map, parent, nested, att].some((c) => c.errno !== 0))
+        fail(`setup failed: ${[ioas, map, parent, nested, att].map((c) => errnoName(c.errno)).join(", ")}`, {
+          step: vc.check(),
+        });
+      vc.note(
+        "host DMA reads every slot (the host IOTLB fills), then the guest remaps every slot without invalidating",
+      );
+      for (let i = 0; i < SLOTS; i++) await host.read(1, slot(i));
+      for (let i = 0; i < SLOTS; i++)
+        await table.map(slot(i), b[i] as number, "4K", { write: true, user: true });
+
+      const target =
+        v.target === "nested"
+          ? (nested.value as number)
+          : v.target === "paging"
+            ? (parent.value as number)
+            : 999;
+      const full = v.entries.length * v.entryLen;
+      const bufferBytes = Math.max(0, full - v.cut);
+      vc.note(
+        `HWPT_INVALIDATE on ${v.target} HWPT ${target}: ${v.entries.length} entries of ${v.entryLen} bytes (${bufferBytes} in user memory): ${JSON.stringify(v.entries)}`,
+      );
+      const r = await host.hwptInvalidate(target, v.entries.map(encodeEntry), {
+        entryLen: v.entryLen,
+        bufferBytes,
+      });
+      const step = vc.check();
+      // The expected errno and progress, from the rules.
+      let errno = 0;
+      let done = 0;
+      if (v.target === "unknown")
+        errno = Errno.ENOENT; // [HOST-UAPI-60]
+      else if (v.target === "paging") errno = Errno.EINVAL;
+      else if (v.entries.length > 0 && v.entryLen !== 24)
+        errno = Errno.EINVAL; // [HOST-UAPI-65]
+      else
+        for (const [i, e] of v.entries.entries()) {
+          if ((i + 1) * 24 > bufferBytes) {
+            errno = Errno.EFAULT;
+            break;
+          }
+          const bad = entryErrno(e);
+          if (bad !== 0) {
+            errno = bad;
+            break;
+          }
+          done++;
+        }
+      if (r.errno !== errno || r.value !== done)
+        fail(
+          `HWPT_INVALIDATE gave ${errnoName(r.errno)} with entry_num ${r.value}; the rules give ${errnoName(errno)} after ${done} entries`,
+          {
+            step,
+            observed: { errno: r.errno, entry_num: r.value ?? null },
+            permitted: { errno, entry_num: done },
+          },
+        );
+      // [HOST-HWPT-21] every page a processed entry covers is translated afresh.
+      for (let i = 0; i < SLOTS; i++) {
+        if (!v.entries.slice(0, done).some((e) => covers(e, i))) continue;
+        const got = await host.read(1, slot(i));
+        const s = vc.check();
+        const hit = got.status === "ok" ? decodeFingerprint(got.data ?? new Uint8Array(), 0) : null;
+        if (hit?.gpa !== b[i])
+          fail(
+            `slot ${i} was invalidated by a processed entry but the host still translates it to ${hit === null ? "nothing" : `GPA 0x${hit.gpa.toString(16)}`}`,
+            {
+              step: s,
+              permitted: `GPA 0x${(b[i] as number).toString(16)}`,
+            },
+          );
+      }
+    });
+  },
+  judge: (trace) => vmmJudge(trace),
+};

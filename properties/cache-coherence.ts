@@ -5,13 +5,10 @@
  * must be one the oracle permits, and after a covering invalidation and its wait the stale values
  * it covers are no longer permitted: a model that keeps using them fails.
  */
-import fc from "fast-check";
-import { COHERENCE_WEIGHTS, guestCommandsArb } from "../src/arbitraries/guest-commands.ts";
-import { describeConfig, guestConfigProblem, guestPlatformArb } from "../src/arbitraries/guest-config.ts";
-import { worldPlanArb } from "../src/arbitraries/guest-world.ts";
+import { COHERENCE_WEIGHTS } from "../src/arbitraries/guest-commands.ts";
+import { guestConfigProblem } from "../src/arbitraries/guest-config.ts";
+import { runStorm } from "../src/arbitraries/guest-storm.ts";
 import { oracleJudge } from "../src/harness/guest-case-judge.ts";
-import { runGuestCases } from "../src/harness/guest-case-run.ts";
-import { GuestWorld } from "../src/harness/guest-case-world.ts";
 import type { PropertyDefinition } from "../src/harness/property.ts";
 
 export const cacheCoherence: PropertyDefinition = {
@@ -35,24 +32,6 @@ export const cacheCoherence: PropertyDefinition = {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
     return guestConfigProblem(d);
   },
-  run(ctx) {
-    const input = guestPlatformArb(ctx.description).chain((config) =>
-      fc.tuple(
-        fc.constant(config),
-        worldPlanArb(config),
-        guestCommandsArb({
-          weights: COHERENCE_WEIGHTS,
-          pasids: config.viommu.scalable && ctx.description.supports.pasidRequests,
-          writes: ctx.description.supports.dmaWrite,
-          maxCommands: 40,
-        }),
-      ),
-    );
-    return runGuestCases(ctx, input, async (gc, [config, plan, commands]) => {
-      gc.note(describeConfig(config));
-      const world = await GuestWorld.build(gc, config, plan);
-      await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
-    });
-  },
+  run: (ctx) => runStorm(ctx, { weights: COHERENCE_WEIGHTS, maxCommands: 30 }),
   judge: (trace) => oracleJudge(trace),
 };

@@ -5,14 +5,25 @@
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { attachDetach } from "./attach-detach.ts";
 import { cacheCoherence } from "./cache-coherence.ts";
+import { faultRecording } from "./fault-recording.ts";
 import { hostDeviceCompatibility } from "./host-device-compatibility.ts";
 import { hwptInvalidateProgress } from "./hwpt-invalidate-progress.ts";
 import { invalidationForwarding } from "./invalidation-forwarding.ts";
 import { nestedEquivalence } from "./nested-equivalence.ts";
+import { pasidCacheGranularity } from "./pasid-cache-granularity.ts";
+import { queueBehaviour } from "./queue-behaviour.ts";
+import { robustness } from "./robustness.ts";
+import { translationEqualsWalk } from "./translation-equals-walk.ts";
 import { unbindPropagation } from "./unbind-propagation.ts";
 
 export const properties: PropertyDefinition[] = [
+  // Guest side
+  translationEqualsWalk,
   cacheCoherence,
+  pasidCacheGranularity,
+  queueBehaviour,
+  faultRecording,
+  robustness,
   // VMM side (passed-through devices)
   unbindPropagation,
   nestedEquivalence,

@@ -4,9 +4,9 @@
  * failing input. [HARNESS-TRACE-6] An adapter or protocol error is not a verdict: it propagates.
  */
 import fc from "fast-check";
-import { DriverError } from "./driver/errors.ts";
-import { CaseFailed, GuestCase } from "./guest-case.ts";
-import type { PropertyContext, PropertyOutcome } from "./property.ts";
+import { DriverError } from "../harness/driver/errors.ts";
+import { CaseFailed, GuestCase } from "../harness/guest-case.ts";
+import type { PropertyContext, PropertyOutcome } from "../harness/property.ts";
 
 /** What ended a case, when a DriverError shows the model misbehaving (a hang, a queue error). */
 function modelFault(e: unknown): string | undefined {

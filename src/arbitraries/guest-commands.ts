@@ -251,7 +251,10 @@ export function dmaArb(o: { pasids: boolean; writes: boolean }): fc.Arbitrary<Dm
     .record({
       dev: devIdx,
       pasid: o.pasids ? fc.option(pasid, { freq: 2 }) : fc.constant(null),
-      priv: fc.boolean(),
+      priv: fc.oneof(
+        { arbitrary: fc.constant(false), weight: 5 },
+        { arbitrary: fc.constant(true), weight: 1 },
+      ),
       iova: iovaArb(),
       len: fc.constantFrom(4, 8, 16),
       write: o.writes ? fc.boolean() : fc.constant(false),
@@ -351,6 +354,8 @@ export const COHERENCE_WEIGHTS: CommandWeights = {
 
 export interface CommandOptions {
   weights: CommandWeights;
+  /** Descriptor kinds invalidation commands use (default: all). */
+  kinds?: ReadonlyArray<Descriptor["kind"]>;
   pasids: boolean;
   writes: boolean;
   maxCommands: number;
@@ -423,10 +428,18 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   add(
     w.invalidate,
     fc
-      .tuple(fc.array(descriptorArb(), { minLength: 1, maxLength: 6 }), fc.boolean())
+      .tuple(
+        fc.array(
+          o.kinds === undefined
+            ? descriptorArb()
+            : descriptorArb().filter((d) => (o.kinds ?? []).includes(d.kind)),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.boolean(),
+      )
       .map(([ds, wt]) => new InvalidateCmd(ds, wt)),
   );
   add(w.flush, fc.constant(new FlushCmd()));
   add(w.faults, fc.constant(new ReadFaultsCmd()));
-  return fc.commands([fc.oneof(...arbs)], { maxCommands: o.maxCommands });
+  return fc.commands([fc.oneof(...arbs)], { maxCommands: o.maxCommands, size: "max" });
 }

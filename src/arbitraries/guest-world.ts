@@ -17,5 +17,9 @@ export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind
     }),
     // Register-based invalidation exists for legacy mode only (scalable needs the queue).
     queued: config.viommu.scalable ? fc.constant(true) : fc.boolean(),
+    premap: fc.oneof(
+      { arbitrary: fc.constant(true), weight: 7 },
+      { arbitrary: fc.constant(false), weight: 1 },
+    ),
   });
 }

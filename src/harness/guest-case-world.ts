@@ -8,6 +8,7 @@ import type { Descriptor } from "../bits/descriptor.ts";
 import type { PagingLevel } from "../bits/paging-entry.ts";
 import { PGTT } from "../bits/pasid-entry.ts";
 import type { DmaResult, PlatformConfig } from "../platform/types.ts";
+import { DriverError } from "./driver/errors.ts";
 import {
   type ContextTables,
   firstStageEntry,
@@ -23,7 +24,7 @@ import {
   scalableContext,
   secondStageEntry,
 } from "./driver/index.ts";
-import type { GuestCase } from "./guest-case.ts";
+import { CaseFailed, type GuestCase } from "./guest-case.ts";
 
 export type DomainKind = "second" | "first" | "pass-through" | "nested";
 
@@ -40,6 +41,8 @@ export interface WorldPlan {
   attach: Array<number | undefined>;
   /** Use the invalidation queue; off means register-based invalidation (legacy mode only). */
   queued: boolean;
+  /** Map every input slot in every domain, and (scalable) attach PASIDs of the pool, before enabling. */
+  premap: boolean;
 }
 
 /** Input pages every command draws from: neighbours around a 2 MiB boundary and across 1 GiB. */
@@ -106,6 +109,10 @@ export class GuestWorld {
     for (let i = 0; i < DATA_PAGES; i++) w.data.push(await driver.newDataPage(i + 1));
     w.big2M = driver.allocData("2M");
     for (const k of [0, 1, 2, 0x1ff]) await driver.fillData(w.big2M + k * 0x1000, 0x1000, 0x20 + k);
+    // Every domain starts with each input slot mapped (4 KiB, read/write) so DMAs have somewhere to go.
+    for (const [k, d] of w.domains.entries())
+      if (d.table !== undefined && plan.premap)
+        for (let slot = 0; slot < IOVA_SLOTS.length; slot++) await w.map(k, slot, "4K", slot + k, 3);
     for (const [i, sid] of w.sids.entries()) {
       if (config.viommu.scalable) {
         const pt = await driver.newPasidTables(0);
@@ -114,6 +121,8 @@ export class GuestWorld {
       }
       const dom = plan.attach[i];
       if (dom !== undefined) await w.attach(i, dom);
+      if (dom !== undefined && plan.premap && config.viommu.pasidBits > 0)
+        for (const [j, pasid] of PASID_POOL.slice(1, 4).entries()) await w.setPasid(i, pasid, dom + j);
     }
     await driver.enable(root);
     return w;
@@ -171,8 +180,7 @@ export class GuestWorld {
       d.table.stage === "first"
         ? { write: (rights & 1) !== 0, user: (rights & 2) !== 0 }
         : { read: (rights & 2) !== 0 || (rights & 1) === 0, write: (rights & 1) !== 0 };
-    await d.table.map(iova, out, size, perms, { replace: true });
-    return true;
+    return this.edit(() => (d.table as PageTable).map(iova, out, size, perms, { replace: true }));
   }
 
   async unmap(dom: number, slot: number, size: PageSize): Promise<boolean> {
@@ -181,7 +189,8 @@ export class GuestWorld {
     const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
     if (iova >= 1n << BigInt(d.table.width)) return false;
     const bytes = size === "4K" ? 0x1000n : size === "2M" ? 0x200000n : 0x4000_0000n;
-    return d.table.unmap(iova & ~(bytes - 1n), size);
+    const table = d.table;
+    return this.edit(() => table.unmap(iova & ~(bytes - 1n), size));
   }
 
   /** Write any word at any level of domain i's walk for slot (reserved bits, loops, junk). */
@@ -191,8 +200,8 @@ export class GuestWorld {
     const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
     if (iova >= 1n << BigInt(d.table.width)) return false;
     const lvl = (1 + (level % d.table.levels)) as PagingLevel;
-    await d.table.setEntry(iova, lvl, word);
-    return true;
+    const table = d.table;
+    return this.edit(() => table.setEntry(iova, lvl, word));
   }
 
   /** A self-referencing table: the entry at `level` points at its own table. */
@@ -201,13 +210,32 @@ export class GuestWorld {
     if (d.table === undefined) return false;
     const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
     if (iova >= 1n << BigInt(d.table.width)) return false;
-    const steps = await d.table.walk(iova);
+    const table = d.table;
+    let steps: Awaited<ReturnType<PageTable["walk"]>> = [];
+    if (!(await this.edit(async () => (steps = await table.walk(iova))))) return false;
     const lvl = Math.max(2, (level % d.table.levels) + 1);
     const at = steps.find((s) => s.level === lvl);
     if (at === undefined) return false;
-    const table = at.addr - (at.addr % 4096);
-    await d.table.setEntry(iova, lvl as PagingLevel, d.table.nonLeafWord(table));
-    return true;
+    return this.edit(() =>
+      table.setEntry(iova, lvl as PagingLevel, table.nonLeafWord(at.addr - (at.addr % 4096))),
+    );
+  }
+
+  /**
+   * A table edit over tables that junk may have corrupted: when the builder's walk leads outside
+   * guest memory or into something it cannot edit, the edit is skipped (a guest would not do it).
+   */
+  private async edit(fn: () => Promise<unknown>): Promise<boolean> {
+    try {
+      const r = await fn();
+      return r !== false;
+    } catch (e) {
+      if (e instanceof CaseFailed) throw e;
+      if (e instanceof DriverError && (e.code === "table" || e.code === "layout" || e.code === "argument"))
+        return false;
+      if (e instanceof Error && /outside guest memory|guest range/.test(e.message)) return false;
+      throw e;
+    }
   }
 
   // ---- context and PASID entries

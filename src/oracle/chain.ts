@@ -351,6 +351,20 @@ export class Chain {
     faults: Permitted[],
     leaves: Permitted[],
   ): void {
+    // [VTD-PASID-7] a supervisor request through a PASID entry with SRE = 0 faults SPT.6 before the
+    // walk: every walk fault carries the entry's SRE, and resolve turns it into SPT.6 for such requests.
+    if (mode === "scalable") {
+      const tag = (v: OutcomeValue): OutcomeValue =>
+        v.kind === "fault" ? { ...v, pasidEntry: { sre: st.sre, fpd: st.fpd } } : v;
+      const plain = faults;
+      const plainLeaves = leaves;
+      faults = {
+        push: (...ps: Permitted[]) => plain.push(...ps.map((p) => ({ ...p, value: tag(p.value) }))),
+      } as Permitted[];
+      leaves = {
+        push: (...ps: Permitted[]) => plainLeaves.push(...ps.map((p) => ({ ...p, value: tag(p.value) }))),
+      } as Permitted[];
+    }
     const { cfg } = this.tl;
     const pre = inputCheck(st, this.page, cfg);
     if (pre !== null) {

@@ -50,6 +50,7 @@ export class HistoryMemory {
    */
   write(t: number, addr: number, bytes: Uint8Array): number[] {
     const changed: number[] = [];
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let i = 0;
     while (i < bytes.length) {
       const a = addr + i;
@@ -58,10 +59,13 @@ export class HistoryMemory {
       const n = Math.min(8 - off, bytes.length - i);
       const old = this.wordAt(base);
       let v = old;
-      for (let k = 0; k < n; k++) {
-        const sh = BigInt((off + k) * 8);
-        v = (v & ~(0xffn << sh)) | (BigInt(bytes[i + k] as number) << sh);
-      }
+      // Whole words (the common case: tables and pages) in one read; partial words byte by byte.
+      if (n === 8) v = view.getBigUint64(i, true);
+      else
+        for (let k = 0; k < n; k++) {
+          const sh = BigInt((off + k) * 8);
+          v = (v & ~(0xffn << sh)) | (BigInt(bytes[i + k] as number) << sh);
+        }
       if (v !== old) {
         this.set(base, t, v);
         changed.push(base);

@@ -294,44 +294,39 @@ export class Oracle {
     else slot.hi = value;
     if (slot.hi === undefined) return OK;
     const r = decodeFaultRecord(slot.lo ?? 0n, slot.hi);
-    if (!r.f) return OK;
-    if (slot.dma === undefined) {
-      const pasid = r.pp ? r.pv : undefined;
-      const match = this.aborted.find(
-        (d) =>
-          d.req.sid === r.sid &&
-          // Without ECAP.PASID a record carries no PASID (PP = 0, VTD-FAULT-5).
-          (this.tl.cfg.pasidBits === 0 ? !r.pp : d.req.pasid === pasid) &&
-          d.req.write === !r.t1 &&
-          d.faults.some((f) => f.reason === r.fr && f.record !== "no"),
-      );
-      if (match === undefined) {
-        return bad(
-          `fault record ${index} matches no aborted DMA's permitted recorded faults`,
-          `sid 0x${r.sid.toString(16)} reason ${faultReasonName(r.fr)} ${r.t1 ? "read" : "write"}${r.pp ? ` pasid ${r.pv}` : ""}`,
-          this.aborted.map(
-            (d) =>
-              `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} 0x${d.req.iova.toString(16)}: ${d.faults
-                .filter((f) => f.record !== "no")
-                .map((f) => faultReasonName(f.reason))
-                .join(" | ")}`,
-          ),
-        );
-      }
+    if (!r.f || slot.lo === undefined || slot.dma !== undefined) return OK;
+    // [ORACLE-JUDGE-5] both halves read: the record must be one of an aborted DMA (same SID,
+    // PASID, access type, page), with a permitted recorded reason. FI holds the page address
+    // below the largest input width (VTD-FAULT-5).
+    const { mgaw, fsts, fs5lp } = this.tl.cfg;
+    const fiBits = Math.max(mgaw, fsts ? (fs5lp ? 57 : 48) : 0);
+    const pageOf = (d: AbortedDma) => d.req.iova & ~0xfffn & ((1n << BigInt(fiBits)) - 1n);
+    const pasid = r.pp ? r.pv : undefined;
+    const same = (d: AbortedDma) =>
+      d.req.sid === r.sid &&
+      // Without ECAP.PASID a record carries no PASID (PP = 0, VTD-FAULT-5).
+      (this.tl.cfg.pasidBits === 0 ? !r.pp : d.req.pasid === pasid) &&
+      d.req.write === !r.t1;
+    const match = this.aborted.find(
+      (d) => same(d) && pageOf(d) === r.fi && d.faults.some((f) => f.reason === r.fr && f.record !== "no"),
+    );
+    if (match !== undefined) {
       slot.dma = match;
       this.aborted.splice(this.aborted.indexOf(match), 1);
+      return OK;
     }
-    if (slot.lo !== undefined && slot.dma !== undefined) {
-      // [ORACLE-JUDGE-5] FI holds the page address below the largest input width (VTD-FAULT-5).
-      const { mgaw, fsts, fs5lp } = this.tl.cfg;
-      const width = Math.max(mgaw, fsts ? (fs5lp ? 57 : 48) : 0);
-      const page = slot.dma.req.iova & ~0xfffn & ((1n << BigInt(width)) - 1n);
-      if (r.fi !== page)
-        return bad(`fault record ${index} has the wrong page`, `FI 0x${r.fi.toString(16)}`, [
-          `FI 0x${page.toString(16)}`,
-        ]);
-    }
-    return OK;
+    const described = `sid 0x${r.sid.toString(16)} reason ${faultReasonName(r.fr)} ${r.t1 ? "read" : "write"}${r.pp ? ` pasid ${r.pv}` : ""} FI 0x${r.fi.toString(16)}`;
+    return bad(
+      `fault record ${index} matches no aborted DMA's permitted recorded faults`,
+      described,
+      this.aborted.filter(same).map(
+        (d) =>
+          `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} FI 0x${pageOf(d).toString(16)}: ${d.faults
+            .filter((f) => f.record !== "no")
+            .map((f) => faultReasonName(f.reason))
+            .join(" | ")}`,
+      ),
+    );
   }
 
   /** Writing F = 1 to a fault record clears it: forget what was matched there. */

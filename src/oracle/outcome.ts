@@ -46,6 +46,8 @@ export interface FaultValue {
   record: Recording;
   /** Set when the fault applies to one access type only (nested walks differ for reads and writes). */
   access?: "read" | "write";
+  /** Scalable mode, a fault met after the PASID entry: its SRE and FPD (a supervisor request faults SPT.6 first). */
+  pasidEntry?: { sre: boolean; fpd: boolean };
 }
 
 export type OutcomeValue = TranslationValue | FaultValue;
@@ -58,7 +60,10 @@ export interface Permitted {
 }
 
 export function valueId(v: OutcomeValue): string {
-  if (v.kind === "fault") return `F${v.reason.read}/${v.reason.write}/${v.record}/${v.access ?? ""}`;
+  if (v.kind === "fault") {
+    const pe = v.pasidEntry === undefined ? "" : `${+v.pasidEntry.sre}${+v.pasidEntry.fpd}`;
+    return `F${v.reason.read}/${v.reason.write}/${v.record}/${v.access ?? ""}/${pe}`;
+  }
   const r = v.rights;
   return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}/${v.adFault ?? ""}`;
 }

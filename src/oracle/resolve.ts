@@ -21,6 +21,11 @@ const INTR_HI = 0xfef00000;
 export function resolve(v: OutcomeValue, a: Access): Resolved[] {
   if (v.kind === "fault") {
     if (v.access !== undefined && v.access !== (a.write ? "write" : "read")) return [];
+    // [VTD-PASID-7] the PASID entry's SRE is checked before its walk.
+    if (a.priv && v.pasidEntry !== undefined && !v.pasidEntry.sre)
+      return [
+        { kind: "fault", reason: S.SPT_6_SUPERVISOR_DISABLED, record: v.pasidEntry.fpd ? "no" : "yes" },
+      ];
     return [{ kind: "fault", reason: a.write ? v.reason.write : v.reason.read, record: v.record }];
   }
   const addr = v.out + a.offset;

@@ -70,6 +70,7 @@ async function scenario(model: Model): Promise<{ recorder: TraceRecorder; error?
       ],
       attach: [0, 1, undefined, undefined],
       queued: true,
+      premap: false,
     });
     await w.map(0, 0, "4K", 2, 3);
     await w.dma({ dev: 0, iova: IOVA_BASE + 0x10n, len: 8, write: false });

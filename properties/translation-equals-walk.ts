@@ -1,0 +1,51 @@
+/**
+ * translation-equals-walk: tables built by a guest (legacy second stage, scalable first stage,
+ * second stage, pass-through, nested where offered; 4 KiB / 2 MiB / 1 GiB leaves; 3-, 4- and
+ * 5-level tables), translation enabled, and after each global flush and wait every DMA must
+ * equal the fresh walk: the right page, or a fault with the right reason and fault record.
+ */
+import type { CommandWeights } from "../src/arbitraries/guest-commands.ts";
+import { guestConfigProblem } from "../src/arbitraries/guest-config.ts";
+import { runStorm } from "../src/arbitraries/guest-storm.ts";
+import { oracleJudge } from "../src/harness/guest-case-judge.ts";
+import type { PropertyDefinition } from "../src/harness/property.ts";
+
+const WEIGHTS: CommandWeights = {
+  map: 5,
+  unmap: 1,
+  raw: 0,
+  attach: 1,
+  pasid: 1,
+  context: 0,
+  rawStructure: 0,
+  dma: 10,
+  invalidate: 0,
+  flush: 3,
+  faults: 2,
+};
+
+export const translationEqualsWalk: PropertyDefinition = {
+  id: "translation-equals-walk",
+  title: "after a flush every DMA gives the fresh walk's page or fault, with the right fault record",
+  rules: [
+    "ORACLE-WALK-1",
+    "ORACLE-WALK-2",
+    "ORACLE-WALK-3",
+    "ORACLE-WALK-4",
+    "ORACLE-WALK-5",
+    "ORACLE-JUDGE-1",
+    "ORACLE-JUDGE-2",
+    "ORACLE-JUDGE-3",
+    "ORACLE-JUDGE-5",
+    "VTD-PASID-5",
+    "VTD-PASID-7",
+    "VTD-CTX-8",
+    "VTD-FAULT-5",
+  ],
+  needs(d) {
+    if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
+    return guestConfigProblem(d);
+  },
+  run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 24 }),
+  judge: (trace) => oracleJudge(trace),
+};

@@ -1,0 +1,46 @@
+/**
+ * The shape most guest-side properties share: a generated platform and world, then a generated
+ * command list run model-based (fc.asyncModelRun), every step judged by the oracle.
+ */
+import fc from "fast-check";
+import type { Descriptor } from "../bits/descriptor.ts";
+import type { DomainKind } from "../harness/guest-case-world.ts";
+import { GuestWorld } from "../harness/guest-case-world.ts";
+import type { PropertyContext, PropertyOutcome } from "../harness/property.ts";
+import { runGuestCases } from "./guest-case-run.ts";
+import { type CommandWeights, guestCommandsArb } from "./guest-commands.ts";
+import { describeConfig, type GuestConfigWants, guestPlatformArb } from "./guest-config.ts";
+import { worldPlanArb } from "./guest-world.ts";
+
+export interface StormOptions {
+  wants?: GuestConfigWants;
+  domainKinds?: readonly DomainKind[];
+  weights: CommandWeights;
+  kinds?: ReadonlyArray<Descriptor["kind"]>;
+  maxCommands: number;
+  /** After the commands: a global flush and wait, then these checks on the world. */
+  after?: (world: GuestWorld) => Promise<void>;
+}
+
+export function runStorm(ctx: PropertyContext, o: StormOptions): Promise<PropertyOutcome> {
+  const d = ctx.description;
+  const input = guestPlatformArb(d, o.wants).chain((config) =>
+    fc.tuple(
+      fc.constant(config),
+      worldPlanArb(config, o.domainKinds),
+      guestCommandsArb({
+        weights: o.weights,
+        ...(o.kinds === undefined ? {} : { kinds: o.kinds }),
+        pasids: config.viommu.scalable && d.supports.pasidRequests,
+        writes: d.supports.dmaWrite,
+        maxCommands: o.maxCommands,
+      }),
+    ),
+  );
+  return runGuestCases(ctx, input, async (gc, [config, plan, commands]) => {
+    gc.note(describeConfig(config));
+    const world = await GuestWorld.build(gc, config, plan);
+    await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
+    if (o.after !== undefined) await o.after(world);
+  });
+}

@@ -14,6 +14,7 @@ import { pasidCacheGranularity } from "./pasid-cache-granularity.ts";
 import { queueBehaviour } from "./queue-behaviour.ts";
 import { robustness } from "./robustness.ts";
 import { translationEqualsWalk } from "./translation-equals-walk.ts";
+import { uapiExtensibility } from "./uapi-extensibility.ts";
 import { unbindPropagation } from "./unbind-propagation.ts";
 
 export const properties: PropertyDefinition[] = [
@@ -32,4 +33,5 @@ export const properties: PropertyDefinition[] = [
   // Host side (iommufd)
   hwptInvalidateProgress,
   attachDetach,
+  uapiExtensibility,
 ];

@@ -3,8 +3,10 @@
  * kill matrix: which property kills each mutant, how fast, and how short its trace is.
  * [HARNESS-MUTANT-1]
  */
-import { resolve } from "node:path";
+import { copyFile } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
 import { loadAdapter } from "../harness/adapter-spec.ts";
+import { matchesGlob } from "../harness/property.ts";
 import { type PropertyResult, runProperties } from "../harness/runner.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
 import { listMutants } from "./list.ts";
@@ -19,6 +21,8 @@ export interface MutantsCommandOptions {
   timeout: number;
   registry?: string;
   report: "text" | "json";
+  /** Only mutants whose id matches this glob (*, ?, comma-separated). */
+  mutant?: string;
 }
 
 interface MutantRow {
@@ -29,13 +33,19 @@ interface MutantRow {
   timeToKillMs?: number;
   /** Steps in the shortest killing trace. */
   shortestTrace?: number;
+  /** Cases the first killing property ran until it failed. */
+  casesToKill?: number;
+  /** Where the shortest killing trace was copied: OUT/mutants/<id>.json. [HARNESS-MUTANT-3] */
+  traceFile?: string;
   results: PropertyResult[];
   message?: string;
 }
 
 export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Promise<number> {
   const properties = selectProperties(await loadRegistry(opts.registry, io.cwd), opts.property);
-  const mutants = await listMutants();
+  const mutants = (await listMutants()).filter(
+    (m) => opts.mutant === undefined || matchesGlob(m.id, opts.mutant),
+  );
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fff_ffff) | 0;
   const progress = createProgress(io.isTTY);
   const rows: MutantRow[] = [];
@@ -74,7 +84,15 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
         results: report.results,
       };
       if (timeToKill !== undefined) row.timeToKillMs = timeToKill;
+      if (killers[0] !== undefined) row.casesToKill = killers[0].runs;
       if (steps.length > 0) row.shortestTrace = Math.min(...steps);
+      // [HARNESS-MUTANT-3] the shortest counterexample, ready for reference-traces/mutants/.
+      const shortest = killers.find((r) => r.traceSteps === row.shortestTrace && r.trace !== undefined);
+      if (shortest?.trace !== undefined) {
+        const file = join(resolve(io.cwd, opts.out), "mutants", `${id}.json`);
+        await copyFile(shortest.trace, file);
+        row.traceFile = relative(io.cwd, file);
+      }
       rows.push(row);
     } finally {
       progress.stop();
@@ -84,19 +102,45 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
   io.out(
     opts.report === "json"
       ? `${JSON.stringify({ seed, runs: opts.runs, mutants: rows }, null, 2)}\n`
-      : matrix(rows, seed),
+      : matrix(rows, seed, opts.runs),
   );
   if (rows.some((r) => r.status === "survived")) return EXIT_FAILED;
   if (rows.some((r) => r.status === "error")) return EXIT_ERROR;
   return EXIT_OK;
 }
 
-function matrix(rows: MutantRow[], seed: number): string {
-  const lines = [`mutant kill matrix (seed ${seed})`];
+/** Cell of the matrix: K killed, . held, s skipped, E error. */
+const CELL: Record<PropertyResult["status"], string> = { fail: "K", pass: ".", skip: "s", error: "E" };
+
+/**
+ * [HARNESS-MUTANT-1] The matrix (mutant × property), then one line per mutant: by what, after how
+ * long and how many cases, and how short its trace shrank.
+ */
+function matrix(rows: MutantRow[], seed: number, runs: number): string {
+  const lines = [`mutant kill matrix (seed ${seed}, ${runs} runs per property)`];
+  const props = [...new Set(rows.flatMap((r) => r.results.map((x) => x.id)))];
+  props.forEach((p, i) => {
+    lines.push(`  P${i + 1} ${p}`);
+  });
+  const width = Math.max(6, ...rows.map((r) => r.mutant.length));
+  const head = props.map((_, i) => `P${i + 1}`.padStart(4)).join("");
+  lines.push(`${"mutant".padEnd(width)} ${head}`);
+  for (const r of rows) {
+    const cells = props
+      .map((p) => {
+        const x = r.results.find((y) => y.id === p);
+        return (x === undefined ? "-" : CELL[x.status]).padStart(4);
+      })
+      .join("");
+    lines.push(`${r.mutant.padEnd(width)} ${cells}`);
+  }
+  lines.push("");
   for (const r of rows) {
     if (r.status === "killed") {
       lines.push(
-        `KILLED   ${r.mutant}: by ${r.killedBy.join(", ")}; first kill after ${((r.timeToKillMs ?? 0) / 1000).toFixed(1)} s; shortest trace ${r.shortestTrace ?? "?"} steps`,
+        `KILLED   ${r.mutant}: by ${r.killedBy.join(", ")}; first kill after ${((r.timeToKillMs ?? 0) / 1000).toFixed(1)} s` +
+          ` (${r.casesToKill ?? "?"} cases); shortest trace ${r.shortestTrace ?? "?"} steps` +
+          `${r.traceFile === undefined ? "" : ` (${r.traceFile})`}`,
       );
     } else if (r.status === "survived") {
       lines.push(`SURVIVED ${r.mutant}: no property failed`);

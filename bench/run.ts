@@ -2,6 +2,7 @@
  * `npm run bench`: runs every benchmark and prints its figures next to its targets.
  * Figures are measured, never asserted: a missed target is reported, not failed.
  */
+import { printMutantBench } from "./mutants.ts";
 import { runTranslationBench } from "./translation.ts";
 
 function fmt(opsPerSecond: number): string {
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   console.log(
     `  reference cold walk within 3x of the bare walk: ${ratio.toFixed(2)}x (${verdict(ratio <= 3)})`,
   );
+  await printMutantBench();
 }
 
 await main();

@@ -6,7 +6,7 @@
 import { copyFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { loadAdapter } from "../harness/adapter-spec.ts";
-import { matchesGlob } from "../harness/property.ts";
+import { matchesGlob, type PropertyDefinition } from "../harness/property.ts";
 import { type PropertyResult, runProperties } from "../harness/runner.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
 import { listMutants } from "./list.ts";
@@ -23,6 +23,8 @@ export interface MutantsCommandOptions {
   report: "text" | "json";
   /** Only mutants whose id matches this glob (*, ?, comma-separated). */
   mutant?: string;
+  /** Also run, against the mutants, the properties that fail on the reference (their kills never count). */
+  all?: boolean;
 }
 
 interface MutantRow {
@@ -49,6 +51,8 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fff_ffff) | 0;
   const progress = createProgress(io.isTTY);
   const rows: MutantRow[] = [];
+  const unsound = await baseline(properties, opts, io, seed);
+  const sound = properties.filter((p) => !unsound.has(p.id));
   for (const { id } of mutants) {
     const spec = `mutant:${id}`;
     let model: Awaited<ReturnType<typeof loadAdapter>>;
@@ -61,7 +65,7 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
     try {
       let elapsed = 0;
       let timeToKill: number | undefined;
-      const report = await runProperties(properties, {
+      const report = await runProperties(opts.all === true ? properties : sound, {
         adapter: spec,
         model,
         runs: opts.runs,
@@ -75,7 +79,8 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
           if (r.status === "fail" && timeToKill === undefined) timeToKill = elapsed;
         },
       });
-      const killers = report.results.filter((r) => r.status === "fail");
+      // A property that fails on the reference too proves nothing about the mutant.
+      const killers = report.results.filter((r) => r.status === "fail" && !unsound.has(r.id));
       const steps = killers.map((r) => r.traceSteps).filter((n): n is number => n !== undefined);
       const row: MutantRow = {
         mutant: id,
@@ -101,8 +106,8 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
   }
   io.out(
     opts.report === "json"
-      ? `${JSON.stringify({ seed, runs: opts.runs, mutants: rows }, null, 2)}\n`
-      : matrix(rows, seed, opts.runs),
+      ? `${JSON.stringify({ seed, runs: opts.runs, failOnReference: [...unsound.keys()], mutants: rows }, null, 2)}\n`
+      : matrix(rows, seed, opts.runs, unsound),
   );
   if (rows.some((r) => r.status === "survived")) return EXIT_FAILED;
   if (rows.some((r) => r.status === "error")) return EXIT_ERROR;
@@ -116,8 +121,10 @@ const CELL: Record<PropertyResult["status"], string> = { fail: "K", pass: ".", s
  * [HARNESS-MUTANT-1] The matrix (mutant × property), then one line per mutant: by what, after how
  * long and how many cases, and how short its trace shrank.
  */
-function matrix(rows: MutantRow[], seed: number, runs: number): string {
+function matrix(rows: MutantRow[], seed: number, runs: number, unsound: Map<string, string>): string {
   const lines = [`mutant kill matrix (seed ${seed}, ${runs} runs per property)`];
+  for (const [id, why] of unsound)
+    lines.push(`  ${id} fails on the reference (${why.split("\n")[0]}): not run, its kills would not count`);
   const props = [...new Set(rows.flatMap((r) => r.results.map((x) => x.id)))];
   props.forEach((p, i) => {
     lines.push(`  P${i + 1} ${p}`);
@@ -154,4 +161,33 @@ function matrix(rows: MutantRow[], seed: number, runs: number): string {
     `${rows.length} mutants: ${n("killed")} killed, ${n("survived")} survived, ${n("error")} errors`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * [HARNESS-MUTANT-1] The properties run against the reference first, with the same seed and runs:
+ * one that fails (or errs) there is unsound for this matrix. Returns their ids with the message.
+ */
+async function baseline(
+  properties: PropertyDefinition[],
+  opts: MutantsCommandOptions,
+  io: CliIO,
+  seed: number,
+): Promise<Map<string, string>> {
+  const model = await loadAdapter("reference", { timeoutMs: opts.timeout, cwd: io.cwd });
+  try {
+    const report = await runProperties(properties, {
+      adapter: "reference",
+      model,
+      runs: opts.runs,
+      seed,
+      outDir: resolve(io.cwd, opts.out, "reference"),
+    });
+    return new Map(
+      report.results
+        .filter((r) => r.status === "fail" || r.status === "error")
+        .map((r) => [r.id, r.message ?? r.status] as const),
+    );
+  } finally {
+    await model.close().catch(() => undefined);
+  }
 }

@@ -9,7 +9,11 @@ import { loadTraceFile } from "../../src/harness/trace/load.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
-async function run(mutant?: string, report: "text" | "json" = "text") {
+async function run(
+  mutant?: string,
+  report: "text" | "json" = "text",
+  registry = "test/mutants/fixtures/registry.ts",
+) {
   const out = await mkdtemp(join(tmpdir(), "iommu-mutants-"));
   let text = "";
   const code = await mutantsCommand(
@@ -18,7 +22,7 @@ async function run(mutant?: string, report: "text" | "json" = "text") {
       seed: 3,
       out,
       timeout: 10_000,
-      registry: "test/mutants/fixtures/registry.ts",
+      registry,
       report,
       ...(mutant === undefined ? {} : { mutant }),
     },
@@ -55,5 +59,17 @@ describe("iommu-conformance mutants", () => {
     expect(trace.adapter).toBe("mutant:psi-mask-off-by-one");
     expect(trace.property).toBe("fixed-psi");
     expect(trace.verdict).toBe("fail");
+  });
+
+  it("[HARNESS-MUTANT-1] a property that fails on the reference too is reported and kills nothing", async () => {
+    const { code, text } = await run(
+      "psi-mask-*,large-*",
+      "text",
+      "test/mutants/fixtures/unsound-registry.ts",
+    );
+    expect(text).toContain("always-fails fails on the reference (broken property)");
+    expect(text).toContain("KILLED   psi-mask-off-by-one: by fixed-psi;");
+    expect(text).toContain("SURVIVED large-page-offset: no property failed");
+    expect(code).toBe(EXIT_FAILED);
   });
 });

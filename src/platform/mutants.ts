@@ -23,6 +23,8 @@ import { psiMaskOffByOne } from "./mutants/psi-mask-off-by-one.ts";
 import { sreUnchecked } from "./mutants/sre-unchecked.ts";
 import { structTailAccepted } from "./mutants/struct-tail-accepted.ts";
 import type { Mutant, MutantLayer } from "./mutants/types.ts";
+import { vmmFs1gpUnchecked } from "./mutants/vmm-fs1gp-unchecked.ts";
+import { vmmHostWidthUnchecked } from "./mutants/vmm-host-width-unchecked.ts";
 import { writeLeafOnly } from "./mutants/write-leaf-only.ts";
 import { createReferenceModel } from "./reference.ts";
 import type { Model } from "./types.ts";
@@ -45,6 +47,8 @@ export const MUTANTS: readonly Mutant[] = [
   pasidGlobalNoUnbind,
   pasidPsiBindsAbsent,
   pasidIotlbNotForwarded,
+  vmmHostWidthUnchecked,
+  vmmFs1gpUnchecked,
   structTailAccepted,
   invalidateEntryNumKept,
   errataRoNestParent,

@@ -33,6 +33,8 @@ export interface PlatformBuildHooks {
   host?(host: HostIommufd): void;
   /** The whole platform (vIOMMU, binder, host), at the end of construction. */
   platform?(vm: VmPlatform): void;
+  /** Replaces the host-device compatibility check (default: checkCompatibility). */
+  compatibility?: typeof checkCompatibility;
 }
 
 export interface VmPlatformOptions {
@@ -95,7 +97,7 @@ export class VmPlatform {
           throw new VmmConfigError("host", `GET_HW_INFO of device ${devId} failed: errno ${r.errno}`);
         info = r.value;
       }
-      checkCompatibility(config.viommu, d.sid, hostSide, iommu, info);
+      (options.hooks?.compatibility ?? checkCompatibility)(config.viommu, d.sid, hostSide, iommu, info);
       checkShadowable(config.viommu, d.sid);
       const hostPasid = (info?.maxPasidLog2 ?? 0) > 0;
       const binding = stage2.attachDevice({
@@ -192,7 +194,10 @@ export class VmPlatform {
     return { status: "ok", data: this.guest.read(t.hpa, req.len) };
   }
 
-  /** [VMM-BIND-14] The host's attachments, by guest SID. */
+  /**
+   * [VMM-BIND-14] The host's attachments, by guest SID; [VMM-S2-11] [HOST-COH-6] whether one of the
+   * VM's passed-through devices can make non-coherent DMA visible.
+   */
   hostView(): HostView {
     const attachments: HostView["attachments"] = [];
     for (const a of this.host.view().attachments) {
@@ -206,7 +211,7 @@ export class VmPlatform {
         ...(a.stage1 !== undefined ? { stage1: a.stage1 } : {}),
       });
     }
-    return { attachments };
+    return { attachments, nonCoherentDma: this.host.nonCoherentDma([...this.sidOfDev.keys()]) };
   }
 
   /** The host device id of a passed-through SID. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { pasidCacheGlobal, pasidCachePasid, pasidIotlbPasid } from "../../src/harness/driver/index.ts";
 import { onBoth, reach } from "./helpers.ts";
-import { D1, D2, fsMapping, get, nestingConfig, PIOVA, scalableOn } from "./passthrough.ts";
+import { D1, D2, fsMapping, get, hostIommu, nestingConfig, PIOVA, scalableOn } from "./passthrough.ts";
 
 describe("VMM mutants misbehave where the reference does not", () => {
   it("[VMM-BIND-7] pasid-global-no-unbind: a cleared entry and a global PASID-cache invalidation block the PASID", async () => {
@@ -47,5 +47,32 @@ describe("VMM mutants misbehave where the reference does not", () => {
       return got === b ? "new" : got === a.page ? "stale" : got;
     });
     expect(r).toEqual({ reference: "new", mutant: "stale" });
+  });
+});
+
+describe("VMM compatibility-check mutants", () => {
+  const refused = async (
+    model: import("../../src/platform/types.ts").Model,
+    config: import("../../src/platform/types.ts").PlatformConfig,
+  ) =>
+    model.reset(config).then(
+      () => "accepted",
+      (e: Error) => e.message,
+    );
+
+  it("[VMM-COMPAT-1] vmm-host-width-unchecked: a 48-bit guest over a 39-bit host is refused", async () => {
+    const r = await onBoth("vmm-host-width-unchecked", (model) =>
+      refused(model, nestingConfig({ hostIommus: [hostIommu({ awBits: 39 })] })),
+    );
+    expect(r.reference).toMatch(/aw-bits 48 > host aw-bits 39/);
+    expect(r.mutant).toBe("accepted");
+  });
+
+  it("[VMM-COMPAT-5] vmm-fs1gp-unchecked: FS1GP offered over a host without it is refused", async () => {
+    const r = await onBoth("vmm-fs1gp-unchecked", (model) =>
+      refused(model, nestingConfig({ hostIommus: [hostIommu({ fs1gp: false })] }, { fs1gp: true })),
+    );
+    expect(r.reference).toMatch(/FS1GP/);
+    expect(r.mutant).toBe("accepted");
   });
 });

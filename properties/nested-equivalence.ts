@@ -9,7 +9,7 @@
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
-import { SLOTS, slotIova, tablePlansArb, VMM_PASIDS } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { didFor, SLOTS, slotIova, tablePlansArb, VMM_PASIDS } from "../src/arbitraries/vmm-pasid-ops.ts";
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
 import { fail, runVmmCases } from "./support/vmm-case.ts";
@@ -18,12 +18,13 @@ import { VmmWorld } from "./support/vmm-world.ts";
 
 const entryArb = (passThrough: boolean, sre: boolean) =>
   fc.option(
-    fc.record({
-      table: fc.integer({ min: 0, max: 2 }),
-      did: fc.constantFrom(1, 2, 3),
-      passThrough: passThrough ? fc.boolean() : fc.constant(false),
-      sre: sre ? fc.boolean() : fc.constant(false),
-    }),
+    fc
+      .record({
+        table: fc.integer({ min: 0, max: 2 }),
+        passThrough: passThrough ? fc.boolean() : fc.constant(false),
+        sre: sre ? fc.boolean() : fc.constant(false),
+      })
+      .map((e) => ({ ...e, did: didFor(e) })),
     { freq: 6 },
   );
 

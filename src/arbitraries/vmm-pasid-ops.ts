@@ -17,8 +17,17 @@ export function slotIova(slot: number): bigint {
 
 /** PASIDs used: three in the first PASID table, one in the second (directory entry 1). */
 export const VMM_PASIDS = [1, 2, 5, 0x41] as const;
-/** Domain ids used by PASID entries. */
-export const VMM_DIDS = [1, 2, 3] as const;
+/**
+ * Domain ids used by PASID entries. A (DID, PASID) pair names one address space: software must
+ * not tag two different tables alike (VT-d 5.10 §6.2.1), since cached translations are shared by
+ * tag across devices. So the DID follows the table: table t uses DID t + 1, pass-through DID 4.
+ */
+export const VMM_DIDS = [1, 2, 3, 4] as const;
+
+/** The DID software gives an entry: one per address space (see VMM_DIDS). */
+export function didFor(entry: { table: number; passThrough: boolean }): number {
+  return entry.passThrough ? 4 : entry.table + 1;
+}
 
 /** One leaf of a guest first-stage table: where the slot goes and with which rights. */
 export interface LeafPlan {
@@ -99,15 +108,16 @@ export function vmmCommandArb(o: CommandOptions): fc.Arbitrary<VmmCommand> {
   return fc.oneof(
     {
       weight: 5,
-      arbitrary: fc.record({
-        op: fc.constant("set" as const),
-        devs,
-        pasid: pasidArb,
-        did,
-        table: fc.integer({ min: 0, max: 2 }),
-        passThrough: o.passThrough ? fc.boolean() : fc.constant(false),
-        sre: o.supervisor ? fc.boolean() : fc.constant(false),
-      }),
+      arbitrary: fc
+        .record({
+          op: fc.constant("set" as const),
+          devs,
+          pasid: pasidArb,
+          table: fc.integer({ min: 0, max: 2 }),
+          passThrough: o.passThrough ? fc.boolean() : fc.constant(false),
+          sre: o.supervisor ? fc.boolean() : fc.constant(false),
+        })
+        .map((c) => ({ ...c, did: didFor(c) })),
     },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("clear" as const), devs, pasid: pasidArb }) },
     {

@@ -21,7 +21,7 @@ export interface Refusal {
 
 /**
  * The expected verdict, derived from the rules (not from the VMM's code): [VMM-COMPAT-1] ..
- * [VMM-COMPAT-9] in order, then [VMM-SHADOW-1]. undefined: accepted.
+ * [VMM-COMPAT-9] in order, then [VMM-COMPAT-11] / [VMM-SHADOW-1]. undefined: accepted.
  */
 export function expectedRefusal(config: PlatformConfig): Refusal | undefined {
   const v = config.viommu;
@@ -44,8 +44,8 @@ export function expectedRefusal(config: PlatformConfig): Refusal | undefined {
       if (v.extendedAccessed && !h.extendedAccessed)
         return { check: "extended-accessed", pattern: /EAFS|extended accessed/i };
     }
-    if ((!v.scalable || v.secondStage) && !v.cachingMode)
-      return { check: "caching-mode", pattern: /caching mode|CM/i };
+    // [VMM-COMPAT-11] every passed-through device needs caching mode ([VMM-SHADOW-1] its second-stage case).
+    if (!v.cachingMode) return { check: "caching-mode", pattern: /caching mode|CM/i };
   }
   return undefined;
 }
@@ -64,6 +64,7 @@ export const hostDeviceCompatibility: PropertyDefinition = {
     "VMM-COMPAT-7",
     "VMM-COMPAT-8",
     "VMM-COMPAT-9",
+    "VMM-COMPAT-11",
     "VMM-SHADOW-1",
     "VMM-S2-3",
   ],

@@ -147,6 +147,12 @@ export interface HostView {
     /** For a nested HWPT: the guest-physical stage-1 table pointer. */
     stage1?: bigint;
   }>;
+  /**
+   * Optional: the VM can observe non-coherent DMA (and needs WBINVD emulation): one of its
+   * passed-through devices can issue no-snoop requests and its IOMMU does not force snooping
+   * (spec/coherency.md HOST-COH-6; spec/vmm.md VMM-S2-11). Absent: the model does not say.
+   */
+  nonCoherentDma?: boolean;
 }
 
 // ---------------------------------------------------------------------------

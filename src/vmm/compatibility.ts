@@ -90,17 +90,16 @@ export function checkCompatibility(
 }
 
 /**
- * [VMM-SHADOW-1] A guest that can give a passed-through device second-stage translation
- * (legacy mode, or ECAP.SSTS in scalable mode) has it shadowed into the host, which needs
- * caching mode: without CM the guest need not invalidate after making entries present.
+ * [VMM-COMPAT-11] A passed-through device needs caching mode, whatever the vIOMMU offers: the VMM
+ * learns of the guest's entries only from the invalidations after them, and without CM the guest
+ * need not invalidate after making an entry present. [VMM-SHADOW-1] is the second-stage case:
+ * its message says the second stage cannot be shadowed.
  */
-export function checkShadowable(viommu: VIommuConfig, sid: number): void {
+export function checkCachingMode(viommu: VIommuConfig, sid: number): void {
+  if (viommu.cachingMode) return;
   const secondStage = !viommu.scalable || viommu.secondStage;
-  if (secondStage && !viommu.cachingMode) {
-    const mode = viommu.scalable ? "scalable mode with second-stage translation" : "legacy mode";
-    throw new VmmConfigError(
-      "caching-mode",
-      `device ${hex(sid)}: passed-through devices in ${mode} need caching mode (CM = 1) to shadow the guest's second stage`,
-    );
-  }
+  const why = secondStage
+    ? `in ${viommu.scalable ? "scalable mode with second-stage translation" : "legacy mode"} need caching mode (CM = 1) to shadow the guest's second stage`
+    : "need caching mode (CM = 1): without it the guest does not invalidate after creating entries, so the VMM never learns of them";
+  throw new VmmConfigError("caching-mode", `device ${hex(sid)}: passed-through devices ${why}`);
 }

@@ -11,7 +11,7 @@ import type { DmaRequest, DmaResult, HostView, PlatformConfig } from "../platfor
 import type { CacheCapacities } from "../vtd/caches.ts";
 import { dmaRequestProblem, VIommu } from "../vtd/viommu.ts";
 import { Binder, type BoundDevice } from "./bind.ts";
-import { checkCompatibility, checkShadowable } from "./compatibility.ts";
+import { checkCachingMode, checkCompatibility } from "./compatibility.ts";
 import { VmmConfigError } from "./errors.ts";
 import { type GuestState, GuestTables } from "./guest-entries.ts";
 import {
@@ -98,7 +98,7 @@ export class VmPlatform {
         info = r.value;
       }
       (options.hooks?.compatibility ?? checkCompatibility)(config.viommu, d.sid, hostSide, iommu, info);
-      checkShadowable(config.viommu, d.sid);
+      checkCachingMode(config.viommu, d.sid);
       const hostPasid = (info?.maxPasidLog2 ?? 0) > 0;
       const binding = stage2.attachDevice({
         sid: d.sid,

@@ -47,6 +47,7 @@ export function nestingConfig(
   return {
     viommu: vtd({
       scalable: true,
+      cachingMode: true,
       firstStage: true,
       secondStage: false,
       pasidBits: 8,

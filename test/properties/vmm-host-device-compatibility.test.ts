@@ -6,7 +6,7 @@ import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("host-device-compatibility against the reference", () => {
   for (const cache of CACHE_CONFIGS.slice(0, 2)) {
-    it(`[VMM-COMPAT-1] [VMM-COMPAT-8] [VMM-SHADOW-1] holds with caches ${JSON.stringify(cache)}`, async () => {
+    it(`[VMM-COMPAT-1] [VMM-COMPAT-8] [VMM-COMPAT-11] [VMM-SHADOW-1] holds with caches ${JSON.stringify(cache)}`, async () => {
       const r = await runAgainst(hostDeviceCompatibility, { runs: 150, cache });
       expect(r.status, r.message).toBe("pass");
     }, 120_000);

@@ -115,14 +115,37 @@ describe("host-device compatibility when a passed-through device joins", () => {
 
   it("[VMM-SHADOW-1] second-stage translation for passed-through devices needs caching mode", async () => {
     const legacy = platformConfig({
-      viommu: fsViommu({ scalable: false, firstStage: false, secondStage: true, pasidBits: 0 }),
+      viommu: fsViommu({
+        scalable: false,
+        firstStage: false,
+        secondStage: true,
+        pasidBits: 0,
+        cachingMode: false,
+      }),
     });
     await expect(resetWith(legacy)).rejects.toThrow(/legacy mode need caching mode/);
-    const ss = platformConfig({ viommu: fsViommu({ secondStage: true }) });
+    const ss = platformConfig({ viommu: fsViommu({ secondStage: true, cachingMode: false }) });
     await expect(resetWith(ss)).rejects.toThrow(/caching mode \(CM = 1\)/);
     await expect(
       resetWith(platformConfig({ viommu: fsViommu({ secondStage: true, cachingMode: true }) })),
     ).resolves.toBeUndefined();
+  });
+
+  it("[VMM-COMPAT-11] a passed-through device needs caching mode even with first-stage translation only", async () => {
+    const fsOnly = platformConfig({ viommu: fsViommu({ cachingMode: false }) });
+    await expect(resetWith(fsOnly)).rejects.toThrow(/device 0x0010: .*caching mode \(CM = 1\)/);
+    // Emulated devices alone need nothing of the kind.
+    const emulatedOnly = platformConfig({
+      viommu: fsViommu({ cachingMode: false }),
+      devices: [{ sid: 0x08, kind: "emulated" }],
+    });
+    await expect(resetWith(emulatedOnly)).resolves.toBeUndefined();
+    // The host checks come first: a too-narrow host is named before caching mode.
+    const narrow = platformConfig({
+      viommu: fsViommu({ cachingMode: false }),
+      hostIommus: [hostIommu({ awBits: 39 })],
+    });
+    await expect(resetWith(narrow)).rejects.toThrow(/aw-bits 48 > host aw-bits 39/);
   });
 
   it("[VMM-COMPAT-10] malformed device lists and memory maps are refused precisely", async () => {

@@ -16,7 +16,7 @@ export function fsViommu(over: Partial<VIommuConfig> = {}): VIommuConfig {
   return {
     scalable: true,
     awBits: 48,
-    cachingMode: false,
+    cachingMode: true,
     firstStage: true,
     secondStage: false,
     nested: false,

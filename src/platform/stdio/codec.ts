@@ -157,6 +157,7 @@ export function encodeHostView(view: HostView): WireHostView {
       if (a.stage1 !== undefined) out.stage1 = u64ToHex(a.stage1);
       return out;
     }),
+    ...(view.nonCoherentDma === undefined ? {} : { nonCoherentDma: view.nonCoherentDma }),
   };
 }
 
@@ -168,6 +169,7 @@ export function decodeHostView(wire: WireHostView): HostView {
       if (a.stage1 !== undefined) out.stage1 = hexToU64(a.stage1);
       return out;
     }),
+    ...(wire.nonCoherentDma === undefined ? {} : { nonCoherentDma: wire.nonCoherentDma }),
   };
 }
 

@@ -91,6 +91,7 @@ export interface WireHostView {
     kind: "paging" | "nested";
     stage1?: Hex64;
   }>;
+  nonCoherentDma?: boolean;
 }
 
 export interface WireIoctlResult {

@@ -20,9 +20,18 @@ export class SparseMemory implements PhysicalMemory {
   private readonly slotPfn = new Float64Array(SLOTS).fill(-1);
   /** The page of each slot: a page of `pages`, or ZERO_PAGE for one not yet written. */
   private readonly slotPage: Uint32Array[] = new Array<Uint32Array>(SLOTS).fill(ZERO_PAGE);
-  /** The page of the last read (ZERO_PAGE while that page is unwritten). */
-  private lastPfn = -1;
-  private lastPage: Uint32Array = ZERO_PAGE;
+  /**
+   * The four pages read most recently, by base address (ZERO_PAGE while a page is unwritten; base
+   * -2 pages: none). Fields rather than arrays: the read path is a few compares.
+   */
+  private base0 = -2 * PAGE_SIZE;
+  private base1 = -2 * PAGE_SIZE;
+  private base2 = -2 * PAGE_SIZE;
+  private base3 = -2 * PAGE_SIZE;
+  private page0: Uint32Array = ZERO_PAGE;
+  private page1: Uint32Array = ZERO_PAGE;
+  private page2: Uint32Array = ZERO_PAGE;
+  private page3: Uint32Array = ZERO_PAGE;
 
   constructor(readonly size: number) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -35,11 +44,17 @@ export class SparseMemory implements PhysicalMemory {
   }
 
   readU32(addr: number): number {
-    const pfn = Math.floor(addr / PAGE_SIZE);
-    // The page read last first: the two halves of a 64-bit entry are read back to back.
-    const page = pfn === this.lastPfn ? this.lastPage : this.pageForRead(pfn);
+    // The four pages read most recently first: a table walk reads one page per level, over and over.
+    let off = addr - this.base0;
+    if (off >= 0 && off < PAGE_SIZE) return this.page0[off >>> 2] as number;
+    off = addr - this.base1;
+    if (off >= 0 && off < PAGE_SIZE) return this.page1[off >>> 2] as number;
+    off = addr - this.base2;
+    if (off >= 0 && off < PAGE_SIZE) return this.page2[off >>> 2] as number;
+    off = addr - this.base3;
+    if (off >= 0 && off < PAGE_SIZE) return this.page3[off >>> 2] as number;
     // addr & 0xfff is exact for any address below 2^53 (ToInt32 keeps the low bits).
-    return page[(addr & 0xfff) >>> 2] as number;
+    return this.recent(Math.floor(addr / PAGE_SIZE))[(addr & 0xfff) >>> 2] as number;
   }
 
   writeU32(addr: number, value: number): void {
@@ -88,8 +103,20 @@ export class SparseMemory implements PhysicalMemory {
       this.slotPfn[slot] = pfn;
       this.slotPage[slot] = page;
     }
-    this.lastPfn = pfn;
-    this.lastPage = page;
+    return page;
+  }
+
+  /** The page of pfn for reading, made the most recent of the four (the oldest drops out). */
+  private recent(pfn: number): Uint32Array {
+    const page = this.pageForRead(pfn);
+    this.base3 = this.base2;
+    this.page3 = this.page2;
+    this.base2 = this.base1;
+    this.page2 = this.page1;
+    this.base1 = this.base0;
+    this.page1 = this.page0;
+    this.base0 = pfn * PAGE_SIZE;
+    this.page0 = page;
     return page;
   }
 
@@ -105,7 +132,12 @@ export class SparseMemory implements PhysicalMemory {
     }
     this.slotPfn[slot] = pfn;
     this.slotPage[slot] = page;
-    if (pfn === this.lastPfn) this.lastPage = page;
+    // A page that was read as zeros before its first write: the recent pages must see the real one.
+    const base = pfn * PAGE_SIZE;
+    if (base === this.base0) this.page0 = page;
+    if (base === this.base1) this.page1 = page;
+    if (base === this.base2) this.page2 = page;
+    if (base === this.base3) this.page3 = page;
     return page;
   }
 }

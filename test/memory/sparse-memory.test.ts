@@ -59,6 +59,21 @@ describe("sparse memory", () => {
     expect(mem.allocatedPages).toBe(3);
   });
 
+  it("[VTD-MEM-1] reads interleaved over more pages than are kept recent see every write", () => {
+    const mem = new SparseMemory(1 << 30);
+    const pages = [0x3000, 0x4000, 0x5000, 0x10000, 0x11000, 0x10_3000, 0x20_4000];
+    const expected = new Map<number, number>();
+    for (const [i, page] of pages.entries()) {
+      for (const other of pages) expect(mem.readU32(other + 4)).toBe(expected.get(other) ?? 0);
+      mem.writeU32(page + 4, 0x100 + i);
+      expected.set(page, 0x100 + i);
+      for (const other of [...pages].reverse()) expect(mem.readU32(other + 4)).toBe(expected.get(other) ?? 0);
+    }
+    mem.write(0x4ffe, Uint8Array.of(0xaa, 0xbb, 0xcc, 0xdd));
+    expect(mem.readU32(0x4ffc)).toBe(0xbbaa_0000);
+    expect(mem.readU32(0x5000)).toBe(0x0000_ddcc);
+  });
+
   it("[VTD-MEM-1] addresses above 4 GiB keep their low bits", () => {
     const mem = new SparseMemory(2 ** 40);
     mem.writeU32(2 ** 36 + 0xffc, 7);

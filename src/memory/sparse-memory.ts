@@ -10,9 +10,9 @@ const ZERO_PAGE = new Uint32Array(PAGE_SIZE >>> 2);
  * Page-granular sparse memory: pages are allocated on first write.
  * [VTD-MEM-1] Unwritten memory reads as zeros.
  *
- * Word accesses go through a small direct-mapped cache of page lookups (slot = page number mod
- * SLOTS) in front of the page map, so a table walk, which touches a few pages over and over, does
- * not pay a hash lookup per word.
+ * Word reads look for their page among the four pages read most recently, then in a small
+ * direct-mapped cache of page lookups (slot = page number mod SLOTS), then in the page map, so a
+ * table walk, which touches a few pages over and over, does not pay a hash lookup per word.
  */
 export class SparseMemory implements PhysicalMemory {
   private readonly pages = new Map<number, Uint32Array>();

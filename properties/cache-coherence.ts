@@ -32,6 +32,6 @@ export const cacheCoherence: PropertyDefinition = {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
     return guestConfigProblem(d);
   },
-  run: (ctx) => runStorm(ctx, { weights: COHERENCE_WEIGHTS, maxCommands: 30 }),
+  run: (ctx) => runStorm(ctx, { weights: COHERENCE_WEIGHTS, maxCommands: 24 }),
   judge: (trace) => oracleJudge(trace),
 };

@@ -61,6 +61,6 @@ export const faultRecording: PropertyDefinition = {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
     return guestConfigProblem(d);
   },
-  run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 24, after: statusAfterClearing }),
+  run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 16, after: statusAfterClearing }),
   judge: (trace) => oracleJudge(trace),
 };

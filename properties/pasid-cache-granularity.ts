@@ -38,7 +38,7 @@ export const pasidCacheGranularity: PropertyDefinition = {
       wants: { mode: "scalable", pasid: true },
       weights: WEIGHTS,
       kinds: ["pasid-cache", "pasid-iotlb", "wait"],
-      maxCommands: 30,
+      maxCommands: 20,
     }),
   judge: (trace) => oracleJudge(trace),
 };

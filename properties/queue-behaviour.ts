@@ -59,7 +59,7 @@ export const queueBehaviour: PropertyDefinition = {
             ),
             dma: dmaArb({ pasids: false, writes: d.supports.dmaWrite }),
           }),
-          { minLength: 1, maxLength: 12 },
+          { minLength: 1, maxLength: 8 },
         ),
       ),
     );

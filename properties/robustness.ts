@@ -33,6 +33,6 @@ export const robustness: PropertyDefinition = {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
     return guestConfigProblem(d);
   },
-  run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 24 }),
+  run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 16 }),
   judge: (trace) => oracleJudge(trace),
 };

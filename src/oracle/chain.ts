@@ -90,6 +90,24 @@ export class Chain {
   private reads = new Set<number>();
   private readonly entries = new Map<string, Entry>();
   private current: Permitted[] = [];
+  /** "DID/PASID tag" of the walks the request may take now: the IOTLB tags it may look up. */
+  lookupTags = new Set<string>();
+
+  /**
+   * [ORACLE-KEY-4] IOTLB values this chain may hold, with their tag: another request of the same
+   * page whose walk uses the same DID and PASID tag may hit them (the IOTLB is tagged by domain).
+   */
+  iotlbValues(): Array<{ tag: string; value: OutcomeValue; explain: string }> {
+    const out: Array<{ tag: string; value: OutcomeValue; explain: string }> = [];
+    for (const e of this.entries.values())
+      if (e.payload.cls === "iotlb" && e.key.cls === "iotlb")
+        out.push({
+          tag: `${e.key.did}/${e.key.pasid ?? "-"}`,
+          value: e.payload.value,
+          explain: `${e.explain} [IOTLB ${keyText(e.key)} filled by SID 0x${this.sid.toString(16)}, step ${e.since}]`,
+        });
+    return out;
+  }
 
   constructor(
     readonly sid: number,
@@ -241,6 +259,12 @@ export class Chain {
         value: fault(S.RTA_2_LEGACY_TTM_WITH_PASID),
         explain: "request with PASID in legacy mode",
       });
+    } else if (this.pasid !== undefined && (cfg.pasidBits === 0 || this.pasid >= 2 ** cfg.pasidBits)) {
+      // [VTD-PASID-5] the PASID width is checked before any table is read.
+      faults.push({
+        value: fault(S.SGN_10_PASID_BEYOND_PSS),
+        explain: `PASID ${this.pasid} beyond ECAP.PSS (${cfg.pasidBits} bits)`,
+      });
     } else {
       // Context level: fresh, plus what the context cache may hold for this SID.
       const fresh = walkContext(mem, rp, this.sid, cfg);
@@ -326,6 +350,9 @@ export class Chain {
       if (have === undefined) bySetup.set(k, { setup: st.setup, src: [...st.src] });
       else have.src.push(...st.src);
     }
+    this.lookupTags = new Set(
+      [...bySetup.values()].map((st) => `${st.setup.did}/${st.setup.pasidTag ?? "-"}`),
+    );
     for (const st of bySetup.values()) this.walkSetup(st.setup, st.src, mem, mode, s, faults, leaves);
 
     // IOTLB: fresh leaves fill it; everything it may hold is permitted (looked up by SID and page).

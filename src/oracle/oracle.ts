@@ -95,7 +95,17 @@ export class Oracle {
 
   /** [ORACLE-JUDGE-6] The permitted outcomes of a request if it were issued now. */
   permittedFor(req: DmaRequest): PermittedSet {
-    const perms = this.chainFor(req).permitted(Math.max(this.t, this.tl.start));
+    const now = Math.max(this.t, this.tl.start);
+    const chain = this.chainFor(req);
+    const perms = [...chain.permitted(now)];
+    // [ORACLE-KEY-4] IOTLB values filled through other SIDs under a DID and PASID tag this request uses.
+    if (this.tl.control.teHistory.at(-1)?.te === true)
+      for (const other of this.chains.values()) {
+        if (other === chain || other.page !== chain.page) continue;
+        other.permitted(now);
+        for (const v of other.iotlbValues())
+          if (chain.lookupTags.has(v.tag)) perms.push({ value: v.value, explain: v.explain });
+      }
     const access = { write: req.write, priv: req.priv ?? false, offset: Number(req.iova & 0xfffn) };
     const outcomes: PermittedSet["outcomes"] = [];
     const seen = new Set<string>();

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { encodePasidEntry, PGTT } from "../../src/bits/pasid-entry.ts";
 import { capabilitiesFor } from "../../src/vtd/capabilities.ts";
-import { config, Stream } from "./stream.ts";
+import { config, legacyDevice, Stream, ss } from "./stream.ts";
 
 const FAULT_F = 1n << 63n;
 const FAULT_READ = 1n << 62n;
@@ -24,6 +24,11 @@ describe("request checks", () => {
   it("[ORACLE-WALK-2] [VTD-PASID-5] without ECAP.PASID a request with PASID 0 faults SGN.10", () => {
     const s = scalable(0, true);
     expect(s.outcomes({ sid: 0x08, pasid: 0, iova: 0n, len: 4, write: false })).toEqual(["fault 0x89"]);
+  });
+
+  it("[ORACLE-WALK-2] [VTD-PASID-5] SGN.10 comes before a missing context entry", () => {
+    const s = scalable(0, true);
+    expect(s.outcomes({ sid: 0x10, pasid: 3, iova: 0n, len: 4, write: false })).toEqual(["fault 0x89"]);
   });
 
   it("[ORACLE-WALK-2] [VTD-CTX-8] a request whose PASID equals RID_PASID faults SCT.9", () => {
@@ -90,5 +95,22 @@ describe("fault records", () => {
       s.step({ op: "readReg", args: [off + 8, 8], result: FAULT_F | FAULT_READ | (0x89n << 32n) | 0x08n }).ok,
     ).toBe(true);
     expect(s.step({ op: "readReg", args: [off, 8], result: 0x1000n }).ok).toBe(true);
+  });
+});
+
+describe("IOTLB tags", () => {
+  it("[ORACLE-KEY-4] a translation cached through one SID may serve another SID of the same domain", () => {
+    const s = new Stream(config());
+    legacyDevice(s, 0x08, 1, 0x12000, 0x20000);
+    s.enable(0x10000);
+    const data = new Uint8Array(4);
+    expect(s.dma({ sid: 0x08, iova: 0n, len: 4, write: false }, { status: "ok", data }).ok).toBe(true);
+    s.w64(0x15000, ss(0x21000)); // remap page 0 without invalidating
+    s.w64(0x11000 + 0x10 * 16, 0x12000n | 1n); // device 0x10 joins domain 1 (new context entry)
+    s.w64(0x11000 + 0x10 * 16 + 8, 2n | (1n << 8n));
+    const req = { sid: 0x10, iova: 0n, len: 4, write: false };
+    expect(s.outcomes(req)).toEqual(["ok 0x20000", "ok 0x21000"]);
+    s.invalidate([{ kind: "iotlb", g: 2, dr: false, dw: false, did: 1, am: 0, ih: false, addr: 0n }]);
+    expect(s.outcomes(req)).toEqual(["ok 0x21000"]);
   });
 });

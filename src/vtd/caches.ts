@@ -46,7 +46,7 @@ export interface CachedPasid {
   view?: PasidView;
 }
 
-/** What produced an IOTLB entry: decides which invalidations cover it [VTD-CACHE-5]. */
+/** What produced an IOTLB entry: decides which invalidations cover it [VTD-CACHE-6] [VTD-CACHE-7]. */
 export type IotlbKind = "second-stage" | "pass-through" | "first-stage" | "nested";
 
 export interface CachedTranslation {

@@ -5,6 +5,7 @@
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { attachDetach } from "./attach-detach.ts";
 import { cacheCoherence } from "./cache-coherence.ts";
+import { coherencyMatrix } from "./coherency-matrix.ts";
 import { faultRecording } from "./fault-recording.ts";
 import { hostDeviceCompatibility } from "./host-device-compatibility.ts";
 import { hwptInvalidateProgress } from "./hwpt-invalidate-progress.ts";
@@ -34,4 +35,5 @@ export const properties: PropertyDefinition[] = [
   hwptInvalidateProgress,
   attachDetach,
   uapiExtensibility,
+  coherencyMatrix,
 ];

@@ -34,13 +34,13 @@ export async function listCommand(topic: string, opts: { registry?: string }, io
       const have = (rel: string): string =>
         existsSync(join(REPO_ROOT, "src", rel)) ? "" : "  (not in this build)";
       const notes: Record<(typeof ADAPTER_FORMS)[number], string> = {
-        reference: `the reference model${have("platform/reference.ts")}`,
+        "reference[:key=value,...]": `the reference model; options: cache capacities (context, pasid, iotlb, psc)${have("platform/reference.ts")}`,
         "mutant:ID": `the reference with one known bug; see \`list mutants\`${have("platform/mutants.ts")}`,
         "qemu[:key=value,...]": `QEMU's intel-iommu over qtest${have("platform/qemu/adapter.ts")}`,
         "module:PATH": "a module exporting createModel() (or a default factory) returning a Model",
         "stdio:COMMAND": "a process speaking the JSON-lines protocol of docs/protocol.md",
       };
-      for (const form of ADAPTER_FORMS) io.out(`${form.padEnd(22)} ${notes[form]}\n`);
+      for (const form of ADAPTER_FORMS) io.out(`${form.padEnd(26)} ${notes[form]}\n`);
       return EXIT_OK;
     }
     default:

@@ -1,6 +1,7 @@
 /**
  * Adapter specs: the string a user gives to --adapter, parsed and loaded. [HARNESS-ADAPTER-1]
- *   reference            the reference model (src/platform/reference.ts)
+ *   reference[:k=v,…]    the reference model (src/platform/reference.ts); options are cache
+ *                        capacities, e.g. reference:iotlb=0,psc=0
  *   mutant:ID            the reference with one known bug (src/platform/mutants.ts)
  *   qemu[:k=v,…]         QEMU's intel-iommu over qtest (src/platform/qemu/adapter.ts)
  *   module:PATH          a module exporting createModel (or a default factory)
@@ -13,7 +14,7 @@ import { createStdioModel } from "../platform/stdio/client.ts";
 import type { Model, ModelFactory } from "../platform/types.ts";
 
 export type AdapterSpec =
-  | { kind: "reference" }
+  | { kind: "reference"; options: Record<string, string> }
   | { kind: "mutant"; id: string }
   | { kind: "qemu"; options: Record<string, string> }
   | { kind: "module"; path: string }
@@ -30,7 +31,7 @@ export class AdapterLoadError extends Error {
 }
 
 export const ADAPTER_FORMS = [
-  "reference",
+  "reference[:key=value,...]",
   "mutant:ID",
   "qemu[:key=value,...]",
   "module:PATH",
@@ -45,9 +46,7 @@ export function parseAdapterSpec(spec: string): AdapterSpec {
   const rest = colon < 0 ? undefined : spec.slice(colon + 1);
   switch (kind) {
     case "reference":
-      if (rest !== undefined)
-        throw new AdapterSpecError(`"reference" takes no argument (got "${spec}"); ${USAGE}`);
-      return { kind: "reference" };
+      return { kind: "reference", options: parseOptions(spec, rest ?? "") };
     case "mutant":
       if (rest === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(rest)) {
         throw new AdapterSpecError(
@@ -138,7 +137,10 @@ export async function loadAdapter(spec: string, options: LoadOptions = {}): Prom
     switch (parsed.kind) {
       case "reference": {
         const m = await importBuiltIn("reference", "reference");
-        return await (needFunction(m, "createReferenceModel", "reference") as () => Promise<Model>)();
+        const create = needFunction(m, "createReferenceModel", "reference") as (
+          options: Record<string, string>,
+        ) => Promise<Model>;
+        return await create(parsed.options);
       }
       case "mutant": {
         const m = await importBuiltIn("mutants", spec);

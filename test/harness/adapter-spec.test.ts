@@ -9,7 +9,11 @@ import {
 
 describe("parseAdapterSpec", () => {
   it("[HARNESS-ADAPTER-1] parses every form", () => {
-    expect(parseAdapterSpec("reference")).toEqual({ kind: "reference" });
+    expect(parseAdapterSpec("reference")).toEqual({ kind: "reference", options: {} });
+    expect(parseAdapterSpec("reference:iotlb=0,psc=16")).toEqual({
+      kind: "reference",
+      options: { iotlb: "0", psc: "16" },
+    });
     expect(parseAdapterSpec("mutant:pasid-global-no-unbind")).toEqual({
       kind: "mutant",
       id: "pasid-global-no-unbind",
@@ -28,9 +32,9 @@ describe("parseAdapterSpec", () => {
 
   it("[HARNESS-ADAPTER-1] refuses malformed specs with the valid forms", () => {
     expect(() => parseAdapterSpec("bochs")).toThrow(
-      'unknown adapter "bochs"; valid adapter specs: reference, mutant:ID, qemu[:key=value,...], module:PATH, stdio:COMMAND',
+      'unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], module:PATH, stdio:COMMAND',
     );
-    expect(() => parseAdapterSpec("reference:x")).toThrow(AdapterSpecError);
+    expect(() => parseAdapterSpec("reference:=0")).toThrow(AdapterSpecError);
     expect(() => parseAdapterSpec("mutant:")).toThrow(/mutant needs an id/);
     expect(() => parseAdapterSpec("module:")).toThrow(/module needs a path/);
     expect(() => parseAdapterSpec("stdio: ")).toThrow(/stdio needs a command/);
@@ -44,6 +48,12 @@ describe("loadAdapter", () => {
     await expect(
       importAdapterModule(new URL("./no-such-adapter.ts", import.meta.url), "frob"),
     ).rejects.toThrow(/^adapter frob is not available in this build \(.*no-such-adapter\.ts is missing\)$/);
+  });
+
+  it("[HARNESS-ADAPTER-1] reference options reach the reference model (cache capacities)", async () => {
+    const model = await loadAdapter("reference:iotlb=0,psc=4");
+    expect((await model.describe()).name).toBe("reference");
+    await expect(loadAdapter("reference:tlb=3")).rejects.toThrow(/unknown option 'tlb'/);
   });
 
   it("[HARNESS-ADAPTER-1] module: loads createModel or a default factory", async () => {

@@ -1,7 +1,7 @@
 /**
  * The built-in `reference` adapter: the reference platform (vIOMMU, and for passed-through
  * devices the host IOMMU and VMM glue) behind the adapter contract. Options:
- *   context=N, pasid=N, iotlb=N   cache capacities (0 turns a cache off); defaults in caches.ts
+ *   context=N, pasid=N, iotlb=N, psc=N   cache capacities (0 turns a cache off); defaults in caches.ts
  */
 import { type PlatformBuildHooks, VmPlatform } from "../vmm/platform.ts";
 import { type CacheCapacities, DEFAULT_CAPACITIES } from "../vtd/caches.ts";
@@ -23,7 +23,7 @@ function capacitiesFrom(options: Record<string, string>): CacheCapacities {
   const caps = { ...DEFAULT_CAPACITIES };
   for (const [key, value] of Object.entries(options)) {
     if (!(key in caps))
-      throw new Error(`reference adapter: unknown option '${key}' (known: context, pasid, iotlb)`);
+      throw new Error(`reference adapter: unknown option '${key}' (known: ${Object.keys(caps).join(", ")})`);
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0)
       throw new Error(`reference adapter: option ${key}=${value} is not a count`);

@@ -16,7 +16,7 @@ import { runProperties } from "../../src/harness/runner.ts";
 import type { Model } from "../../src/platform/types.ts";
 
 /** The cache configurations the suite must judge alike (see spec/oracle.md ORACLE-TIME-1). */
-export const CACHE_CONFIGS = [
+const CACHE_CONFIGS = [
   "reference:context=0,pasid=0,iotlb=0,psc=0",
   "reference:iotlb=1,psc=1",
   "reference:iotlb=0,psc=256",

@@ -6,6 +6,7 @@ import type { PropertyDefinition } from "../src/harness/property.ts";
 import { attachDetach } from "./attach-detach.ts";
 import { cacheCoherence } from "./cache-coherence.ts";
 import { coherencyMatrix } from "./coherency-matrix.ts";
+import { errata772415 } from "./errata-772415.ts";
 import { faultRecording } from "./fault-recording.ts";
 import { hostDeviceCompatibility } from "./host-device-compatibility.ts";
 import { hwptInvalidateProgress } from "./hwpt-invalidate-progress.ts";
@@ -36,4 +37,5 @@ export const properties: PropertyDefinition[] = [
   attachDetach,
   uapiExtensibility,
   coherencyMatrix,
+  errata772415,
 ];

@@ -3,7 +3,12 @@
  * once (the same derivation the reference register file uses, src/vtd/capabilities.ts).
  */
 import type { PlatformConfig } from "../platform/types.ts";
-import { capabilitiesFor } from "../vtd/capabilities.ts";
+import {
+  type Capabilities,
+  capabilitiesFor,
+  decodeCapabilities,
+  encodeCapabilities,
+} from "../vtd/capabilities.ts";
 
 export interface OracleConfig {
   /** CAP.CM: not-present and faulting non-first-stage entries may be cached. */
@@ -31,7 +36,26 @@ export interface OracleConfig {
 }
 
 export function oracleConfig(config: PlatformConfig): OracleConfig {
-  const c = capabilitiesFor(config.viommu);
+  return configFrom(config, capabilitiesFor(config.viommu));
+}
+
+/**
+ * [ORACLE-CAP-1] The configuration as the model's own CAP and ECAP say: each register the
+ * driver was seen to read replaces the value the reference would report for `config`. What no
+ * register holds (the host address width, memory) stays the configuration's.
+ */
+export function oracleConfigFromRegisters(
+  config: PlatformConfig,
+  seen: { cap?: bigint; ecap?: bigint },
+): OracleConfig {
+  const own = encodeCapabilities(capabilitiesFor(config.viommu));
+  return configFrom(
+    config,
+    decodeCapabilities({ ver: own.ver, cap: seen.cap ?? own.cap, ecap: seen.ecap ?? own.ecap }),
+  );
+}
+
+function configFrom(config: PlatformConfig, c: Capabilities): OracleConfig {
   return {
     cm: c.cm,
     mgaw: c.mgaw,

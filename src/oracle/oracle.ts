@@ -4,9 +4,10 @@
  */
 import { decodeFaultRecord } from "../bits/fault-record.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../platform/types.ts";
+import { Reg } from "../vtd/register-offsets.ts";
 import { faultReasonName } from "../vtd/fault-reasons.ts";
 import { Chain, type Timeline } from "./chain.ts";
-import { oracleConfig } from "./config.ts";
+import { oracleConfig, oracleConfigFromRegisters } from "./config.ts";
 import { Control } from "./control.ts";
 import { decodeFingerprint } from "./fingerprint.ts";
 import { HistoryMemory } from "./history-memory.ts";
@@ -61,6 +62,9 @@ export class Oracle {
   private pendingWrites: PendingWrite[] = [];
   private aborted: AbortedDma[] = [];
   private records = new Map<number, { hi?: bigint; lo?: bigint; dma?: AbortedDma }>();
+  private config!: PlatformConfig;
+  /** [ORACLE-CAP-1] 32-bit halves of CAP and ECAP the model was seen to return, by offset. */
+  private capWords = new Map<number, bigint>();
 
   constructor(config: PlatformConfig) {
     this.reset(config);
@@ -139,6 +143,8 @@ export class Oracle {
   }
 
   private reset(config: PlatformConfig): void {
+    this.config = config;
+    this.capWords = new Map();
     const cfg = oracleConfig(config);
     const mem = new HistoryMemory(cfg.memSize);
     const start = this.t < 0 ? 0 : this.t;
@@ -292,6 +298,7 @@ export class Oracle {
 
   /** [ORACLE-JUDGE-5] Register reads: invalidation completion and fault records. */
   private onReadReg(off: number, width: 4 | 8, value: bigint): Verdict {
+    this.learnCapabilities(off, width, value);
     const comps = this.tl.control.readReg(this.t, off, width, value);
     if (comps.length > 0)
       this.tl.completions.set(this.t, [...(this.tl.completions.get(this.t) ?? []), ...comps]);
@@ -337,6 +344,43 @@ export class Oracle {
             .join(" | ")}`,
       ),
     );
+  }
+
+  /**
+   * [ORACLE-CAP-1] The capabilities are the ones the model reports: once the driver has read CAP
+   * or ECAP, the oracle judges by those values instead of the reference's for the configuration.
+   * Chains are rebuilt from the timeline under the new capabilities (they are normally read
+   * before anything else happens).
+   */
+  private learnCapabilities(off: number, width: 4 | 8, value: bigint): void {
+    const words: Array<[number, bigint]> =
+      width === 8
+        ? [
+            [off, value & 0xffff_ffffn],
+            [off + 4, (value >> 32n) & 0xffff_ffffn],
+          ]
+        : [[off, value & 0xffff_ffffn]];
+    let touched = false;
+    for (const [o, v] of words)
+      if (o >= Reg.CAP && o < Reg.ECAP + 8) {
+        this.capWords.set(o, v);
+        touched = true;
+      }
+    if (!touched) return;
+    const reg = (base: number): bigint | undefined => {
+      const lo = this.capWords.get(base);
+      const hi = this.capWords.get(base + 4);
+      return lo === undefined || hi === undefined ? undefined : lo | (hi << 32n);
+    };
+    const cap = reg(Reg.CAP);
+    const ecap = reg(Reg.ECAP);
+    const next = oracleConfigFromRegisters(this.config, {
+      ...(cap === undefined ? {} : { cap }),
+      ...(ecap === undefined ? {} : { ecap }),
+    });
+    if (JSON.stringify(next) === JSON.stringify(this.tl.cfg)) return;
+    Object.assign(this.tl.cfg, next); // Control and the chains share this object
+    this.chains = new Map();
   }
 
   /** Writing F = 1 to a fault record clears it: forget what was matched there. */

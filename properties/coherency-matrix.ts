@@ -119,7 +119,13 @@ export interface HostCase {
  */
 export function hostCaseArb(
   mode: HostVmMode,
-  o: { devices?: number; readOnlyTop?: bigint; iommu?: (id: string) => fc.Arbitrary<HostIommuConfig> } = {},
+  o: {
+    devices?: number;
+    readOnlyTop?: bigint;
+    iommu?: (id: string) => fc.Arbitrary<HostIommuConfig>;
+    /** Some devices bound through the legacy VFIO container (plain VMs only). [VMM-S2-6] */
+    vfioCompat?: boolean;
+  } = {},
 ): fc.Arbitrary<HostCase> {
   const n = o.devices ?? 3;
   const iommu = o.iommu ?? (mode === "nesting" ? nestingHostIommuArb : hostIommuArb);
@@ -133,7 +139,13 @@ export function hostCaseArb(
             iommu: fc.constantFrom(...ids),
             noSnoop: fc.boolean(),
             behindBridge: fc.constant(false),
-            iommufd: fc.constant(true),
+            iommufd:
+              o.vfioCompat && mode === "plain"
+                ? fc.oneof(
+                    { weight: 3, arbitrary: fc.constant(true) },
+                    { weight: 1, arbitrary: fc.constant(false) },
+                  )
+                : fc.constant(true),
           }),
           { minLength: n, maxLength: n },
         ),

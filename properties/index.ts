@@ -15,6 +15,7 @@ import { nestedEquivalence } from "./nested-equivalence.ts";
 import { pasidCacheGranularity } from "./pasid-cache-granularity.ts";
 import { queueBehaviour } from "./queue-behaviour.ts";
 import { robustness } from "./robustness.ts";
+import { stage2Sharing } from "./stage2-sharing.ts";
 import { translationEqualsWalk } from "./translation-equals-walk.ts";
 import { uapiExtensibility } from "./uapi-extensibility.ts";
 import { unbindPropagation } from "./unbind-propagation.ts";
@@ -38,4 +39,5 @@ export const properties: PropertyDefinition[] = [
   uapiExtensibility,
   coherencyMatrix,
   errata772415,
+  stage2Sharing,
 ];

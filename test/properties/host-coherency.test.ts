@@ -7,6 +7,8 @@ import {
 } from "../../properties/coherency-matrix.ts";
 import { createMutantModel } from "../../src/platform/mutants.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
+import { decodeHostView, encodeHostView } from "../../src/platform/stdio/codec.ts";
+import { checkResult } from "../../src/platform/stdio/schema.ts";
 import type { HostIommuConfig } from "../../src/platform/types.ts";
 import { hostIommu } from "../vmm/fixtures.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
@@ -109,5 +111,17 @@ describe("the coherency expectations themselves", () => {
     expect(expectedNonCoherent(vm(false, sc))).toBe(false);
     expect(expectedNonCoherent(vm(true, nosc))).toBe(true);
     expect(expectedNonCoherent(vm(false, nosc))).toBe(false);
+  });
+});
+
+describe("nonCoherentDma on the wire", () => {
+  it("[VMM-S2-11] [HARNESS-PROTO-6] the optional field survives the codec and the schema accepts it (and only a boolean)", () => {
+    const view = { attachments: [{ sid: 0x10, hwptId: 5, kind: "paging" as const }], nonCoherentDma: true };
+    const wire = encodeHostView(view);
+    expect(checkResult("hostView", wire)).toEqual([]);
+    expect(decodeHostView(wire)).toEqual(view);
+    const without = { attachments: [] };
+    expect(decodeHostView(encodeHostView(without))).toEqual(without);
+    expect(checkResult("hostView", { attachments: [], nonCoherentDma: "yes" })).not.toEqual([]);
   });
 });

@@ -33,6 +33,8 @@ export interface OracleConfig {
   faultRecords: number;
   frcdOffset: number;
   iotlbRegOffset: number;
+  /** What decides whether a queued descriptor is valid (VTD-QI-5, VTD-QI-9, ORACLE-CTL-5). */
+  queue: { smts: boolean; adms: boolean; dt: boolean; psi: boolean; mamv: number; pds: boolean; dit: boolean };
 }
 
 export function oracleConfig(config: PlatformConfig): OracleConfig {
@@ -77,5 +79,6 @@ function configFrom(config: PlatformConfig, c: Capabilities): OracleConfig {
     faultRecords: c.faultRecords,
     frcdOffset: c.faultRecordOffset,
     iotlbRegOffset: c.iotlbRegOffset,
+    queue: { smts: c.smts, adms: c.adms, dt: c.dt, psi: c.psi, mamv: c.mamv, pds: c.pds, dit: c.dit },
   };
 }

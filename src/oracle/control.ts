@@ -4,7 +4,7 @@
  * read from the shadow memory when IQT is written), register-based invalidations, and when each
  * invalidation is known to have completed.
  */
-import { decodeDescriptor, descriptorScope } from "../bits/descriptor.ts";
+import { type Descriptor, decodeDescriptor, descriptorScope } from "../bits/descriptor.ts";
 import { bit, field, mask } from "../bits/word.ts";
 import type { TranslationMode } from "../platform/types.ts";
 import type { RootPointer } from "../vtd/interfaces.ts";
@@ -79,6 +79,15 @@ export class Control {
     return this.statusAddrs.some((a) => addr >= a && addr < a + 4);
   }
 
+  /**
+   * [ORACLE-CTL-5] The queue met an invalid descriptor (or tail) since software last cleared
+   * FSTS.IQE: only then may the model show IQE = 1.
+   */
+  get iqePermitted(): boolean {
+    return this.iqeCause;
+  }
+  private iqeCause = false;
+
   /** Invalidations submitted whose completion has not been observed. */
   get outstanding(): number {
     return this.pending.length + (this.ccmd ? 1 : 0) + (this.iotlb ? 1 : 0);
@@ -118,7 +127,10 @@ export class Control {
       this.qTail = Number(this.reg64(Reg.IQT) & mask(18, 4));
       this.fetch(t);
     }
-    if (touches(Reg.FSTS) && off === Reg.FSTS && bit(value, 4)) this.fetch(t); // IQE cleared: resume
+    if (touches(Reg.FSTS) && off === Reg.FSTS && bit(value, 4)) {
+      this.iqeCause = false; // IQE cleared: resume (and fail again on a descriptor still invalid)
+      this.fetch(t);
+    }
     if (touches(Reg.CCMD)) this.ccmdWrite(t);
     if (touches(this.cfg.iotlbRegOffset + 8)) this.iotlbWrite(t);
     return changed;
@@ -136,13 +148,37 @@ export class Control {
     const size = 4096 * 2 ** field(iqa, 2, 0);
     const dsz = wide ? 32 : 16;
     const mode = this.mode(t);
+    const ttm = this.rootAt(t)?.ttm ?? 0;
+    const q = this.cfg.queue;
     let guard = size / 16 + 1;
     while (this.qHead !== this.qTail && guard-- > 0) {
-      if (this.qHead >= size || this.qTail >= size || this.qHead % dsz !== 0) return;
+      // [VTD-QI-5] [VTD-QI-10] queue-level errors: width against mode and support, tail and head.
+      const queueError =
+        (wide && !q.smts && !q.adms) ||
+        ttm === 2 ||
+        (ttm === 1 && !q.smts) ||
+        (ttm === 3 && !q.adms) ||
+        (!wide && (ttm === 1 || ttm === 3)) ||
+        this.qHead >= size ||
+        this.qTail >= size ||
+        this.qHead % dsz !== 0 ||
+        this.qTail % dsz !== 0 ||
+        base + this.qHead + dsz > this.mem.size;
+      if (queueError) {
+        this.iqeCause = true;
+        return;
+      }
       const words: bigint[] = [];
       for (let i = 0; i < dsz / 8; i++) words.push(this.mem.wordAt(base + this.qHead + i * 8));
-      const d = decodeDescriptor(words, { width: wide ? 256 : 128 });
-      if (!d.ok) return;
+      const d = decodeDescriptor(words, {
+        width: wide ? 256 : 128,
+        pageRequestDrain: q.pds,
+        deviceTlbThrottle: q.dit,
+      });
+      if (!d.ok || !this.offered(d.descriptor, ttm)) {
+        this.iqeCause = true;
+        return;
+      }
       const desc = d.descriptor;
       if (desc.kind === "wait") {
         const w: Wait = { submit: t, before: [...this.pending], intr: desc.intr };
@@ -164,6 +200,15 @@ export class Control {
       }
       this.qHead = (this.qHead + dsz) % size;
     }
+  }
+
+  /** [VTD-QI-5] [VTD-QI-9] Valid for this unit and mode: legacy types 1-5, DT, PSI and MAMV. */
+  private offered(d: Descriptor, ttm: number): boolean {
+    const q = this.cfg.queue;
+    if (ttm === 0 && d.kind.startsWith("pasid-")) return false;
+    if (!q.dt && d.kind.endsWith("device-tlb")) return false;
+    if (d.kind === "iotlb" && d.g === 3 && (!q.psi || d.am > q.mamv)) return false;
+    return true;
   }
 
   private ccmdWrite(t: number): void {

@@ -65,6 +65,8 @@ export class Oracle {
   private config!: PlatformConfig;
   /** [ORACLE-CAP-1] 32-bit halves of CAP and ECAP the model was seen to return, by offset. */
   private capWords = new Map<number, bigint>();
+  /** [ORACLE-JUDGE-8] Aborted DMAs whose fault must leave a trace in FSTS, since the last clear. */
+  private mustRecord: number[] = [];
 
   constructor(config: PlatformConfig) {
     this.reset(config);
@@ -161,6 +163,7 @@ export class Oracle {
     this.pendingWrites = [];
     this.aborted = [];
     this.records = new Map();
+    this.mustRecord = [];
   }
 
   private memWrite(gpa: number, bytes: Uint8Array): void {
@@ -197,6 +200,7 @@ export class Oracle {
         req,
         faults: faults.map((f) => ({ reason: f.reason, record: f.record })),
       });
+      if (faults.every((f) => f.record === "yes")) this.mustRecord.push(this.t);
       return OK;
     }
     const oks = set.outcomes
@@ -299,6 +303,10 @@ export class Oracle {
   /** [ORACLE-JUDGE-5] Register reads: invalidation completion and fault records. */
   private onReadReg(off: number, width: 4 | 8, value: bigint): Verdict {
     this.learnCapabilities(off, width, value);
+    if (off === Reg.FSTS) {
+      const v = this.faultStatus(value);
+      if (!v.ok) return v;
+    }
     const comps = this.tl.control.readReg(this.t, off, width, value);
     if (comps.length > 0)
       this.tl.completions.set(this.t, [...(this.tl.completions.get(this.t) ?? []), ...comps]);
@@ -383,13 +391,38 @@ export class Oracle {
     this.chains = new Map();
   }
 
+  /**
+   * [ORACLE-CTL-5] IQE only after an invalid descriptor; [ORACLE-JUDGE-8] a fault that had to be
+   * recorded leaves PPF (its record, or the pending record it was compressed into) or PFO set
+   * until software clears a record or PFO.
+   */
+  private faultStatus(value: bigint): Verdict {
+    if ((value & 0x10n) !== 0n && !this.tl.control.iqePermitted)
+      return bad(
+        "FSTS.IQE is set, but every descriptor the queue fetched since IQE was last cleared is valid",
+        `FSTS 0x${value.toString(16)}`,
+        ["IQE = 0 (VTD-QI-5, VTD-QI-10, VTD-QI-12)"],
+      );
+    if ((value & 0x3n) === 0n && this.mustRecord.length > 0)
+      return bad(
+        `the fault of the DMA at step ${this.mustRecord[0]} must be recorded, but FSTS shows neither a pending record (PPF) nor an overflow (PFO)`,
+        `FSTS 0x${value.toString(16)}`,
+        ["PPF = 1 (recorded, or compressed into a pending record)", "PFO = 1 (dropped on overflow)"],
+      );
+    return OK;
+  }
+
   /** Writing F = 1 to a fault record clears it: forget what was matched there. */
   private clearRecords(off: number, value: bigint, width: 4 | 8): void {
     const { frcdOffset, faultRecords } = this.tl.cfg;
+    if (off === Reg.FSTS && (value & 1n) !== 0n) this.mustRecord = []; // PFO cleared
     if (off < frcdOffset || off >= frcdOffset + 16 * faultRecords) return;
     const rel = (off - frcdOffset) % 16;
     const fBit = (rel === 8 && width === 8 && (value >> 63n) & 1n) || (rel === 12 && (value >> 31n) & 1n);
-    if (fBit) this.records.delete(Math.floor((off - frcdOffset) / 16));
+    if (fBit) {
+      this.records.delete(Math.floor((off - frcdOffset) / 16));
+      this.mustRecord = []; // the cleared record may have been the one
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { stage2Sharing } from "../../properties/stage2-sharing.ts";
+import { HostClient } from "../../properties/support/host-client.ts";
+import { hostVm } from "../../src/arbitraries/host-vm.ts";
 import { createMutantModel } from "../../src/platform/mutants.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
 import type { Model, PlatformSurface } from "../../src/platform/types.ts";
@@ -60,4 +62,52 @@ describe("stage2-sharing finds wrong sharing", () => {
       await model.close();
     }
   }, 300_000);
+});
+
+describe("host device ids", () => {
+  it("[VMM-S2-9] passed-through devices are iommufd devices 1, 2, … in the order of the device list", async () => {
+    const widths = [57, 39, 48];
+    const iommus = widths.map((awBits, i) => ({
+      id: `h${i}`,
+      awBits,
+      nesting: true,
+      snoopControl: true,
+      fs1gp: false,
+      fl5lp: false,
+      pasidBits: 8,
+      errata772415: false,
+      kind: "intel-vtd" as const,
+      supervisorRequests: false,
+      extendedAccessed: false,
+    }));
+    const hosts = iommus.map((h) => ({ iommu: h.id, noSnoop: false, behindBridge: false, iommufd: true }));
+    // An emulated device first and one between the passed-through ones: they take no id.
+    const base = hostVm(iommus, hosts, [0x08, 0x30, 0x20, 0x10]);
+    const [emulated, ...passed] = base.devices;
+    const config = {
+      ...base,
+      devices: [emulated, passed[0], { sid: 0x18, kind: "emulated" as const }, ...passed.slice(1)],
+    };
+    const model = await createReferenceModel();
+    try {
+      await model.reset(config as typeof base);
+      const host = new HostClient(model.host as NonNullable<Model["host"]>);
+      for (const [i, w] of widths.entries()) {
+        const info = await host.hwInfo(i + 1);
+        expect(info.errno).toBe(0);
+        expect(Number((info.value?.cap ?? 0n) >> 16n) & 0x3f).toBe(w - 1); // CAP.MGAW
+      }
+      expect((await host.hwInfo(widths.length + 1)).errno).not.toBe(0);
+      // The host view names device k by the SID of the k-th passed-through device.
+      const view = await (model.platform.hostView as NonNullable<PlatformSurface["hostView"]>)();
+      expect(view.attachments.map((a) => a.sid).sort()).toEqual([0x10, 0x20, 0x30]);
+      const ioas = await host.ioasAlloc();
+      const h = await host.hwptPaging(2, ioas.value as number);
+      expect((await host.attach(2, undefined, h.value as number)).errno).toBe(0);
+      const after = await (model.platform.hostView as NonNullable<PlatformSurface["hostView"]>)();
+      expect(after.attachments.find((a) => a.hwptId === h.value)?.sid).toBe(0x20);
+    } finally {
+      await model.close();
+    }
+  });
 });

@@ -9,6 +9,7 @@ import type { Descriptor } from "../bits/descriptor.ts";
 import type { PageSize } from "../harness/driver/index.ts";
 import { describeDescriptor } from "../harness/driver/index.ts";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
+import { type AvoidSet, FI_ABOVE_AGAW, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 
 /** The commands keep no model of their own: the oracle is the model. */
 export type NoModel = Record<string, never>;
@@ -236,17 +237,20 @@ const pasid = fc.constantFrom(...PASID_POOL);
 const slotAddr = slotIdx.map((i) => IOVA_SLOTS[i] as bigint);
 
 /** Input addresses: the slots and their neighbours, rarely anything at all. */
-export function iovaArb(): fc.Arbitrary<bigint> {
+export function iovaArb(avoid: AvoidSet = NONE): fc.Arbitrary<bigint> {
+  const top = avoid.has(FI_ABOVE_AGAW) ? (1n << 39n) - 1n : (1n << 64n) - 1n;
   return fc.oneof(
     {
       arbitrary: fc.tuple(slotAddr, fc.constantFrom(0, 8, 0x800, 0xff0)).map(([a, o]) => a + BigInt(o)),
       weight: 12,
     },
-    { arbitrary: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), weight: 1 },
+    { arbitrary: fc.bigInt({ min: 0n, max: top }), weight: 1 },
   );
 }
 
-export function dmaArb(o: { pasids: boolean; writes: boolean }): fc.Arbitrary<DmaSpec> {
+const NONE: AvoidSet = new Set();
+
+export function dmaArb(o: { pasids: boolean; writes: boolean; avoid?: AvoidSet }): fc.Arbitrary<DmaSpec> {
   return fc
     .record({
       dev: devIdx,
@@ -255,7 +259,7 @@ export function dmaArb(o: { pasids: boolean; writes: boolean }): fc.Arbitrary<Dm
         { arbitrary: fc.constant(false), weight: 5 },
         { arbitrary: fc.constant(true), weight: 1 },
       ),
-      iova: iovaArb(),
+      iova: iovaArb(o.avoid),
       len: fc.constantFrom(4, 8, 16),
       write: o.writes ? fc.boolean() : fc.constant(false),
     })
@@ -271,7 +275,7 @@ export function dmaArb(o: { pasids: boolean; writes: boolean }): fc.Arbitrary<Dm
 }
 
 /** One invalidation descriptor of any type and granularity, over the DIDs, PASIDs and pages in play. */
-export function descriptorArb(): fc.Arbitrary<Descriptor> {
+export function descriptorArb(avoid: AvoidSet = NONE): fc.Arbitrary<Descriptor> {
   const am = fc.oneof(
     { arbitrary: fc.integer({ min: 0, max: 2 }), weight: 4 },
     { arbitrary: fc.constantFrom(9, 18), weight: 1 },
@@ -314,7 +318,7 @@ export function descriptorArb(): fc.Arbitrary<Descriptor> {
     }),
     fc.record({
       kind: fc.constant("wait" as const),
-      intr: fc.constant(false),
+      intr: fc.constant(avoid.has(WAIT_WITHOUT_SIGNAL)),
       sw: fc.constant(false),
       fn: fc.boolean(),
       pd: fc.constant(false),
@@ -359,6 +363,8 @@ export interface CommandOptions {
   pasids: boolean;
   writes: boolean;
   maxCommands: number;
+  /** Known deviations to steer around (guest-avoid.ts); none by default. */
+  avoid?: AvoidSet;
 }
 
 const word = fc.oneof(
@@ -431,8 +437,8 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
       .tuple(
         fc.array(
           o.kinds === undefined
-            ? descriptorArb()
-            : descriptorArb().filter((d) => (o.kinds ?? []).includes(d.kind)),
+            ? descriptorArb(o.avoid)
+            : descriptorArb(o.avoid).filter((d) => (o.kinds ?? []).includes(d.kind)),
           { minLength: 1, maxLength: 6 },
         ),
         fc.boolean(),

@@ -44,6 +44,7 @@ export function viommuConfigArb(
   wants: GuestConfigWants = {},
 ): fc.Arbitrary<VIommuConfig> {
   const s = d.supports;
+  const templates = limitTemplates(d, wants);
   const modes: boolean[] = [];
   if (s.legacy && s.secondStage && wants.mode !== "scalable" && !wants.firstStage && !wants.pasid)
     modes.push(false);
@@ -70,8 +71,16 @@ export function viommuConfigArb(
       faultRecords: fc.integer({ min: 1, max: 8 }),
       supervisorRequests: fc.boolean(),
       extendedAccessed: fc.boolean(),
+      template: fc.constantFrom(...templates),
     })
-    .map((r): VIommuConfig => {
+    .map((r0): VIommuConfig => {
+      // The model's fixed values win over the drawn ones (ModelDescription.limits.viommu).
+      const t = r0.template;
+      const r = {
+        ...r0,
+        ...(t.scalable === undefined ? {} : { scalable: t.scalable }),
+        ...(t.firstStage === undefined ? {} : { firstStage: t.firstStage }),
+      };
       const sm = r.scalable;
       const fs = sm && r.firstStage;
       const ss = sm ? s.secondStage : true;
@@ -93,6 +102,7 @@ export function viommuConfigArb(
         supervisorRequests: fs && r.supervisorRequests,
         extendedAccessed: fs && r.extendedAccessed,
       };
+      Object.assign(cfg, t);
       const problems = configProblems(cfg);
       if (problems.length > 0)
         throw new Error(`generated an impossible configuration: ${problems.join("; ")}`);
@@ -100,16 +110,71 @@ export function viommuConfigArb(
     });
 }
 
+/**
+ * The model's option combinations (limits.viommu) that can meet `wants` and `supports`; a single
+ * empty template when the model names none.
+ */
+function limitTemplates(d: ModelDescription, wants: GuestConfigWants): Array<Partial<VIommuConfig>> {
+  const all = d.limits?.viommu;
+  if (all === undefined || all.length === 0) return [{}];
+  const s = d.supports;
+  const fit = all.filter(
+    (t) =>
+      (t.scalable !== false ||
+        (s.legacy && wants.mode !== "scalable" && !wants.firstStage && !wants.pasid)) &&
+      (t.scalable !== true || (s.scalable && wants.mode !== "legacy")) &&
+      (t.firstStage !== true || s.firstStage) &&
+      (t.firstStage !== false || !wants.firstStage) &&
+      (t.awBits === undefined || s.awBits.includes(t.awBits)) &&
+      (t.cachingMode === undefined || s.cachingMode.includes(t.cachingMode)),
+  );
+  if (fit.length === 0)
+    throw new Error("no configuration within the model's limits meets the property's needs");
+  return fit;
+}
+
+/** Device SIDs within the model's limits: GUEST_SIDS where allowed, else the allowed ones from the top. */
+export function guestSids(d: ModelDescription): number[] {
+  const n = Math.min(GUEST_SIDS.length, d.supports.maxDevices);
+  const allowed = d.limits?.sids;
+  if (allowed === undefined) return GUEST_SIDS.slice(0, n);
+  const out: number[] = GUEST_SIDS.filter((s) => allowed.includes(s));
+  for (const s of [...allowed].reverse()) if (out.length < n && !out.includes(s)) out.push(s);
+  return out.slice(0, n);
+}
+
+/** GUEST_RAM as regions around the model's memory holes. */
+export function guestRegions(d: ModelDescription): PlatformConfig["memory"]["regions"] {
+  let spans: Array<[bigint, bigint]> = [[0n, GUEST_RAM]];
+  for (const h of d.limits?.memoryHoles ?? []) {
+    const lo = h.gpa;
+    const hi = h.gpa + h.size;
+    spans = spans.flatMap(
+      ([a, b]): Array<[bigint, bigint]> =>
+        hi <= a || lo >= b
+          ? [[a, b]]
+          : (
+              [
+                [a, lo],
+                [hi, b],
+              ] as Array<[bigint, bigint]>
+            ).filter(([x, y]) => y > x),
+    );
+  }
+  return spans.map(([a, b]) => ({ gpa: a, size: b - a, readOnly: false }));
+}
+
 /** A guest platform: the vIOMMU, up to four emulated devices, 16 MiB of RAM. */
 export function guestPlatformArb(
   d: ModelDescription,
   wants: GuestConfigWants = {},
 ): fc.Arbitrary<PlatformConfig> {
-  const sids = GUEST_SIDS.slice(0, Math.min(GUEST_SIDS.length, d.supports.maxDevices));
+  const sids = guestSids(d);
+  const regions = guestRegions(d);
   return viommuConfigArb(d, wants).map((viommu) => ({
     viommu,
     devices: sids.map((sid) => ({ sid, kind: "emulated" as const })),
-    memory: { size: GUEST_RAM, regions: [{ gpa: 0n, size: GUEST_RAM, readOnly: false }] },
+    memory: { size: GUEST_RAM, regions },
     hostIommus: [],
   }));
 }

@@ -7,6 +7,7 @@ import type { Descriptor } from "../bits/descriptor.ts";
 import type { DomainKind } from "../harness/guest-case-world.ts";
 import { GuestWorld } from "../harness/guest-case-world.ts";
 import type { PropertyContext, PropertyOutcome } from "../harness/property.ts";
+import { avoidSet } from "./guest-avoid.ts";
 import { runGuestCases } from "./guest-case-run.ts";
 import { type CommandWeights, guestCommandsArb } from "./guest-commands.ts";
 import { describeConfig, type GuestConfigWants, guestPlatformArb } from "./guest-config.ts";
@@ -24,6 +25,7 @@ export interface StormOptions {
 
 export function runStorm(ctx: PropertyContext, o: StormOptions): Promise<PropertyOutcome> {
   const d = ctx.description;
+  const avoid = avoidSet(d);
   const input = guestPlatformArb(d, o.wants).chain((config) =>
     fc.tuple(
       fc.constant(config),
@@ -34,6 +36,7 @@ export function runStorm(ctx: PropertyContext, o: StormOptions): Promise<Propert
         pasids: config.viommu.scalable && d.supports.pasidRequests,
         writes: d.supports.dmaWrite,
         maxCommands: o.maxCommands,
+        avoid,
       }),
     ),
   );

@@ -34,7 +34,15 @@ export interface OracleConfig {
   frcdOffset: number;
   iotlbRegOffset: number;
   /** What decides whether a queued descriptor is valid (VTD-QI-5, VTD-QI-9, ORACLE-CTL-5). */
-  queue: { smts: boolean; adms: boolean; dt: boolean; psi: boolean; mamv: number; pds: boolean; dit: boolean };
+  queue: {
+    smts: boolean;
+    adms: boolean;
+    dt: boolean;
+    psi: boolean;
+    mamv: number;
+    pds: boolean;
+    dit: boolean;
+  };
 }
 
 export function oracleConfig(config: PlatformConfig): OracleConfig {

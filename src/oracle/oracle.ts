@@ -4,8 +4,8 @@
  */
 import { decodeFaultRecord } from "../bits/fault-record.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../platform/types.ts";
-import { Reg } from "../vtd/register-offsets.ts";
 import { faultReasonName } from "../vtd/fault-reasons.ts";
+import { Reg } from "../vtd/register-offsets.ts";
 import { Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters } from "./config.ts";
 import { Control } from "./control.ts";

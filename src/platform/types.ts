@@ -206,6 +206,12 @@ export interface PlatformLimits {
   sids?: number[];
   /** Guest-physical ranges that cannot be RAM: memory regions must not overlap them. */
   memoryHoles?: Array<{ gpa: bigint; size: bigint }>;
+  /**
+   * Known deviations (finding ids) the generators must steer around, so a run can explore past
+   * them. Off unless the user asks for it; the model names them in its `version` so every
+   * report shows them. Generators reject an id they do not know (src/arbitraries/guest-avoid.ts).
+   */
+  avoid?: string[];
 }
 
 /** Surfaces and features an adapter offers; properties whose needs are not met are skipped. */

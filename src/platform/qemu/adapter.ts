@@ -3,7 +3,8 @@
  * qtest protocol, with DMA by edu devices [QEMU-ADAPT-1..5]. See docs/qemu.md.
  *
  * Options: `qemu=PATH` (binary), `root=DIR` (run `chroot DIR qemu-system-x86_64`),
- * `timeout=MS` (per qtest command), `readback=proc|none` (how DMA data is exchanged).
+ * `timeout=MS` (per qtest command), `readback=proc|none` (how DMA data is exchanged),
+ * `avoid=ID+ID…` (recorded findings the generators steer around, QEMU-AVOID-1).
  */
 import type {
   DmaRequest,
@@ -44,6 +45,7 @@ export async function createQemuModel(options: Record<string, string> = {}): Pro
   const readback = options.readback ?? "proc";
   if (readback !== "proc" && readback !== "none") throw new Error(`readback=${readback}: use proc or none`);
   const timeoutMs = options.timeout ? Number(options.timeout) : 10_000;
+  const avoid = parseAvoid(options.avoid);
   let machine: Machine | undefined;
   let config: PlatformConfig | undefined;
   let description: ModelDescription | undefined;
@@ -98,7 +100,7 @@ export async function createQemuModel(options: Record<string, string> = {}): Pro
     },
     platform,
     async describe() {
-      description ??= await describeQemu(install, start, readback === "proc");
+      description ??= withAvoided(await describeQemu(install, start, readback === "proc"), avoid);
       return description;
     },
     async reset(next) {
@@ -158,33 +160,68 @@ async function describeQemu(
   try {
     const cap = await probe.q.readMem(8, DMAR_BASE + 0x08n);
     const ecap = await probe.q.readMem(8, DMAR_BASE + 0x10n);
-    const base = decodeViommuConfig(cap, ecap);
     const readback = wantReadback && [...probe.edus.values()].every((s) => s.bufferAddr !== undefined);
-    return {
-      name: "qemu",
-      version: `${install.version.text}${install.root ? ` in ${install.root}` : ""}; default CAP 0x${cap.toString(16)} ECAP 0x${ecap.toString(16)}`,
-      supports: {
-        legacy: true,
-        scalable: f.scalableProp !== undefined,
-        awBits: [39, 48],
-        cachingMode: [false, true],
-        firstStage: f.firstStage,
-        secondStage: true,
-        nested: base.nested,
-        passThrough: base.passThrough,
-        pasidRequests: false,
-        dmaRead: readback,
-        dmaWrite: readback,
-        passthroughDevices: false,
-        hostSurface: false,
-        hostView: false,
-        maxDevices: MAX_EDU_DEVICES,
-      },
-      limits: platformLimits(f, base),
-    };
+    return qemuDescription(install, cap, ecap, readback);
   } finally {
     await probe.close();
   }
+}
+
+/** The description of a QEMU whose default CAP and ECAP read back as given [QEMU-ADAPT-1]. */
+export function qemuDescription(
+  install: QemuInstall,
+  cap: bigint,
+  ecap: bigint,
+  readback: boolean,
+): ModelDescription {
+  const f = flavourOf(install.features);
+  const base = decodeViommuConfig(cap, ecap);
+  return {
+    name: "qemu",
+    version: `${install.version.text}${install.root ? ` in ${install.root}` : ""}; default CAP 0x${cap.toString(16)} ECAP 0x${ecap.toString(16)}`,
+    supports: {
+      legacy: true,
+      scalable: f.scalableProp !== undefined,
+      awBits: [39, 48],
+      cachingMode: [false, true],
+      firstStage: f.firstStage,
+      secondStage: true,
+      nested: base.nested,
+      passThrough: base.passThrough,
+      pasidRequests: false,
+      dmaRead: readback,
+      dmaWrite: readback,
+      passthroughDevices: false,
+      hostSurface: false,
+      hostView: false,
+      maxDevices: MAX_EDU_DEVICES,
+    },
+    limits: platformLimits(f, base),
+  };
+}
+
+/**
+ * [QEMU-AVOID-1] `avoid=ID+ID…`: recorded findings (reference-traces/qemu/ ids) the generators
+ * steer around. Off by default; named in `version`, so every report shows what was avoided.
+ */
+export function parseAvoid(text: string | undefined): string[] {
+  if (text === undefined || text.trim() === "") return [];
+  const ids = text
+    .split("+")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const id of ids)
+    if (!/^[a-z0-9-]+$/.test(id)) throw new Error(`avoid=${text}: "${id}" is not a finding id`);
+  return [...new Set(ids)];
+}
+
+export function withAvoided(d: ModelDescription, avoid: string[]): ModelDescription {
+  if (avoid.length === 0) return d;
+  return {
+    ...d,
+    version: `${d.version}; generators avoid known findings: ${avoid.join(", ")}`,
+    limits: { ...(d.limits ?? {}), avoid },
+  };
 }
 
 function checkRegister(off: number, width: 4 | 8): void {

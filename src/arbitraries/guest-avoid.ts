@@ -1,0 +1,31 @@
+/**
+ * Known deviations the guest generators can steer around [QEMU-AVOID-1]. A model lists finding
+ * ids in `describe().limits.avoid` (for QEMU: `--adapter qemu:avoid=ID+ID`); each id here says
+ * what the generators then leave out, so a long run is not stopped again and again by the same
+ * recorded finding. Nothing is avoided unless asked, and the model names what it avoids in its
+ * version string, which every report prints.
+ */
+import type { ModelDescription } from "../platform/types.ts";
+
+/** Finding id → what the generators do instead while it is avoided. */
+export const AVOIDABLE: Readonly<Record<string, string>> = {
+  "wait-descriptor-without-sw-or-if":
+    "generated wait descriptors set IF (ICS.IWC, interrupt masked), so none has SW = IF = 0",
+  "fault-info-above-agaw": "arbitrary DMA addresses stay below 2^39, inside every address width",
+};
+
+export type AvoidSet = ReadonlySet<string>;
+
+/** The ids a model asks to avoid; an id no generator knows is an error, never ignored. */
+export function avoidSet(d: ModelDescription): AvoidSet {
+  const ids = d.limits?.avoid ?? [];
+  const unknown = ids.filter((id) => !(id in AVOIDABLE));
+  if (unknown.length > 0)
+    throw new Error(
+      `cannot avoid ${unknown.join(", ")}: the generators know how to avoid only ${Object.keys(AVOIDABLE).join(", ")}`,
+    );
+  return new Set(ids);
+}
+
+export const WAIT_WITHOUT_SIGNAL = "wait-descriptor-without-sw-or-if";
+export const FI_ABOVE_AGAW = "fault-info-above-agaw";

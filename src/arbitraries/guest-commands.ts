@@ -10,6 +10,7 @@ import type { PageSize } from "../harness/driver/index.ts";
 import { describeDescriptor } from "../harness/driver/index.ts";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
 import { type AvoidSet, FI_ABOVE_AGAW, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
+import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
 
 /** The commands keep no model of their own: the oracle is the model. */
 export type NoModel = Record<string, never>;
@@ -316,6 +317,14 @@ export function descriptorArb(avoid: AvoidSet = NONE): fc.Arbitrary<Descriptor> 
       s: fc.boolean(),
       addr: slotAddr,
     }),
+    // Interrupt-entry-cache invalidations hold no translation state, but the queue must run them
+    // in order like any valid descriptor (type 4, valid even with IR = 0) [VTD-QI-5].
+    fc.record({
+      kind: fc.constant("iec" as const),
+      g: fc.boolean(),
+      iidx: fc.nat(0xffff),
+      im: fc.constantFrom(0, 1, 4),
+    }),
     fc.record({
       kind: fc.constant("wait" as const),
       intr: fc.constant(avoid.has(WAIT_WITHOUT_SIGNAL)),
@@ -357,7 +366,8 @@ export const COHERENCE_WEIGHTS: CommandWeights = {
 };
 
 export interface CommandOptions {
-  weights: CommandWeights;
+  /** Reach weights (guest-reach.ts) left out are derived from the others. */
+  weights: CommandWeights & Partial<ReachWeights>;
   /** Descriptor kinds invalidation commands use (default: all). */
   kinds?: ReadonlyArray<Descriptor["kind"]>;
   pasids: boolean;
@@ -446,6 +456,16 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
       .map(([ds, wt]) => new InvalidateCmd(ds, wt)),
   );
   add(w.flush, fc.constant(new FlushCmd()));
+  // Rewiring, FPD entries and follow-ups on the latest edits (guest-reach.ts).
+  arbs.push(
+    ...reachArbs({
+      weights: w,
+      derived: reachWeights(w),
+      pasids: o.pasids,
+      writes: o.writes,
+      ...(o.kinds === undefined ? {} : { kinds: o.kinds }),
+    }),
+  );
   add(w.faults, fc.constant(new ReadFaultsCmd()));
   return fc.commands([fc.oneof(...arbs)], { maxCommands: o.maxCommands, size: "max" });
 }

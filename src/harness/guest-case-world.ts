@@ -73,6 +73,24 @@ export interface Domain {
   ssLevels: 3 | 4 | 5;
 }
 
+/**
+ * A change the guest just made, for commands that follow up on it the way a driver (or a device
+ * still in flight) does: a DMA through what changed, the invalidation that covers it.
+ */
+export type RecentEdit =
+  | { kind: "table"; dom: number; slot: number; size: PageSize }
+  /** A context entry (pasid undefined) or PASID entry; `before` is the domain it led to before. */
+  | { kind: "entry"; dev: number; pasid?: number; before?: number };
+
+/** Who reaches a domain: a device, with a PASID or (undefined) without. */
+export interface DomainUser {
+  dev: number;
+  pasid?: number;
+}
+
+/** How many recent edits are kept. */
+const RECENT = 4;
+
 export class GuestWorld {
   readonly domains: Domain[] = [];
   readonly sids: number[];
@@ -81,6 +99,15 @@ export class GuestWorld {
   big2M = 0;
   private pasidTables = new Map<number, PasidTables>();
   private writeSeq = 0;
+  /** The latest edits, newest last. */
+  readonly recent: RecentEdit[] = [];
+  /**
+   * Which domain each device reaches now: key "dev/-" for a legacy context entry, "dev/p" for the
+   * PASID entry p (requests without PASID use RID_PASID 0 in scalable mode).
+   */
+  private readonly routes = new Map<string, number>();
+  /** Scalable mode: devices whose context entry is cleared or junk (their PASID entries stay). */
+  private readonly noContext = new Set<number>();
 
   private constructor(
     readonly gc: GuestCase,
@@ -180,7 +207,9 @@ export class GuestWorld {
       d.table.stage === "first"
         ? { write: (rights & 1) !== 0, user: (rights & 2) !== 0 }
         : { read: (rights & 2) !== 0 || (rights & 1) === 0, write: (rights & 1) !== 0 };
-    return this.edit(() => (d.table as PageTable).map(iova, out, size, perms, { replace: true }));
+    return this.tableEdit(dom, slot, size, () =>
+      (d.table as PageTable).map(iova, out, size, perms, { replace: true }),
+    );
   }
 
   async unmap(dom: number, slot: number, size: PageSize): Promise<boolean> {
@@ -190,7 +219,7 @@ export class GuestWorld {
     if (iova >= 1n << BigInt(d.table.width)) return false;
     const bytes = size === "4K" ? 0x1000n : size === "2M" ? 0x200000n : 0x4000_0000n;
     const table = d.table;
-    return this.edit(() => table.unmap(iova & ~(bytes - 1n), size));
+    return this.tableEdit(dom, slot, size, () => table.unmap(iova & ~(bytes - 1n), size));
   }
 
   /** Write any word at any level of domain i's walk for slot (reserved bits, loops, junk). */
@@ -201,7 +230,7 @@ export class GuestWorld {
     if (iova >= 1n << BigInt(d.table.width)) return false;
     const lvl = (1 + (level % d.table.levels)) as PagingLevel;
     const table = d.table;
-    return this.edit(() => table.setEntry(iova, lvl, word));
+    return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl, word));
   }
 
   /** A self-referencing table: the entry at `level` points at its own table. */
@@ -216,9 +245,93 @@ export class GuestWorld {
     const lvl = Math.max(2, (level % d.table.levels) + 1);
     const at = steps.find((s) => s.level === lvl);
     if (at === undefined) return false;
-    return this.edit(() =>
+    return this.tableEdit(dom, slot, "4K", () =>
       table.setEntry(iova, lvl as PagingLevel, table.nonLeafWord(at.addr - (at.addr % 4096))),
     );
+  }
+
+  /**
+   * Point the non-leaf entry of slot's walk at `level` (2 and up; 0 picks the top) in domain i at
+   * the table that the walk of `from.slot` in domain `from.dom` reaches one level lower: a
+   * PML4E/PDPTE/PDE moved to another existing table, or a subtree shared with another slot or
+   * another domain of the same stage (VT-d §6.2.8). Upper-level changes are what leaves stale
+   * paging-structure-cache entries behind.
+   */
+  async rewire(
+    dom: number,
+    slot: number,
+    level: number,
+    from: { dom: number; slot: number },
+  ): Promise<boolean> {
+    const d = this.domain(dom);
+    const s = this.domain(from.dom);
+    if (d.table === undefined) return false;
+    const src = s.table !== undefined && s.table.stage === d.table.stage ? s.table : d.table;
+    const table = d.table;
+    const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
+    const srcIova = IOVA_SLOTS[from.slot % IOVA_SLOTS.length] as bigint;
+    if (iova >= 1n << BigInt(table.width) || srcIova >= 1n << BigInt(src.width)) return false;
+    const lvl = 2 + (level % (table.levels - 1));
+    let steps: Awaited<ReturnType<PageTable["walk"]>> = [];
+    if (!(await this.edit(async () => (steps = await src.walk(srcIova))))) return false;
+    const below = steps.find((x) => x.level === lvl - 1);
+    if (below === undefined) return false;
+    const target = below.addr - (below.addr % 4096);
+    return this.tableEdit(dom, slot, "4K", () =>
+      table.setEntry(iova, lvl as PagingLevel, table.nonLeafWord(target)),
+    );
+  }
+
+  /** A table edit that, when made, becomes the newest recent edit. */
+  private async tableEdit(
+    dom: number,
+    slot: number,
+    size: PageSize,
+    fn: () => Promise<unknown>,
+  ): Promise<boolean> {
+    const done = await this.edit(fn);
+    if (done)
+      this.noteEdit({ kind: "table", dom: dom % this.domains.length, slot: slot % IOVA_SLOTS.length, size });
+    return done;
+  }
+
+  private noteEdit(e: RecentEdit): void {
+    this.recent.push(e);
+    if (this.recent.length > RECENT) this.recent.shift();
+  }
+
+  /** The devices (and PASIDs) whose requests reach domain i now. */
+  usersOf(dom: number): DomainUser[] {
+    const out: DomainUser[] = [];
+    const i = dom % this.domains.length;
+    for (const [k, v] of this.routes) {
+      if (v !== i) continue;
+      const [dev, p] = k.split("/");
+      if (this.noContext.has(Number(dev))) continue;
+      const pasid = p === "-" || p === "0" ? undefined : Number(p);
+      out.push(pasid === undefined ? { dev: Number(dev) } : { dev: Number(dev), pasid });
+    }
+    return out;
+  }
+
+  /** The domain device `dev`'s requests (with `pasid`, or without) reach now, if known. */
+  routeOf(dev: number, pasid?: number): number | undefined {
+    const i = dev % this.sids.length;
+    if (this.noContext.has(i)) return undefined;
+    return this.routes.get(`${i}/${this.scalable ? (pasid ?? 0) : "-"}`);
+  }
+
+  private setRoute(dev: number, pasid: number | undefined, dom: number | undefined): void {
+    const key = `${dev % this.sids.length}/${pasid ?? "-"}`;
+    const before = this.routes.get(key);
+    if (dom === undefined) this.routes.delete(key);
+    else this.routes.set(key, dom % this.domains.length);
+    this.noteEdit({
+      kind: "entry",
+      dev: dev % this.sids.length,
+      ...(pasid === undefined ? {} : { pasid }),
+      ...(before === undefined ? {} : { before }),
+    });
   }
 
   /**
@@ -240,8 +353,11 @@ export class GuestWorld {
 
   // ---- context and PASID entries
 
-  /** Attach device i to domain j: its context entry (legacy) or its RID_PASID entry (scalable). */
-  async attach(dev: number, dom: number): Promise<void> {
+  /**
+   * Attach device i to domain j: its context entry (legacy) or its RID_PASID entry (scalable);
+   * `fpd` sets the entry's fault processing disable bit [VTD-CTX-7].
+   */
+  async attach(dev: number, dom: number, fpd = false): Promise<void> {
     const sid = this.sid(dev);
     const d = this.domain(dom);
     if (!this.scalable) {
@@ -249,14 +365,15 @@ export class GuestWorld {
         d.kind === "pass-through"
           ? legacyPassThrough(d.did, d.ssLevels)
           : legacyTranslate(d.did, (d.table as PageTable).root, d.ssLevels);
-      await this.root.setLegacyContext(sid, e);
+      await this.root.setLegacyContext(sid, { ...e, fpd });
+      this.setRoute(dev, undefined, dom);
       return;
     }
-    await this.setPasid(dev, 0, dom);
+    await this.setPasid(dev, 0, dom, fpd);
   }
 
   /** Scalable mode: point the device's PASID entry at domain j. */
-  async setPasid(dev: number, pasid: number, dom: number): Promise<boolean> {
+  async setPasid(dev: number, pasid: number, dom: number, fpd = false): Promise<boolean> {
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     const d = this.domain(dom);
@@ -279,39 +396,60 @@ export class GuestWorld {
             ? secondStageEntry(caps, { did: d.did, ssptptr: table, levels: d.ssLevels })
             : passThroughEntry(caps, { did: d.did });
     if (e.pgtt === PGTT.PASS_THROUGH && !this.config.viommu.passThrough) return false;
-    await pt.setEntry(pasid, e);
+    await pt.setEntry(pasid, { ...e, fpd });
+    this.setRoute(dev, pasid, dom);
     return true;
   }
 
   async clearPasid(dev: number, pasid: number): Promise<boolean> {
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
-    return pt.clearEntry(pasid);
+    const done = await pt.clearEntry(pasid);
+    if (done) this.setRoute(dev, pasid, undefined);
+    return done;
   }
 
   async clearContext(dev: number): Promise<boolean> {
-    return this.root.clearContext(this.sid(dev));
+    const done = await this.root.clearContext(this.sid(dev));
+    if (done) this.dropRoutes(dev);
+    return done;
   }
 
-  /** Put the device's context entry back (scalable: pointing at its PASID tables). */
-  async restoreContext(dev: number, dom: number): Promise<void> {
+  /** Forget where a device's requests go (its context entry is gone or junk). */
+  private dropRoutes(dev: number): void {
+    const i = dev % this.sids.length;
+    const before = this.routeOf(i);
+    if (this.scalable) this.noContext.add(i);
+    else this.routes.delete(`${i}/-`);
+    this.noteEdit({ kind: "entry", dev: i, ...(before === undefined ? {} : { before }) });
+  }
+
+  /**
+   * Put the device's context entry back (scalable: pointing at its PASID tables, whose entries
+   * stay as they are in memory), with FPD as given.
+   */
+  async restoreContext(dev: number, dom: number, fpd = false): Promise<void> {
     const sid = this.sid(dev);
     const pt = this.pasidTables.get(sid);
-    if (pt === undefined) return this.attach(dev, dom);
+    if (pt === undefined) return this.attach(dev, dom, fpd);
     await this.root.setScalableContext(
       sid,
-      scalableContext(pt, { paside: this.config.viommu.pasidBits > 0 }),
+      scalableContext(pt, { paside: this.config.viommu.pasidBits > 0, fpd }),
     );
+    this.noContext.delete(dev % this.sids.length);
+    this.noteEdit({ kind: "entry", dev: dev % this.sids.length });
   }
 
   async rawContext(dev: number, words: readonly bigint[]): Promise<void> {
     await this.root.setContextRaw(this.sid(dev), words.slice(0, this.scalable ? 4 : 2));
+    this.dropRoutes(dev);
   }
 
   async rawPasid(dev: number, pasid: number, words: readonly bigint[]): Promise<boolean> {
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     await pt.setEntryRaw(pasid, words);
+    this.setRoute(dev, pasid, undefined);
     return true;
   }
 

@@ -1,0 +1,294 @@
+/**
+ * Commands that reach what independent random commands rarely line up: upper-level entries moved
+ * to other tables and subtrees shared between slots and domains (the stale paging-structure-cache
+ * cases of VT-d §6.2.5, §6.2.8), entries with FPD set, and follow-ups on the latest edits — a DMA
+ * through what just changed, the invalidation a driver issues for it (with and without IH, at the
+ * right DID and PASID) — so a model that keeps what a covering invalidation removed is caught.
+ * Commands resolve "the latest edit" from the world at run time, so they shrink like the others.
+ */
+import fc from "fast-check";
+import type { Descriptor } from "../bits/descriptor.ts";
+import { PGTT } from "../bits/pasid-entry.ts";
+import {
+  afterLegacyContextChange,
+  afterPasidEntryChange,
+  afterScalableContextChange,
+  contextDevice,
+  contextGlobal,
+  iotlbDomain,
+  iotlbPage,
+  pasidCacheGlobal,
+  pasidCachePasid,
+  pasidIotlbPage,
+  pasidIotlbPasid,
+} from "../harness/driver/index.ts";
+import { type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../harness/guest-case-world.ts";
+
+type NoModel = Record<string, never>;
+type Command = fc.AsyncCommand<NoModel, GuestWorld>;
+
+/** How often each reach command is drawn, next to the CommandWeights of guest-commands.ts. */
+export interface ReachWeights {
+  /** Upper-level entries pointed at other tables / shared subtrees. */
+  rewire: number;
+  /** Attach / PASID / context entries with FPD = 1. */
+  fpd: number;
+  /** DMAs through the latest edits. */
+  recentDma: number;
+  /** The covering invalidation (and usually its wait) for one of the latest edits. */
+  recentInvalidate: number;
+}
+
+const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
+
+abstract class Base implements Command {
+  check(): boolean {
+    return true;
+  }
+  async run(_m: NoModel, w: GuestWorld): Promise<void> {
+    w.gc.note(this.toString());
+    await this.act(w);
+  }
+  abstract act(w: GuestWorld): Promise<unknown>;
+  abstract toString(): string;
+}
+
+class RewireCmd extends Base {
+  constructor(
+    readonly dom: number,
+    readonly slot: number,
+    readonly level: number,
+    readonly fromDom: number,
+    readonly fromSlot: number,
+  ) {
+    super();
+  }
+  act(w: GuestWorld) {
+    return w.rewire(this.dom, this.slot, this.level, { dom: this.fromDom, slot: this.fromSlot });
+  }
+  toString() {
+    return `rewire domain#${this.dom} slot ${this.slot} level#${this.level} -> the table domain#${this.fromDom} slot ${this.fromSlot} reaches one level lower`;
+  }
+}
+
+class FpdEntryCmd extends Base {
+  constructor(
+    readonly what: "attach" | "pasid" | "context",
+    readonly dev: number,
+    readonly dom: number,
+    readonly pasid: number,
+  ) {
+    super();
+  }
+  act(w: GuestWorld) {
+    if (this.what === "pasid" && w.scalable) return w.setPasid(this.dev, this.pasid, this.dom, true);
+    if (this.what === "context") return w.restoreContext(this.dev, this.dom, true);
+    return w.attach(this.dev, this.dom, true);
+  }
+  toString() {
+    return this.what === "pasid"
+      ? `PASID ${this.pasid} of device#${this.dev} -> domain#${this.dom} with FPD`
+      : this.what === "context"
+        ? `set context entry of device#${this.dev} with FPD (domain#${this.dom})`
+        : `attach device#${this.dev} to domain#${this.dom} with FPD`;
+  }
+}
+
+/** Which latest edit: k counts back from the newest. */
+function recentEdit(w: GuestWorld, k: number): RecentEdit | undefined {
+  const r = w.recent;
+  return r.length === 0 ? undefined : r[r.length - 1 - (k % r.length)];
+}
+
+class RecentDmaCmd extends Base {
+  constructor(
+    readonly k: number,
+    readonly pick: number,
+    readonly offset: number,
+    readonly write: boolean,
+    readonly priv: boolean,
+  ) {
+    super();
+  }
+  async act(w: GuestWorld) {
+    const e = recentEdit(w, this.k);
+    if (e === undefined) return;
+    let dev = this.pick;
+    let pasid: number | undefined;
+    let slot = this.pick;
+    if (e.kind === "table") {
+      const users = w.usersOf(e.dom);
+      const u = users[this.pick % Math.max(users.length, 1)];
+      if (u !== undefined) ({ dev, pasid } = u);
+      slot = e.slot;
+    } else {
+      dev = e.dev;
+      pasid = e.pasid === 0 ? undefined : e.pasid;
+    }
+    const iova = (IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint) + BigInt(this.offset);
+    return w.dma({
+      dev,
+      iova,
+      len: 8,
+      write: this.write,
+      ...(pasid === undefined ? {} : { pasid, priv: this.priv }),
+    });
+  }
+  toString() {
+    return `device DMA ${this.write ? "write" : "read"} through recent edit #${this.k} (pick ${this.pick}, offset ${hex(this.offset)})`;
+  }
+}
+
+/** The invalidation a driver issues after edit e; `form` picks among the correct ones. */
+export function coveringInvalidation(w: GuestWorld, e: RecentEdit, form: number, ih: boolean): Descriptor[] {
+  const v = w.config.viommu;
+  if (e.kind === "table") {
+    const d = w.domain(e.dom);
+    const page = (IOVA_SLOTS[e.slot] as bigint) & ~0xfffn;
+    const am = e.size === "4K" ? 0 : e.size === "2M" ? 9 : 18;
+    const wide = form % 4 === 1 ? Math.max(am, 9) : am;
+    const addr = (page >> BigInt(12 + wide)) << BigInt(12 + wide);
+    const firstLike = d.kind === "first" || d.kind === "nested";
+    if (form % 4 === 2) return [iotlbDomain(d.did)];
+    if (v.scalable && firstLike && form % 4 === 3) {
+      const users = w.usersOf(e.dom);
+      return users.length === 0
+        ? [iotlbDomain(d.did)]
+        : users.map((u) => pasidIotlbPage(d.did, u.pasid ?? 0, addr, wide, ih));
+    }
+    if (wide > w.driver.caps.mamv) return [iotlbDomain(d.did)];
+    return [iotlbPage(d.did, addr, wide, ih)];
+  }
+  const sid = w.sid(e.dev);
+  const before = e.before === undefined ? undefined : w.domain(e.before);
+  if (!v.scalable) {
+    // A not-present entry cached under CM = 1 carries DID 0 [ORACLE-KEY-1].
+    if (before === undefined) return form % 2 === 0 ? [contextDevice(0, sid)] : [contextGlobal()];
+    return form % 2 === 0
+      ? afterLegacyContextChange(sid, before.did)
+      : [contextGlobal(), iotlbDomain(before.did)];
+  }
+  if (e.pasid === undefined) return afterScalableContextChange(sid, before === undefined ? [] : [before.did]);
+  if (before === undefined)
+    return form % 2 === 0 ? [pasidCachePasid(0, e.pasid), pasidIotlbPasid(0, e.pasid)] : [pasidCacheGlobal()];
+  const pgtt =
+    before.kind === "first"
+      ? PGTT.FIRST_STAGE
+      : before.kind === "pass-through"
+        ? PGTT.PASS_THROUGH
+        : before.kind === "nested"
+          ? PGTT.NESTED
+          : PGTT.SECOND_STAGE;
+  return form % 2 === 0
+    ? afterPasidEntryChange(before.did, e.pasid, pgtt)
+    : [pasidCachePasid(before.did, e.pasid), iotlbDomain(before.did)];
+}
+
+class RecentInvalidateCmd extends Base {
+  constructor(
+    readonly k: number,
+    readonly form: number,
+    readonly ih: boolean,
+    readonly wait: boolean,
+    readonly kinds?: ReadonlyArray<Descriptor["kind"]>,
+  ) {
+    super();
+  }
+  async act(w: GuestWorld) {
+    const e = recentEdit(w, this.k);
+    if (e === undefined) return;
+    const kinds = this.kinds;
+    const descs = coveringInvalidation(w, e, this.form, this.ih).filter(
+      (d) => kinds === undefined || kinds.includes(d.kind),
+    );
+    w.gc.note(`  = ${descs.length} descriptor(s) for ${JSON.stringify(e)}`);
+    return w.invalidate(descs, this.wait);
+  }
+  toString() {
+    return `invalidate what recent edit #${this.k} changed (form ${this.form}${this.ih ? ", IH" : ""})${this.wait ? " + wait" : ""}`;
+  }
+}
+
+const domIdx = fc.integer({ min: 0, max: 2 });
+const devIdx = fc.integer({ min: 0, max: 3 });
+const slotIdx = fc.integer({ min: 0, max: IOVA_SLOTS.length - 1 });
+const recent = fc.oneof(
+  { arbitrary: fc.constant(0), weight: 4 },
+  { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 1 },
+);
+
+/** Default reach weights, derived from the property's own weights (commands it does not use stay off). */
+export function reachWeights(w: {
+  map: number;
+  raw: number;
+  attach: number;
+  pasid: number;
+  dma: number;
+  invalidate: number;
+}): ReachWeights {
+  return {
+    rewire: w.map > 0 ? Math.max(1, Math.round(w.map / 2)) + w.raw : 0,
+    fpd: w.attach + w.pasid > 0 ? 1 : 0,
+    recentDma: w.dma > 0 ? Math.max(1, Math.round(w.dma / 2)) : 0,
+    recentInvalidate: w.invalidate > 0 ? Math.max(1, Math.round(w.invalidate / 2)) : 0,
+  };
+}
+
+/** The reach commands, weighted, to join the other commands of guestCommandsArb. */
+export function reachArbs(o: {
+  weights: Partial<ReachWeights>;
+  derived: ReachWeights;
+  pasids: boolean;
+  writes: boolean;
+  /** Descriptor kinds invalidations may use (default: all). */
+  kinds?: ReadonlyArray<Descriptor["kind"]>;
+}): Array<fc.WeightedArbitrary<Command>> {
+  const w = { ...o.derived, ...o.weights };
+  const out: Array<fc.WeightedArbitrary<Command>> = [];
+  const add = (weight: number, a: fc.Arbitrary<Command>) => {
+    if (weight > 0) out.push({ arbitrary: a, weight });
+  };
+  add(
+    w.rewire,
+    fc
+      .tuple(domIdx, slotIdx, fc.nat(3), domIdx, slotIdx)
+      .map(([d, s, l, fd, fs]) => new RewireCmd(d, s, l, fd, fs)),
+  );
+  add(
+    w.fpd,
+    fc
+      .tuple(
+        fc.constantFrom("attach", "pasid", "context") as fc.Arbitrary<"attach" | "pasid" | "context">,
+        devIdx,
+        domIdx,
+        fc.constantFrom(0, 1, 2, 0x41),
+      )
+      .map(
+        ([what, v, d, p]) => new FpdEntryCmd(o.pasids ? what : what === "pasid" ? "attach" : what, v, d, p),
+      ),
+  );
+  add(
+    w.recentDma,
+    fc
+      .tuple(
+        recent,
+        fc.nat(7),
+        fc.constantFrom(0, 8, 0xff0),
+        o.writes ? fc.boolean() : fc.constant(false),
+        fc.boolean(),
+      )
+      .map(([k, p, off, wr, pr]) => new RecentDmaCmd(k, p, off, wr, pr)),
+  );
+  add(
+    w.recentInvalidate,
+    fc
+      .tuple(
+        recent,
+        fc.nat(3),
+        fc.boolean(),
+        fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 }),
+      )
+      .map(([k, f, ih, wt]) => new RecentInvalidateCmd(k, f, ih, wt, o.kinds)),
+  );
+  return out;
+}

@@ -329,8 +329,8 @@ export class Oracle {
     const pasid = r.pp ? r.pv : undefined;
     const same = (d: AbortedDma) =>
       d.req.sid === r.sid &&
-      // Without ECAP.PASID a record carries no PASID (PP = 0, VTD-FAULT-5).
-      (this.tl.cfg.pasidBits === 0 ? !r.pp : d.req.pasid === pasid) &&
+      // Without ECAP.PASID, PP, PV, EXE and PRIV are RsvdZ (VTD-FAULT-5, §11.4.7.6).
+      (this.tl.cfg.pasidBits === 0 ? !r.pp && r.pv === 0 && !r.exe && !r.priv : d.req.pasid === pasid) &&
       d.req.write === !r.t1;
     const match = this.aborted.find(
       (d) => same(d) && pageOf(d) === r.fi && d.faults.some((f) => f.reason === r.fr && f.record !== "no"),
@@ -340,7 +340,7 @@ export class Oracle {
       this.aborted.splice(this.aborted.indexOf(match), 1);
       return OK;
     }
-    const described = `sid 0x${r.sid.toString(16)} reason ${faultReasonName(r.fr)} ${r.t1 ? "read" : "write"}${r.pp ? ` pasid ${r.pv}` : ""} FI 0x${r.fi.toString(16)}`;
+    const described = `sid 0x${r.sid.toString(16)} reason ${faultReasonName(r.fr)} ${r.t1 ? "read" : "write"}${r.pp ? ` pasid ${r.pv}` : ""}${!r.pp && r.pv !== 0 ? ` PP 0 PV 0x${r.pv.toString(16)}` : ""} FI 0x${r.fi.toString(16)}`;
     return bad(
       `fault record ${index} matches no aborted DMA's permitted recorded faults`,
       described,

@@ -102,3 +102,32 @@ describe("faults that must be recorded [ORACLE-JUDGE-8]", () => {
     expect(fsts(s, 0n).ok).toBe(true);
   });
 });
+
+describe("fault record PASID fields without ECAP.PASID [ORACLE-JUDGE-5]", () => {
+  const READ = { sid: 0x08, iova: 0x1000n, len: 8, write: false };
+  /** FRCD high half: F, T1 (read), reason 6h (LGN.3), SID 0x08, PP = 0, PV as given. */
+  function record(pv: number): bigint {
+    return (1n << 63n) | (1n << 62n) | (BigInt(pv) << 40n) | (0x6n << 32n) | 0x08n;
+  }
+  function faulted(): Stream {
+    const s = setup();
+    s.w64(0x43008, 0n); // input page 1 not present: a read faults LGN.3 (6h)
+    expect(s.outcomes(READ)).toEqual(["fault 0x6"]);
+    expect(s.dma(READ, { status: "aborted" }).ok).toBe(true);
+    return s;
+  }
+
+  it("[ORACLE-JUDGE-5] [VTD-FAULT-5] PV = 0 with PP = 0 matches the aborted DMA", () => {
+    const s = faulted();
+    expect(s.step({ op: "readReg", args: [0x228, 8], result: record(0) }).ok).toBe(true);
+    expect(s.step({ op: "readReg", args: [0x220, 8], result: 0x1000n }).ok).toBe(true);
+  });
+
+  it("[ORACLE-JUDGE-5] [VTD-FAULT-5] PV = 0xFFFF with PP = 0 on a unit without ECAP.PASID is a violation", () => {
+    const s = faulted();
+    s.step({ op: "readReg", args: [0x228, 8], result: record(0xffff) });
+    const v = s.step({ op: "readReg", args: [0x220, 8], result: 0x1000n });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.violation.observed).toMatch(/PP 0 PV 0xffff/);
+  });
+});

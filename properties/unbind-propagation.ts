@@ -139,7 +139,8 @@ export const unbindPropagation: PropertyDefinition = {
             await (vc.model.platform.hostView as () => Promise<HostView>)(),
             vc.check(),
           );
-          touched = new Set();
+          // Entries present at a global re-validation may stay bound after it.
+          touched = new Set([...world.entries].filter(([, e]) => e.present).map(([k]) => k));
         } else if (c.g === "pasid") {
           // [VMM-BIND-10] nothing is bound for a device whose entry for that PASID is absent and was never set.
           const view = await (vc.model.platform.hostView as () => Promise<HostView>)();

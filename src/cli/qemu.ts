@@ -78,21 +78,20 @@ export async function findQemus(
 }
 
 /**
- * [QEMU-FIND-2] The judge of a finding: the property's own judge (the oracle) rules on every
- * step, and the step the finding names must not give the recorded deviating outcome again.
- * The second part makes findings the oracle does not see itself (a queue error that ends the
- * guest driver) replayable.
+ * [QEMU-FIND-2] The judge of a finding: the judge of the property that recorded it (the oracle,
+ * which also judges FSTS and fault records, ORACLE-CTL-5 and ORACLE-JUDGE-8). Only for a
+ * property without a judge does the step the finding names decide: giving its recorded outcome
+ * again reproduces it.
  */
 export function findingJudge(trace: Trace, property: PropertyDefinition | undefined): StepJudge {
   const inner = property?.judge?.(trace);
+  if (inner !== undefined) return inner;
   const failure = trace.failure;
   const recorded = failure === undefined ? undefined : trace.steps[failure.step];
   const key = (o: StepOutcome): string =>
     o.error !== undefined ? canonicalJson({ error: o.error.code }) : canonicalJson({ result: o.result });
   return {
     onStep(step, outcome) {
-      const j = inner?.onStep(step, outcome);
-      if (j !== undefined && !j.ok) return j;
       if (failure !== undefined && recorded !== undefined && step.index === failure.step) {
         if (key(recorded) === key(outcome))
           return { ok: false, message: `gives the recorded deviation again: ${failure.message}` };

@@ -25,6 +25,7 @@ import { structTailAccepted } from "./mutants/struct-tail-accepted.ts";
 import type { Mutant, MutantLayer } from "./mutants/types.ts";
 import { vmmFs1gpUnchecked } from "./mutants/vmm-fs1gp-unchecked.ts";
 import { vmmHostWidthUnchecked } from "./mutants/vmm-host-width-unchecked.ts";
+import { waitBeforeInvalidation } from "./mutants/wait-before-invalidation.ts";
 import { writeLeafOnly } from "./mutants/write-leaf-only.ts";
 import { createReferenceModel } from "./reference.ts";
 import type { Model } from "./types.ts";
@@ -44,6 +45,7 @@ export const MUTANTS: readonly Mutant[] = [
   fs1gpUnchecked,
   sreUnchecked,
   faultCodesLegacy,
+  waitBeforeInvalidation,
   pasidGlobalNoUnbind,
   pasidPsiBindsAbsent,
   pasidIotlbNotForwarded,

@@ -128,4 +128,19 @@ describe("vIOMMU mutants misbehave where the reference does not", () => {
     expect(r.reference).toEqual({ d: "aborted", reasons: ["LSS_2_SS_RESERVED"] });
     expect(r.mutant).toEqual({ d: "aborted", reasons: [] });
   });
+
+  it("[VTD-QI-7] wait-before-invalidation: after the wait's status write the invalidation has taken effect", async () => {
+    const r = await onBoth("wait-before-invalidation", async (model) => {
+      const { drv, ss } = await legacy(model);
+      const a = await drv.newDataPage(1);
+      const b = await drv.newDataPage(2);
+      await ss.map(IOVA, a, "4K", RW);
+      await reach(drv, SID, IOVA);
+      await ss.map(IOVA, b, "4K", RW);
+      await drv.invalidate([iotlbDomain(DID)]);
+      const got = await reach(drv, SID, IOVA);
+      return got === b ? "new" : got === a ? "stale" : got;
+    });
+    expect(r).toEqual({ reference: "new", mutant: "stale" });
+  });
 });

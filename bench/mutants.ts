@@ -56,6 +56,12 @@ export const HAND_WRITTEN: Record<string, { steps: number; why: string }> = {
     steps: 16,
     why: "scalable set-up 9, read-only mapping 4, write DMA, FSTS and FRCD reads",
   },
+  "wait-before-invalidation": {
+    steps: 17,
+    why: "set-up 6, mapping 4, fill DMA, remap 1, queue 4 (one batch: invalidation + wait), DMA",
+  },
+  "vmm-host-width-unchecked": { steps: 1, why: "one reset with a host narrower than aw-bits: accepted" },
+  "vmm-fs1gp-unchecked": { steps: 1, why: "one reset offering FS1GP over a host without it: accepted" },
   "pasid-global-no-unbind": {
     steps: 22,
     why: "scalable set-up 9, mapping 4, PASID entry + PSI 3, DMA, clear + global 3, DMA, +1",

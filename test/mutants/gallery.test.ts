@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { HAND_WRITTEN } from "../../bench/mutants.ts";
 import { createMutantModel, listMutants } from "../../src/platform/mutants.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -42,5 +43,17 @@ describe("the mutant gallery", () => {
     expect((await m.describe()).name).toBe("mutant:psi-mask-off-by-one");
     await m.close();
     await expect(createMutantModel("no-such-bug")).rejects.toThrow(/unknown mutant "no-such-bug"/);
+  });
+
+  it("[HARNESS-MUTANT-4] the kill-time benchmark has a hand-written trace length for every mutant", () => {
+    for (const { id } of listMutants()) {
+      expect(HAND_WRITTEN[id]?.steps, id).toBeGreaterThan(0);
+      expect(HAND_WRITTEN[id]?.why, id).not.toBe("");
+    }
+    expect(Object.keys(HAND_WRITTEN).sort()).toEqual(
+      listMutants()
+        .map((m) => m.id)
+        .sort(),
+    );
   });
 });

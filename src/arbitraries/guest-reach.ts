@@ -107,6 +107,8 @@ class RecentDmaCmd extends Base {
     readonly offset: number,
     readonly write: boolean,
     readonly priv: boolean,
+    /** Devices can issue requests with PASID; otherwise a PASID user is reached without one. */
+    readonly pasids: boolean,
   ) {
     super();
   }
@@ -125,6 +127,7 @@ class RecentDmaCmd extends Base {
       dev = e.dev;
       pasid = e.pasid === 0 ? undefined : e.pasid;
     }
+    if (!this.pasids) pasid = undefined;
     const iova = (IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint) + BigInt(this.offset);
     return w.dma({
       dev,
@@ -277,7 +280,7 @@ export function reachArbs(o: {
         o.writes ? fc.boolean() : fc.constant(false),
         fc.boolean(),
       )
-      .map(([k, p, off, wr, pr]) => new RecentDmaCmd(k, p, off, wr, pr)),
+      .map(([k, p, off, wr, pr]) => new RecentDmaCmd(k, p, off, wr, pr, o.pasids)),
   );
   add(
     w.recentInvalidate,

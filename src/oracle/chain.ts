@@ -128,7 +128,7 @@ export class Chain {
         s === this.tl.start ||
         comps.length > 0 ||
         this.tl.rootTe.has(s) ||
-        (changed !== undefined && changed.some((a) => this.reads.has(a)));
+        changed?.some((a) => this.reads.has(a));
       if (dirty) this.recompute(s);
     }
     this.upTo = Math.max(this.upTo, now);

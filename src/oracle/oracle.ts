@@ -149,7 +149,7 @@ export class Oracle {
     this.capWords = new Map();
     const cfg = oracleConfig(config);
     const mem = new HistoryMemory(cfg.memSize);
-    const start = this.t < 0 ? 0 : this.t;
+    const start = Math.max(this.t, 0);
     this.tl = {
       cfg,
       mem,

@@ -43,7 +43,7 @@ describe("supervisor requests", () => {
     const s = scalable(8, true);
     s.w64(0x40000, 0x41000n | 1n); // directory entry 0: PASIDs 0..63
     const e = encodePasidEntry({ present: true, pgtt: PGTT.SECOND_STAGE, aw: 2, ssptptr: 0x50000, did: 1 });
-    e.forEach((w, i) => s.w64(0x41000 + 64 + i * 8, w)); // PASID 1, empty second stage
+    for (const [i, w] of e.entries()) s.w64(0x41000 + 64 + i * 8, w); // PASID 1, empty second stage
     const req = { sid: 0x08, pasid: 1, iova: 0x1000n, len: 4, write: false };
     expect(s.outcomes({ ...req, priv: true })).toEqual(["fault 0x5d"]);
     expect(s.outcomes(req)).not.toContain("fault 0x5d");

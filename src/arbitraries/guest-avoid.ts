@@ -12,7 +12,32 @@ export const AVOIDABLE: Readonly<Record<string, string>> = {
   "wait-descriptor-without-sw-or-if":
     "generated wait descriptors set IF (ICS.IWC, interrupt masked), so none has SW = IF = 0",
   "fault-info-above-agaw": "arbitrary DMA addresses stay below 2^39, inside every address width",
+  "first-stage-width-from-pasid-aw": "no platform offers first-stage translation",
+  "scalable-root-not-present-legacy-reason": "platforms are in legacy mode only",
+  "scalable-write-fault-legacy-reason": "platforms are in legacy mode only",
+  "pasid-directory-not-present-reason": "platforms are in legacy mode only",
+  "fault-record-pv-without-pasid": "devices take SIDs below 0x80 only",
 };
+
+/** What the avoided findings ask of generated platforms. */
+export interface AvoidPlatform {
+  legacyOnly: boolean;
+  noFirstStage: boolean;
+  /** Device SIDs must be below this. */
+  sidLimit: number;
+}
+
+export function avoidPlatform(avoid: AvoidSet): AvoidPlatform {
+  return {
+    legacyOnly: [
+      "scalable-root-not-present-legacy-reason",
+      "scalable-write-fault-legacy-reason",
+      "pasid-directory-not-present-reason",
+    ].some((id) => avoid.has(id)),
+    noFirstStage: avoid.has("first-stage-width-from-pasid-aw"),
+    sidLimit: avoid.has("fault-record-pv-without-pasid") ? 0x80 : 0x10000,
+  };
+}
 
 export type AvoidSet = ReadonlySet<string>;
 

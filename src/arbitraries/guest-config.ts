@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import type { ModelDescription, PlatformConfig, VIommuConfig } from "../platform/types.ts";
 import { configProblems } from "../vtd/capabilities.ts";
+import { avoidPlatform, avoidSet } from "./guest-avoid.ts";
 
 /** Guest RAM of every generated platform: 16 MiB from GPA 0. */
 export const GUEST_RAM = 16n << 20n;
@@ -27,6 +28,11 @@ export function guestConfigProblem(d: ModelDescription, wants: GuestConfigWants 
   if (s.maxDevices < 1) return "the model takes no devices";
   if (s.awBits.length === 0 || s.cachingMode.length === 0) return "the model supports no address width or CM";
   if (!s.legacy && !s.scalable) return "the model supports neither legacy nor scalable mode";
+  const ap = avoidPlatform(avoidSet(d));
+  if (ap.legacyOnly && (wants.mode === "scalable" || wants.firstStage || wants.pasid))
+    return `the findings avoided (${(d.limits?.avoid ?? []).join(", ")}) leave legacy mode only`;
+  if (ap.noFirstStage && wants.firstStage)
+    return `the findings avoided (${(d.limits?.avoid ?? []).join(", ")}) leave no first-stage translation`;
   if (wants.mode === "legacy" && !s.legacy) return "the model has no legacy mode";
   if ((wants.mode === "scalable" || wants.firstStage || wants.pasid) && !s.scalable)
     return "the model has no scalable mode";
@@ -44,17 +50,27 @@ export function viommuConfigArb(
   wants: GuestConfigWants = {},
 ): fc.Arbitrary<VIommuConfig> {
   const s = d.supports;
-  const templates = limitTemplates(d, wants);
+  // [QEMU-AVOID-1] avoided findings may rule out scalable mode or first-stage translation.
+  const ap = avoidPlatform(avoidSet(d));
+  const templates = limitTemplates(d, wants).filter(
+    (t) => !(ap.legacyOnly && t.scalable === true) && !(ap.noFirstStage && t.firstStage === true),
+  );
+  if (templates.length === 0)
+    throw new Error("no configuration within the model's limits avoids the findings");
   const modes: boolean[] = [];
   if (s.legacy && s.secondStage && wants.mode !== "scalable" && !wants.firstStage && !wants.pasid)
     modes.push(false);
-  if (s.scalable && wants.mode !== "legacy") modes.push(true);
+  if (s.scalable && wants.mode !== "legacy" && !ap.legacyOnly) modes.push(true);
   return fc
     .record({
       scalable: fc.constantFrom(...modes),
       awBits: fc.constantFrom(...s.awBits),
       cachingMode: fc.constantFrom(...s.cachingMode),
-      firstStage: wants.firstStage ? fc.constant(true) : s.firstStage ? fc.boolean() : fc.constant(false),
+      firstStage: wants.firstStage
+        ? fc.constant(true)
+        : s.firstStage && !ap.noFirstStage
+          ? fc.boolean()
+          : fc.constant(false),
       nested: s.nested ? fc.boolean() : fc.constant(false),
       passThrough: s.passThrough ? fc.boolean() : fc.constant(false),
       pasidBits: wants.pasid
@@ -136,8 +152,9 @@ function limitTemplates(d: ModelDescription, wants: GuestConfigWants): Array<Par
 /** Device SIDs within the model's limits: GUEST_SIDS where allowed, else the allowed ones from the top. */
 export function guestSids(d: ModelDescription): number[] {
   const n = Math.min(GUEST_SIDS.length, d.supports.maxDevices);
-  const allowed = d.limits?.sids;
-  if (allowed === undefined) return GUEST_SIDS.slice(0, n);
+  const limit = avoidPlatform(avoidSet(d)).sidLimit;
+  const allowed = d.limits?.sids?.filter((sid) => sid < limit);
+  if (allowed === undefined) return GUEST_SIDS.filter((sid) => sid < limit).slice(0, n);
   const out: number[] = GUEST_SIDS.filter((s) => allowed.includes(s));
   for (const s of [...allowed].reverse()) if (out.length < n && !out.includes(s)) out.push(s);
   return out.slice(0, n);

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { avoidSet } from "../../../src/arbitraries/guest-avoid.ts";
 import { descriptorArb, iovaArb } from "../../../src/arbitraries/guest-commands.ts";
-import { guestPlatformArb } from "../../../src/arbitraries/guest-config.ts";
+import { guestConfigProblem, guestPlatformArb } from "../../../src/arbitraries/guest-config.ts";
 import { parseAvoid, qemuDescription, withAvoided } from "../../../src/platform/qemu/adapter.ts";
 import { machineSpecFor } from "../../../src/platform/qemu/config.ts";
 import { parseVersion, type QemuInstall } from "../../../src/platform/qemu/process.ts";
@@ -92,5 +92,29 @@ describe("known findings the generators steer around [QEMU-AVOID-1]", () => {
       fc.sample(iovaArb(avoid), { numRuns: 2000, seed: 9 }).reduce((m, a) => (a > m ? a : m), 0n);
     expect(top(new Set(["fault-info-above-agaw"])) < 1n << 39n).toBe(true);
     expect(top(new Set()) >= 1n << 39n).toBe(true);
+  });
+});
+
+describe("avoided findings narrow the platforms, visibly [QEMU-AVOID-1]", () => {
+  const d111 = qemuDescription(v111, 0x80d2008c22260206n, 0xf42n, true);
+
+  it("[QEMU-AVOID-1] scalable-mode reason findings leave legacy mode only; a property needing scalable mode is skipped", () => {
+    const d = withAvoided(d111, ["scalable-write-fault-legacy-reason"]);
+    for (const c of fc.sample(guestPlatformArb(d), { numRuns: 100, seed: 4 }))
+      expect(c.viommu.scalable).toBe(false);
+    expect(guestConfigProblem(d, { mode: "scalable" })).toMatch(/leave legacy mode only/);
+  });
+
+  it("[QEMU-AVOID-1] the first-stage finding leaves no first-stage platform", () => {
+    const d = withAvoided(d111, ["first-stage-width-from-pasid-aw"]);
+    const cs = fc.sample(guestPlatformArb(d), { numRuns: 200, seed: 4 });
+    expect(cs.some((c) => c.viommu.firstStage)).toBe(false);
+    expect(cs.some((c) => c.viommu.scalable)).toBe(true);
+  });
+
+  it("[QEMU-AVOID-1] the PV finding keeps device SIDs below 0x80", () => {
+    const d = withAvoided(d111, ["fault-record-pv-without-pasid"]);
+    for (const c of fc.sample(guestPlatformArb(d), { numRuns: 50, seed: 4 }))
+      for (const dev of c.devices) expect(dev.sid).toBeLessThan(0x80);
   });
 });

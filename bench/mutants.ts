@@ -102,7 +102,9 @@ function median(xs: number[]): number {
   return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
 }
 
-export async function runMutantBench(): Promise<{ figures: MutantFigure[]; missing: string[] }> {
+export async function runMutantBench(
+  onFigure: (f: MutantFigure) => void = () => undefined,
+): Promise<{ figures: MutantFigure[]; missing: string[] }> {
   const figures: MutantFigure[] = [];
   const missing: string[] = [];
   for (const { id } of listMutants()) {
@@ -131,7 +133,7 @@ export async function runMutantBench(): Promise<{ figures: MutantFigure[]; missi
     } finally {
       await model.close();
     }
-    figures.push({
+    const figure: MutantFigure = {
       id,
       property: property.id,
       medianKillMs: median(times),
@@ -139,7 +141,9 @@ export async function runMutantBench(): Promise<{ figures: MutantFigure[]; missi
       killedSeeds: times.length,
       shrunkSteps: trace.steps.length,
       handSteps: HAND_WRITTEN[id]?.steps,
-    });
+    };
+    figures.push(figure);
+    onFigure(figure);
   }
   return { figures, missing };
 }
@@ -147,14 +151,13 @@ export async function runMutantBench(): Promise<{ figures: MutantFigure[]; missi
 /** Print the figures with their target (called from bench/run.ts). */
 export async function printMutantBench(): Promise<void> {
   console.log(`mutant kill times (${SEEDS} seeds, up to ${RUNS} cases each, killing property of the trace)`);
-  const { figures, missing } = await runMutantBench();
-  for (const f of figures) {
+  const { missing } = await runMutantBench((f) => {
     const t = Number.isNaN(f.medianKillMs) ? "never" : `${(f.medianKillMs / 1000).toFixed(2)} s`;
     console.log(
       `  ${f.id.padEnd(28)} ${f.property.padEnd(28)} median ${t.padStart(8)} ${f.medianKillMs <= KILL_TARGET_MS ? "met" : "MISSED"}` +
         `  killed ${f.killedSeeds}/${SEEDS}  cases ${f.medianCases}  trace ${f.shrunkSteps} steps (by hand ${f.handSteps ?? "?"})`,
     );
-  }
+  });
   for (const id of missing)
     console.log(`  ${id.padEnd(28)} no counterexample trace in reference-traces/mutants/`);
 }

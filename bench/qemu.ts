@@ -1,9 +1,11 @@
 /**
- * `npx tsx bench/qemu.ts [--runs N] [--seed S] [--property GLOB] [--root DIR]`: the guest-side
+ * `npx tsx bench/qemu.ts [--runs N] [--seed S] [--property GLOB] [--root DIR] [--avoid ID+ID]`: the guest-side
  * catalogue against the reference, the system QEMU and the QEMU in the sid root, in one run,
  * with the same seed and cases. Reports platform-surface steps per second for each (reset
  * excluded), the ratios to the reference, and the time of one reset (a fresh QEMU) per case.
- * QEMUs that are not installed are skipped with the reason. Not part of `npm run bench`.
+ * QEMUs that are not installed are skipped with the reason. `--avoid` passes recorded findings
+ * for the QEMU adapters to steer around (QEMU-AVOID-1), so properties run past them. Not part
+ * of `npm run bench`.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,14 +86,21 @@ async function main(): Promise<void> {
       seed: { type: "string", default: "1" },
       property: { type: "string" },
       root: { type: "string" },
+      avoid: { type: "string" },
     },
   });
   const runs = Number(values.runs);
   const seed = Number(values.seed);
   const targets: Array<{ name: string; adapter: string }> = [{ name: "reference", adapter: "reference" }];
   for (const f of await findQemus(rootOf(values.root, process.cwd()))) {
-    if (f.target) targets.push({ name: f.target.install.version.text, adapter: f.target.adapter });
-    else console.log(`skipped ${f.name}: ${f.missing}`);
+    if (f.target) {
+      const avoid = values.avoid ? `avoid=${values.avoid}` : "";
+      const adapter =
+        avoid === ""
+          ? f.target.adapter
+          : `${f.target.adapter}${f.target.adapter.includes(":") ? "," : ":"}${avoid}`;
+      targets.push({ name: f.target.install.version.text, adapter });
+    } else console.log(`skipped ${f.name}: ${f.missing}`);
   }
   console.log(`catalogue, ${runs} cases per property, seed ${seed}`);
   let reference = 0;

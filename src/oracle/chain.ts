@@ -16,7 +16,7 @@ import type { OracleConfig } from "./config.ts";
 import type { Completion, Control } from "./control.ts";
 import { covers } from "./coverage.ts";
 import type { HistoryMemory, WordReader } from "./history-memory.ts";
-import type { CacheKey } from "./keys.ts";
+import type { CacheKey, PscKey } from "./keys.ts";
 import { keyText } from "./keys.ts";
 import { nestedOutcomes } from "./nested.ts";
 import { type OutcomeValue, type Permitted, valueId } from "./outcome.ts";
@@ -92,6 +92,75 @@ export class Chain {
   private current: Permitted[] = [];
   /** "DID/PASID tag" of the walks the request may take now: the IOTLB tags it may look up. */
   lookupTags = new Set<string>();
+  /** The walks (setups) the request may take at the last recompute, with their mode; none with TE = 0. */
+  private walkable: { mode: TranslationMode; setups: Setup[] } = { mode: "legacy", setups: [] };
+
+  /**
+   * [ORACLE-SCOPE-1] Paging-structure values this chain may hold now: the cache is tagged by DID
+   * (and PASID), not by requester, so a request of another SID whose walk uses the same DID, PASID
+   * tag and stage may start from them.
+   */
+  pscValues(): Array<{ key: PscKey; mode: TranslationMode; next: Frontier; explain: string }> {
+    const out: Array<{ key: PscKey; mode: TranslationMode; next: Frontier; explain: string }> = [];
+    for (const e of this.entries.values())
+      if (e.payload.cls === "psc" && e.key.cls === "psc")
+        out.push({
+          key: e.key,
+          mode: e.mode,
+          next: e.payload.next,
+          explain: `[${keyText(e.key)} filled by SID 0x${this.sid.toString(16)}, step ${e.since}..${fmt(lastFill(e))}]`,
+        });
+    return out;
+  }
+
+  /**
+   * [ORACLE-SCOPE-1] The outcomes of walks of this request that start, at step `now`, from
+   * paging-structure values other chains may hold (pscValues), below the level they cover. These
+   * walks read memory as it is now; what they would fill is not kept (an under-approximation).
+   */
+  walkShared(now: number, shared: ReturnType<Chain["pscValues"]>): Permitted[] {
+    const out: Permitted[] = [];
+    const { cfg } = this.tl;
+    const mem = this.tl.mem.at(now);
+    const reads = new Set<number>();
+    for (const st of this.walkable.setups) {
+      if (st.stage === "nested" || st.stage === "pass-through") continue;
+      if (inputCheck(st, this.page, cfg) !== null) continue;
+      const tag = (v: OutcomeValue): OutcomeValue =>
+        this.walkable.mode === "scalable" && v.kind === "fault"
+          ? { ...v, pasidEntry: { sre: st.sre, fpd: st.fpd } }
+          : v;
+      const adFault =
+        !st.pwsnp && (st.stage === "first" || st.ssade)
+          ? st.stage === "first"
+            ? S.SFS_9_AD_NON_SNOOPED
+            : S.SSS_5
+          : undefined;
+      for (const v of shared) {
+        const k = v.key;
+        if (v.mode !== this.walkable.mode || k.did !== st.did || k.pasid !== st.pasidTag) continue;
+        if (
+          k.stage !== st.stage ||
+          k.level > st.levels ||
+          (this.page >> BigInt(k.shift)) << BigInt(k.shift) !== k.region
+        )
+          continue;
+        let f: Frontier | undefined = { ...v.next, explain: `${v.next.explain} ${v.explain}` };
+        while (f !== undefined && f.level >= 1) {
+          const r = pagingStep(mem, st, f, this.page, cfg, reads);
+          f = undefined;
+          if (r.kind === "next") f = r.next;
+          else if (r.kind === "leaf")
+            out.push({
+              value: adFault === undefined ? r.value : { ...r.value, adFault },
+              explain: r.explain,
+            });
+          else out.push({ value: tag(r.fault), explain: r.explain });
+        }
+      }
+    }
+    return out;
+  }
 
   /**
    * [ORACLE-KEY-4] IOTLB values this chain may hold, with their tag: another request of the same
@@ -237,6 +306,7 @@ export class Chain {
       // [ORACLE-WALK-6] No root pointer latched yet: nothing can be walked or cached.
       if (te) add(fault(S.RTA_1_INVALID_RTADDR), "translation enabled before any root pointer was latched");
       this.current = te ? out : [untranslated()];
+      this.walkable = { mode: "legacy", setups: [] };
       return;
     }
     if (rp.ttm === 2 || rp.ttm === 3) {
@@ -247,6 +317,7 @@ export class Chain {
           `root pointer TTM=${rp.ttm}`,
         );
       this.current = te ? out : [untranslated()];
+      this.walkable = { mode: "legacy", setups: [] };
       return;
     }
     const mode: TranslationMode = rp.ttm === 1 ? "scalable" : "legacy";
@@ -353,6 +424,7 @@ export class Chain {
     this.lookupTags = new Set(
       [...bySetup.values()].map((st) => `${st.setup.did}/${st.setup.pasidTag ?? "-"}`),
     );
+    this.walkable = { mode, setups: te ? [...bySetup.values()].map((st) => st.setup) : [] };
     for (const st of bySetup.values()) this.walkSetup(st.setup, st.src, mem, mode, s, faults, leaves);
 
     // IOTLB: fresh leaves fill it; everything it may hold is permitted (looked up by SID and page).

@@ -112,6 +112,17 @@ export class Oracle {
         for (const v of other.iotlbValues())
           if (chain.lookupTags.has(v.tag)) perms.push({ value: v.value, explain: v.explain });
       }
+    // [ORACLE-SCOPE-1] Walks from paging-structure values filled through other SIDs under the same tags.
+    if (this.tl.control.teHistory.at(-1)?.te === true) {
+      const shared: ReturnType<Chain["pscValues"]> = [];
+      for (const other of this.chains.values()) {
+        // Chains of the same SID and PASID fill what this one fills (speculative fills, same entries).
+        if (other.sid === chain.sid && other.pasid === chain.pasid) continue;
+        other.permitted(now);
+        shared.push(...other.pscValues());
+      }
+      if (shared.length > 0) perms.push(...chain.walkShared(now, shared));
+    }
     const access = { write: req.write, priv: req.priv ?? false, offset: Number(req.iova & 0xfffn) };
     const outcomes: PermittedSet["outcomes"] = [];
     const seen = new Set<string>();

@@ -364,7 +364,10 @@ export class Translator {
       if (pw === undefined) return this.fault(req, fpd, S.SPT_1_PASID_ENTRY_ACCESS);
       const view = this.pasidView(pw);
       const valid = view.fault === 0;
-      pe = { sid: req.sid, pasid, did: valid ? (view.plan?.did ?? 0) : 0, dirFpd: dir.fpd, words: pw, view };
+      // [VTD-CACHE-2] tagged by the entry's DID, pass-through (no walk plan) included: a PASID-selective
+      // invalidation names that DID.
+      const did = valid ? (view.plan?.did ?? Number((pw[1] as bigint) & 0xffffn)) : 0;
+      pe = { sid: req.sid, pasid, did, dirFpd: dir.fpd, words: pw, view };
       // [VTD-CACHE-2] only valid entries, unless caching mode allows the rest.
       if (this.mayCache(valid)) this.caches.fillPasid(pe);
     }

@@ -3,6 +3,7 @@
  * Figures are measured, never asserted: a missed target is reported, not failed.
  */
 import { printMutantBench } from "./mutants.ts";
+import { printPropertyBench } from "./properties.ts";
 import { runTranslationBench } from "./translation.ts";
 
 function fmt(opsPerSecond: number): string {
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     `  reference cold walk within 3x of the bare walk: ${ratio.toFixed(2)}x (${verdict(ratio <= 3)})`,
   );
   await printMutantBench();
+  await printPropertyBench();
 }
 
 await main();

@@ -3,7 +3,7 @@
  * replayed) in order, it creates a fresh Oracle at each reset and reports the first violation.
  * [ORACLE-JUDGE-7] Live cases and `iommu-conformance replay` share this, so both judge alike.
  */
-import { Oracle, type Violation } from "../oracle/index.ts";
+import { Oracle, type OracleStep, type Violation } from "../oracle/index.ts";
 import { decodeConfig } from "../platform/stdio/codec.ts";
 import type { Json } from "../platform/stdio/wire.ts";
 import { guestCaseStepOf } from "./guest-case-steps.ts";
@@ -25,7 +25,15 @@ export class StepOracle {
   /** Judge one step with the outcome the model gave; undefined when it is permitted. */
   feed(step: Pick<TraceStep, "op" | "args">, outcome: StepOutcome): Violation | undefined {
     const s = guestCaseStepOf(step, outcome);
-    if (s === undefined) return undefined;
+    return s === undefined ? undefined : this.feedStep(s);
+  }
+
+  /**
+   * Judge one step given as the oracle sees it. A live case passes the call's own arguments and
+   * result (the same values the trace encodes, so a replay judges alike) without the round trip
+   * through the trace's hex encoding.
+   */
+  feedStep(s: OracleStep): Violation | undefined {
     if (s.op === "reset") {
       this.oracle = new Oracle(s.args[0]);
       this.oracle.observe(s);

@@ -5,6 +5,8 @@
  * did. After each DMA write the candidates the oracle could not yet tell apart are read back, so
  * every write is judged. [ORACLE-JUDGE-4] [ORACLE-JUDGE-7]
  */
+
+import type { OracleStep, Violation } from "../oracle/index.ts";
 import type { Json } from "../platform/stdio/wire.ts";
 import type { DmaRequest, DmaResult, Model, PlatformConfig, PlatformSurface } from "../platform/types.ts";
 import { StepOracle, violationReport } from "./guest-case-judge.ts";
@@ -63,13 +65,20 @@ export class GuestCase {
     await this.model.reset(config);
   }
 
-  /** Judge the step just recorded; a violation ends the case. */
-  private judgeLast(): void {
+  /**
+   * Judge the step just recorded; a violation ends the case. `direct` is the step as the oracle
+   * sees it, built from the call's own values (the recorded step decodes to the same).
+   */
+  private judgeLast(direct?: OracleStep): void {
     const index = this.recorder.steps.length - 1;
     const step = this.recorder.steps[index];
     if (step === undefined) return;
-    const outcome = step.error !== undefined ? { error: step.error } : { result: step.result as Json };
-    const v = this.judge.feed(step, outcome);
+    let v: Violation | undefined;
+    if (direct !== undefined && step.error === undefined) v = this.judge.feedStep(direct);
+    else {
+      const outcome = step.error !== undefined ? { error: step.error } : { result: step.result as Json };
+      v = this.judge.feed(step, outcome);
+    }
     if (step.op === "dma") this.ctx.check(index);
     if (v !== undefined) {
       this.ctx.check(index);
@@ -77,9 +86,9 @@ export class GuestCase {
     }
   }
 
-  private async judged<T>(call: () => Promise<T>): Promise<T> {
+  private async judged<T>(call: () => Promise<T>, direct?: (value: T) => OracleStep): Promise<T> {
     const value = await call();
-    this.judgeLast();
+    this.judgeLast(direct?.(value));
     return value;
   }
 
@@ -98,12 +107,31 @@ export class GuestCase {
   private wrap(inner: Model): Model {
     const p = (): PlatformSurface => inner.platform;
     const platform: PlatformSurface = {
-      writeGuest: (gpa, bytes) => this.judged(() => p().writeGuest(gpa, bytes)),
-      readGuest: (gpa, len) => this.judged(() => p().readGuest(gpa, len)),
-      writeReg: (off, value, width) => this.judged(() => p().writeReg(off, value, width)),
-      readReg: (off, width) => this.judged(() => p().readReg(off, width)),
+      writeGuest: (gpa, bytes) =>
+        this.judged(
+          () => p().writeGuest(gpa, bytes),
+          () => ({ op: "writeGuest", args: [gpa, bytes] }),
+        ),
+      readGuest: (gpa, len) =>
+        this.judged(
+          () => p().readGuest(gpa, len),
+          (result) => ({ op: "readGuest", args: [gpa, len], result }),
+        ),
+      writeReg: (off, value, width) =>
+        this.judged(
+          () => p().writeReg(off, value, width),
+          () => ({ op: "writeReg", args: [off, value, width] }),
+        ),
+      readReg: (off, width) =>
+        this.judged(
+          () => p().readReg(off, width),
+          (result) => ({ op: "readReg", args: [off, width], result }),
+        ),
       dma: async (req: DmaRequest): Promise<DmaResult> => {
-        const r = await this.judged(() => p().dma(req));
+        const r = await this.judged(
+          () => p().dma(req),
+          (result) => ({ op: "dma", args: [req], result }),
+        );
         if (req.write && r.status === "ok") await this.resolveWrites(req.len);
         return r;
       },

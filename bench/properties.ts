@@ -1,0 +1,107 @@
+/**
+ * Steps per second of the model-based guest properties against the reference (target >= 50,000):
+ * every platform-surface call a case makes (reset, guest memory, registers, DMA) is a step, and
+ * the time is everything a run costs — generation, the model, recording and the oracle judging
+ * each step. Per second of process CPU time, as the other benchmarks, so a busy machine shifts the
+ * figures less. Also reported: cases per second and steps per case, per property.
+ */
+import { properties } from "../properties/index.ts";
+import { runProperties } from "../src/harness/runner.ts";
+import { createReferenceModel } from "../src/platform/reference.ts";
+import type { Model, PlatformSurface } from "../src/platform/types.ts";
+
+export const STEPS_TARGET = 50_000;
+/** The model-based (fc.commands) guest properties. */
+const MODEL_BASED = [
+  "cache-coherence",
+  "translation-equals-walk",
+  "pasid-cache-granularity",
+  "robustness",
+  "fault-recording",
+];
+const RUNS = 100;
+const SEED = 1;
+
+export interface PropertyFigure {
+  id: string;
+  cases: number;
+  steps: number;
+  cpuMs: number;
+  stepsPerSecond: number;
+}
+
+function cpuMilliseconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** The reference with every platform-surface call counted. */
+async function countingReference(): Promise<{ model: Model; steps: () => number }> {
+  const inner = await createReferenceModel();
+  let n = 0;
+  const count =
+    <A extends unknown[], R>(f: (...a: A) => R) =>
+    (...a: A): R => {
+      n++;
+      return f(...a);
+    };
+  const p = (): PlatformSurface => inner.platform;
+  const platform: PlatformSurface = {
+    writeGuest: count((gpa, bytes) => p().writeGuest(gpa, bytes)),
+    readGuest: count((gpa, len) => p().readGuest(gpa, len)),
+    writeReg: count((off, value, width) => p().writeReg(off, value, width)),
+    readReg: count((off, width) => p().readReg(off, width)),
+    dma: count((req) => p().dma(req)),
+  };
+  const model: Model = {
+    describe: () => inner.describe(),
+    reset: count((config) => inner.reset(config)),
+    platform,
+    close: () => inner.close(),
+  };
+  return { model, steps: () => n };
+}
+
+export async function runPropertyBench(runs = RUNS): Promise<PropertyFigure[]> {
+  const out: PropertyFigure[] = [];
+  // Warm-up (module loading, JIT), not counted.
+  const warm = properties.find((p) => p.id === MODEL_BASED[0]);
+  if (warm !== undefined) {
+    const { model } = await countingReference();
+    await runProperties([warm], { adapter: "reference", model, runs: 20, seed: SEED + 1 });
+    await model.close();
+  }
+  for (const id of MODEL_BASED) {
+    const property = properties.find((p) => p.id === id);
+    if (property === undefined) continue;
+    const { model, steps } = await countingReference();
+    const t0 = cpuMilliseconds();
+    const report = await runProperties([property], { adapter: "reference", model, runs, seed: SEED });
+    const cpuMs = cpuMilliseconds() - t0;
+    await model.close();
+    const r = report.results[0];
+    if (r?.status !== "pass") throw new Error(`${id} did not pass against the reference: ${r?.message}`);
+    out.push({ id, cases: r.runs, steps: steps(), cpuMs, stepsPerSecond: (steps() / cpuMs) * 1000 });
+  }
+  return out;
+}
+
+export async function printPropertyBench(): Promise<void> {
+  console.log(
+    `model-based guest properties against the reference (${RUNS} cases each, seed ${SEED}; per second of CPU)`,
+  );
+  const figures = await runPropertyBench();
+  let steps = 0;
+  let ms = 0;
+  for (const f of figures) {
+    steps += f.steps;
+    ms += f.cpuMs;
+    console.log(
+      `  ${f.id.padEnd(26)} ${Math.round(f.stepsPerSecond).toLocaleString("en").padStart(8)} steps/s  ${(f.cases / (f.cpuMs / 1000)).toFixed(0).padStart(5)} cases/s  ${Math.round(f.steps / Math.max(f.cases, 1))} steps/case`,
+    );
+  }
+  const all = ms > 0 ? (steps / ms) * 1000 : 0;
+  console.log(
+    `  all: ${Math.round(all).toLocaleString("en")} steps/s; target >= ${STEPS_TARGET.toLocaleString("en")}: ${all >= STEPS_TARGET ? "met" : "MISSED"}`,
+  );
+}

@@ -16,15 +16,16 @@ export const AVOIDABLE: Readonly<Record<string, string>> = {
   "scalable-root-not-present-legacy-reason": "platforms are in legacy mode only",
   "scalable-write-fault-legacy-reason": "platforms are in legacy mode only",
   "pasid-directory-not-present-reason": "platforms are in legacy mode only",
-  "fault-record-pv-without-pasid": "devices take SIDs below 0x80 only",
+  "fault-record-pv-without-pasid":
+    "invalidation through the queue only (the records show it after register-based invalidation)",
 };
 
 /** What the avoided findings ask of generated platforms. */
 export interface AvoidPlatform {
   legacyOnly: boolean;
   noFirstStage: boolean;
-  /** Device SIDs must be below this. */
-  sidLimit: number;
+  /** Worlds always use the invalidation queue (no register-based invalidation). */
+  queuedOnly: boolean;
 }
 
 export function avoidPlatform(avoid: AvoidSet): AvoidPlatform {
@@ -35,7 +36,7 @@ export function avoidPlatform(avoid: AvoidSet): AvoidPlatform {
       "pasid-directory-not-present-reason",
     ].some((id) => avoid.has(id)),
     noFirstStage: avoid.has("first-stage-width-from-pasid-aw"),
-    sidLimit: avoid.has("fault-record-pv-without-pasid") ? 0x80 : 0x10000,
+    queuedOnly: avoid.has("fault-record-pv-without-pasid"),
   };
 }
 

@@ -152,9 +152,8 @@ function limitTemplates(d: ModelDescription, wants: GuestConfigWants): Array<Par
 /** Device SIDs within the model's limits: GUEST_SIDS where allowed, else the allowed ones from the top. */
 export function guestSids(d: ModelDescription): number[] {
   const n = Math.min(GUEST_SIDS.length, d.supports.maxDevices);
-  const limit = avoidPlatform(avoidSet(d)).sidLimit;
-  const allowed = d.limits?.sids?.filter((sid) => sid < limit);
-  if (allowed === undefined) return GUEST_SIDS.filter((sid) => sid < limit).slice(0, n);
+  const allowed = d.limits?.sids;
+  if (allowed === undefined) return GUEST_SIDS.slice(0, n);
   const out: number[] = GUEST_SIDS.filter((s) => allowed.includes(s));
   for (const s of [...allowed].reverse()) if (out.length < n && !out.includes(s)) out.push(s);
   return out.slice(0, n);

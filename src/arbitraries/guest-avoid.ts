@@ -16,16 +16,12 @@ export const AVOIDABLE: Readonly<Record<string, string>> = {
   "scalable-root-not-present-legacy-reason": "platforms are in legacy mode only",
   "scalable-write-fault-legacy-reason": "platforms are in legacy mode only",
   "pasid-directory-not-present-reason": "platforms are in legacy mode only",
-  "fault-record-pv-without-pasid":
-    "invalidation through the queue only (the records show it after register-based invalidation)",
 };
 
 /** What the avoided findings ask of generated platforms. */
 export interface AvoidPlatform {
   legacyOnly: boolean;
   noFirstStage: boolean;
-  /** Worlds always use the invalidation queue (no register-based invalidation). */
-  queuedOnly: boolean;
 }
 
 export function avoidPlatform(avoid: AvoidSet): AvoidPlatform {
@@ -36,7 +32,6 @@ export function avoidPlatform(avoid: AvoidSet): AvoidPlatform {
       "pasid-directory-not-present-reason",
     ].some((id) => avoid.has(id)),
     noFirstStage: avoid.has("first-stage-width-from-pasid-aw"),
-    queuedOnly: avoid.has("fault-record-pv-without-pasid"),
   };
 }
 

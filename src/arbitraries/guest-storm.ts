@@ -7,7 +7,7 @@ import type { Descriptor } from "../bits/descriptor.ts";
 import type { DomainKind } from "../harness/guest-case-world.ts";
 import { GuestWorld } from "../harness/guest-case-world.ts";
 import type { PropertyContext, PropertyOutcome } from "../harness/property.ts";
-import { avoidPlatform, avoidSet } from "./guest-avoid.ts";
+import { avoidSet } from "./guest-avoid.ts";
 import { runGuestCases } from "./guest-case-run.ts";
 import { type CommandWeights, guestCommandsArb } from "./guest-commands.ts";
 import { describeConfig, type GuestConfigWants, guestPlatformArb } from "./guest-config.ts";
@@ -29,7 +29,7 @@ export function runStorm(ctx: PropertyContext, o: StormOptions): Promise<Propert
   const input = guestPlatformArb(d, o.wants).chain((config) =>
     fc.tuple(
       fc.constant(config),
-      worldPlanArb(config, o.domainKinds, avoidPlatform(avoid).queuedOnly),
+      worldPlanArb(config, o.domainKinds),
       guestCommandsArb({
         weights: o.weights,
         ...(o.kinds === undefined ? {} : { kinds: o.kinds }),

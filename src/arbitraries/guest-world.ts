@@ -3,12 +3,7 @@ import fc from "fast-check";
 import type { DomainKind, WorldPlan } from "../harness/guest-case-world.ts";
 import type { PlatformConfig } from "../platform/types.ts";
 
-export function worldPlanArb(
-  config: PlatformConfig,
-  kinds?: readonly DomainKind[],
-  /** Always use the invalidation queue (an avoided finding, guest-avoid.ts). */
-  queuedOnly = false,
-): fc.Arbitrary<WorldPlan> {
+export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind[]): fc.Arbitrary<WorldPlan> {
   const all: DomainKind[] = kinds === undefined ? ["second", "first", "pass-through", "nested"] : [...kinds];
   const domain = fc.record({
     kind: fc.constantFrom(...all),
@@ -21,7 +16,7 @@ export function worldPlanArb(
       maxLength: config.devices.length,
     }),
     // Register-based invalidation exists for legacy mode only (scalable needs the queue).
-    queued: config.viommu.scalable || queuedOnly ? fc.constant(true) : fc.boolean(),
+    queued: config.viommu.scalable ? fc.constant(true) : fc.boolean(),
     premap: fc.oneof(
       { arbitrary: fc.constant(true), weight: 7 },
       { arbitrary: fc.constant(false), weight: 1 },

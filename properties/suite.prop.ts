@@ -32,7 +32,12 @@ describe(`properties against ${adapter}`, () => {
       const report = await runProperties([property], { adapter, model, runs, seed, outDir });
       const result = report.results[0];
       if (result?.status === "skip") ctx.skip(result.message);
-      expect(result?.status, result?.message).toBe("pass");
+      const how =
+        result?.status === "fail" || result?.status === "error"
+          ? `${result.message}\n  trace: ${result.trace ?? "(none)"} — replay: iommu-conformance replay ${result.trace ?? ""}` +
+            `\n  again: iommu-conformance run --adapter '${adapter}' --property '${property.id}' --seed ${result.seed} --path '${result.path}'`
+          : result?.message;
+      expect(result?.status, how).toBe("pass");
     });
   }
 });

@@ -327,7 +327,8 @@ export function descriptorArb(avoid: AvoidSet = NONE): fc.Arbitrary<Descriptor> 
     }),
     fc.record({
       kind: fc.constant("wait" as const),
-      intr: fc.constant(avoid.has(WAIT_WITHOUT_SIGNAL)),
+      // IF sets ICS.IWC (the completion event, VTD-QI-13); always set while SW = IF = 0 is avoided.
+      intr: avoid.has(WAIT_WITHOUT_SIGNAL) ? fc.constant(true) : fc.boolean(),
       sw: fc.constant(false),
       fn: fc.boolean(),
       pd: fc.constant(false),

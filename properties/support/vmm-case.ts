@@ -64,8 +64,15 @@ export class VmmCase {
     }
   }
 
-  private async judged<T>(call: () => Promise<T>): Promise<T> {
-    const value = await call();
+  /** Make the call and judge it; a reset is judged even when it throws (a refusal is an outcome). */
+  private async judged<T>(call: () => Promise<T>, judgeRefusal = false): Promise<T> {
+    let value: T;
+    try {
+      value = await call();
+    } catch (e) {
+      if (judgeRefusal) this.judgeLast();
+      throw e;
+    }
     this.judgeLast();
     return value;
   }
@@ -88,7 +95,7 @@ export class VmmCase {
     }
     return {
       describe: () => inner.describe(),
-      reset: (config) => this.judged(() => inner.reset(config)),
+      reset: (config) => this.judged(() => inner.reset(config), true),
       platform,
       close: () => inner.close(),
       ...(inner.host === undefined ? {} : { host: inner.host }),

@@ -5,6 +5,7 @@
  * outcomes the oracle permits for an emulated device with the same guest tables, mapped through
  * the VM's stage 2: writes to read-only regions and, for an errata IOMMU's nest parent, anything
  * in a read-only region are blocked. [VMM-S2-2] [VMM-S2-4] [VMM-S2-7] [HOST-XLATE-13]
+ * A reset is judged as well: accepted exactly when the VMM-COMPAT rules accept its configuration.
  * The same judge serves live cases and `replay`, so both judge alike.
  */
 
@@ -20,6 +21,7 @@ import {
 } from "../../src/platform/stdio/codec.ts";
 import type { Json, ParamsOf, ResultOf } from "../../src/platform/stdio/wire.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/platform/types.ts";
+import { judgeReset } from "./vmm-compat.ts";
 
 /** What a passed-through device's stage 2 lets through: guest regions, read-only ones maybe left out. */
 export interface Stage2Map {
@@ -128,12 +130,15 @@ export class VmmStepJudge {
   }
 
   feed(step: Pick<TraceStep, "op" | "args">, outcome: StepOutcome): Violation | undefined {
+    if (step.op === "reset") {
+      // [ORACLE-JUDGE-7] a reset is judged too: accepted or refused as the VMM-COMPAT rules say.
+      const config = decodeConfig((step.args as ParamsOf["reset"]).config);
+      if (outcome.error === undefined) this.start(config);
+      else this.stop();
+      return judgeReset(config, outcome);
+    }
     if (outcome.error !== undefined) return undefined;
     const r = outcome.result;
-    if (step.op === "reset") {
-      this.start(decodeConfig((step.args as ParamsOf["reset"]).config));
-      return undefined;
-    }
     const o = this.oracle;
     if (o === undefined) return undefined;
     const v = (() => {
@@ -173,6 +178,12 @@ export class VmmStepJudge {
     return v.ok ? undefined : v.violation;
   }
 
+  /** A refused reset: no platform to judge until the next reset. */
+  private stop(): void {
+    this.oracle = undefined;
+    this.s2 = new Map();
+  }
+
   private start(config: PlatformConfig): void {
     this.oracle = new Oracle(config);
     this.oracle.observe({ op: "reset", args: [config] });
@@ -181,14 +192,16 @@ export class VmmStepJudge {
 }
 
 /**
- * [ORACLE-JUDGE-7] The replay judge of VMM properties: platform steps through the oracle (and
- * stage 2), checked host-surface and hostView steps against their recorded results.
+ * [ORACLE-JUDGE-7] The replay judge of VMM properties: resets against the VMM-COMPAT rules,
+ * platform steps through the oracle (and stage 2), checked host-surface and hostView steps against
+ * their recorded results. It judges refused resets itself. [HARNESS-REPLAY-3]
  */
 export function vmmJudge(trace: Trace): StepJudge {
   const judge = new VmmStepJudge(trace.steps[0]?.op === "reset" ? undefined : trace.config);
   const recorded = recordedResultJudge(trace);
   const hostOps = new Set(["hostView", "ioctl", "deviceIoctl", "hostDma"]);
   return {
+    judgesResets: true,
     onStep(step, outcome): Judgement {
       if (hostOps.has(step.op)) return recorded.onStep(step, outcome);
       const v = judge.feed(step, outcome);

@@ -107,6 +107,8 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(new Option("--runs <n>", "cases per property").argParser(positiveInt).default(100))
     .addOption(new Option("--seed <s>", "fast-check seed").argParser(seedValue))
     .option("--property <glob>", "only properties whose id matches")
+    .option("--mutant <glob>", "only mutants whose id matches")
+    .option("--all", "also run the properties that fail on the reference (their kills do not count)")
     .option("--out <dir>", "directory for traces", "out")
     .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
     .addOption(timeoutOption())

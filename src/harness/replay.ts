@@ -14,6 +14,11 @@ export type Judgement =
 
 /** Rules on each replayed step; the oracle implements this for real judgements. */
 export interface StepJudge {
+  /**
+   * [HARNESS-REPLAY-3] The judge rules on resets too, refusals included: a reset the adapter
+   * refuses where the recording did not is then the judge's verdict, not a replay error.
+   */
+  readonly judgesResets?: boolean;
   onStep(step: TraceStep & { index: number }, outcome: StepOutcome): Judgement;
 }
 
@@ -117,7 +122,7 @@ export async function replayTrace(
     options.onStep?.(index, trace.steps.length);
     if (outcome.error !== undefined && step.error === undefined) {
       // The platform could not be set up as recorded, or the adapter broke: not a verdict.
-      if (step.op === "reset") {
+      if (step.op === "reset" && judge.judgesResets !== true) {
         return errorResult(
           recorded,
           `step ${index}: the adapter refused the trace's configuration: ${outcome.error.message}`,

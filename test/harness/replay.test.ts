@@ -81,6 +81,22 @@ describe("replayTrace with the recorded-result judge", () => {
     });
   });
 
+  it("[HARNESS-REPLAY-3] a judge that judges resets rules on a refused reset: a verdict, not an error", async () => {
+    const trace = await record(honest(), "pass");
+    (trace.steps[0]!.args as { config: { viommu: { awBits: number } } }).config.viommu.awBits = 57;
+    const seen: string[] = [];
+    const judge: StepJudge = {
+      judgesResets: true,
+      onStep(step, outcome) {
+        seen.push(`${step.index}:${step.op}:${outcome.error?.code ?? "ok"}`);
+        return outcome.error === undefined ? { ok: true } : { ok: false, message: "refused a valid VM" };
+      },
+    };
+    const r = await replayTrace(trace, honest(), judge);
+    expect(seen).toEqual(["0:reset:exception"]);
+    expect(r).toMatchObject({ outcome: "fails", step: 0, op: "reset", message: "refused a valid VM" });
+  });
+
   it("[HARNESS-REPLAY-1] a trace without a reset step is set up from its config first", async () => {
     const trace = await record(honest(), "pass");
     trace.steps = trace.steps.slice(1);

@@ -24,8 +24,6 @@ const TRACES = join(ROOT, "reference-traces");
 const SURVIVORS: Record<string, string> = {
   "haw-unchecked":
     "only robustness failed (after 112 cases, seed 7), and that trace fails on the reference too: not a kill",
-  "vmm-host-width-unchecked":
-    "killed by host-device-compatibility at once, but its judge does not re-judge a reset on replay, so the trace passes everywhere",
   "psi-mask-off-by-one":
     "cache-coherence and pasid-cache-granularity (600 runs) rarely build cache a slot, remap it, then invalidate with AM >= 1 from the page below it",
   "domain-inv-keeps-psc":
@@ -38,8 +36,6 @@ const SURVIVORS: Record<string, string> = {
     "unbind-propagation, the property for it, fails on the reference, so its kills do not count",
   "errata-ro-nest-parent":
     "no property maps read-only memory into an errata nest parent (HOST-ERRATA-1 has no property)",
-  "vmm-fs1gp-unchecked":
-    "killed by host-device-compatibility (seed 11, 34 cases), but its judge does not re-judge a reset on replay, so the trace passes everywhere",
 };
 
 const files = existsSync(TRACES)

@@ -52,6 +52,12 @@ export class Control {
   private ccmd: Pending | undefined;
   private iotlb: Pending | undefined;
   private readonly statusAddrs: number[] = [];
+  /**
+   * [ORACLE-CTL-3] The wait with IF whose completion a read of ICS.IWC = 1 proves: the earliest one
+   * not known complete when IWC was last known clear ("next": the next one submitted). Undefined
+   * while IWC may still be set from a wait already credited.
+   */
+  private iwcProves: Wait | "next" | undefined = "next";
 
   constructor(
     private readonly cfg: OracleConfig,
@@ -131,6 +137,7 @@ export class Control {
       this.iqeCause = false; // IQE cleared: resume (and fail again on a descriptor still invalid)
       this.fetch(t);
     }
+    if (off === Reg.ICS && bit(value, 0)) this.iwcClear(); // IWC is write-1-to-clear
     if (touches(Reg.CCMD)) this.ccmdWrite(t);
     if (touches(this.cfg.iotlbRegOffset + 8)) this.iotlbWrite(t);
     return changed;
@@ -182,6 +189,7 @@ export class Control {
       const desc = d.descriptor;
       if (desc.kind === "wait") {
         const w: Wait = { submit: t, before: [...this.pending], intr: desc.intr };
+        if (w.intr && this.iwcProves === "next") this.iwcProves = w;
         if (desc.sw) {
           const addr = Number(desc.statusAddr & mask(51, 2));
           this.statusAddrs.push(addr);
@@ -272,10 +280,17 @@ export class Control {
       this.iotlb = undefined;
     }
     if (off === Reg.ICS && bit(value, 0)) {
-      const last = this.waits.filter((w) => w.intr).pop();
-      if (last) out.push(...this.completeWait(last, t));
-    }
+      // IWC may have been set by a wait credited before: only the one armed at the last clear is proven.
+      const w = this.iwcProves;
+      if (w !== undefined && w !== "next" && this.waits.includes(w)) out.push(...this.completeWait(w, t));
+      this.iwcProves = undefined;
+    } else if (off === Reg.ICS) this.iwcClear();
     return out;
+  }
+
+  /** IWC is known clear now: the next IWC = 1 proves the earliest wait with IF not known complete. */
+  private iwcClear(): void {
+    this.iwcProves = this.waits.find((w) => w.intr) ?? "next";
   }
 
   /** [ORACLE-CTL-4] Guest memory read: a wait descriptor's status data observed completes what precedes it. */

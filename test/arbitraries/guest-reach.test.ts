@@ -7,11 +7,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { guestPlatformArb } from "../../src/arbitraries/guest-config.ts";
 import { coveringInvalidation } from "../../src/arbitraries/guest-reach.ts";
+import { encodeDescriptor } from "../../src/bits/descriptor.ts";
+import { wordsToBytes } from "../../src/bits/word.ts";
 import { GuestCase } from "../../src/harness/guest-case.ts";
 import { GuestWorld, IOVA_SLOTS } from "../../src/harness/guest-case-world.ts";
 import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
+import { fingerprintPage } from "../../src/oracle/index.ts";
 import { createReferenceModel, referenceDescription } from "../../src/platform/reference.ts";
 import type { PlatformConfig } from "../../src/platform/types.ts";
+import { Reg } from "../../src/vtd/register-offsets.ts";
+import { legacyDevice, QUEUE, Stream, ss, config as streamConfig } from "../oracle/stream.ts";
 
 function config(mode: "legacy" | "scalable", cm = false): PlatformConfig {
   const [c] = fc.sample(guestPlatformArb(referenceDescription(), { mode }), { numRuns: 1, seed: 3 });
@@ -109,5 +114,44 @@ describe("guest world reach", () => {
     await w.flushAll();
     await w.dma({ dev: 0, iova: IOVA_SLOTS[1] as bigint, len: 8, write: false });
     expect((await w.driver.readFaults()).faults).toHaveLength(1);
+  });
+});
+
+describe("invalidation completion through ICS.IWC", () => {
+  const READ = { sid: 0x08, iova: 0x10n, len: 8, write: false };
+  const waitIf = (s: Stream, at: number): void => {
+    const d = encodeDescriptor(
+      { kind: "wait", intr: true, sw: false, fn: false, pd: false, statusData: 0, statusAddr: 0n },
+      128,
+    );
+    s.step({ op: "writeGuest", args: [BigInt(QUEUE + at), wordsToBytes(d)] });
+  };
+  const ics = (s: Stream, iwc: boolean): void => {
+    s.step({ op: "readReg", args: [Reg.ICS, 4], result: iwc ? 1n : 0n });
+  };
+
+  it("[ORACLE-CTL-3] [VTD-QI-13] IWC still set from an earlier wait proves nothing; set again after a clear, it does", () => {
+    const s = new Stream(streamConfig());
+    legacyDevice(s, 0x08, 1, 0x40000, 0x20000);
+    for (const p of [0x20000, 0x21000])
+      s.step({ op: "writeGuest", args: [BigInt(p), fingerprintPage(p, 7)] });
+    s.enable(0x10000);
+    expect(s.outcomes(READ)).toEqual(["ok 0x20010"]);
+    waitIf(s, 0);
+    s.reg(Reg.IQT, 16n);
+    ics(s, true); // the first wait with IF completed: IWC set
+    s.w64(0x43000, ss(0x21000)); // remap, then a domain IOTLB invalidation and a wait with IF
+    const inv = encodeDescriptor(
+      { kind: "iotlb", g: 2, dr: false, dw: false, did: 1, am: 0, ih: false, addr: 0n },
+      128,
+    );
+    s.step({ op: "writeGuest", args: [BigInt(QUEUE + 16), wordsToBytes(inv)] });
+    waitIf(s, 32);
+    s.reg(Reg.IQT, 48n);
+    ics(s, true); // IWC was never cleared: this may be the first wait's
+    expect(s.outcomes(READ)).toEqual(["ok 0x20010", "ok 0x21010"]);
+    s.reg(Reg.ICS, 1n, 4); // write 1 to clear
+    ics(s, true); // set again: the second wait completed, and the invalidation before it
+    expect(s.outcomes(READ)).toEqual(["ok 0x21010"]);
   });
 });

@@ -31,8 +31,12 @@ interface MutantRow {
   mutant: string;
   status: "killed" | "survived" | "error";
   killedBy: string[];
-  /** Time until the first killing property finished, in ms. */
+  /** Time until the first killing property finished (finding and shrinking), in ms. */
   timeToKillMs?: number;
+  /** Time until that property's first failing case was found, in ms. [HARNESS-MUTANT-1] */
+  timeToFirstFailureMs?: number;
+  /** Time that property then spent shrinking, in ms. */
+  shrinkMs?: number;
   /** Steps in the shortest killing trace. */
   shortestTrace?: number;
   /** Cases the first killing property ran until it failed. */
@@ -65,6 +69,7 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
     try {
       let elapsed = 0;
       let timeToKill: number | undefined;
+      let firstFailure: { atMs: number; shrinkMs: number } | undefined;
       const report = await runProperties(opts.all === true ? properties : sound, {
         adapter: spec,
         model,
@@ -75,8 +80,13 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
         onCases: (done) => progress.update(done),
         onPropertyEnd: (r) => {
           progress.stop();
+          // Finding and shrinking are timed apart: the kill-time target is about finding.
+          if (r.status === "fail" && !unsound.has(r.id) && timeToKill === undefined) {
+            const found = r.firstFailureMs ?? r.durationMs;
+            firstFailure = { atMs: elapsed + found, shrinkMs: r.durationMs - found };
+            timeToKill = elapsed + r.durationMs;
+          }
           elapsed += r.durationMs;
-          if (r.status === "fail" && timeToKill === undefined) timeToKill = elapsed;
         },
       });
       // A property that fails on the reference too proves nothing about the mutant.
@@ -89,6 +99,10 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
         results: report.results,
       };
       if (timeToKill !== undefined) row.timeToKillMs = timeToKill;
+      if (firstFailure !== undefined) {
+        row.timeToFirstFailureMs = firstFailure.atMs;
+        row.shrinkMs = firstFailure.shrinkMs;
+      }
       if (killers[0] !== undefined) row.casesToKill = killers[0].runs;
       if (steps.length > 0) row.shortestTrace = Math.min(...steps);
       // [HARNESS-MUTANT-3] the shortest counterexample, ready for reference-traces/mutants/.
@@ -114,12 +128,17 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
   return EXIT_OK;
 }
 
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? "? s" : `${(ms / 1000).toFixed(2)} s`;
+}
+
 /** Cell of the matrix: K killed, . held, s skipped, E error. */
 const CELL: Record<PropertyResult["status"], string> = { fail: "K", pass: ".", skip: "s", error: "E" };
 
 /**
- * [HARNESS-MUTANT-1] The matrix (mutant × property), then one line per mutant: by what, after how
- * long and how many cases, and how short its trace shrank.
+ * [HARNESS-MUTANT-1] The matrix (mutant × property), then one line per mutant: by what, how long
+ * until the first failing case and over how many cases, how long shrinking took, and how short
+ * the trace shrank.
  */
 function matrix(rows: MutantRow[], seed: number, runs: number, unsound: Map<string, string>): string {
   const lines = [`mutant kill matrix (seed ${seed}, ${runs} runs per property)`];
@@ -145,8 +164,8 @@ function matrix(rows: MutantRow[], seed: number, runs: number, unsound: Map<stri
   for (const r of rows) {
     if (r.status === "killed") {
       lines.push(
-        `KILLED   ${r.mutant}: by ${r.killedBy.join(", ")}; first kill after ${((r.timeToKillMs ?? 0) / 1000).toFixed(1)} s` +
-          ` (${r.casesToKill ?? "?"} cases); shortest trace ${r.shortestTrace ?? "?"} steps` +
+        `KILLED   ${r.mutant}: by ${r.killedBy.join(", ")}; first failure after ${seconds(r.timeToFirstFailureMs)}` +
+          ` (${r.casesToKill ?? "?"} cases), then shrinking ${seconds(r.shrinkMs)}; shortest trace ${r.shortestTrace ?? "?"} steps` +
           `${r.traceFile === undefined ? "" : ` (${r.traceFile})`}`,
       );
     } else if (r.status === "survived") {

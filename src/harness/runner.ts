@@ -22,6 +22,11 @@ export interface PropertyResult {
   /** Cases run. */
   runs: number;
   durationMs: number;
+  /**
+   * A failure: milliseconds from the property's start until its first failing case was found;
+   * the rest of durationMs went to shrinking. [HARNESS-MUTANT-4]
+   */
+  firstFailureMs?: number;
   /** Failure or error message, or the reason for a skip. */
   message?: string;
   seed?: number;
@@ -125,6 +130,7 @@ async function runOne(
       : join(options.outDir, "traces", `${safeName(property.id)}-${options.seed}.json`);
   let written: Trace | undefined;
   let cases = 0;
+  let firstFailureAt: number | undefined;
 
   const writeTrace = async (
     verdict: Verdict,
@@ -173,7 +179,10 @@ async function runOne(
     },
     note: (command) => recorder.note(command),
     check: (index) => recorder.check(index),
-    caseFailed: (failure) => writeTrace("fail", failure, ""),
+    caseFailed: (failure) => {
+      firstFailureAt ??= now();
+      return writeTrace("fail", failure, "");
+    },
     progress: (n) => options.onCases?.(n, options.runs),
   };
 
@@ -203,6 +212,7 @@ async function runOne(
     message: outcome.message,
     seed: outcome.seed,
     path: outcome.path,
+    ...(firstFailureAt === undefined ? {} : { firstFailureMs: Math.round(firstFailureAt - started) }),
     ...(outcome.shrinks === undefined ? {} : { shrinks: outcome.shrinks }),
     ...traceFields(traceFile, written),
   });

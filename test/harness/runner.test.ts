@@ -108,6 +108,35 @@ describe("runProperties", () => {
     });
   });
 
+  it("[HARNESS-MUTANT-4] a failure reports when its first failing case was found, apart from shrinking", async () => {
+    let t = 1_000;
+    const shrinking: PropertyDefinition = {
+      id: "shrinking",
+      title: "fails after 120 ms, shrinks for 380 ms",
+      rules: [],
+      needs: () => null,
+      async run(ctx) {
+        ctx.beginCase();
+        t += 120;
+        await ctx.caseFailed({ message: "first" });
+        t += 300;
+        await ctx.caseFailed({ message: "smaller" });
+        t += 80;
+        return { status: "fail", runs: 4, seed: 1, path: "3:0", message: "smaller", shrinks: 1 };
+      },
+    };
+    const report = await runProperties([shrinking, dmaReadSeesGuestWrite], {
+      adapter: "m",
+      model: createMemoryModel(),
+      runs: 5,
+      seed: 1,
+      now: () => t,
+    });
+    expect(report.results[0]).toMatchObject({ status: "fail", firstFailureMs: 120, durationMs: 500 });
+    expect(report.results[1]?.status).toBe("pass");
+    expect(report.results[1]?.firstFailureMs).toBeUndefined();
+  });
+
   it("[HARNESS-EXIT-1] an exception inside a property is an error with its message, and its steps are kept", async () => {
     const dir = await out();
     const broken: PropertyDefinition = {

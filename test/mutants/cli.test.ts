@@ -41,7 +41,7 @@ describe("iommu-conformance mutants", () => {
     expect(text).toMatch(/^psi-mask-off-by-one +K +\.$/m);
     expect(text).toMatch(/^large-page-offset +\. +\.$/m);
     expect(text).toMatch(
-      /KILLED {3}psi-mask-off-by-one: by fixed-psi; first kill after [0-9.]+ s \(1 cases\); shortest trace \d+ steps/,
+      /KILLED {3}psi-mask-off-by-one: by fixed-psi; first failure after [0-9.]+ s \(1 cases\), then shrinking [0-9.]+ s; shortest trace \d+ steps/,
     );
     expect(text).toContain("SURVIVED large-page-offset: no property failed");
     // The same scenario also catches invalidations that complete after their wait.
@@ -55,9 +55,20 @@ describe("iommu-conformance mutants", () => {
     const { code, text, out } = await run("psi-*", "json");
     expect(code).toBe(EXIT_OK);
     const report = JSON.parse(text) as {
-      mutants: Array<{ mutant: string; status: string; traceFile: string }>;
+      mutants: Array<{
+        mutant: string;
+        status: string;
+        traceFile: string;
+        timeToKillMs: number;
+        timeToFirstFailureMs: number;
+        shrinkMs: number;
+      }>;
     };
     expect(report.mutants.map((m) => [m.mutant, m.status])).toEqual([["psi-mask-off-by-one", "killed"]]);
+    // Finding and shrinking are reported apart, and add up to the kill time.
+    const m = report.mutants[0]!;
+    expect(m.timeToFirstFailureMs).toBeLessThanOrEqual(m.timeToKillMs);
+    expect(m.timeToFirstFailureMs + m.shrinkMs).toBe(m.timeToKillMs);
     const file = join(out, "mutants", "psi-mask-off-by-one.json");
     expect(existsSync(file)).toBe(true);
     const trace = await loadTraceFile(file);

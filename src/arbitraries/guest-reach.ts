@@ -23,6 +23,7 @@ import {
   pasidIotlbPasid,
 } from "../harness/driver/index.ts";
 import { type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../harness/guest-case-world.ts";
+import { Reg } from "../vtd/register-offsets.ts";
 
 type NoModel = Record<string, never>;
 type Command = fc.AsyncCommand<NoModel, GuestWorld>;
@@ -37,6 +38,8 @@ export interface ReachWeights {
   recentDma: number;
   /** The covering invalidation (and usually its wait) for one of the latest edits. */
   recentInvalidate: number;
+  /** Fault-event and invalidation-event registers set up, status registers read, ICS.IWC cleared. */
+  events: number;
 }
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
@@ -51,6 +54,40 @@ abstract class Base implements Command {
   }
   abstract act(w: GuestWorld): Promise<unknown>;
   abstract toString(): string;
+}
+
+/**
+ * What a guest driver does with the event and status registers: Linux programs the fault event
+ * registers at probe and masks or unmasks them, polls FSTS, ICS and the queue registers, and clears
+ * ICS.IWC. Nothing here changes translation; the oracle judges the status reads (ORACLE-CTL-3).
+ */
+class EventRegsCmd extends Base {
+  constructor(
+    readonly fault: boolean,
+    readonly masked: boolean,
+    readonly data: number,
+    readonly clearIwc: boolean,
+  ) {
+    super();
+  }
+  async act(w: GuestWorld) {
+    const p = w.gc.model.platform;
+    const [ctl, data, addr, uaddr] = this.fault
+      ? [Reg.FECTL, Reg.FEDATA, Reg.FEADDR, Reg.FEUADDR]
+      : [Reg.IECTL, Reg.IEDATA, Reg.IEADDR, Reg.IEUADDR];
+    await p.writeReg(data, BigInt(this.data), 4);
+    await p.writeReg(addr, 0xfee0_0000n, 4);
+    await p.writeReg(uaddr, 0n, 4);
+    await p.writeReg(ctl, this.masked ? 1n << 31n : 0n, 4);
+    await p.readReg(ctl, 4);
+    await p.readReg(Reg.FSTS, 4);
+    const ics = await p.readReg(Reg.ICS, 4);
+    if (this.clearIwc && (ics & 1n) !== 0n) await p.writeReg(Reg.ICS, 1n, 4);
+    for (const r of [Reg.IQH, Reg.IQT, Reg.IQA]) await p.readReg(r, 8);
+  }
+  toString() {
+    return `${this.fault ? "fault" : "invalidation"} event registers: data ${hex(this.data)}, ${this.masked ? "masked" : "unmasked"}; read FSTS, ICS${this.clearIwc ? " (clear IWC)" : ""}, IQH, IQT, IQA`;
+  }
 }
 
 class RewireCmd extends Base {
@@ -228,12 +265,14 @@ export function reachWeights(w: {
   pasid: number;
   dma: number;
   invalidate: number;
+  faults: number;
 }): ReachWeights {
   return {
     rewire: w.map > 0 ? Math.max(1, Math.round(w.map / 2)) + w.raw : 0,
     fpd: w.attach + w.pasid > 0 ? 1 : 0,
     recentDma: w.dma > 0 ? Math.max(1, Math.round(w.dma / 2)) : 0,
     recentInvalidate: w.invalidate > 0 ? Math.max(1, Math.round(w.invalidate / 2)) : 0,
+    events: w.faults > 0 ? 1 : 0,
   };
 }
 
@@ -292,6 +331,12 @@ export function reachArbs(o: {
         fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 }),
       )
       .map(([k, f, ih, wt]) => new RecentInvalidateCmd(k, f, ih, wt, o.kinds)),
+  );
+  add(
+    w.events,
+    fc
+      .tuple(fc.boolean(), fc.boolean(), fc.nat(0xffff), fc.boolean())
+      .map(([f, m, d, c]) => new EventRegsCmd(f, m, d, c)),
   );
   return out;
 }

@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark and prints its figures next to its targets.
  * Figures are measured, never asserted: a missed target is reported, not failed.
+ * `npm run bench -- translation properties` runs only the named groups
+ * (translation, mutants, properties); with no names, all of them.
  */
 import { printMutantBench } from "./mutants.ts";
 import { printPropertyBench } from "./properties.ts";
@@ -10,7 +12,10 @@ function fmt(opsPerSecond: number): string {
   return `${(opsPerSecond / 1e6).toFixed(2)} M/s`;
 }
 
-async function main(): Promise<void> {
+const wanted = new Set(process.argv.slice(2));
+const want = (group: string): boolean => wanted.size === 0 || wanted.has(group);
+
+async function translation(): Promise<void> {
   console.log("translation throughput of the reference vIOMMU (one core; per second of process CPU time)");
   const figures = await runTranslationBench();
   const by = new Map(figures.map((f) => [f.name, f.opsPerSecond]));
@@ -26,8 +31,18 @@ async function main(): Promise<void> {
   console.log(
     `  reference cold walk within 3x of the bare walk: ${ratio.toFixed(2)}x (${verdict(ratio <= 3)})`,
   );
-  await printMutantBench();
-  await printPropertyBench();
+}
+
+async function main(): Promise<void> {
+  for (const group of wanted) {
+    if (!["translation", "mutants", "properties"].includes(group)) {
+      console.error(`bench: unknown group '${group}' (known: translation, mutants, properties)`);
+      process.exit(2);
+    }
+  }
+  if (want("translation")) await translation();
+  if (want("mutants")) await printMutantBench();
+  if (want("properties")) await printPropertyBench();
 }
 
 await main();

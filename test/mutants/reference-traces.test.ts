@@ -32,8 +32,6 @@ const SURVIVORS: Record<string, string> = {
     "the guest SIDs (0x08, 0x10, 0x100, 0x1f8) have no function siblings, so no function mask ever covers another device",
   "write-leaf-only":
     "translation-equals-walk and cache-coherence (600 runs) never make a non-leaf entry read-only above a writable leaf",
-  "pasid-psi-binds-absent":
-    "unbind-propagation, the property for it, fails on the reference, so its kills do not count",
   "errata-ro-nest-parent":
     "no property maps read-only memory into an errata nest parent (HOST-ERRATA-1 has no property)",
 };

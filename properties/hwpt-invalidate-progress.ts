@@ -21,7 +21,7 @@ import { vmmJudge } from "./support/vmm-judge.ts";
 const SLOTS = 8;
 const slot = (i: number) => SLOT_BASE + BigInt(i) * 0x1000n;
 
-type EntrySpec =
+export type EntrySpec =
   | { kind: "ok"; first: number; pages: number; leaf: boolean }
   | { kind: "full" }
   | { kind: "bad-flags" }
@@ -73,6 +73,32 @@ function entryErrno(e: EntrySpec): number {
 function covers(e: EntrySpec, i: number): boolean {
   if (e.kind === "full") return true;
   return e.kind === "ok" && i >= e.first && i < e.first + e.pages;
+}
+
+/**
+ * The errno and entry_num HWPT_INVALIDATE must give, from the rules in the kernel's order:
+ * [HOST-UAPI-60] entry_num ≠ 0 with entry_len 0 is refused before the HWPT is looked up, then an
+ * unknown id, then a HWPT that is not nested; [HOST-UAPI-65] the entry length; then the entries in
+ * order, stopping at the first outside the buffer (EFAULT) or bad ([HOST-UAPI-62], [HOST-UAPI-63]).
+ */
+export function expectedInvalidate(
+  target: "nested" | "paging" | "unknown",
+  entries: EntrySpec[],
+  entryLen: number,
+  bufferBytes: number,
+): { errno: number; done: number } {
+  if (entries.length > 0 && entryLen === 0) return { errno: Errno.EINVAL, done: 0 };
+  if (target === "unknown") return { errno: Errno.ENOENT, done: 0 };
+  if (target === "paging") return { errno: Errno.EINVAL, done: 0 };
+  if (entries.length > 0 && entryLen !== 24) return { errno: Errno.EINVAL, done: 0 };
+  let done = 0;
+  for (const [i, e] of entries.entries()) {
+    if ((i + 1) * 24 > bufferBytes) return { errno: Errno.EFAULT, done };
+    const bad = entryErrno(e);
+    if (bad !== 0) return { errno: bad, done };
+    done++;
+  }
+  return { errno: 0, done };
 }
 
 export const hwptInvalidateProgress: PropertyDefinition = {
@@ -164,27 +190,7 @@ export const hwptInvalidateProgress: PropertyDefinition = {
         bufferBytes,
       });
       const step = vc.check();
-      // The expected errno and progress, from the rules.
-      let errno = 0;
-      let done = 0;
-      if (v.target === "unknown")
-        errno = Errno.ENOENT; // [HOST-UAPI-60]
-      else if (v.target === "paging") errno = Errno.EINVAL;
-      else if (v.entries.length > 0 && v.entryLen !== 24)
-        errno = Errno.EINVAL; // [HOST-UAPI-65]
-      else
-        for (const [i, e] of v.entries.entries()) {
-          if ((i + 1) * 24 > bufferBytes) {
-            errno = Errno.EFAULT;
-            break;
-          }
-          const bad = entryErrno(e);
-          if (bad !== 0) {
-            errno = bad;
-            break;
-          }
-          done++;
-        }
+      const { errno, done } = expectedInvalidate(v.target, v.entries, v.entryLen, bufferBytes);
       if (r.errno !== errno || r.value !== done)
         fail(
           `HWPT_INVALIDATE gave ${errnoName(r.errno)} with entry_num ${r.value}; the rules give ${errnoName(errno)} after ${done} entries`,

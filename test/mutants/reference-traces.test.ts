@@ -23,7 +23,7 @@ const TRACES = join(ROOT, "reference-traces");
  */
 const SURVIVORS: Record<string, string> = {
   "haw-unchecked":
-    "only robustness failed (after 112 cases, seed 7), and that trace fails on the reference too: not a kill",
+    "no generator writes a paging entry whose address has bits between HAW and 51 and no other reserved bit (raw words are random 64-bit values or addresses below 16 MiB); the seed-7 robustness failure was an oracle bug, fixed by ORACLE-SCOPE-1",
   "psi-mask-off-by-one":
     "cache-coherence and pasid-cache-granularity (600 runs) rarely build cache a slot, remap it, then invalidate with AM >= 1 from the page below it",
   "domain-inv-keeps-psc":

@@ -32,6 +32,13 @@ export const cacheCoherence: PropertyDefinition = {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
     return guestConfigProblem(d);
   },
-  run: (ctx) => runStorm(ctx, { weights: COHERENCE_WEIGHTS, maxCommands: 24 }),
+  // Upper-level rewiring and follow-ups on the latest edit weigh more than the defaults: a model
+  // keeping second-stage paging-structure entries past a page-selective invalidation with IH = 0 is
+  // then caught in 4 of 6 seeds within 300 cases (none before the rewiring commands existed).
+  run: (ctx) =>
+    runStorm(ctx, {
+      weights: { ...COHERENCE_WEIGHTS, rewire: 5, recentInvalidate: 6, recentDma: 8 },
+      maxCommands: 24,
+    }),
   judge: (trace) => oracleJudge(trace),
 };

@@ -11,12 +11,14 @@ import { avoidSet } from "./guest-avoid.ts";
 import { runGuestCases } from "./guest-case-run.ts";
 import { type CommandWeights, guestCommandsArb } from "./guest-commands.ts";
 import { describeConfig, type GuestConfigWants, guestPlatformArb } from "./guest-config.ts";
+import type { ReachWeights } from "./guest-reach.ts";
 import { worldPlanArb } from "./guest-world.ts";
 
 export interface StormOptions {
   wants?: GuestConfigWants;
   domainKinds?: readonly DomainKind[];
-  weights: CommandWeights;
+  /** Reach weights (guest-reach.ts) left out are derived from the others. */
+  weights: CommandWeights & Partial<ReachWeights>;
   kinds?: ReadonlyArray<Descriptor["kind"]>;
   maxCommands: number;
   /** After the commands: a global flush and wait, then these checks on the world. */

@@ -174,11 +174,10 @@ export class VmPlatform {
         ...(req.pasid !== undefined ? { pasid: req.pasid, priv: req.priv ?? false } : {}),
       });
     }
-    // The address both whole and as 32-bit halves: the translation request is moving to halves.
+    // [VTD-DMA-1] [VTD-DMA-5] An emulated device's DMA: translated once by the vIOMMU.
     const treq = {
       sid: req.sid,
       priv: req.priv ?? false,
-      iova: req.iova,
       iovaHi: hi32(req.iova),
       iovaLo: lo32(req.iova),
       write: req.write,

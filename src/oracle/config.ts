@@ -27,6 +27,11 @@ export interface OracleConfig {
   nest: boolean;
   srs: boolean;
   eafs: boolean;
+  /** ECAP.SSADS, SMPWCS, MTS, HPTS: fields of a PASID entry reserved without them (VTD-PASID-4). */
+  ssads: boolean;
+  smpwcs: boolean;
+  mts: boolean;
+  hpts: boolean;
   pasidBits: number;
   memSize: number;
   domainIdBits: number;
@@ -81,6 +86,10 @@ function configFrom(config: PlatformConfig, c: Capabilities): OracleConfig {
     nest: c.nest,
     srs: c.srs,
     eafs: c.eafs,
+    ssads: c.ssads,
+    smpwcs: c.smpwcs,
+    mts: c.mts,
+    hpts: c.hpts,
     pasidBits: c.pasidBits,
     memSize: Number(config.memory.size),
     domainIdBits: c.domainIdBits,

@@ -143,6 +143,46 @@ export function walkContext(
   return { ok: true, value: { mode: "scalable", words, did: 0, fpd: bit(w0, 1), explain } };
 }
 
+/**
+ * [ORACLE-WALK-2] [VTD-PASID-4] Whether a present PASID-table entry has a reserved bit set (VT-d
+ * 5.10 §9.6): bits reserved always, pointer bits 63:HAW, and fields reserved for lack of the
+ * capability they need. Written from the table, independently of src/bits/pasid-entry.ts.
+ */
+function pasidEntryReservedSet(w: readonly bigint[], cfg: OracleConfig): boolean {
+  const above = reservedAbove(cfg.haw);
+  const off = (present: boolean, m: bigint): bigint => (present ? 0n : m);
+  const all = mask(63, 0);
+  const masks = [
+    // 5, 11:10, 63:HAW; AW and SSPTPTR need SSTS; SSADE needs SSTS and SSADS
+    (1n << 5n) |
+      mask(11, 10) |
+      above |
+      off(cfg.ssts, mask(4, 2) | mask(63, 12)) |
+      off(cfg.ssts && cfg.ssads, 1n << 9n),
+    // 86:80 and 95:91; DID above the domain-id width; PWSNP, PGSNP; CD, EMTE, PAT need MTS
+    mask(22, 16) |
+      mask(31, 27) |
+      (cfg.domainIdBits >= 16 ? 0n : mask(15, cfg.domainIdBits)) |
+      off(cfg.smpwcs, 1n << 23n) |
+      off(cfg.snoopControl, 1n << 24n) |
+      off(cfg.mts, mask(26, 25) | mask(63, 32)),
+    // 129, 139:136, FSPTPTR above HAW; SRE; FSPM, WPE, FSPTPTR need FSTS; EAFE needs EAFS
+    (1n << 1n) |
+      mask(11, 8) |
+      above |
+      off(cfg.srs, 1n) |
+      off(cfg.fsts, mask(4, 2) | mask(63, 12)) |
+      off(cfg.eafs, 1n << 7n),
+    all, // 255:192
+    // HPT fields need HPTS: 267:259 and pointer bits above HAW always
+    cfg.hpts ? mask(11, 3) | above : all,
+    cfg.hpts ? mask(63, 16) : all,
+    all,
+    all,
+  ];
+  return masks.some((m, i) => ((w[i] ?? 0n) & m) !== 0n);
+}
+
 function bad<V>(reason: number, explain: string, record?: Recording): Step<V> {
   const rec: Recording = !qualified(reason) ? "yes" : (record ?? "yes");
   return { ok: false, fault: fault(reason, rec), explain: `${explain}: fault ${hex(reason)}` };
@@ -201,7 +241,8 @@ export function walkPasid(
     .join(":")}`;
   const eRec: Recording = dirFpd ? "no" : bit(p0, 1) ? "either" : "yes";
   if (!bit(p0, 0)) return bad(S.SPT_2_PASID_ENTRY_NOT_PRESENT, `${explain} not present`, eRec);
-  if ((p0 & mask(11, 10)) !== 0n) return bad(S.SPT_3_PASID_ENTRY_RESERVED, `${explain} reserved bits`, eRec);
+  if (pasidEntryReservedSet(words, cfg))
+    return bad(S.SPT_3_PASID_ENTRY_RESERVED, `${explain} reserved bits`, eRec);
   const pgtt = field(p0, 8, 6);
   const aw = field(p0, 4, 2);
   const fspm = field(p2, 3, 2);

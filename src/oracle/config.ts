@@ -32,6 +32,8 @@ export interface OracleConfig {
   smpwcs: boolean;
   mts: boolean;
   hpts: boolean;
+  /** ECAP.DT, PASID, PRS, RPS, RPRIVS, PTRS: context-entry fields reserved without them (VTD-CTX-4). */
+  ctx: { dt: boolean; pasid: boolean; prs: boolean; rps: boolean; rprivs: boolean; ptrs: boolean };
   pasidBits: number;
   memSize: number;
   domainIdBits: number;
@@ -90,6 +92,7 @@ function configFrom(config: PlatformConfig, c: Capabilities): OracleConfig {
     smpwcs: c.smpwcs,
     mts: c.mts,
     hpts: c.hpts,
+    ctx: { dt: c.dt, pasid: c.pasid, prs: c.prs, rps: c.rps, rprivs: c.rprivs, ptrs: c.ptrs },
     pasidBits: c.pasidBits,
     memSize: Number(config.memory.size),
     domainIdBits: c.domainIdBits,

@@ -115,7 +115,12 @@ export function walkContext(
   const own: Recording = bit(w0, 1) ? "either" : "yes";
   if (!scalable) {
     if (!bit(w0, 0)) return bad(L.LCT_2_CONTEXT_NOT_PRESENT, `${explain} not present`, own);
-    if ((w0 & (mask(11, 4) | reservedAbove(cfg.haw))) !== 0n || (w1 & (mask(7, 7) | mask(63, 24))) !== 0n)
+    // [VTD-CTX-2] DID bits above the domain-id width are reserved too.
+    const didRes = cfg.domainIdBits >= 16 ? 0n : mask(23, 8 + cfg.domainIdBits);
+    if (
+      (w0 & (mask(11, 4) | reservedAbove(cfg.haw))) !== 0n ||
+      (w1 & (mask(7, 7) | mask(63, 24) | didRes)) !== 0n
+    )
       return bad(L.LCT_3_CONTEXT_RESERVED, `${explain} reserved bits`, own);
     const tt = field(w0, 3, 2);
     const aw = field(w1, 2, 0);
@@ -128,12 +133,19 @@ export function walkContext(
   if (!bit(w0, 0)) return bad(S.SCT_2_CONTEXT_NOT_PRESENT, `${explain} not present`, own);
   const w2 = words[2] as bigint;
   const w3 = words[3] as bigint;
-  if (
-    (w0 & (mask(8, 5) | reservedAbove(cfg.haw))) !== 0n ||
-    (w1 & mask(63, 20)) !== 0n ||
-    w2 !== 0n ||
-    w3 !== 0n
-  )
+  // [VTD-CTX-4] bits 8:7 and 63:HAW, 255:85, and each field whose capability is absent: DTE (DT),
+  // PASIDE (PASID), PRE (PRS), HPTE (HPTS), EPTR (PTRS), RID_PASID (RPS), RID_PRIV (RPRIVS).
+  const c = cfg.ctx;
+  const res0 =
+    mask(8, 7) |
+    reservedAbove(cfg.haw) |
+    (c.dt ? 0n : 1n << 2n) |
+    (c.pasid ? 0n : 1n << 3n) |
+    (c.prs ? 0n : 1n << 4n) |
+    (cfg.hpts ? 0n : 1n << 5n) |
+    (c.ptrs ? 0n : 1n << 6n);
+  const res1 = mask(63, 21) | (c.rps ? 0n : mask(19, 0)) | (c.rprivs ? 0n : 1n << 20n);
+  if ((w0 & res0) !== 0n || (w1 & res1) !== 0n || w2 !== 0n || w3 !== 0n)
     return bad(S.SCT_3_CONTEXT_RESERVED, `${explain} reserved bits`, own);
   const pdts = field(w0, 11, 9);
   const ridPasid = field(w1, 19, 0);

@@ -20,20 +20,22 @@ import { translationEqualsWalk } from "./translation-equals-walk.ts";
 import { uapiExtensibility } from "./uapi-extensibility.ts";
 import { unbindPropagation } from "./unbind-propagation.ts";
 
-export const properties: PropertyDefinition[] = [
-  // Guest side
+/** Guest side: the vIOMMU through memory, registers and DMA. */
+export const guestProperties: PropertyDefinition[] = [
   translationEqualsWalk,
   cacheCoherence,
   pasidCacheGranularity,
   queueBehaviour,
   faultRecording,
   robustness,
-  // VMM side (passed-through devices)
+];
+
+/** VMM side (passed-through devices) and host side (iommufd). */
+export const vmmHostProperties: PropertyDefinition[] = [
   unbindPropagation,
   nestedEquivalence,
   invalidationForwarding,
   hostDeviceCompatibility,
-  // Host side (iommufd)
   hwptInvalidateProgress,
   attachDetach,
   uapiExtensibility,
@@ -41,3 +43,5 @@ export const properties: PropertyDefinition[] = [
   errata772415,
   stage2Sharing,
 ];
+
+export const properties: PropertyDefinition[] = [...guestProperties, ...vmmHostProperties];

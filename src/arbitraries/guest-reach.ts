@@ -199,16 +199,21 @@ export function coveringInvalidation(w: GuestWorld, e: RecentEdit, form: number,
     if (wide > w.driver.caps.mamv) return [iotlbDomain(d.did)];
     return [iotlbPage(d.did, addr, wide, ih)];
   }
-  const sid = w.sid(e.dev);
+  // Forms 2 and 3 name the device through a function sibling and a function mask that covers it
+  // (FM = 1 masks devfn bit 2, §6.5.2.1), as a driver flushing a multi-function device may.
+  const masked = form % 4 >= 2;
+  const sid = masked ? w.sid(e.dev) ^ 0b100 : w.sid(e.dev);
+  const fm = masked ? 1 : 0;
   const before = e.before === undefined ? undefined : w.domain(e.before);
   if (!v.scalable) {
     // A not-present entry cached under CM = 1 carries DID 0 [ORACLE-KEY-1].
-    if (before === undefined) return form % 2 === 0 ? [contextDevice(0, sid)] : [contextGlobal()];
-    return form % 2 === 0
-      ? afterLegacyContextChange(sid, before.did)
+    if (before === undefined) return form % 4 !== 1 ? [contextDevice(0, sid, fm)] : [contextGlobal()];
+    return form % 4 !== 1
+      ? withFm(afterLegacyContextChange(sid, before.did), fm)
       : [contextGlobal(), iotlbDomain(before.did)];
   }
-  if (e.pasid === undefined) return afterScalableContextChange(sid, before === undefined ? [] : [before.did]);
+  if (e.pasid === undefined)
+    return withFm(afterScalableContextChange(sid, before === undefined ? [] : [before.did]), fm);
   if (before === undefined)
     return form % 2 === 0 ? [pasidCachePasid(0, e.pasid), pasidIotlbPasid(0, e.pasid)] : [pasidCacheGlobal()];
   const pgtt =
@@ -222,6 +227,11 @@ export function coveringInvalidation(w: GuestWorld, e: RecentEdit, form: number,
   return form % 2 === 0
     ? afterPasidEntryChange(before.did, e.pasid, pgtt)
     : [pasidCachePasid(before.did, e.pasid), iotlbDomain(before.did)];
+}
+
+/** The device-selective context-cache descriptors among descs, given function mask fm. */
+function withFm(descs: Descriptor[], fm: number): Descriptor[] {
+  return descs.map((d) => (d.kind === "context-cache" && d.g === 3 ? { ...d, fm } : d));
 }
 
 class RecentInvalidateCmd extends Base {

@@ -97,14 +97,22 @@ class RewireCmd extends Base {
     readonly level: number,
     readonly fromDom: number,
     readonly fromSlot: number,
+    /** A read-only upper entry above (usually) writable leaves [VTD-SS-3] [VTD-FS-6]. */
+    readonly readOnly: boolean,
   ) {
     super();
   }
   act(w: GuestWorld) {
-    return w.rewire(this.dom, this.slot, this.level, { dom: this.fromDom, slot: this.fromSlot });
+    return w.rewire(
+      this.dom,
+      this.slot,
+      this.level,
+      { dom: this.fromDom, slot: this.fromSlot },
+      this.readOnly,
+    );
   }
   toString() {
-    return `rewire domain#${this.dom} slot ${this.slot} level#${this.level} -> the table domain#${this.fromDom} slot ${this.fromSlot} reaches one level lower`;
+    return `rewire domain#${this.dom} slot ${this.slot} level#${this.level}${this.readOnly ? " read-only" : ""} -> the table domain#${this.fromDom} slot ${this.fromSlot} reaches one level lower`;
   }
 }
 
@@ -303,8 +311,8 @@ export function reachArbs(o: {
   add(
     w.rewire,
     fc
-      .tuple(domIdx, slotIdx, fc.nat(3), domIdx, slotIdx)
-      .map(([d, s, l, fd, fs]) => new RewireCmd(d, s, l, fd, fs)),
+      .tuple(domIdx, slotIdx, fc.nat(3), domIdx, slotIdx, fc.nat(3))
+      .map(([d, s, l, fd, fs, ro]) => new RewireCmd(d, s, l, fd, fs, o.writes && ro === 0)),
   );
   add(
     w.fpd,

@@ -255,13 +255,15 @@ export class GuestWorld {
    * the table that the walk of `from.slot` in domain `from.dom` reaches one level lower: a
    * PML4E/PDPTE/PDE moved to another existing table, or a subtree shared with another slot or
    * another domain of the same stage (VT-d §6.2.8). Upper-level changes are what leaves stale
-   * paging-structure-cache entries behind.
+   * paging-structure-cache entries behind. `readOnly` clears the entry's write bit (bit 1: W in the
+   * second stage, R/W in the first), so writes below it fault whatever the leaf allows [VTD-SS-3].
    */
   async rewire(
     dom: number,
     slot: number,
     level: number,
     from: { dom: number; slot: number },
+    readOnly = false,
   ): Promise<boolean> {
     const d = this.domain(dom);
     const s = this.domain(from.dom);
@@ -277,9 +279,8 @@ export class GuestWorld {
     const below = steps.find((x) => x.level === lvl - 1);
     if (below === undefined) return false;
     const target = below.addr - (below.addr % 4096);
-    return this.tableEdit(dom, slot, "4K", () =>
-      table.setEntry(iova, lvl as PagingLevel, table.nonLeafWord(target)),
-    );
+    const word = table.nonLeafWord(target) & (readOnly ? ~2n : ~0n);
+    return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl as PagingLevel, word));
   }
 
   /** A table edit that, when made, becomes the newest recent edit. */

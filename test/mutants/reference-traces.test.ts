@@ -28,8 +28,6 @@ const SURVIVORS: Record<string, string> = {
     "cache-coherence and pasid-cache-granularity (600 runs) rarely build cache a slot, remap it, then invalidate with AM >= 1 from the page below it",
   "domain-inv-keeps-psc":
     "cache-coherence (600 runs): a non-leaf entry changed under a cached walk, then only a domain-selective IOTLB invalidation before the DMA, is too rare",
-  "errata-ro-nest-parent":
-    "no property maps read-only memory into an errata nest parent (HOST-ERRATA-1 has no property)",
 };
 
 const files = existsSync(TRACES)

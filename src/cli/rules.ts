@@ -21,7 +21,7 @@ export interface Citation {
   kind: CitationKind;
 }
 
-const ID = "[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-\\d+";
+const ID = "[A-Z][A-Z\\d]*(?:-[A-Z\\d]+)*-\\d+";
 const HEADING = new RegExp(`^###\\s+(${ID})\\s+[—–-]+\\s+(.+?)\\s*$`);
 const CITATION = new RegExp(`\\[(${ID}(?:\\s*,\\s*${ID})*)\\]`, "g");
 

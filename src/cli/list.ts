@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { ADAPTER_FORMS, importBuiltIn } from "../harness/adapter-spec.ts";
 import { type CliIO, EXIT_OK, UsageError } from "./errors.ts";
 import { loadRegistry } from "./registry.ts";
-import { parseRules, rulesReport, scanCitations } from "./rules.ts";
+import { addDeclaredRules, parseRules, rulesReport, scanCitations } from "./rules.ts";
 
 export const LIST_TOPICS = ["properties", "rules", "mutants", "adapters"] as const;
 
@@ -23,7 +23,11 @@ export async function listCommand(topic: string, opts: { registry?: string }, io
     }
     case "rules": {
       const rules = await parseRules(join(REPO_ROOT, "spec"));
-      io.out(rulesReport(rules, await scanCitations(REPO_ROOT), REPO_ROOT));
+      const citations = addDeclaredRules(
+        await scanCitations(REPO_ROOT),
+        await loadRegistry(opts.registry, io.cwd),
+      );
+      io.out(rulesReport(rules, citations, REPO_ROOT));
       return EXIT_OK;
     }
     case "mutants": {

@@ -84,6 +84,24 @@ export async function scanCitations(root: string): Promise<Map<string, Citation[
   return out;
 }
 
+/**
+ * The rules each property declares it checks (PropertyDefinition.rules) count as property
+ * citations, named by property id (line 0).
+ */
+export function addDeclaredRules(
+  citations: Map<string, Citation[]>,
+  properties: ReadonlyArray<{ id: string; rules: readonly string[] }>,
+): Map<string, Citation[]> {
+  for (const p of properties) {
+    for (const id of p.rules) {
+      const list = citations.get(id) ?? [];
+      list.push({ file: `property ${p.id}`, line: 0, kind: "property" });
+      citations.set(id, list);
+    }
+  }
+  return citations;
+}
+
 export function rulesReport(rules: Rule[], citations: Map<string, Citation[]>, root: string): string {
   const lines: string[] = [];
   const known = new Set(rules.map((r) => r.id));
@@ -97,7 +115,7 @@ export function rulesReport(rules: Rule[], citations: Map<string, Citation[]>, r
     }
     const cites = citations.get(rule.id) ?? [];
     const byKind = (k: CitationKind): string[] =>
-      cites.filter((c) => c.kind === k).map((c) => `${c.file}:${c.line}`);
+      cites.filter((c) => c.kind === k).map((c) => (c.line > 0 ? `${c.file}:${c.line}` : c.file));
     const tests = byKind("test");
     const props = byKind("property");
     const src = byKind("source");

@@ -52,6 +52,8 @@ async function legacyPlatform(): Promise<Model> {
   await write(0x3000, [encodeSsEntry({ read: true, write: true, addr: 0x4000 })]);
   await write(0x4000, [encodeSsEntry({ read: true, write: true, addr: 0x6000 })]);
   await write(0x6000 + 5 * 8, [encodeSsEntry({ read: true, write: true, addr: 0x40000 })]);
+  // IOVA 0x6000 maps to a GPA beyond guest memory (but within the address width).
+  await write(0x6000 + 6 * 8, [encodeSsEntry({ read: true, write: true, addr: 0x1_0000_0000 })]);
   await p.writeGuest(0x40000n, Uint8Array.of(0xde, 0xad, 0xbe, 0xef));
   await p.writeReg(RTADDR, 0x1000n, 8);
   await p.writeReg(GCMD, SRTP, 4);
@@ -95,6 +97,13 @@ describe("reference adapter through the platform surface", () => {
     await expect(model.platform.dma({ sid: 0x10, iova: 0x5ffen, len: 4, write: false })).rejects.toThrow(
       /4 KiB boundary/,
     );
+  });
+
+  it("[VTD-DMA-5] a translation outside guest memory aborts without a fault record", async () => {
+    const model = await legacyPlatform();
+    const r = await model.platform.dma({ sid: 0x10, iova: 0x6000n, len: 4, write: false });
+    expect(r.status).toBe("aborted");
+    expect((await model.platform.readReg(0x34, 4)) & 2n).toBe(0n); // no PPF
   });
 
   it("[VTD-FAULT-1] an unmapped page aborts and records a fault with the legacy reason", async () => {

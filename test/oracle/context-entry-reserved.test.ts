@@ -25,7 +25,7 @@ const SID = 0x08;
 function memoryWith(entry: bigint[]): WordReader {
   const words = new Map<number, bigint>([[ROOT, BigInt(TABLE) | 1n]]);
   const at = TABLE + SID * (entry.length === 2 ? 16 : 32);
-  entry.forEach((w, i) => words.set(at + i * 8, w));
+  for (const [i, w] of entry.entries()) words.set(at + i * 8, w);
   return { size: 0x400000, word: (a) => words.get(a) ?? 0n };
 }
 

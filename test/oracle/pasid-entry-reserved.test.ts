@@ -17,7 +17,7 @@ const TABLE = 0x2000;
 
 function memoryWith(entry: bigint[]): WordReader {
   const words = new Map<number, bigint>([[DIR, BigInt(TABLE) | 1n]]);
-  entry.forEach((w, i) => words.set(TABLE + i * 8, w));
+  for (const [i, w] of entry.entries()) words.set(TABLE + i * 8, w);
   return { size: 0x400000, word: (a) => words.get(a) ?? 0n };
 }
 

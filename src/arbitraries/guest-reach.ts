@@ -116,6 +116,49 @@ class RewireCmd extends Base {
   }
 }
 
+/**
+ * A DMA through a slot by one of the domain's users (so the translation is cached), the slot's
+ * 4 KiB page remapped to another data page, the covering invalidation (form as in
+ * coveringInvalidation) and its wait, then the same read: the stale IOTLB entry must be gone
+ * [ORACLE-COV-6].
+ */
+class RemapAfterDmaCmd extends Base {
+  constructor(
+    readonly dom: number,
+    readonly slot: number,
+    readonly pick: number,
+    readonly target: number,
+    readonly form: number,
+    readonly ih: boolean,
+    readonly pasids: boolean,
+  ) {
+    super();
+  }
+  async act(w: GuestWorld) {
+    const users = w.usersOf(this.dom);
+    const u = users[this.pick % Math.max(users.length, 1)];
+    const pasid = u !== undefined && this.pasids ? u.pasid : undefined;
+    const read = () =>
+      u === undefined
+        ? undefined
+        : w.dma({
+            dev: u.dev,
+            iova: IOVA_SLOTS[this.slot % IOVA_SLOTS.length] as bigint,
+            len: 8,
+            write: false,
+            ...(pasid === undefined ? {} : { pasid, priv: false }),
+          });
+    await read();
+    if (!(await w.map(this.dom, this.slot, "4K", this.target, 3))) return;
+    const e = w.recent.at(-1);
+    if (e !== undefined) await w.invalidate(coveringInvalidation(w, e, this.form, this.ih), true);
+    await read();
+  }
+  toString() {
+    return `user (pick ${this.pick}) of domain#${this.dom} reads slot ${this.slot}, then map it 4K -> target ${this.target} rights 3, invalidate it (form ${this.form}${this.ih ? ", IH" : ""}) + wait, read it again`;
+  }
+}
+
 class FpdEntryCmd extends Base {
   constructor(
     readonly what: "attach" | "pasid" | "context",
@@ -194,7 +237,9 @@ export function coveringInvalidation(w: GuestWorld, e: RecentEdit, form: number,
     const d = w.domain(e.dom);
     const page = (IOVA_SLOTS[e.slot] as bigint) & ~0xfffn;
     const am = e.size === "4K" ? 0 : e.size === "2M" ? 9 : 18;
-    const wide = form % 4 === 1 ? Math.max(am, 9) : am;
+    // Form 1 is wider than needed: the smallest mask (up to 9) that puts the page in the upper half
+    // of the aligned range, so a model covering only part of it keeps the page [ORACLE-COV-6], else 9.
+    const wide = form % 4 === 1 ? Math.max(am, upperHalfMask(page)) : am;
     const addr = (page >> BigInt(12 + wide)) << BigInt(12 + wide);
     const firstLike = d.kind === "first" || d.kind === "nested";
     if (form % 4 === 2) return [iotlbDomain(d.did)];
@@ -235,6 +280,17 @@ export function coveringInvalidation(w: GuestWorld, e: RecentEdit, form: number,
   return form % 2 === 0
     ? afterPasidEntryChange(before.did, e.pasid, pgtt)
     : [pasidCachePasid(before.did, e.pasid), iotlbDomain(before.did)];
+}
+
+/** AM whose aligned range from below has the 4 KiB page at `page` in its upper half, at most 9. */
+function upperHalfMask(page: bigint): number {
+  let n = page >> 12n;
+  let zeros = 0;
+  while (zeros < 9 && n !== 0n && (n & 1n) === 0n) {
+    n >>= 1n;
+    zeros++;
+  }
+  return Math.min(zeros + 1, 9);
 }
 
 /** The device-selective context-cache descriptors among descs, given function mask fm. */
@@ -313,6 +369,12 @@ export function reachArbs(o: {
     fc
       .tuple(domIdx, slotIdx, fc.nat(3), domIdx, slotIdx, fc.nat(3))
       .map(([d, s, l, fd, fs, ro]) => new RewireCmd(d, s, l, fd, fs, o.writes && ro === 0)),
+  );
+  add(
+    w.rewire > 0 ? Math.ceil(w.rewire / 2) : 0,
+    fc
+      .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(7), fc.nat(3), fc.boolean())
+      .map(([d, s, p, t, f, ih]) => new RemapAfterDmaCmd(d, s, p, t, f, ih, o.pasids)),
   );
   add(
     w.fpd,

@@ -24,8 +24,6 @@ const TRACES = join(ROOT, "reference-traces");
 const SURVIVORS: Record<string, string> = {
   "haw-unchecked":
     "no generator writes a paging entry whose address has bits between HAW and 51 and no other reserved bit (raw words are random 64-bit values or addresses below 16 MiB); the seed-7 robustness failure was an oracle bug, fixed by ORACLE-SCOPE-1",
-  "domain-inv-keeps-psc":
-    "cache-coherence (600 runs): a non-leaf entry changed under a cached walk, then only a domain-selective IOTLB invalidation before the DMA, is too rare",
 };
 
 const files = existsSync(TRACES)

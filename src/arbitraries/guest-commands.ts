@@ -386,7 +386,9 @@ const word = fc.oneof(
       .tuple(
         fc.integer({ min: 0, max: 0xfff }),
         fc.integer({ min: 0, max: 0xfff }),
-        fc.constantFrom(0n, 1n << 52n, 1n << 62n, 1n << 7n),
+        // reserved: none, above bit 51, high, PS; or an address bit above the host address
+        // width (HAW is 39, 42 or 46 in generated configurations) and nothing else
+        fc.constantFrom(0n, 1n << 52n, 1n << 62n, 1n << 7n, 1n << 40n, 1n << 47n, 1n << 50n),
       )
       .map(([p, f, r]) => (BigInt(p) << 12n) | BigInt(f) | r),
     weight: 3,

@@ -21,10 +21,7 @@ const TRACES = join(ROOT, "reference-traces");
  * Mutants without a replayable counterexample yet, with what is missing (see the gallery's report).
  * A listed mutant must not have a trace (then it is killed: take it off the list).
  */
-const SURVIVORS: Record<string, string> = {
-  "haw-unchecked":
-    "no generator writes a paging entry whose address has bits between HAW and 51 and no other reserved bit (raw words are random 64-bit values or addresses below 16 MiB); the seed-7 robustness failure was an oracle bug, fixed by ORACLE-SCOPE-1",
-};
+const SURVIVORS: Record<string, string> = {};
 
 const files = existsSync(TRACES)
   ? (await listTraceFiles(TRACES)).filter((f) => !relative(TRACES, f).startsWith(`qemu${sep}`))

@@ -46,6 +46,7 @@ import {
 } from "./caches.ts";
 import { capabilitiesFor } from "./capabilities.ts";
 import { LegacyFault as L, ScalableFault as S } from "./fault-reasons.ts";
+import { isQualifiedFault } from "./fault-recording.ts";
 import type { RootPointer, TranslationRequest, TranslationResult } from "./interfaces.ts";
 
 /** [VTD-DMA-3] The interrupt address range FEEx_xxxxh. */
@@ -58,29 +59,6 @@ export function inInterruptRange(addr: bigint | number): boolean {
 /** [VTD-DMA-3] The same test on an address given as 32-bit halves. */
 function halvesInInterruptRange(hi: number, lo: number): boolean {
   return hi === 0 && lo >>> 20 === 0xfee;
-}
-
-/** Reason codes that FPD can suppress (Table 30 "Qualified") [VTD-CTX-7]. */
-const NOT_QUALIFIED = new Set<number>([
-  L.LRT_1_ROOT_ACCESS,
-  L.LRT_2_ROOT_NOT_PRESENT,
-  L.LRT_3_ROOT_RESERVED,
-  L.LCT_1_CONTEXT_ACCESS,
-  S.RTA_1_INVALID_RTADDR,
-  S.RTA_2_LEGACY_TTM_WITH_PASID,
-  S.RTA_3,
-  S.RTA_4_ABORT_DMA_MODE,
-  S.RTA_5,
-  S.SRT_1_ROOT_ACCESS,
-  S.SRT_2_ROOT_NOT_PRESENT,
-  S.SRT_3_ROOT_RESERVED,
-  S.SCT_1_CONTEXT_ACCESS,
-  S.SPD_1_PASID_DIR_ACCESS,
-  S.SPT_1_PASID_ENTRY_ACCESS,
-]);
-
-export function isQualified(reason: number): boolean {
-  return !NOT_QUALIFIED.has(reason);
 }
 
 /** Map a walker fault to a legacy-mode reason [VTD-SS-2] [VTD-SS-5]. */
@@ -257,7 +235,7 @@ export class Translator {
       addr: (BigInt(req.iovaHi >>> 0) << 32n) | BigInt((req.iovaLo & ~0xfff) >>> 0),
       ...(req.pasid !== undefined ? { pasid: req.pasid } : {}),
     };
-    return { ok: false, fault, record: !(fpd && isQualified(reason)) };
+    return { ok: false, fault, record: !(fpd && isQualifiedFault(reason)) /* [VTD-CTX-7] */ };
   }
 
   /** Read `count` words at addr, or undefined when not wholly inside memory [VTD-MEM-2]. */

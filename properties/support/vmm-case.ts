@@ -4,8 +4,8 @@
  * property's own, ends the case. `runVmmCases` runs the cases under fast-check, which shrinks a
  * failing input. An adapter or protocol error is not a verdict: it propagates.
  */
-import fc from "fast-check";
-import { DriverError } from "../../src/harness/driver/errors.ts";
+import type fc from "fast-check";
+import { runCases } from "../../src/arbitraries/run-cases.ts";
 import type { CaseFailure, PropertyContext, PropertyOutcome } from "../../src/harness/property.ts";
 import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
 import type { Json } from "../../src/platform/stdio/wire.ts";
@@ -103,59 +103,17 @@ export class VmmCase {
   }
 }
 
-function driverGaveUp(e: unknown): string | undefined {
-  if (
-    e instanceof DriverError &&
-    (e.code === "timeout" || e.code === "queue-error" || e.code === "queue-full")
-  )
-    return `the guest driver gave up: ${e.message}`;
-  return undefined;
-}
-
 /** Run `body` on each generated input, each in a fresh VmmCase. */
-export async function runVmmCases<T>(
+export function runVmmCases<T>(
   ctx: PropertyContext,
   input: fc.Arbitrary<T>,
   body: (vc: VmmCase, value: T) => Promise<void>,
 ): Promise<PropertyOutcome> {
-  let done = 0;
-  let lastFailure = "";
-  const property = fc.asyncProperty(input, async (value) => {
-    ctx.beginCase();
-    const vc = new VmmCase(ctx);
-    try {
-      await body(vc, value);
-      return true;
-    } catch (e) {
-      const failure =
-        e instanceof VmmCaseFailed
-          ? e.failure
-          : driverGaveUp(e) !== undefined
-            ? { message: driverGaveUp(e) as string }
-            : undefined;
-      if (failure === undefined) throw e;
-      await ctx.caseFailed(failure);
-      lastFailure = failure.message;
-      return false;
-    } finally {
-      ctx.progress(++done);
-    }
-  });
-  const details = await fc.check(property, {
-    numRuns: ctx.path === undefined ? ctx.runs : 1,
-    seed: ctx.seed,
-    ...(ctx.path === undefined ? {} : { path: ctx.path, endOnFailure: true }),
-    ...(ctx.timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: ctx.timeLimitMs }),
-  });
-  if (!details.failed) return { status: "pass", runs: details.numRuns };
-  const err = details.errorInstance as Error | null | undefined;
-  if (err !== null && err !== undefined && !/Property failed by returning false/.test(err.message)) throw err;
-  return {
-    status: "fail",
-    runs: details.numRuns,
-    seed: details.seed,
-    path: details.counterexamplePath ?? "",
-    message: `${lastFailure} (after ${details.numRuns} cases, ${details.numShrinks} shrinks)`,
-    shrinks: details.numShrinks,
-  };
+  return runCases(
+    ctx,
+    input,
+    () => new VmmCase(ctx),
+    body,
+    (e) => (e instanceof VmmCaseFailed ? e.failure : undefined),
+  );
 }

@@ -49,6 +49,7 @@ export async function runCases<C, T>(
     numRuns: ctx.path === undefined ? ctx.runs : 1,
     seed: ctx.seed,
     ...(ctx.path === undefined ? {} : { path: ctx.path, endOnFailure: true }),
+    ...(ctx.shrink === false ? { endOnFailure: true } : {}),
     ...(ctx.timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: ctx.timeLimitMs }),
   });
   if (!details.failed) return { status: "pass", runs: details.numRuns };

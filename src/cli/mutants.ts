@@ -37,7 +37,7 @@ interface MutantRow {
   timeToFirstFailureMs?: number;
   /** Time that property then spent shrinking, in ms. */
   shrinkMs?: number;
-  /** Steps in the shortest killing trace. */
+  /** Steps in the shrunk trace of the first killing property (the later ones do not shrink). */
   shortestTrace?: number;
   /** Cases the first killing property ran until it failed. */
   casesToKill?: number;
@@ -70,33 +70,40 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
       let elapsed = 0;
       let timeToKill: number | undefined;
       let firstFailure: { atMs: number; shrinkMs: number } | undefined;
-      const report = await runProperties(opts.all === true ? properties : sound, {
-        adapter: spec,
-        model,
-        runs: opts.runs,
-        seed,
-        outDir: resolve(io.cwd, opts.out, "mutants", id),
-        onPropertyStart: (p) => progress.start(`${id} ${p.id}`, opts.runs),
-        onCases: (done) => progress.update(done),
-        onPropertyEnd: (r) => {
-          progress.stop();
-          // Finding and shrinking are timed apart: the kill-time target is about finding.
-          if (r.status === "fail" && !unsound.has(r.id) && timeToKill === undefined) {
-            const found = r.firstFailureMs ?? r.durationMs;
-            firstFailure = { atMs: elapsed + found, shrinkMs: r.durationMs - found };
-            timeToKill = elapsed + r.durationMs;
-          }
-          elapsed += r.durationMs;
-        },
-      });
+      // Only the first killer shrinks: the later ones fill the matrix, and shrinking each of them
+      // would cost far more than finding it did.
+      const results: PropertyResult[] = [];
+      for (const property of opts.all === true ? properties : sound) {
+        const report = await runProperties([property], {
+          adapter: spec,
+          model,
+          runs: opts.runs,
+          seed,
+          outDir: resolve(io.cwd, opts.out, "mutants", id),
+          shrink: timeToKill === undefined,
+          onPropertyStart: (p) => progress.start(`${id} ${p.id}`, opts.runs),
+          onCases: (done) => progress.update(done),
+          onPropertyEnd: (r) => {
+            progress.stop();
+            // Finding and shrinking are timed apart: the kill-time target is about finding.
+            if (r.status === "fail" && !unsound.has(r.id) && timeToKill === undefined) {
+              const found = r.firstFailureMs ?? r.durationMs;
+              firstFailure = { atMs: elapsed + found, shrinkMs: r.durationMs - found };
+              timeToKill = elapsed + r.durationMs;
+            }
+            elapsed += r.durationMs;
+          },
+        });
+        results.push(...report.results);
+      }
       // A property that fails on the reference too proves nothing about the mutant.
-      const killers = report.results.filter((r) => r.status === "fail" && !unsound.has(r.id));
-      const steps = killers.map((r) => r.traceSteps).filter((n): n is number => n !== undefined);
+      const killers = results.filter((r) => r.status === "fail" && !unsound.has(r.id));
       const row: MutantRow = {
         mutant: id,
-        status: killers.length > 0 ? "killed" : report.summary.errors > 0 ? "error" : "survived",
+        status:
+          killers.length > 0 ? "killed" : results.some((r) => r.status === "error") ? "error" : "survived",
         killedBy: killers.map((r) => r.id),
-        results: report.results,
+        results,
       };
       if (timeToKill !== undefined) row.timeToKillMs = timeToKill;
       if (firstFailure !== undefined) {
@@ -104,9 +111,9 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
         row.shrinkMs = firstFailure.shrinkMs;
       }
       if (killers[0] !== undefined) row.casesToKill = killers[0].runs;
-      if (steps.length > 0) row.shortestTrace = Math.min(...steps);
-      // [HARNESS-MUTANT-3] the shortest counterexample, ready for reference-traces/mutants/.
-      const shortest = killers.find((r) => r.traceSteps === row.shortestTrace && r.trace !== undefined);
+      // [HARNESS-MUTANT-3] the first killer's shrunk counterexample, ready for reference-traces/mutants/.
+      const shortest = killers[0];
+      if (shortest?.traceSteps !== undefined) row.shortestTrace = shortest.traceSteps;
       if (shortest?.trace !== undefined) {
         const file = join(resolve(io.cwd, opts.out), "mutants", `${id}.json`);
         await copyFile(shortest.trace, file);
@@ -165,7 +172,7 @@ function matrix(rows: MutantRow[], seed: number, runs: number, unsound: Map<stri
     if (r.status === "killed") {
       lines.push(
         `KILLED   ${r.mutant}: by ${r.killedBy.join(", ")}; first failure after ${seconds(r.timeToFirstFailureMs)}` +
-          ` (${r.casesToKill ?? "?"} cases), then shrinking ${seconds(r.shrinkMs)}; shortest trace ${r.shortestTrace ?? "?"} steps` +
+          ` (${r.casesToKill ?? "?"} cases), then shrinking ${seconds(r.shrinkMs)}; shrunk trace ${r.shortestTrace ?? "?"} steps` +
           `${r.traceFile === undefined ? "" : ` (${r.traceFile})`}`,
       );
     } else if (r.status === "survived") {

@@ -29,6 +29,8 @@ export interface PropertyContext {
   readonly path?: string;
   /** The time this property may take, in milliseconds (fast-check interruptAfterTimeLimit). */
   readonly timeLimitMs?: number;
+  /** False: stop at the first failing case without shrinking it (fast-check endOnFailure). */
+  readonly shrink?: boolean;
   /** A new case starts: forget the steps recorded for the previous one. */
   beginCase(): void;
   /** A human-readable command of the current case, kept in its trace. */

@@ -61,6 +61,8 @@ export interface RunOptions {
   outDir?: string;
   /** Budget for the whole run, in milliseconds. */
   timeLimitMs?: number;
+  /** False: report the first failing case as found, without shrinking it (default true). */
+  shrink?: boolean;
   onPropertyStart?: (property: PropertyDefinition, index: number, total: number) => void;
   onCases?: (done: number, total: number) => void;
   onPropertyEnd?: (result: PropertyResult) => void;
@@ -173,6 +175,7 @@ async function runOne(
     seed: options.seed,
     ...(options.path === undefined ? {} : { path: options.path }),
     ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
+    ...(options.shrink === false ? { shrink: false } : {}),
     beginCase: () => {
       recorder.clear();
       cases++;

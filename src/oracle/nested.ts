@@ -115,7 +115,7 @@ export function nestedOutcomes(
   cfg: OracleConfig,
   reads: Set<number>,
 ): Array<{ value: OutcomeValue; explain: string }> {
-  const run = (write: boolean): PagingResult => {
+  const run = (write: boolean, priv = true): PagingResult => {
     const view = new Overlay(mem, reads);
     const ss = {
       root: s.ssRoot,
@@ -144,7 +144,7 @@ export function nestedOutcomes(
       hi32(page),
       lo32(page),
       write,
-      true,
+      priv,
     );
   };
   const out: Array<{ value: OutcomeValue; explain: string }> = [];
@@ -168,6 +168,16 @@ export function nestedOutcomes(
         value: asFault(r, access),
         explain: `${s.explain} -> nested walk (${access}) faults: ${r.stage} ${r.kind}`,
       });
+      // [ORACLE-NEST-1] the output address failed the second stage: a unit may have refused a
+      // user request (or a user write) on the first stage's rights before it got there.
+      if (r.stage === "second" && r.nestedFetch === false) {
+        const u = run(access === "write", false);
+        if (!u.ok && u.stage === "first" && (u.kind === "user-supervisor" || u.kind === "no-write"))
+          out.push({
+            value: asFault(u, access),
+            explain: `${s.explain} -> nested walk (${access}, user request) faults on the first stage's rights: ${u.kind}`,
+          });
+      }
     }
   }
   return out;

@@ -1,0 +1,30 @@
+/**
+ * A nested walk whose first-stage leaf refuses a user request and whose output address the second
+ * stage does not map: the reference reports the first-stage rights fault (SGN.2), and the oracle
+ * must permit it next to the output's second-stage fault (SSS.2). Found by pasid-cache-granularity
+ * against the reference, seed 2, 300 runs: a 1 GiB first-stage leaf (U/S = 0) at GPA 0, read at
+ * offset 0x3ffff000, beyond the 16 MiB the second stage maps.
+ */
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { properties } from "../../properties/index.ts";
+import { replayTrace } from "../../src/harness/replay.ts";
+import { loadTraceFile } from "../../src/harness/trace/load.ts";
+import { createReferenceModel } from "../../src/platform/reference.ts";
+
+const FIXTURE = join(import.meta.dirname, "../fixtures/oracle/nested-user-fault-output-unmapped.json");
+const model = await createReferenceModel();
+afterAll(() => model.close());
+
+describe("nested fault order", () => {
+  it("[ORACLE-NEST-1] a user request refused by the first stage may fault SGN.2 though the output is unmapped", async () => {
+    const trace = await loadTraceFile(FIXTURE);
+    const judge = properties.find((p) => p.id === trace.property)?.judge?.(trace);
+    expect(judge).toBeDefined();
+    if (judge === undefined) return;
+    const observed = trace.steps.at(-2)?.result;
+    expect(JSON.stringify(observed)).toContain("0xc0004181800001f8"); // FRCD: reason 0x81 (SGN.2), SID 0x1f8
+    const r = await replayTrace(trace, model, judge);
+    expect(r.outcome, r.message).toBe("passes-now");
+  });
+});

@@ -10,6 +10,7 @@ import type { PageSize } from "../harness/driver/index.ts";
 import { describeDescriptor } from "../harness/driver/index.ts";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
 import { type AvoidSet, FI_ABOVE_AGAW, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
+import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
 
 /** The commands keep no model of their own: the oracle is the model. */
@@ -459,16 +460,11 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
       .map(([ds, wt]) => new InvalidateCmd(ds, wt)),
   );
   add(w.flush, fc.constant(new FlushCmd()));
-  // Rewiring, FPD entries and follow-ups on the latest edits (guest-reach.ts).
-  arbs.push(
-    ...reachArbs({
-      weights: w,
-      derived: reachWeights(w),
-      pasids: o.pasids,
-      writes: o.writes,
-      ...(o.kinds === undefined ? {} : { kinds: o.kinds }),
-    }),
-  );
+  // Rewiring, FPD entries and follow-ups on the latest edits (guest-reach.ts), and probes.
+  const derived = reachWeights(w);
+  const kinds = o.kinds === undefined ? {} : { kinds: o.kinds };
+  arbs.push(...reachArbs({ weights: w, derived, pasids: o.pasids, writes: o.writes, ...kinds }));
+  add(w.probe ?? derived.probe, probeArb({ pasids: o.pasids, writes: o.writes, ...kinds }));
   add(w.faults, fc.constant(new ReadFaultsCmd()));
   return fc.commands([fc.oneof(...arbs)], { maxCommands: o.maxCommands, size: "max" });
 }

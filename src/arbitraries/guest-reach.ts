@@ -40,6 +40,8 @@ export interface ReachWeights {
   recentInvalidate: number;
   /** Fault-event and invalidation-event registers set up, status registers read, ICS.IWC cleared. */
   events: number;
+  /** Whole fill-change-invalidate-look stories (guest-probes.ts; drawn by guestCommandsArb). */
+  probe: number;
 }
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
@@ -347,6 +349,7 @@ export function reachWeights(w: {
     recentDma: w.dma > 0 ? Math.max(1, Math.round(w.dma / 2)) : 0,
     recentInvalidate: w.invalidate > 0 ? Math.max(1, Math.round(w.invalidate / 2)) : 0,
     events: w.faults > 0 ? 1 : 0,
+    probe: w.dma > 0 ? Math.max(1, Math.round(w.dma / 2)) : 0,
   };
 }
 

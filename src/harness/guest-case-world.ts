@@ -233,6 +233,28 @@ export class GuestWorld {
     return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl, word));
   }
 
+  /**
+   * Set `bits` and clear `clear` in the live entry at `level` (1 = leaf level; taken modulo the
+   * table's levels) of slot's walk in domain i, leaving the rest of it as it is: an otherwise valid
+   * entry with a reserved or out-of-range bit, or without a permission. False when the walk does
+   * not reach that level.
+   */
+  async taintEntry(dom: number, slot: number, level: number, bits: bigint, clear = 0n): Promise<boolean> {
+    const d = this.domain(dom);
+    if (d.table === undefined) return false;
+    const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
+    if (iova >= 1n << BigInt(d.table.width)) return false;
+    const table = d.table;
+    let steps: Awaited<ReturnType<PageTable["walk"]>> = [];
+    if (!(await this.edit(async () => (steps = await table.walk(iova))))) return false;
+    const lvl = 1 + (level % table.levels);
+    const at = steps.find((x) => x.level === lvl);
+    // Not present (no P in the first stage, neither R nor W in the second): nothing to taint.
+    if (at === undefined || (at.word & 3n) === 0n) return false;
+    const word = (at.word | bits) & ~clear;
+    return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl as PagingLevel, word));
+  }
+
   /** A self-referencing table: the entry at `level` points at its own table. */
   async selfLoop(dom: number, slot: number, level: number): Promise<boolean> {
     const d = this.domain(dom);

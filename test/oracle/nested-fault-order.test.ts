@@ -12,7 +12,7 @@ import { replayTrace } from "../../src/harness/replay.ts";
 import { loadTraceFile } from "../../src/harness/trace/load.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
 
-const FIXTURE = join(import.meta.dirname, "../fixtures/oracle/nested-user-fault-output-unmapped.json");
+const FIXTURE = join(import.meta.dirname, "../fixtures/traces/nested-user-fault-output-unmapped.json");
 const model = await createReferenceModel();
 afterAll(() => model.close());
 

@@ -15,6 +15,7 @@ import { nestedEquivalence } from "./nested-equivalence.ts";
 import { pasidCacheGranularity } from "./pasid-cache-granularity.ts";
 import { queueBehaviour } from "./queue-behaviour.ts";
 import { robustness } from "./robustness.ts";
+import { shadowEquivalence } from "./shadow-equivalence.ts";
 import { stage2Sharing } from "./stage2-sharing.ts";
 import { translationEqualsWalk } from "./translation-equals-walk.ts";
 import { uapiExtensibility } from "./uapi-extensibility.ts";
@@ -42,6 +43,7 @@ export const vmmHostProperties: PropertyDefinition[] = [
   coherencyMatrix,
   errata772415,
   stage2Sharing,
+  shadowEquivalence,
 ];
 
 export const properties: PropertyDefinition[] = [...guestProperties, ...vmmHostProperties];

@@ -11,6 +11,7 @@ import { faultRecording } from "./fault-recording.ts";
 import { hostDeviceCompatibility } from "./host-device-compatibility.ts";
 import { hwptInvalidateProgress } from "./hwpt-invalidate-progress.ts";
 import { invalidationForwarding } from "./invalidation-forwarding.ts";
+import { ioasMappings } from "./ioas-mappings.ts";
 import { nestedEquivalence } from "./nested-equivalence.ts";
 import { pasidCacheGranularity } from "./pasid-cache-granularity.ts";
 import { queueBehaviour } from "./queue-behaviour.ts";
@@ -44,6 +45,7 @@ export const vmmHostProperties: PropertyDefinition[] = [
   errata772415,
   stage2Sharing,
   shadowEquivalence,
+  ioasMappings,
 ];
 
 export const properties: PropertyDefinition[] = [...guestProperties, ...vmmHostProperties];

@@ -44,8 +44,16 @@ export const vmmHostProperties: PropertyDefinition[] = [
   coherencyMatrix,
   errata772415,
   stage2Sharing,
-  shadowEquivalence,
-  ioasMappings,
 ];
 
-export const properties: PropertyDefinition[] = [...guestProperties, ...vmmHostProperties];
+/**
+ * VMM shadowing and host IOAS mappings: their own Vitest file (properties/shadow-ioas.prop.ts),
+ * so the three files spread the suite over both cores.
+ */
+export const shadowIoasProperties: PropertyDefinition[] = [shadowEquivalence, ioasMappings];
+
+export const properties: PropertyDefinition[] = [
+  ...guestProperties,
+  ...vmmHostProperties,
+  ...shadowIoasProperties,
+];

@@ -200,7 +200,7 @@ export class Oracle {
   /** [ORACLE-JUDGE-2] [ORACLE-JUDGE-3] A DMA: its outcome must be one of the permitted ones. */
   private onDma(req: DmaRequest, result: DmaResult): Verdict {
     const set = this.permittedFor(req);
-    const lines = set.text();
+    const lines = () => set.text(); // for reports only: made when a step is judged wrong
     if (result.status === "aborted") {
       const faults = set.outcomes
         .filter((o) => o.outcome.kind === "fault")
@@ -450,8 +450,11 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function bad(message: string, observed: string, permitted: string[]): Verdict {
-  return { ok: false, violation: { message, observed, permitted } };
+function bad(message: string, observed: string, permitted: string[] | (() => string[])): Verdict {
+  return {
+    ok: false,
+    violation: { message, observed, permitted: typeof permitted === "function" ? permitted() : permitted },
+  };
 }
 
 function describe(r: Resolved, mem: HistoryMemory): string {

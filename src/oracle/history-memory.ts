@@ -21,6 +21,8 @@ interface Older {
 interface Page {
   /** The latest value of every word, little-endian. */
   readonly bytes: Uint8Array;
+  /** The same bytes as 32-bit units, for comparing and copying whole words. */
+  readonly halves: Uint32Array;
   readonly view: DataView;
   /** Time of each word's latest version; -1 while never changed (it reads as zero at every time). */
   readonly latest: Float64Array;
@@ -140,12 +142,39 @@ export class HistoryMemory {
 
 function newPage(): Page {
   const bytes = new Uint8Array(PAGE);
-  return { bytes, view: new DataView(bytes.buffer), latest: new Float64Array(WORDS).fill(-1) };
+  return {
+    bytes,
+    halves: new Uint32Array(bytes.buffer),
+    view: new DataView(bytes.buffer),
+    latest: new Float64Array(WORDS).fill(-1),
+  };
 }
 
 function isZero(bytes: Uint8Array, from: number, n: number): boolean {
-  for (let k = from; k < from + n; k++) if (bytes[k] !== 0) return false;
+  let k = from;
+  const end = from + n;
+  if ((bytes.byteOffset + k) % 4 === 0) {
+    // Four bytes at a time where the data is aligned for it.
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + k, n >>> 2);
+    for (let j = 0; j < words.length; j++) if (words[j] !== 0) return false;
+    k += words.length * 4;
+  }
+  for (; k < end; k++) if (bytes[k] !== 0) return false;
   return true;
+}
+
+/** Keep the version of word w about to be replaced at time t (unless it is t's own). */
+function keepOlder(page: Page, w: number, t: number): void {
+  const last = page.latest[w] as number;
+  if (last < 0 || last === t) return;
+  page.older ??= new Map();
+  let h = page.older.get(w);
+  if (h === undefined) {
+    h = { times: [], values: [] };
+    page.older.set(w, h);
+  }
+  h.times.push(last);
+  h.values.push(page.view.getBigUint64(w * 8, true));
 }
 
 /** Write n bytes (src[from..]) at pageOff of one page at time t; returns the words changed. */
@@ -157,6 +186,8 @@ function writeInPage(
   from: number,
   n: number,
 ): number {
+  if (pageOff % 8 === 0 && n % 8 === 0 && (src.byteOffset + from) % 4 === 0)
+    return writeWords(page, t, pageOff >>> 3, new Uint32Array(src.buffer, src.byteOffset + from, n >>> 2));
   const { bytes } = page;
   let changed = 0;
   let k = 0;
@@ -172,23 +203,30 @@ function writeInPage(
       }
     if (differs) {
       changed++;
-      const w = wordOff >>> 3;
-      const last = page.latest[w] as number;
-      if (last >= 0 && last !== t) {
-        // Keep the version being replaced.
-        page.older ??= new Map();
-        let h = page.older.get(w);
-        if (h === undefined) {
-          h = { times: [], values: [] };
-          page.older.set(w, h);
-        }
-        h.times.push(last);
-        h.values.push(page.view.getBigUint64(wordOff, true));
-      }
-      page.latest[w] = t;
+      keepOlder(page, wordOff >>> 3, t);
+      page.latest[wordOff >>> 3] = t;
       for (let j = 0; j < m; j++) bytes[off + j] = src[from + k + j] as number;
     }
     k += m;
+  }
+  return changed;
+}
+
+/** Whole words from `first` on, compared and copied as 32-bit halves (byte order does not matter). */
+function writeWords(page: Page, t: number, first: number, src: Uint32Array): number {
+  const dst = page.halves;
+  let changed = 0;
+  for (let j = 0; j < src.length; j += 2) {
+    const d = 2 * first + j;
+    const lo = src[j] as number;
+    const hi = src[j + 1] as number;
+    if (dst[d] === lo && dst[d + 1] === hi) continue;
+    changed++;
+    const w = first + j / 2;
+    keepOlder(page, w, t);
+    page.latest[w] = t;
+    dst[d] = lo;
+    dst[d + 1] = hi;
   }
   return changed;
 }

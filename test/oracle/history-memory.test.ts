@@ -62,8 +62,13 @@ describe("HistoryMemory", () => {
       return x % n;
     };
     for (let t = 0; t < 200; t++) {
-      const addr = rnd(3 * 4096 - 64);
-      const data = Uint8Array.from({ length: 1 + rnd(40) }, () => (rnd(4) === 0 ? 0 : rnd(256)));
+      // Half the writes are whole aligned words (the word-at-a-time path), some from an odd offset in their buffer.
+      const aligned = rnd(2) === 0;
+      const addr = aligned ? 8 * rnd((3 * 4096 - 64) / 8) : rnd(3 * 4096 - 64);
+      const length = aligned ? 8 * (1 + rnd(5)) : 1 + rnd(40);
+      const skew = rnd(3) === 0 ? 1 : 0;
+      const backing = Uint8Array.from({ length: length + skew }, () => (rnd(4) === 0 ? 0 : rnd(256)));
+      const data = backing.subarray(skew);
       cur = cur.slice();
       cur.set(data, addr);
       m.write(t, addr, data);

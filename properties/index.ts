@@ -11,10 +11,12 @@ import { faultRecording } from "./fault-recording.ts";
 import { hostDeviceCompatibility } from "./host-device-compatibility.ts";
 import { hwptInvalidateProgress } from "./hwpt-invalidate-progress.ts";
 import { invalidationForwarding } from "./invalidation-forwarding.ts";
+import { ioasMappings } from "./ioas-mappings.ts";
 import { nestedEquivalence } from "./nested-equivalence.ts";
 import { pasidCacheGranularity } from "./pasid-cache-granularity.ts";
 import { queueBehaviour } from "./queue-behaviour.ts";
 import { robustness } from "./robustness.ts";
+import { shadowEquivalence } from "./shadow-equivalence.ts";
 import { stage2Sharing } from "./stage2-sharing.ts";
 import { translationEqualsWalk } from "./translation-equals-walk.ts";
 import { uapiExtensibility } from "./uapi-extensibility.ts";
@@ -44,4 +46,14 @@ export const vmmHostProperties: PropertyDefinition[] = [
   stage2Sharing,
 ];
 
-export const properties: PropertyDefinition[] = [...guestProperties, ...vmmHostProperties];
+/**
+ * VMM shadowing and host IOAS mappings: their own Vitest file (properties/shadow-ioas.prop.ts),
+ * so the three files spread the suite over both cores.
+ */
+export const shadowIoasProperties: PropertyDefinition[] = [shadowEquivalence, ioasMappings];
+
+export const properties: PropertyDefinition[] = [
+  ...guestProperties,
+  ...vmmHostProperties,
+  ...shadowIoasProperties,
+];

@@ -176,23 +176,36 @@ export class VmmWorld {
       write: false,
       ...(pasid === 0 ? {} : { pasid, priv }),
     };
-    if (write && this.isPassthrough(dev)) {
-      const oracle = this.vc.judge.current;
-      const s2 = this.vc.judge.stage2Of(req.sid);
-      if (oracle !== undefined && s2 !== undefined) {
-        const oks = permittedForPassthrough(oracle, s2, { ...req, write: true }).filter(
-          (p) => p.kind === "ok",
-        );
-        const addrs = [...new Set(oks.map((p) => (p as { addr: number }).addr))];
-        const at = addrs[0];
-        if (addrs.length <= 1) {
-          const tag = at === undefined ? 0 : (this.tags.get(at - (at % 4096)) ?? 0);
-          const data = new Uint8Array(8);
-          new DataView(data.buffer).setBigUint64(0, at === undefined ? 0n : fingerprintWord(at, tag), true);
-          return this.vc.model.platform.dma({ ...req, write: true, data });
-        }
+    return judgedDma(this.vc, this.tags, req, write && this.isPassthrough(dev));
+  }
+}
+
+/**
+ * A DMA of 8 bytes through the VmmCase. A write is made only when `write` is set, the device is
+ * passed through and at most one landing place is permitted; it writes the fingerprint already
+ * there, so memory the oracle does not see change never changes (the write's permission is what
+ * is judged). Otherwise the DMA is a read.
+ */
+export async function judgedDma(
+  vc: VmmCase,
+  tags: ReadonlyMap<number, number>,
+  req: DmaRequest,
+  write: boolean,
+): Promise<DmaResult> {
+  if (write) {
+    const oracle = vc.judge.current;
+    const s2 = vc.judge.stage2Of(req.sid);
+    if (oracle !== undefined && s2 !== undefined) {
+      const oks = permittedForPassthrough(oracle, s2, { ...req, write: true }).filter((p) => p.kind === "ok");
+      const addrs = [...new Set(oks.map((p) => (p as { addr: number }).addr))];
+      const at = addrs[0];
+      if (addrs.length <= 1) {
+        const tag = at === undefined ? 0 : (tags.get(at - (at % 4096)) ?? 0);
+        const data = new Uint8Array(8);
+        new DataView(data.buffer).setBigUint64(0, at === undefined ? 0n : fingerprintWord(at, tag), true);
+        return vc.model.platform.dma({ ...req, write: true, data });
       }
     }
-    return this.vc.model.platform.dma(req);
   }
+  return vc.model.platform.dma(req);
 }

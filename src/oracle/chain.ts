@@ -48,11 +48,29 @@ export interface Timeline {
   control: Control;
   /** Step of the last reset. */
   start: number;
-  /** Word addresses a step changed. */
-  changes: Map<number, number[]>;
   completions: Map<number, Completion[]>;
-  /** Steps that changed the root pointer or TE. */
-  rootTe: Set<number>;
+  /**
+   * Steps, ascending, that completed an invalidation or changed the root pointer or TE: every
+   * chain re-walks there. Steps that change memory are found in the memory's history instead.
+   */
+  events: number[];
+}
+
+/** Record that step t is an event (steps arrive in order, each recorded once). */
+export function addEvent(tl: Timeline, t: number): void {
+  if (tl.events[tl.events.length - 1] !== t) tl.events.push(t);
+}
+
+/** The first event after step `after`, or Infinity. */
+function nextEvent(events: readonly number[], after: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((events[mid] as number) <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return events[lo] ?? Number.POSITIVE_INFINITY;
 }
 
 type Payload =
@@ -187,21 +205,33 @@ export class Chain {
     this.upTo = tl.start - 1;
   }
 
-  /** [ORACLE-TIME-1] The outcomes permitted at step `now` (steps are replayed up to it). */
+  /**
+   * [ORACLE-TIME-1] The outcomes permitted at step `now` (steps are replayed up to it). Only the
+   * steps that can change the sets are visited: the reset, events, and the next change of a word
+   * the last walks read (found in the memory's history); in between, nothing a walk sees changes.
+   */
   permitted(now: number): Permitted[] {
-    for (let s = this.upTo + 1; s <= now; s++) {
-      const comps = this.tl.completions.get(s) ?? [];
-      for (const c of comps) this.kill(c);
-      const changed = this.tl.changes.get(s);
-      const dirty =
-        s === this.tl.start ||
-        comps.length > 0 ||
-        this.tl.rootTe.has(s) ||
-        changed?.some((a) => this.reads.has(a));
-      if (dirty) this.recompute(s);
+    let after = this.upTo;
+    for (;;) {
+      const s = this.nextDirty(after);
+      if (s > now) break;
+      for (const c of this.tl.completions.get(s) ?? []) this.kill(c);
+      this.recompute(s);
+      after = s;
     }
     this.upTo = Math.max(this.upTo, now);
     return this.current;
+  }
+
+  /** The first step after `after` at which the re-walk may differ. */
+  private nextDirty(after: number): number {
+    const { start, mem, events } = this.tl;
+    let next = start > after ? start : nextEvent(events, after);
+    for (const a of this.reads) {
+      const c = mem.nextChange(a, after);
+      if (c < next) next = c;
+    }
+    return next;
   }
 
   /**

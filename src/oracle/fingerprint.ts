@@ -18,7 +18,18 @@ export function fingerprintWord(gpa: number, tag: number): bigint {
 export function fingerprintPage(pageGpa: number, tag: number): Uint8Array {
   const out = new Uint8Array(4096);
   const view = new DataView(out.buffer);
-  for (let off = 0; off < 4096; off += 8) view.setBigUint64(off, fingerprintWord(pageGpa + off, tag), true);
+  if (!Number.isSafeInteger(pageGpa) || pageGpa < 0 || pageGpa + 4096 > Number.MAX_SAFE_INTEGER) {
+    for (let off = 0; off < 4096; off += 8) view.setBigUint64(off, fingerprintWord(pageGpa + off, tag), true);
+    return out;
+  }
+  // The same words as fingerprintWord, as 32-bit halves (no BigInt per word): a page is filled at
+  // almost every step of a run.
+  const top = ((MAGIC ^ tag) & 0xffff) << 16;
+  for (let off = 0; off < 4096; off += 8) {
+    const a = pageGpa + off;
+    view.setUint32(off, a % 0x1_0000_0000, true);
+    view.setUint32(off + 4, (top | (Math.floor(a / 0x1_0000_0000) & 0xffff)) >>> 0, true);
+  }
   return out;
 }
 

@@ -3,11 +3,31 @@
  * list of (time, value) pairs it held, so a walk can read memory "as it was at step t" and the
  * timeline engine can find the next step at which a word it read changed.
  * Times are step indices of the observed stream; unwritten words read as zero [VTD-MEM-1].
+ *
+ * Stored compactly, since the harness writes whole pages at almost every step: each 4 KiB page
+ * keeps its latest bytes and, per word, the time of its latest version; only words that changed
+ * more than once keep a list of their earlier versions. Writing or reading the latest contents
+ * touches bytes only, no BigInt.
  */
 
-interface WordHistory {
+const PAGE = 4096;
+const WORDS = PAGE / 8;
+
+interface Older {
   times: number[];
   values: bigint[];
+}
+
+interface Page {
+  /** The latest value of every word, little-endian. */
+  readonly bytes: Uint8Array;
+  /** The same bytes as 32-bit units, for comparing and copying whole words. */
+  readonly halves: Uint32Array;
+  readonly view: DataView;
+  /** Time of each word's latest version; -1 while never changed (it reads as zero at every time). */
+  readonly latest: Float64Array;
+  /** Versions before the latest, oldest first, of words that changed more than once. */
+  older?: Map<number, Older>;
 }
 
 /** A read-only view of memory at one moment, as the oracle's walk reads it. */
@@ -18,7 +38,7 @@ export interface WordReader {
 }
 
 export class HistoryMemory {
-  private readonly words = new Map<number, WordHistory>();
+  private readonly pages = new Map<number, Page>();
 
   constructor(readonly size: number) {}
 
@@ -28,9 +48,16 @@ export class HistoryMemory {
 
   /** Word value at `addr` (8-aligned) as of time `t` (after the step at t); latest when t is omitted. */
   wordAt(addr: number, t = Number.POSITIVE_INFINITY): bigint {
-    const h = this.words.get(addr);
+    const page = this.pages.get(Math.floor(addr / PAGE));
+    if (page === undefined) return 0n;
+    const off = addr % PAGE;
+    const w = off >>> 3;
+    const last = page.latest[w] as number;
+    if (last < 0) return 0n;
+    if (last <= t) return page.view.getBigUint64(off, true);
+    const h = page.older?.get(w);
     if (h === undefined) return 0n;
-    // Last entry with time <= t (binary search).
+    // Last earlier version with time <= t (binary search).
     let lo = 0;
     let hi = h.times.length - 1;
     let found = -1;
@@ -45,31 +72,27 @@ export class HistoryMemory {
   }
 
   /**
-   * Write bytes at time t; returns the 8-aligned addresses of the words whose value changed.
-   * Writes at the same time as the word's last entry replace it (one step, one version).
+   * Write bytes at time t; returns how many words changed value. Writes at the same time as the
+   * word's latest version replace it (one step, one version).
    */
-  write(t: number, addr: number, bytes: Uint8Array): number[] {
-    const changed: number[] = [];
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  write(t: number, addr: number, bytes: Uint8Array): number {
+    let changed = 0;
     let i = 0;
     while (i < bytes.length) {
       const a = addr + i;
-      const base = a - (a % 8);
-      const off = a - base;
-      const n = Math.min(8 - off, bytes.length - i);
-      const old = this.wordAt(base);
-      let v = old;
-      // Whole words (the common case: tables and pages) in one read; partial words byte by byte.
-      if (n === 8) v = view.getBigUint64(i, true);
-      else
-        for (let k = 0; k < n; k++) {
-          const sh = BigInt((off + k) * 8);
-          v = (v & ~(0xffn << sh)) | (BigInt(bytes[i + k] as number) << sh);
+      const pageIndex = Math.floor(a / PAGE);
+      const pageOff = a % PAGE;
+      const n = Math.min(PAGE - pageOff, bytes.length - i);
+      let page = this.pages.get(pageIndex);
+      if (page === undefined) {
+        if (isZero(bytes, i, n)) {
+          i += n; // zeros over never-written memory change nothing
+          continue;
         }
-      if (v !== old) {
-        this.set(base, t, v);
-        changed.push(base);
+        page = newPage();
+        this.pages.set(pageIndex, page);
       }
+      changed += writeInPage(page, t, pageOff, bytes, i, n);
       i += n;
     }
     return changed;
@@ -78,38 +101,132 @@ export class HistoryMemory {
   /** Bytes [addr, addr+len) as of time t (latest when omitted). */
   read(addr: number, len: number, t = Number.POSITIVE_INFINITY): Uint8Array {
     const out = new Uint8Array(len);
-    for (let i = 0; i < len; i++) {
+    let i = 0;
+    while (i < len) {
       const a = addr + i;
-      const base = a - (a % 8);
-      out[i] = Number((this.wordAt(base, t) >> BigInt((a - base) * 8)) & 0xffn);
+      const pageIndex = Math.floor(a / PAGE);
+      const pageOff = a % PAGE;
+      const n = Math.min(PAGE - pageOff, len - i);
+      const page = this.pages.get(pageIndex);
+      if (page !== undefined) {
+        if (t === Number.POSITIVE_INFINITY) out.set(page.bytes.subarray(pageOff, pageOff + n), i);
+        else
+          for (let k = 0; k < n; k++) {
+            const b = pageIndex * PAGE + pageOff + k;
+            const base = b - (b % 8);
+            out[i + k] = Number((this.wordAt(base, t) >> BigInt((b - base) * 8)) & 0xffn);
+          }
+      }
+      i += n;
     }
     return out;
   }
 
   /** The first time after `t` at which the word at addr changed, or Infinity. */
   nextChange(addr: number, t: number): number {
-    const h = this.words.get(addr);
-    if (h === undefined) return Number.POSITIVE_INFINITY;
-    for (const time of h.times) if (time > t) return time;
-    return Number.POSITIVE_INFINITY;
+    const page = this.pages.get(Math.floor(addr / PAGE));
+    if (page === undefined) return Number.POSITIVE_INFINITY;
+    const w = (addr % PAGE) >>> 3;
+    const last = page.latest[w] as number;
+    if (last <= t) return Number.POSITIVE_INFINITY; // also never changed (-1)
+    const h = page.older?.get(w);
+    if (h !== undefined) for (const time of h.times) if (time > t) return time;
+    return last;
   }
 
   /** A reader frozen at time t. */
   at(t: number): WordReader {
     return { size: this.size, word: (addr: number) => this.wordAt(addr, t) };
   }
+}
 
-  private set(addr: number, t: number, v: bigint): void {
-    let h = this.words.get(addr);
-    if (h === undefined) {
-      h = { times: [], values: [] };
-      this.words.set(addr, h);
-    }
-    const last = h.times.length - 1;
-    if (last >= 0 && h.times[last] === t) h.values[last] = v;
-    else {
-      h.times.push(t);
-      h.values.push(v);
-    }
+function newPage(): Page {
+  const bytes = new Uint8Array(PAGE);
+  return {
+    bytes,
+    halves: new Uint32Array(bytes.buffer),
+    view: new DataView(bytes.buffer),
+    latest: new Float64Array(WORDS).fill(-1),
+  };
+}
+
+function isZero(bytes: Uint8Array, from: number, n: number): boolean {
+  let k = from;
+  const end = from + n;
+  if ((bytes.byteOffset + k) % 4 === 0) {
+    // Four bytes at a time where the data is aligned for it.
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + k, n >>> 2);
+    for (let j = 0; j < words.length; j++) if (words[j] !== 0) return false;
+    k += words.length * 4;
   }
+  for (; k < end; k++) if (bytes[k] !== 0) return false;
+  return true;
+}
+
+/** Keep the version of word w about to be replaced at time t (unless it is t's own). */
+function keepOlder(page: Page, w: number, t: number): void {
+  const last = page.latest[w] as number;
+  if (last < 0 || last === t) return;
+  page.older ??= new Map();
+  let h = page.older.get(w);
+  if (h === undefined) {
+    h = { times: [], values: [] };
+    page.older.set(w, h);
+  }
+  h.times.push(last);
+  h.values.push(page.view.getBigUint64(w * 8, true));
+}
+
+/** Write n bytes (src[from..]) at pageOff of one page at time t; returns the words changed. */
+function writeInPage(
+  page: Page,
+  t: number,
+  pageOff: number,
+  src: Uint8Array,
+  from: number,
+  n: number,
+): number {
+  if (pageOff % 8 === 0 && n % 8 === 0 && (src.byteOffset + from) % 4 === 0)
+    return writeWords(page, t, pageOff >>> 3, new Uint32Array(src.buffer, src.byteOffset + from, n >>> 2));
+  const { bytes } = page;
+  let changed = 0;
+  let k = 0;
+  while (k < n) {
+    const off = pageOff + k;
+    const wordOff = off - (off % 8);
+    const m = Math.min(wordOff + 8 - off, n - k);
+    let differs = false;
+    for (let j = 0; j < m; j++)
+      if (bytes[off + j] !== src[from + k + j]) {
+        differs = true;
+        break;
+      }
+    if (differs) {
+      changed++;
+      keepOlder(page, wordOff >>> 3, t);
+      page.latest[wordOff >>> 3] = t;
+      for (let j = 0; j < m; j++) bytes[off + j] = src[from + k + j] as number;
+    }
+    k += m;
+  }
+  return changed;
+}
+
+/** Whole words from `first` on, compared and copied as 32-bit halves (byte order does not matter). */
+function writeWords(page: Page, t: number, first: number, src: Uint32Array): number {
+  const dst = page.halves;
+  let changed = 0;
+  for (let j = 0; j < src.length; j += 2) {
+    const d = 2 * first + j;
+    const lo = src[j] as number;
+    const hi = src[j + 1] as number;
+    if (dst[d] === lo && dst[d + 1] === hi) continue;
+    changed++;
+    const w = first + j / 2;
+    keepOlder(page, w, t);
+    page.latest[w] = t;
+    dst[d] = lo;
+    dst[d + 1] = hi;
+  }
+  return changed;
 }

@@ -6,9 +6,9 @@ import { decodeFaultRecord } from "../bits/fault-record.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../platform/types.ts";
 import { faultReasonName } from "../vtd/fault-reasons.ts";
 import { Reg } from "../vtd/register-offsets.ts";
-import { Chain, type Timeline } from "./chain.ts";
+import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters } from "./config.ts";
-import { Control } from "./control.ts";
+import { type Completion, Control } from "./control.ts";
 import { decodeFingerprint } from "./fingerprint.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { Permitted } from "./outcome.ts";
@@ -88,7 +88,7 @@ export class Oracle {
         return this.onReadGuest(Number(step.args[0]), step.result);
       case "writeReg": {
         const [off, value, width] = step.args;
-        if (this.tl.control.writeReg(this.t, off, value, width)) this.tl.rootTe.add(this.t);
+        if (this.tl.control.writeReg(this.t, off, value, width)) addEvent(this.tl, this.t);
         this.clearRecords(off, value, width);
         return OK;
       }
@@ -166,9 +166,8 @@ export class Oracle {
       mem,
       control: new Control(cfg, mem, start),
       start,
-      changes: new Map(),
       completions: new Map(),
-      rootTe: new Set(),
+      events: [],
     };
     this.chains = new Map();
     this.pendingWrites = [];
@@ -178,11 +177,13 @@ export class Oracle {
   }
 
   private memWrite(gpa: number, bytes: Uint8Array): void {
-    const changed = this.tl.mem.write(this.t, gpa, bytes);
-    if (changed.length === 0) return;
-    const list = this.tl.changes.get(this.t) ?? [];
-    list.push(...changed);
-    this.tl.changes.set(this.t, list);
+    this.tl.mem.write(this.t, gpa, bytes); // chains find the changes in the memory's history
+  }
+
+  private addCompletions(comps: Completion[]): void {
+    if (comps.length === 0) return;
+    this.tl.completions.set(this.t, [...(this.tl.completions.get(this.t) ?? []), ...comps]);
+    addEvent(this.tl, this.t);
   }
 
   private chainFor(req: DmaRequest): Chain {
@@ -199,7 +200,7 @@ export class Oracle {
   /** [ORACLE-JUDGE-2] [ORACLE-JUDGE-3] A DMA: its outcome must be one of the permitted ones. */
   private onDma(req: DmaRequest, result: DmaResult): Verdict {
     const set = this.permittedFor(req);
-    const lines = set.text();
+    const lines = () => set.text(); // for reports only: made when a step is judged wrong
     if (result.status === "aborted") {
       const faults = set.outcomes
         .filter((o) => o.outcome.kind === "fault")
@@ -267,8 +268,7 @@ export class Oracle {
   /** [ORACLE-JUDGE-4] Guest memory read back: completions, landed writes, and unexplained changes. */
   private onReadGuest(gpa: number, bytes: Uint8Array): Verdict {
     const comps = this.tl.control.readGuest(this.t, gpa, bytes);
-    if (comps.length > 0)
-      this.tl.completions.set(this.t, [...(this.tl.completions.get(this.t) ?? []), ...comps]);
+    this.addCompletions(comps);
     let verdict: Verdict = OK;
     // Resolve pending writes whose candidates this read covers entirely.
     for (const w of [...this.pendingWrites]) {
@@ -329,9 +329,7 @@ export class Oracle {
       const v = this.faultStatus(value);
       if (!v.ok) return v;
     }
-    const comps = this.tl.control.readReg(this.t, off, width, value);
-    if (comps.length > 0)
-      this.tl.completions.set(this.t, [...(this.tl.completions.get(this.t) ?? []), ...comps]);
+    this.addCompletions(this.tl.control.readReg(this.t, off, width, value));
     const { frcdOffset, faultRecords } = this.tl.cfg;
     if (width !== 8 || off < frcdOffset || off >= frcdOffset + 16 * faultRecords) return OK;
     const index = Math.floor((off - frcdOffset) / 16);
@@ -452,8 +450,11 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function bad(message: string, observed: string, permitted: string[]): Verdict {
-  return { ok: false, violation: { message, observed, permitted } };
+function bad(message: string, observed: string, permitted: string[] | (() => string[])): Verdict {
+  return {
+    ok: false,
+    violation: { message, observed, permitted: typeof permitted === "function" ? permitted() : permitted },
+  };
 }
 
 function describe(r: Resolved, mem: HistoryMemory): string {

@@ -151,7 +151,10 @@ export class ShadowDomain {
     readonly hwptId: number,
   ) {}
 
-  /** IOAS_ALLOC and HWPT_ALLOC (paging, PASID-capable where the host has PASIDs); errno on failure. */
+  /**
+   * IOAS_ALLOC and HWPT_ALLOC (paging, PASID-capable where the host has PASIDs; [VMM-SHADOW-6] never
+   * a nest parent); errno on failure.
+   */
   static create(io: HostIo, devId: number, pasid: boolean): ShadowDomain | number {
     const ioas = io.ioasAlloc();
     if (ioas.errno !== 0) return ioas.errno;

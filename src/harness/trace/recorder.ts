@@ -1,8 +1,10 @@
 /**
  * TraceRecorder wraps a Model so that every surface call is recorded as a trace step, in
  * call order, with its encoded arguments and outcome; describe and close are not steps.
- * Arguments are encoded before the call, so a caller reusing its buffers cannot change
- * what was recorded. A call that throws is recorded with its error, then rethrown. [HARNESS-TRACE-2]
+ * Arguments are captured before the call (bytes copied), so a caller reusing its buffers cannot
+ * change what was recorded. A call that throws is recorded with its error, then rethrown.
+ * [HARNESS-TRACE-2] The hex text of bytes and 64-bit values is made when the steps are read
+ * (`steps`, `toTrace`), not at each call: most runs never write a trace.
  */
 import {
   bytesToHex,
@@ -17,7 +19,14 @@ import {
 } from "../../platform/stdio/codec.ts";
 import { suiteVersion } from "../../platform/stdio/suite-version.ts";
 import type { Json, ParamsOf } from "../../platform/stdio/wire.ts";
-import type { HostSurface, Model, PlatformConfig, PlatformSurface } from "../../platform/types.ts";
+import type {
+  DmaRequest,
+  DmaResult,
+  HostSurface,
+  Model,
+  PlatformConfig,
+  PlatformSurface,
+} from "../../platform/types.ts";
 import { errorOutcome } from "./calls.ts";
 import {
   TRACE_FORMAT,
@@ -43,14 +52,23 @@ export class TraceRecorder {
   /** The wrapped model: use it in place of the inner one. */
   readonly model: Model;
   private recorded: TraceStep[] = [];
+  /** Encodings not made yet: each fills in its step's args or result. */
+  private later: Array<() => void> = [];
   private notes: string[] = [];
 
   constructor(readonly inner: Model) {
     this.model = this.wrap(inner);
   }
 
+  /** The steps so far, every one encoded. */
   get steps(): readonly TraceStep[] {
+    this.encodePending();
     return this.recorded;
+  }
+
+  /** How many steps were recorded (without encoding them). */
+  get stepCount(): number {
+    return this.recorded.length;
   }
 
   get commands(): readonly string[] {
@@ -60,6 +78,7 @@ export class TraceRecorder {
   /** Forget the steps and commands so far: a new case starts. */
   clear(): void {
     this.recorded = [];
+    this.later = [];
     this.notes = [];
   }
 
@@ -90,12 +109,19 @@ export class TraceRecorder {
       config,
       seed: meta.seed,
       path: meta.path,
-      steps: this.recorded.map((s) => ({ ...s })),
+      steps: this.steps.map((s) => ({ ...s })),
       verdict: meta.verdict,
     };
     if (this.notes.length > 0) trace.commands = [...this.notes];
     if (meta.failure !== undefined) trace.failure = meta.failure;
     return trace;
+  }
+
+  private encodePending(): void {
+    if (this.later.length === 0) return;
+    const pending = this.later;
+    this.later = [];
+    for (const f of pending) f();
   }
 
   private firstResetConfig(): Json | undefined {
@@ -105,15 +131,24 @@ export class TraceRecorder {
 
   private async record<T>(
     op: TraceStep["op"],
-    args: Json,
+    args: Json | Later,
     run: () => Promise<T>,
-    encode: (value: T) => Json,
+    encode: (value: T) => Json | Later,
   ): Promise<T> {
-    const step = { op, args, result: null } as TraceStep;
+    const step = { op, args: args instanceof Later ? null : args, result: null } as TraceStep;
+    if (args instanceof Later)
+      this.later.push(() => {
+        step.args = args.encode();
+      });
     this.recorded.push(step);
     try {
       const value = await run();
-      step.result = encode(value);
+      const result = encode(value);
+      if (result instanceof Later)
+        this.later.push(() => {
+          step.result = result.encode();
+        });
+      else step.result = result;
       return value;
     } catch (e) {
       delete step.result;
@@ -135,25 +170,20 @@ export class TraceRecorder {
     const none = (): Json => null;
     const platform: PlatformSurface = {
       writeGuest: (gpa, bytes) =>
-        this.record(
-          "writeGuest",
-          { gpa: u64ToHex(gpa), data: bytesToHex(bytes) },
-          () => p.writeGuest(gpa, bytes),
-          none,
-        ),
+        this.record("writeGuest", writeGuestArgs(gpa, bytes), () => p.writeGuest(gpa, bytes), none),
       readGuest: (gpa, len) =>
         this.record(
           "readGuest",
-          { gpa: u64ToHex(gpa), len },
+          isU64(gpa) ? new Later(() => ({ gpa: u64ToHex(gpa), len })) : { gpa: u64ToHex(gpa), len },
           () => p.readGuest(gpa, len),
-          (data) => ({
-            data: bytesToHex(data),
-          }),
+          bytesResult,
         ),
       writeReg: (off, value, width) =>
         this.record(
           "writeReg",
-          { off, value: u64ToHex(value), width },
+          isU64(value)
+            ? new Later(() => ({ off, value: u64ToHex(value), width }))
+            : { off, value: u64ToHex(value), width },
           () => p.writeReg(off, value, width),
           none,
         ),
@@ -162,15 +192,10 @@ export class TraceRecorder {
           "readReg",
           { off, width },
           () => p.readReg(off, width),
-          (value) => ({ value: u64ToHex(value) }),
+          (value) =>
+            isU64(value) ? new Later(() => ({ value: u64ToHex(value) })) : { value: u64ToHex(value) },
         ),
-      dma: (req) =>
-        this.record(
-          "dma",
-          encodeDmaRequest(req) as unknown as Json,
-          () => p.dma(req),
-          (r) => encodeDmaResult(r) as unknown as Json,
-        ),
+      dma: (req) => this.record("dma", dmaArgs(req), () => p.dma(req), dmaResult),
     };
     const hostView = p.hostView?.bind(p);
     if (hostView !== undefined) {
@@ -219,4 +244,53 @@ export class TraceRecorder {
     }
     return model;
   }
+}
+
+/**
+ * An encoding made when the step is first read [HARNESS-TRACE-2]. Only values the codec encodes
+ * without throwing are deferred (with private copies of their bytes); anything else is encoded at
+ * once, so a bad value fails where it always did.
+ */
+class Later {
+  constructor(readonly encode: () => Json) {}
+}
+
+/** Values the codec encodes without throwing. */
+function isU64(v: unknown): v is bigint {
+  return typeof v === "bigint" && v >= 0n && v < 1n << 64n;
+}
+
+/** A private copy of bytes the caller may reuse (a plain Uint8Array, even from a Buffer). */
+function keepBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+function writeGuestArgs(gpa: bigint, bytes: Uint8Array): Json | Later {
+  if (!isU64(gpa) || !(bytes instanceof Uint8Array)) return { gpa: u64ToHex(gpa), data: bytesToHex(bytes) };
+  const data = keepBytes(bytes);
+  return new Later(() => ({ gpa: u64ToHex(gpa), data: bytesToHex(data) }));
+}
+
+function bytesResult(bytes: Uint8Array): Json | Later {
+  if (!(bytes instanceof Uint8Array)) return { data: bytesToHex(bytes) };
+  const data = keepBytes(bytes);
+  return new Later(() => ({ data: bytesToHex(data) }));
+}
+
+function dmaArgs(req: DmaRequest): Json | Later {
+  if (!isU64(req.iova) || !(req.data === undefined || req.data instanceof Uint8Array))
+    return encodeDmaRequest(req) as unknown as Json;
+  const copy: DmaRequest = { sid: req.sid, iova: req.iova, len: req.len, write: req.write };
+  if (req.pasid !== undefined) copy.pasid = req.pasid;
+  if (req.priv !== undefined) copy.priv = req.priv;
+  if (req.data !== undefined) copy.data = keepBytes(req.data);
+  return new Later(() => encodeDmaRequest(copy) as unknown as Json);
+}
+
+function dmaResult(r: DmaResult): Json | Later {
+  if (r === null || typeof r !== "object" || r.status !== "ok" || r.data === undefined)
+    return encodeDmaResult(r) as unknown as Json;
+  if (!(r.data instanceof Uint8Array)) return encodeDmaResult(r) as unknown as Json;
+  const data = keepBytes(r.data);
+  return new Later(() => encodeDmaResult({ status: "ok", data }) as unknown as Json);
 }

@@ -38,10 +38,10 @@ interface MutantRow {
   /** Time that property then spent shrinking, in ms. */
   shrinkMs?: number;
   /** Steps in the shrunk trace of the first killing property (the later ones do not shrink). */
-  shortestTrace?: number;
+  shrunkTrace?: number;
   /** Cases the first killing property ran until it failed. */
   casesToKill?: number;
-  /** Where the shortest killing trace was copied: OUT/mutants/<id>.json. [HARNESS-MUTANT-3] */
+  /** Where that trace was copied: OUT/mutants/<id>.json. [HARNESS-MUTANT-3] */
   traceFile?: string;
   results: PropertyResult[];
   message?: string;
@@ -112,11 +112,11 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
       }
       if (killers[0] !== undefined) row.casesToKill = killers[0].runs;
       // [HARNESS-MUTANT-3] the first killer's shrunk counterexample, ready for reference-traces/mutants/.
-      const shortest = killers[0];
-      if (shortest?.traceSteps !== undefined) row.shortestTrace = shortest.traceSteps;
-      if (shortest?.trace !== undefined) {
+      const first = killers[0];
+      if (first?.traceSteps !== undefined) row.shrunkTrace = first.traceSteps;
+      if (first?.trace !== undefined) {
         const file = join(resolve(io.cwd, opts.out), "mutants", `${id}.json`);
-        await copyFile(shortest.trace, file);
+        await copyFile(first.trace, file);
         row.traceFile = relative(io.cwd, file);
       }
       rows.push(row);
@@ -172,7 +172,7 @@ function matrix(rows: MutantRow[], seed: number, runs: number, unsound: Map<stri
     if (r.status === "killed") {
       lines.push(
         `KILLED   ${r.mutant}: by ${r.killedBy.join(", ")}; first failure after ${seconds(r.timeToFirstFailureMs)}` +
-          ` (${r.casesToKill ?? "?"} cases), then shrinking ${seconds(r.shrinkMs)}; shrunk trace ${r.shortestTrace ?? "?"} steps` +
+          ` (${r.casesToKill ?? "?"} cases), then shrinking ${seconds(r.shrinkMs)}; shrunk trace ${r.shrunkTrace ?? "?"} steps` +
           `${r.traceFile === undefined ? "" : ` (${r.traceFile})`}`,
       );
     } else if (r.status === "survived") {

@@ -3,6 +3,7 @@
  * adapter or protocol error; unknown commands and options are usage errors. [HARNESS-EXIT-1]
  * [HARNESS-EXIT-2]
  */
+import { availableParallelism } from "node:os";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AdapterLoadError, AdapterSpecError } from "../harness/adapter-spec.ts";
 import { TraceLoadError } from "../harness/trace/load.ts";
@@ -109,6 +110,14 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option("--property <glob>", "only properties whose id matches")
     .option("--mutant <glob>", "only mutants whose id matches")
     .option("--all", "also run the properties that fail on the reference (their kills do not count)")
+    .addOption(
+      new Option("--jobs <n>", "child processes to spread the mutants over")
+        .argParser(positiveInt)
+        .default(availableParallelism()),
+    )
+    .addOption(
+      new Option("--unsound <ids>", "skip the baseline: these properties fail on the reference").hideHelp(),
+    )
     .option("--out <dir>", "directory for traces", "out")
     .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
     .addOption(timeoutOption())

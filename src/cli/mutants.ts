@@ -3,13 +3,14 @@
  * kill matrix: which property kills each mutant, how fast, and how short its trace is.
  * [HARNESS-MUTANT-1]
  */
-import { copyFile } from "node:fs/promises";
-import { join, relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import { loadAdapter } from "../harness/adapter-spec.ts";
 import { matchesGlob, type PropertyDefinition } from "../harness/property.ts";
 import { type PropertyResult, runProperties } from "../harness/runner.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
 import { listMutants } from "./list.ts";
+import { type MutantRow, runMutant } from "./mutant-run.ts";
+import { formatUnsound, parseUnsound, runInChildren } from "./mutants-children.ts";
 import { createProgress } from "./progress.ts";
 import { loadRegistry, selectProperties } from "./registry.ts";
 
@@ -25,26 +26,10 @@ export interface MutantsCommandOptions {
   mutant?: string;
   /** Also run, against the mutants, the properties that fail on the reference (their kills never count). */
   all?: boolean;
-}
-
-interface MutantRow {
-  mutant: string;
-  status: "killed" | "survived" | "error";
-  killedBy: string[];
-  /** Time until the first killing property finished (finding and shrinking), in ms. */
-  timeToKillMs?: number;
-  /** Time until that property's first failing case was found, in ms. [HARNESS-MUTANT-1] */
-  timeToFirstFailureMs?: number;
-  /** Time that property then spent shrinking, in ms. */
-  shrinkMs?: number;
-  /** Steps in the shrunk trace of the first killing property (the later ones do not shrink). */
-  shrunkTrace?: number;
-  /** Cases the first killing property ran until it failed. */
-  casesToKill?: number;
-  /** Where that trace was copied: OUT/mutants/<id>.json. [HARNESS-MUTANT-3] */
-  traceFile?: string;
-  results: PropertyResult[];
-  message?: string;
+  /** Child processes to spread the mutants over (default 1: all in this process). */
+  jobs?: number;
+  /** Skip the baseline: these property ids (comma-separated) fail on the reference. For --jobs children. */
+  unsound?: string;
 }
 
 export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Promise<number> {
@@ -53,78 +38,23 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
     (m) => opts.mutant === undefined || matchesGlob(m.id, opts.mutant),
   );
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fff_ffff) | 0;
-  const progress = createProgress(io.isTTY);
-  const rows: MutantRow[] = [];
-  const unsound = await baseline(properties, opts, io, seed);
+  const progress = createProgress(io.isTTY && (opts.jobs ?? 1) <= 1);
+  const unsound =
+    opts.unsound === undefined ? await baseline(properties, opts, io, seed) : parseUnsound(opts.unsound);
   const sound = properties.filter((p) => !unsound.has(p.id));
-  for (const { id } of mutants) {
-    const spec = `mutant:${id}`;
-    let model: Awaited<ReturnType<typeof loadAdapter>>;
-    try {
-      model = await loadAdapter(spec, { timeoutMs: opts.timeout, cwd: io.cwd });
-    } catch (e) {
-      rows.push({ mutant: id, status: "error", killedBy: [], results: [], message: (e as Error).message });
-      continue;
-    }
-    try {
-      let elapsed = 0;
-      let timeToKill: number | undefined;
-      let firstFailure: { atMs: number; shrinkMs: number } | undefined;
-      // Only the first killer shrinks: the later ones fill the matrix, and shrinking each of them
-      // would cost far more than finding it did.
-      const results: PropertyResult[] = [];
-      for (const property of opts.all === true ? properties : sound) {
-        const report = await runProperties([property], {
-          adapter: spec,
-          model,
-          runs: opts.runs,
-          seed,
-          outDir: resolve(io.cwd, opts.out, "mutants", id),
-          shrink: timeToKill === undefined,
-          onPropertyStart: (p) => progress.start(`${id} ${p.id}`, opts.runs),
-          onCases: (done) => progress.update(done),
-          onPropertyEnd: (r) => {
-            progress.stop();
-            // Finding and shrinking are timed apart: the kill-time target is about finding.
-            if (r.status === "fail" && !unsound.has(r.id) && timeToKill === undefined) {
-              const found = r.firstFailureMs ?? r.durationMs;
-              firstFailure = { atMs: elapsed + found, shrinkMs: r.durationMs - found };
-              timeToKill = elapsed + r.durationMs;
-            }
-            elapsed += r.durationMs;
-          },
-        });
-        results.push(...report.results);
-      }
-      // A property that fails on the reference too proves nothing about the mutant.
-      const killers = results.filter((r) => r.status === "fail" && !unsound.has(r.id));
-      const row: MutantRow = {
-        mutant: id,
-        status:
-          killers.length > 0 ? "killed" : results.some((r) => r.status === "error") ? "error" : "survived",
-        killedBy: killers.map((r) => r.id),
-        results,
-      };
-      if (timeToKill !== undefined) row.timeToKillMs = timeToKill;
-      if (firstFailure !== undefined) {
-        row.timeToFirstFailureMs = firstFailure.atMs;
-        row.shrinkMs = firstFailure.shrinkMs;
-      }
-      if (killers[0] !== undefined) row.casesToKill = killers[0].runs;
-      // [HARNESS-MUTANT-3] the first killer's shrunk counterexample, ready for reference-traces/mutants/.
-      const first = killers[0];
-      if (first?.traceSteps !== undefined) row.shrunkTrace = first.traceSteps;
-      if (first?.trace !== undefined) {
-        const file = join(resolve(io.cwd, opts.out), "mutants", `${id}.json`);
-        await copyFile(first.trace, file);
-        row.traceFile = relative(io.cwd, file);
-      }
-      rows.push(row);
-    } finally {
-      progress.stop();
-      await model.close().catch(() => undefined);
-    }
-  }
+  const runOne = (id: string): Promise<MutantRow> =>
+    runMutant(
+      id,
+      { ...opts, seed, properties: opts.all === true ? properties : sound, unsound },
+      io,
+      progress,
+    );
+  const ids = mutants.map((m) => m.id);
+  const jobs = Math.min(opts.jobs ?? 1, ids.length);
+  const rows =
+    jobs > 1
+      ? await runInChildren(ids, jobs, childArgs(opts, seed, unsound), io)
+      : await sequential(ids, runOne);
   io.out(
     opts.report === "json"
       ? `${JSON.stringify({ seed, runs: opts.runs, failOnReference: [...unsound.keys()], mutants: rows }, null, 2)}\n`
@@ -133,6 +63,22 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
   if (rows.some((r) => r.status === "survived")) return EXIT_FAILED;
   if (rows.some((r) => r.status === "error")) return EXIT_ERROR;
   return EXIT_OK;
+}
+
+async function sequential(ids: string[], run: (id: string) => Promise<MutantRow>): Promise<MutantRow[]> {
+  const rows: MutantRow[] = [];
+  for (const id of ids) rows.push(await run(id));
+  return rows;
+}
+
+/** What a --jobs child is told: the parent's options and seed, and the baseline's verdict. */
+function childArgs(opts: MutantsCommandOptions, seed: number, unsound: Map<string, string>): string[] {
+  const args = ["--runs", String(opts.runs), "--seed", String(seed), "--out", opts.out];
+  args.push("--timeout", String(opts.timeout), "--unsound", formatUnsound(unsound));
+  if (opts.property !== undefined) args.push("--property", opts.property);
+  if (opts.registry !== undefined) args.push("--registry", opts.registry);
+  if (opts.all === true) args.push("--all");
+  return args;
 }
 
 function seconds(ms: number | undefined): string {

@@ -14,6 +14,7 @@ async function run(
   mutant?: string,
   report: "text" | "json" = "text",
   registry = "test/mutants/fixtures/registry.ts",
+  jobs = 1,
 ) {
   const out = await mkdtemp(join(tmpdir(), "iommu-mutants-"));
   let text = "";
@@ -25,6 +26,7 @@ async function run(
       timeout: 10_000,
       registry,
       report,
+      jobs,
       ...(mutant === undefined ? {} : { mutant }),
     },
     { out: (s) => (text += s), err: () => undefined, isTTY: false, cwd: ROOT },
@@ -88,4 +90,18 @@ describe("iommu-conformance mutants", () => {
     expect(text).toContain("SURVIVED large-page-offset: no property failed");
     expect(code).toBe(EXIT_FAILED);
   });
+
+  it("[HARNESS-MUTANT-1] --jobs spreads the mutants over child processes and gives the same verdicts", async () => {
+    const { code, text } = await run(
+      "psi-mask-*,large-*",
+      "text",
+      "test/mutants/fixtures/unsound-registry.ts",
+      2,
+    );
+    expect(text).toContain("always-fails fails on the reference (broken property)");
+    expect(text).toMatch(/^psi-mask-off-by-one +K +\.$/m);
+    expect(text).toContain("KILLED   psi-mask-off-by-one: by fixed-psi;");
+    expect(text).toContain("SURVIVED large-page-offset: no property failed");
+    expect(code).toBe(EXIT_FAILED);
+  }, 60_000);
 });

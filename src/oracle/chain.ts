@@ -11,7 +11,7 @@
 import { levelShift } from "../bits/paging-entry.ts";
 import { hex } from "../bits/word.ts";
 import type { TranslationMode } from "../platform/types.ts";
-import { ScalableFault as S } from "../vtd/fault-reasons.ts";
+import { LegacyFault as L, ScalableFault as S } from "../vtd/fault-reasons.ts";
 import type { OracleConfig } from "./config.ts";
 import type { Completion, Control } from "./control.ts";
 import { covers } from "./coverage.ts";
@@ -92,6 +92,10 @@ interface Entry {
   vias: Map<string, number>;
   explain: string;
 }
+
+/** [VTD-DMA-3] The interrupt address range, as input pages. */
+const INTR_PAGE_LO = 0xfee0_0000n;
+const INTR_PAGE_END = 0xfef0_0000n;
 
 const CLASS_ORDER: Record<CacheKey["cls"], number> = { context: 0, pasid: 1, psc: 2, iotlb: 3 };
 
@@ -359,6 +363,13 @@ export class Chain {
       faults.push({
         value: fault(S.RTA_2_LEGACY_TTM_WITH_PASID),
         explain: "request with PASID in legacy mode",
+      });
+    } else if (this.pasid === undefined && this.page >= INTR_PAGE_LO && this.page < INTR_PAGE_END) {
+      // [ORACLE-WALK-8] (VTD-DMA-3) a request without PASID to the interrupt range is not DMA:
+      // blocked before any table is read, so recorded whatever FPD says.
+      faults.push({
+        value: fault(mode === "legacy" ? L.LGN_4_INTERRUPT_RANGE : S.SGN_8_INTERRUPT_RANGE),
+        explain: "request without PASID to the interrupt range 0xFEE00000-0xFEEFFFFF",
       });
     } else if (this.pasid !== undefined && (cfg.pasidBits === 0 || this.pasid >= 2 ** cfg.pasidBits)) {
       // [VTD-PASID-5] the PASID width is checked before any table is read.

@@ -12,6 +12,7 @@ import { levelShift } from "../bits/paging-entry.ts";
 import { hex } from "../bits/word.ts";
 import type { TranslationMode } from "../platform/types.ts";
 import { LegacyFault as L, ScalableFault as S } from "../vtd/fault-reasons.ts";
+import type { RootPointer } from "../vtd/interfaces.ts";
 import type { OracleConfig } from "./config.ts";
 import type { Completion, Control } from "./control.ts";
 import { covers } from "./coverage.ts";
@@ -109,6 +110,8 @@ const LIVE = Number.POSITIVE_INFINITY;
 
 export class Chain {
   private upTo: number;
+  /** Root pointer and TE of the last re-walk, when it was settled (see recompute). */
+  private settled: { rp: RootPointer | undefined; te: boolean } | undefined;
   private reads = new Set<number>();
   private readonly entries = new Map<string, Entry>();
   private current: Permitted[] = [];
@@ -215,27 +218,35 @@ export class Chain {
    * the last walks read (found in the memory's history); in between, nothing a walk sees changes.
    */
   permitted(now: number): Permitted[] {
+    const { start, mem, events, control } = this.tl;
     let after = this.upTo;
     for (;;) {
-      const s = this.nextDirty(after);
+      let memory = Number.POSITIVE_INFINITY;
+      for (const a of this.reads) {
+        const c = mem.nextChange(a, after);
+        if (c < memory) memory = c;
+      }
+      const event = start > after ? start : nextEvent(events, after);
+      const s = Math.min(memory, event);
       if (s > now) break;
-      for (const c of this.tl.completions.get(s) ?? []) this.kill(c);
-      this.recompute(s);
+      let killed = false;
+      for (const c of this.tl.completions.get(s) ?? []) killed = this.kill(c) || killed;
+      // A settled walk, re-walked with the same memory, root pointer, TE and cache contents, gives
+      // the same values, fills and explanations: the step can be passed over.
+      const settled = this.settled;
+      const same =
+        settled !== undefined &&
+        s !== start &&
+        memory > s &&
+        !killed &&
+        settled.te === control.teAt(s) &&
+        sameRoot(settled.rp, control.rootAt(s));
+      if (!same)
+        this.settled = this.recompute(s) ? { rp: control.rootAt(s), te: control.teAt(s) } : undefined;
       after = s;
     }
     this.upTo = Math.max(this.upTo, now);
     return this.current;
-  }
-
-  /** The first step after `after` at which the re-walk may differ. */
-  private nextDirty(after: number): number {
-    const { start, mem, events } = this.tl;
-    let next = start > after ? start : nextEvent(events, after);
-    for (const a of this.reads) {
-      const c = mem.nextChange(a, after);
-      if (c < next) next = c;
-    }
-    return next;
   }
 
   /**
@@ -243,7 +254,8 @@ export class Chain {
    * filled after the submission through an upper value that itself survives (upper levels first:
    * a fill that went through a value this invalidation removes dies with it).
    */
-  private kill(c: Completion): void {
+  private kill(c: Completion): boolean {
+    let changed = false;
     const order = [...this.entries].sort(
       ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
     );
@@ -253,10 +265,17 @@ export class Chain {
       let survives = false;
       for (const [via, t] of e.vias) {
         if (t >= c.submit && (via === "root" || this.entries.has(via))) survives = true;
-        else e.vias.delete(via);
+        else {
+          e.vias.delete(via);
+          changed = true;
+        }
       }
-      if (!survives) this.entries.delete(id);
+      if (!survives) {
+        this.entries.delete(id);
+        changed = true;
+      }
     }
+    return changed;
   }
 
   private fill(
@@ -290,8 +309,13 @@ export class Chain {
     return out;
   }
 
-  /** [ORACLE-TIME-3] Re-walk at step s: fresh values fill the caches; the permitted set is rebuilt. */
-  private recompute(s: number): void {
+  /**
+   * [ORACLE-TIME-3] Re-walk at step s: fresh values fill the caches; the permitted set is rebuilt.
+   * Returns whether the walk is settled: it took one path (one context, one PASID entry, so one
+   * setup), so every cached value it looked up was there before it started, and a re-walk with the
+   * same inputs would change nothing.
+   */
+  private recompute(s: number): boolean {
     const { cfg, control } = this.tl;
     for (const e of this.entries.values()) for (const [v, t] of e.vias) if (t === LIVE) e.vias.set(v, s - 1);
     const reads = new Set<number>();
@@ -341,7 +365,7 @@ export class Chain {
       if (te) add(fault(S.RTA_1_INVALID_RTADDR), "translation enabled before any root pointer was latched");
       this.current = te ? out : [untranslated()];
       this.walkable = { mode: "legacy", setups: [] };
-      return;
+      return true;
     }
     if (rp.ttm === 2 || rp.ttm === 3) {
       // [ORACLE-WALK-6] reserved TTM and abort-DMA mode block every request.
@@ -352,12 +376,13 @@ export class Chain {
         );
       this.current = te ? out : [untranslated()];
       this.walkable = { mode: "legacy", setups: [] };
-      return;
+      return true;
     }
     const mode: TranslationMode = rp.ttm === 1 ? "scalable" : "legacy";
     const faults: Permitted[] = [];
     const leaves: Permitted[] = [];
     const setups: Array<{ setup: Setup; src: string[] }> = [];
+    let settled = true;
 
     if (mode === "legacy" && this.pasid !== undefined) {
       faults.push({
@@ -407,6 +432,7 @@ export class Chain {
             src: [id],
           });
       }
+      if (ctxs.length > 1) settled = false;
       for (const c of ctxs) {
         if (!c.step.ok) {
           faults.push({ value: c.step.fault, explain: c.explain });
@@ -448,6 +474,7 @@ export class Chain {
               src: [id],
             });
         }
+        if (ps.length > 1) settled = false;
         for (const p of ps) {
           if (!p.step.ok) faults.push({ value: p.step.fault, explain: p.explain });
           else setups.push({ setup: scalableSetup(p.step.value, cfg), src: p.src });
@@ -480,6 +507,7 @@ export class Chain {
     }
     // [ORACLE-WALK-6] With TE = 0 requests are not translated (the caches may still fill).
     this.current = te ? out : [untranslated()];
+    return settled;
   }
 
   private walkSetup(
@@ -596,6 +624,10 @@ export class Chain {
     const region = (this.page >> BigInt(shift)) << BigInt(shift);
     return { cls: "psc", did: st.did, pasid: st.pasidTag, stage, level, region, shift };
   }
+}
+
+function sameRoot(a: RootPointer | undefined, b: RootPointer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.address === b.address && a.ttm === b.ttm);
 }
 
 function level(k: CacheKey): number {

@@ -7,6 +7,9 @@
  */
 import type { ModelDescription } from "../platform/types.ts";
 
+const FULL_RIGHTS_ONLY =
+  "mappings and upper entries the commands write grant read and write (no read-only or write-only ones)";
+
 /** Finding id → what the generators do instead while it is avoided. */
 export const AVOIDABLE: Readonly<Record<string, string>> = {
   "wait-descriptor-without-sw-or-if":
@@ -16,6 +19,8 @@ export const AVOIDABLE: Readonly<Record<string, string>> = {
   "scalable-root-not-present-legacy-reason": "platforms are in legacy mode only",
   "scalable-write-fault-legacy-reason": "platforms are in legacy mode only",
   "pasid-directory-not-present-reason": "platforms are in legacy mode only",
+  "cached-read-only-write-not-recorded": FULL_RIGHTS_ONLY,
+  "cached-write-only-read-not-recorded": FULL_RIGHTS_ONLY,
 };
 
 /** What the avoided findings ask of generated platforms. */
@@ -50,3 +55,8 @@ export function avoidSet(d: ModelDescription): AvoidSet {
 
 export const WAIT_WITHOUT_SIGNAL = "wait-descriptor-without-sw-or-if";
 export const FI_ABOVE_AGAW = "fault-info-above-agaw";
+
+/** Whether the generators must keep to read/write mappings (accesses a cached right would refuse). */
+export function fullRightsOnly(avoid: AvoidSet): boolean {
+  return avoid.has("cached-read-only-write-not-recorded") || avoid.has("cached-write-only-read-not-recorded");
+}

@@ -9,7 +9,7 @@ import type { Descriptor } from "../bits/descriptor.ts";
 import type { PageSize } from "../harness/driver/index.ts";
 import { describeDescriptor } from "../harness/driver/index.ts";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
-import { type AvoidSet, FI_ABOVE_AGAW, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
+import { type AvoidSet, FI_ABOVE_AGAW, fullRightsOnly, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
 
@@ -399,6 +399,9 @@ const word = fc.oneof(
 /** The generated command list of one case. */
 export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<GuestCommand>> {
   const w = o.weights;
+  // [QEMU-AVOID-1] rights a cached translation could refuse, left out when asked.
+  const fullRights = fullRightsOnly(o.avoid ?? NONE);
+  const rights = fullRights ? fc.constant(3) : fc.nat(3);
   const arbs: Array<fc.WeightedArbitrary<GuestCommand>> = [];
   const add = (weight: number, a: fc.Arbitrary<GuestCommand>) => {
     if (weight > 0) arbs.push({ arbitrary: a, weight });
@@ -406,7 +409,7 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   add(
     w.map,
     fc
-      .tuple(domIdx, slotIdx, pageSize, fc.nat(7), fc.nat(3))
+      .tuple(domIdx, slotIdx, pageSize, fc.nat(7), rights)
       .map(([d, s, z, t, r]) => new MapCmd(d, s, z, t, r)),
   );
   add(
@@ -463,8 +466,9 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   // Rewiring, FPD entries and follow-ups on the latest edits (guest-reach.ts), and probes.
   const derived = reachWeights(w);
   const kinds = o.kinds === undefined ? {} : { kinds: o.kinds };
-  arbs.push(...reachArbs({ weights: w, derived, pasids: o.pasids, writes: o.writes, ...kinds }));
-  add(w.probe ?? derived.probe, probeArb({ pasids: o.pasids, writes: o.writes, ...kinds }));
+  const shape = { pasids: o.pasids, writes: o.writes, fullRights, ...kinds };
+  arbs.push(...reachArbs({ weights: w, derived, ...shape }));
+  add(w.probe ?? derived.probe, probeArb(shape));
   add(w.faults, fc.constant(new ReadFaultsCmd()));
   return fc.commands([fc.oneof(...arbs)], { maxCommands: o.maxCommands, size: "max" });
 }

@@ -31,6 +31,8 @@ abstract class Probe implements Command {
 export interface ProbeOptions {
   pasids: boolean;
   writes: boolean;
+  /** Only read/write mappings and upper entries (guest-avoid.ts fullRightsOnly). */
+  fullRights?: boolean;
   kinds?: ReadonlyArray<Descriptor["kind"]>;
 }
 
@@ -277,7 +279,8 @@ const tableForm = fc.constantFrom(0, 1, 2, 3, 2);
 
 /** The probes, as one arbitrary command. */
 export function probeArb(o: ProbeOptions): fc.Arbitrary<Command> {
-  return fc.oneof(
+  const rights = o.fullRights === true ? fc.constant(3) : fc.nat(3);
+  const probes: Array<fc.Arbitrary<Command>> = [
     fc
       .tuple(devIdx, fc.option(domIdx, { freq: 2 }), slotIdx, contextForm)
       .map(([v, d, s, f]) => new ContextChangeProbe(o, v, d ?? undefined, s, f)),
@@ -291,7 +294,7 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<Command> {
         slotIdx,
         fc.constantFrom<PageSize>("4K", "2M", "1G", "1G"),
         fc.nat(7),
-        fc.nat(3),
+        rights,
         fc.nat(3),
         fc.boolean(),
       )
@@ -300,10 +303,15 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<Command> {
       .tuple(domIdx, slotIdx, fc.nat(4), fc.nat(12), fc.nat(3))
       .map(([d, s, l, b, p]) => new TaintProbe(o, d, s, l, b, p)),
     fc
-      .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
-      .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
-    fc
       .tuple(domIdx, slotIdx, fc.nat(3), slotIdx, fc.nat(3), tableForm)
       .map(([d, s, l, fs, p, f]) => new UpperChangeProbe(o, d, s, l, fs, p, f)),
-  );
+  ];
+  // [QEMU-AVOID-1] a read-only upper entry is what fullRights leaves out.
+  if (o.fullRights !== true)
+    probes.push(
+      fc
+        .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
+        .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
+    );
+  return fc.oneof(...probes);
 }

@@ -269,6 +269,36 @@ class UpperChangeProbe extends Probe {
   }
 }
 
+/**
+ * Translation switched off and on again, as a guest does around kexec or a driver reload: with
+ * GCMD.TE = 0 a request without PASID reaches its address untranslated and one with PASID is
+ * blocked without a fault record [VTD-DMA-4]; after TE = 1 (root pointer latched again) the
+ * tables translate as before.
+ */
+class TranslationOffProbe extends Probe {
+  constructor(
+    readonly o: ProbeOptions,
+    readonly dev: number,
+    readonly target: number,
+    readonly write: boolean,
+    readonly pasid: number,
+    readonly slot: number,
+  ) {
+    super();
+  }
+  async act(w: GuestWorld) {
+    await w.driver.disable();
+    const gpa = BigInt(w.data[this.target % w.data.length] as number);
+    await w.dma({ dev: this.dev, iova: gpa + 8n, len: 8, write: this.write && this.o.writes });
+    if (this.o.pasids) await w.dma({ dev: this.dev, pasid: this.pasid, iova: gpa, len: 8, write: false });
+    await w.driver.enable(w.root);
+    await w.dma({ dev: this.dev, iova: IOVA_SLOTS[this.slot] as bigint, len: 8, write: false });
+  }
+  toString() {
+    return `probe: translation off; device#${this.dev} ${this.write ? "writes" : "reads"} data page ${this.target} by its address${this.o.pasids ? ` and reads it with PASID ${this.pasid}` : ""}; translation on again (root pointer latched), read slot ${this.slot}`;
+  }
+}
+
 const domIdx = fc.integer({ min: 0, max: 2 });
 const devIdx = fc.integer({ min: 0, max: 3 });
 const slotIdx = fc.integer({ min: 0, max: IOVA_SLOTS.length - 1 });
@@ -305,6 +335,9 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<Command> {
     fc
       .tuple(domIdx, slotIdx, fc.nat(3), slotIdx, fc.nat(3), tableForm)
       .map(([d, s, l, fs, p, f]) => new UpperChangeProbe(o, d, s, l, fs, p, f)),
+    fc
+      .tuple(devIdx, fc.nat(7), fc.boolean(), fc.constantFrom(...PASID_POOL), slotIdx)
+      .map(([v, t, wr, p, s]) => new TranslationOffProbe(o, v, t, wr, p, s)),
   ];
   // [QEMU-AVOID-1] a read-only upper entry is what fullRights leaves out.
   if (o.fullRights !== true)

@@ -82,6 +82,8 @@ type Payload =
 
 interface Entry {
   key: CacheKey;
+  /** keyText(key), kept: lookups compare it for every value at every level. */
+  kt: string;
   mode: TranslationMode;
   payload: Payload;
   /** Step of the first fill (for explanations). */
@@ -252,12 +254,17 @@ export class Chain {
    */
   private kill(c: Completion): boolean {
     let changed = false;
-    const order = [...this.entries].sort(
-      ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
-    );
+    // Coverage depends on the key alone: only the covered values need ordering.
+    const order: Array<[string, Entry]> = [];
+    for (const pair of this.entries) {
+      const e = pair[1];
+      if (e.mode !== c.mode || covers(c.scope, e.key, c.mode)) order.push(pair); // [ORACLE-TIME-4]
+    }
+    if (order.length > 1)
+      order.sort(
+        ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
+      );
     for (const [id, e] of order) {
-      const covered = e.mode !== c.mode || covers(c.scope, e.key, c.mode); // [ORACLE-TIME-4]
-      if (!covered) continue;
       let survives = false;
       for (const [via, t] of e.vias) {
         if (t >= c.submit && (via === "root" || this.entries.has(via))) survives = true;
@@ -283,10 +290,11 @@ export class Chain {
     explain: string,
     vias: readonly string[],
   ): string {
-    const id = `${keyText(key)}|${valId}`;
+    const kt = keyText(key);
+    const id = `${kt}|${valId}`;
     let e = this.entries.get(id);
     if (e === undefined) {
-      e = { key, mode, payload, since: s, vias: new Map(), explain };
+      e = { key, kt, mode, payload, since: s, vias: new Map(), explain };
       this.entries.set(id, e);
     }
     for (const v of vias) e.vias.set(v, LIVE);
@@ -591,7 +599,7 @@ export class Chain {
       if (level > 1) {
         const key = this.pscKey(st, level, pscStage);
         const kt = keyText(key);
-        for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && keyText(e.key) === kt)) {
+        for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && e.kt === kt)) {
           if (e.payload.cls !== "psc") continue;
           const id = frontierId(e.payload.next);
           if (!next.has(id))

@@ -9,10 +9,13 @@ export class PageArena {
   private used = 0;
   private chunk: number;
 
-  /** Buffers start at `first` bytes and double up to `max` (a memory that stays small stays small). */
+  /**
+   * Buffers start at `first` bytes and double up to `max`: a memory that stays small stays small,
+   * and buffers stay below the size the C allocator maps on its own (128 KiB by default).
+   */
   constructor(
-    first = 8 * 4096,
-    private readonly max = 64 * 4096,
+    first = 4 * 4096,
+    private readonly max = 16 * 4096,
   ) {
     this.chunk = first;
   }

@@ -263,7 +263,7 @@ function isU64(v: unknown): v is bigint {
 }
 
 /** Where the copies live: many to a buffer (a copy per call, mostly whole pages). */
-const copies = new PageArena(64 * 1024, 256 * 1024);
+const copies = new PageArena(64 * 1024, 64 * 1024);
 
 /** A private copy of bytes the caller may reuse (a plain Uint8Array, even from a Buffer). */
 function keepBytes(bytes: Uint8Array): Uint8Array {

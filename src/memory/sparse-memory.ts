@@ -1,3 +1,4 @@
+import { PageArena } from "./page-arena.ts";
 import { PAGE_SHIFT, PAGE_SIZE, type PhysicalMemory } from "./physical-memory.ts";
 
 /** Slots of the page-lookup cache (a power of two). */
@@ -16,6 +17,7 @@ const ZERO_PAGE = new Uint32Array(PAGE_SIZE >>> 2);
  */
 export class SparseMemory implements PhysicalMemory {
   private readonly pages = new Map<number, Uint32Array>();
+  private readonly arena = new PageArena();
   /** Page number held by each slot, or -1. */
   private readonly slotPfn = new Float64Array(SLOTS).fill(-1);
   /** The page of each slot: a page of `pages`, or ZERO_PAGE for one not yet written. */
@@ -70,7 +72,7 @@ export class SparseMemory implements PhysicalMemory {
       const off = a % PAGE_SIZE;
       const n = Math.min(len - done, PAGE_SIZE - off);
       const page = this.pages.get(pfn);
-      if (page !== undefined) out.set(new Uint8Array(page.buffer, off, n), done);
+      if (page !== undefined) out.set(new Uint8Array(page.buffer, page.byteOffset + off, n), done);
       done += n;
     }
     return out;
@@ -82,9 +84,8 @@ export class SparseMemory implements PhysicalMemory {
       const a = addr + done;
       const off = a % PAGE_SIZE;
       const n = Math.min(data.length - done, PAGE_SIZE - off);
-      new Uint8Array(this.pageFor(Math.floor(a / PAGE_SIZE)).buffer, off, n).set(
-        data.subarray(done, done + n),
-      );
+      const page = this.pageFor(Math.floor(a / PAGE_SIZE));
+      new Uint8Array(page.buffer, page.byteOffset + off, n).set(data.subarray(done, done + n));
       done += n;
     }
   }
@@ -127,7 +128,8 @@ export class SparseMemory implements PhysicalMemory {
     if (cached !== undefined && cached !== ZERO_PAGE) return cached;
     let page = this.pages.get(pfn);
     if (page === undefined) {
-      page = new Uint32Array(PAGE_SIZE >>> 2);
+      const b = this.arena.block(PAGE_SIZE);
+      page = new Uint32Array(b.buffer, b.byteOffset, PAGE_SIZE >>> 2);
       this.pages.set(pfn, page);
     }
     this.slotPfn[slot] = pfn;

@@ -82,6 +82,8 @@ type Payload =
 
 interface Entry {
   key: CacheKey;
+  /** keyText(key), kept: lookups compare it for every value at every level. */
+  kt: string;
   mode: TranslationMode;
   payload: Payload;
   /** Step of the first fill (for explanations). */
@@ -119,6 +121,11 @@ export class Chain {
   lookupTags = new Set<string>();
   /** The walks (setups) the request may take at the last recompute, with their mode; none with TE = 0. */
   private walkable: { mode: TranslationMode; setups: Setup[] } = { mode: "legacy", setups: [] };
+  /** What the last re-walk permits with TE = 1, and the walks it may take; applyTe picks by TE. */
+  private translated: { out: Permitted[]; walkable: { mode: TranslationMode; setups: Setup[] } } = {
+    out: [],
+    walkable: { mode: "legacy", setups: [] },
+  };
 
   /**
    * [ORACLE-SCOPE-1] Paging-structure values this chain may hold now: the cache is tagged by DID
@@ -231,18 +238,22 @@ export class Chain {
       if (s > now) break;
       let killed = false;
       for (const c of this.tl.completions.get(s) ?? []) killed = this.kill(c) || killed;
-      // A settled walk, re-walked with the same memory, root pointer, TE and cache contents, gives
-      // the same values, fills and explanations: the step can be passed over.
+      // A settled walk, re-walked with the same memory, root pointer and cache contents, gives the
+      // same values, fills and explanations: the step can be passed over, switching TE if it changed.
       const settled = this.settled;
-      const same =
+      const te = control.teAt(s);
+      if (
         settled !== undefined &&
         s !== start &&
         memory > s &&
         !killed &&
-        settled.te === control.teAt(s) &&
-        sameRoot(settled.rp, control.rootAt(s));
-      if (!same)
-        this.settled = this.recompute(s) ? { rp: control.rootAt(s), te: control.teAt(s) } : undefined;
+        sameRoot(settled.rp, control.rootAt(s))
+      ) {
+        if (te !== settled.te) {
+          this.applyTe(te);
+          this.settled = { rp: settled.rp, te };
+        }
+      } else this.settled = this.recompute(s) ? { rp: control.rootAt(s), te } : undefined;
       after = s;
     }
     this.upTo = Math.max(this.upTo, now);
@@ -256,12 +267,17 @@ export class Chain {
    */
   private kill(c: Completion): boolean {
     let changed = false;
-    const order = [...this.entries].sort(
-      ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
-    );
+    // Coverage depends on the key alone: only the covered values need ordering.
+    const order: Array<[string, Entry]> = [];
+    for (const pair of this.entries) {
+      const e = pair[1];
+      if (e.mode !== c.mode || covers(c.scope, e.key, c.mode)) order.push(pair); // [ORACLE-TIME-4]
+    }
+    if (order.length > 1)
+      order.sort(
+        ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
+      );
     for (const [id, e] of order) {
-      const covered = e.mode !== c.mode || covers(c.scope, e.key, c.mode); // [ORACLE-TIME-4]
-      if (!covered) continue;
       let survives = false;
       for (const [via, t] of e.vias) {
         if (t >= c.submit && (via === "root" || this.entries.has(via))) survives = true;
@@ -287,10 +303,11 @@ export class Chain {
     explain: string,
     vias: readonly string[],
   ): string {
-    const id = `${keyText(key)}|${valId}`;
+    const kt = keyText(key);
+    const id = `${kt}|${valId}`;
     let e = this.entries.get(id);
     if (e === undefined) {
-      e = { key, mode, payload, since: s, vias: new Map(), explain };
+      e = { key, kt, mode, payload, since: s, vias: new Map(), explain };
       this.entries.set(id, e);
     }
     for (const v of vias) e.vias.set(v, LIVE);
@@ -338,44 +355,21 @@ export class Chain {
       seen.add(id);
       out.push({ value, explain });
     };
-    // [ORACLE-WALK-6] (VTD-DMA-4) with TE = 0 a request with PASID is blocked without a fault record.
-    const untranslated = (): Permitted =>
-      this.pasid !== undefined
-        ? {
-            value: { kind: "fault", reason: { read: 0, write: 0 }, record: "no" },
-            explain: "TE = 0: request with PASID blocked",
-          }
-        : ({
-            value: {
-              kind: "translation",
-              out: Number(this.page),
-              pageShift: 12,
-              rights: ALL_RIGHTS,
-              wpe: false,
-              sre: true,
-              fpd: false,
-              scalable: false,
-              identity: true,
-              stage: "untranslated",
-            },
-            explain: "translation disabled (TE = 0): untranslated",
-          } as Permitted);
     if (rp === undefined) {
       // [ORACLE-WALK-6] No root pointer latched yet: nothing can be walked or cached.
-      if (te) add(fault(S.RTA_1_INVALID_RTADDR), "translation enabled before any root pointer was latched");
-      this.current = te ? out : [untranslated()];
-      this.walkable = { mode: "legacy", setups: [] };
+      add(fault(S.RTA_1_INVALID_RTADDR), "translation enabled before any root pointer was latched");
+      this.translated = { out, walkable: { mode: "legacy", setups: [] } };
+      this.applyTe(te);
       return true;
     }
     if (rp.ttm === 2 || rp.ttm === 3) {
       // [ORACLE-WALK-6] reserved TTM and abort-DMA mode block every request.
-      if (te)
-        add(
-          fault(rp.ttm === 3 ? S.RTA_4_ABORT_DMA_MODE : S.RTA_1_INVALID_RTADDR),
-          `root pointer TTM=${rp.ttm}`,
-        );
-      this.current = te ? out : [untranslated()];
-      this.walkable = { mode: "legacy", setups: [] };
+      add(
+        fault(rp.ttm === 3 ? S.RTA_4_ABORT_DMA_MODE : S.RTA_1_INVALID_RTADDR),
+        `root pointer TTM=${rp.ttm}`,
+      );
+      this.translated = { out, walkable: { mode: "legacy", setups: [] } };
+      this.applyTe(te);
       return true;
     }
     const mode: TranslationMode = rp.ttm === 1 ? "scalable" : "legacy";
@@ -492,7 +486,7 @@ export class Chain {
     this.lookupTags = new Set(
       [...bySetup.values()].map((st) => `${st.setup.did}/${st.setup.pasidTag ?? "-"}`),
     );
-    this.walkable = { mode, setups: te ? [...bySetup.values()].map((st) => st.setup) : [] };
+    const walkable = { mode, setups: [...bySetup.values()].map((st) => st.setup) };
     for (const st of bySetup.values()) this.walkSetup(st.setup, st.src, mem, mode, s, faults, leaves);
 
     // IOTLB: fresh leaves fill it; everything it may hold is permitted (looked up by SID and page).
@@ -505,9 +499,40 @@ export class Chain {
           `${e.explain} [IOTLB ${keyText(e.key)}, filled step ${e.since}..${fmt(lastFill(e))}]`,
         );
     }
-    // [ORACLE-WALK-6] With TE = 0 requests are not translated (the caches may still fill).
-    this.current = te ? out : [untranslated()];
+    this.translated = { out, walkable };
+    this.applyTe(te);
     return settled;
+  }
+
+  /** [ORACLE-WALK-6] With TE = 0 requests are not translated (the caches may still fill). */
+  private applyTe(te: boolean): void {
+    const { out, walkable } = this.translated;
+    this.current = te ? out : [this.untranslated()];
+    this.walkable = te ? walkable : { mode: walkable.mode, setups: [] };
+  }
+
+  /** [ORACLE-WALK-6] (VTD-DMA-4) with TE = 0 a request with PASID is blocked without a fault record. */
+  private untranslated(): Permitted {
+    if (this.pasid !== undefined)
+      return {
+        value: { kind: "fault", reason: { read: 0, write: 0 }, record: "no" },
+        explain: "TE = 0: request with PASID blocked",
+      };
+    return {
+      value: {
+        kind: "translation",
+        out: Number(this.page),
+        pageShift: 12,
+        rights: ALL_RIGHTS,
+        wpe: false,
+        sre: true,
+        fpd: false,
+        scalable: false,
+        identity: true,
+        stage: "untranslated",
+      },
+      explain: "translation disabled (TE = 0): untranslated",
+    };
   }
 
   private walkSetup(
@@ -602,7 +627,7 @@ export class Chain {
       if (level > 1) {
         const key = this.pscKey(st, level, pscStage);
         const kt = keyText(key);
-        for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && keyText(e.key) === kt)) {
+        for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && e.kt === kt)) {
           if (e.payload.cls !== "psc") continue;
           const id = frontierId(e.payload.next);
           if (!next.has(id))

@@ -14,16 +14,30 @@ export function fingerprintWord(gpa: number, tag: number): bigint {
   return (BigInt((MAGIC ^ tag) & 0xffff) << 48n) | (BigInt(gpa) & GPA_MASK);
 }
 
-/** A whole 4 KiB page of fingerprints for the page at `pageGpa`. */
+/** Pages made recently, by GPA and tag: cases fill the same pages again and again. */
+const made = new Map<string, Uint8Array>();
+const MADE_LIMIT = 512;
+
+/** A whole 4 KiB page of fingerprints for the page at `pageGpa` (a fresh copy each call). */
 export function fingerprintPage(pageGpa: number, tag: number): Uint8Array {
+  const key = `${pageGpa}/${tag}`;
+  let page = made.get(key);
+  if (page === undefined) {
+    page = makeFingerprintPage(pageGpa, tag);
+    if (made.size >= MADE_LIMIT) made.clear();
+    made.set(key, page);
+  }
+  return page.slice();
+}
+
+function makeFingerprintPage(pageGpa: number, tag: number): Uint8Array {
   const out = new Uint8Array(4096);
   const view = new DataView(out.buffer);
   if (!Number.isSafeInteger(pageGpa) || pageGpa < 0 || pageGpa + 4096 > Number.MAX_SAFE_INTEGER) {
     for (let off = 0; off < 4096; off += 8) view.setBigUint64(off, fingerprintWord(pageGpa + off, tag), true);
     return out;
   }
-  // The same words as fingerprintWord, as 32-bit halves (no BigInt per word): a page is filled at
-  // almost every step of a run.
+  // The same words as fingerprintWord, as 32-bit halves (no BigInt per word).
   const top = ((MAGIC ^ tag) & 0xffff) << 16;
   for (let off = 0; off < 4096; off += 8) {
     const a = pageGpa + off;

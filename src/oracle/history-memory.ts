@@ -10,8 +10,13 @@
  * touches bytes only, no BigInt.
  */
 
+import { Buffer } from "node:buffer";
+import { PageArena } from "../memory/page-arena.ts";
+
 const PAGE = 4096;
 const WORDS = PAGE / 8;
+/** Zeros to compare against (never written). */
+const ZEROS = new Uint8Array(PAGE);
 
 interface Older {
   times: number[];
@@ -24,7 +29,10 @@ interface Page {
   /** The same bytes as 32-bit units, for comparing and copying whole words. */
   readonly halves: Uint32Array;
   readonly view: DataView;
-  /** Time of each word's latest version; -1 while never changed (it reads as zero at every time). */
+  /**
+   * Time of each word's latest version, plus one; 0 while never changed (it reads as zero at every
+   * time). Read through lastTime.
+   */
   readonly latest: Float64Array;
   /** Versions before the latest, oldest first, of words that changed more than once. */
   older?: Map<number, Older>;
@@ -39,6 +47,7 @@ export interface WordReader {
 
 export class HistoryMemory {
   private readonly pages = new Map<number, Page>();
+  private readonly arena = new PageArena();
 
   constructor(readonly size: number) {}
 
@@ -52,7 +61,7 @@ export class HistoryMemory {
     if (page === undefined) return 0n;
     const off = addr % PAGE;
     const w = off >>> 3;
-    const last = page.latest[w] as number;
+    const last = lastTime(page, w);
     if (last < 0) return 0n;
     if (last <= t) return page.view.getBigUint64(off, true);
     const h = page.older?.get(w);
@@ -83,14 +92,23 @@ export class HistoryMemory {
       const pageIndex = Math.floor(a / PAGE);
       const pageOff = a % PAGE;
       const n = Math.min(PAGE - pageOff, bytes.length - i);
+      const src = bytes.subarray(i, i + n);
       let page = this.pages.get(pageIndex);
       if (page === undefined) {
-        if (isZero(bytes, i, n)) {
+        if (Buffer.compare(src, ZEROS.subarray(0, n)) === 0) {
           i += n; // zeros over never-written memory change nothing
           continue;
         }
-        page = newPage();
+        page = newPage(this.arena);
         this.pages.set(pageIndex, page);
+        if (n === PAGE) {
+          changed += fillNewPage(page, t, src);
+          i += n;
+          continue;
+        }
+      } else if (Buffer.compare(src, page.bytes.subarray(pageOff, pageOff + n)) === 0) {
+        i += n; // the same bytes again (a read-back, a rewrite): nothing changes
+        continue;
       }
       changed += writeInPage(page, t, pageOff, bytes, i, n);
       i += n;
@@ -127,7 +145,7 @@ export class HistoryMemory {
     const page = this.pages.get(Math.floor(addr / PAGE));
     if (page === undefined) return Number.POSITIVE_INFINITY;
     const w = (addr % PAGE) >>> 3;
-    const last = page.latest[w] as number;
+    const last = lastTime(page, w);
     if (last <= t) return Number.POSITIVE_INFINITY; // also never changed (-1)
     const h = page.older?.get(w);
     if (h !== undefined) for (const time of h.times) if (time > t) return time;
@@ -140,32 +158,42 @@ export class HistoryMemory {
   }
 }
 
-function newPage(): Page {
-  const bytes = new Uint8Array(PAGE);
+function newPage(arena: PageArena): Page {
+  // Bytes, then the times, in one zeroed block.
+  const { buffer, byteOffset } = arena.block(PAGE + WORDS * 8);
   return {
-    bytes,
-    halves: new Uint32Array(bytes.buffer),
-    view: new DataView(bytes.buffer),
-    latest: new Float64Array(WORDS).fill(-1),
+    bytes: new Uint8Array(buffer, byteOffset, PAGE),
+    halves: new Uint32Array(buffer, byteOffset, PAGE / 4),
+    view: new DataView(buffer, byteOffset, PAGE),
+    latest: new Float64Array(buffer, byteOffset + PAGE, WORDS),
   };
 }
 
-function isZero(bytes: Uint8Array, from: number, n: number): boolean {
-  let k = from;
-  const end = from + n;
-  if ((bytes.byteOffset + k) % 4 === 0) {
-    // Four bytes at a time where the data is aligned for it.
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + k, n >>> 2);
-    for (let j = 0; j < words.length; j++) if (words[j] !== 0) return false;
-    k += words.length * 4;
+/** Time of word w's latest version, or -1 when it never changed. */
+function lastTime(page: Page, w: number): number {
+  return (page.latest[w] as number) - 1;
+}
+
+/** A whole page written to a page that held nothing yet: every nonzero word changes at t. */
+function fillNewPage(page: Page, t: number, src: Uint8Array): number {
+  page.bytes.set(src);
+  const h = page.halves;
+  if (h.indexOf(0) < 0) {
+    page.latest.fill(t + 1); // no zero half, so no zero word (fingerprint pages)
+    return WORDS;
   }
-  for (; k < end; k++) if (bytes[k] !== 0) return false;
-  return true;
+  let changed = 0;
+  for (let w = 0; w < WORDS; w++)
+    if (h[2 * w] !== 0 || h[2 * w + 1] !== 0) {
+      page.latest[w] = t + 1;
+      changed++;
+    }
+  return changed;
 }
 
 /** Keep the version of word w about to be replaced at time t (unless it is t's own). */
 function keepOlder(page: Page, w: number, t: number): void {
-  const last = page.latest[w] as number;
+  const last = lastTime(page, w);
   if (last < 0 || last === t) return;
   page.older ??= new Map();
   let h = page.older.get(w);
@@ -204,7 +232,7 @@ function writeInPage(
     if (differs) {
       changed++;
       keepOlder(page, wordOff >>> 3, t);
-      page.latest[wordOff >>> 3] = t;
+      page.latest[wordOff >>> 3] = t + 1;
       for (let j = 0; j < m; j++) bytes[off + j] = src[from + k + j] as number;
     }
     k += m;
@@ -224,7 +252,7 @@ function writeWords(page: Page, t: number, first: number, src: Uint32Array): num
     changed++;
     const w = first + j / 2;
     keepOlder(page, w, t);
-    page.latest[w] = t;
+    page.latest[w] = t + 1;
     dst[d] = lo;
     dst[d + 1] = hi;
   }

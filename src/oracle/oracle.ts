@@ -65,6 +65,8 @@ export class Oracle {
   private config!: PlatformConfig;
   /** [ORACLE-CAP-1] 32-bit halves of CAP and ECAP the model was seen to return, by offset. */
   private capWords = new Map<number, bigint>();
+  /** CAP and ECAP the configuration was last learnt from. */
+  private learnedFrom: { cap: bigint | undefined; ecap: bigint | undefined } | undefined;
   /** [ORACLE-JUDGE-8] Aborted DMAs whose fault must leave a trace in FSTS, since the last clear. */
   private mustRecord: number[] = [];
 
@@ -158,6 +160,7 @@ export class Oracle {
   private reset(config: PlatformConfig): void {
     this.config = config;
     this.capWords = new Map();
+    this.learnedFrom = undefined;
     const cfg = oracleConfig(config);
     const mem = new HistoryMemory(cfg.memSize);
     const start = Math.max(this.t, 0);
@@ -402,6 +405,10 @@ export class Oracle {
     };
     const cap = reg(Reg.CAP);
     const ecap = reg(Reg.ECAP);
+    // The configuration follows from (config, CAP, ECAP) alone: the same pair again changes nothing.
+    const learned = this.learnedFrom;
+    if (learned !== undefined && learned.cap === cap && learned.ecap === ecap) return;
+    this.learnedFrom = { cap, ecap };
     const next = oracleConfigFromRegisters(this.config, {
       ...(cap === undefined ? {} : { cap }),
       ...(ecap === undefined ? {} : { ecap }),

@@ -14,4 +14,12 @@ describe("fingerprintPage", () => {
           expect(view.getBigUint64(off, true)).toBe(fingerprintWord(gpa + off, tag));
       }
   });
+
+  it("[ORACLE-FP-1] each call gives a page of its own: changing one leaves the next intact", () => {
+    const a = fingerprintPage(0x9000, 3);
+    a.fill(0);
+    const b = fingerprintPage(0x9000, 3);
+    expect(b).not.toBe(a);
+    expect(new DataView(b.buffer).getBigUint64(8, true)).toBe(fingerprintWord(0x9008, 3));
+  });
 });

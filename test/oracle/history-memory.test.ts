@@ -82,4 +82,32 @@ describe("HistoryMemory", () => {
         expect(m.wordAt(a, t)).toBe(want);
       }
   });
+
+  it("[ORACLE-MEM-1] whole pages: zero words of a first write do not change, a rewrite of the same bytes changes nothing", () => {
+    const m = new HistoryMemory(1 << 20);
+    const page = new Uint8Array(4096);
+    const view = new DataView(page.buffer);
+    for (let off = 0; off < 4096; off += 8)
+      if (off % 64 !== 0) view.setBigUint64(off, BigInt(off) << 32n, true);
+    expect(m.write(1, 0x3000, page)).toBe(512 - 64);
+    expect(m.nextChange(0x3000, 0)).toBe(Number.POSITIVE_INFINITY); // word 0 stayed zero
+    expect(m.nextChange(0x3008, 0)).toBe(1);
+    expect(m.write(2, 0x3000, page.slice())).toBe(0);
+    expect(m.nextChange(0x3008, 1)).toBe(Number.POSITIVE_INFINITY);
+    const next = page.slice();
+    new DataView(next.buffer).setBigUint64(8, 0x77n, true);
+    new DataView(next.buffer).setBigUint64(64, 0x99n, true);
+    expect(m.write(3, 0x3000, next)).toBe(2);
+    expect(m.wordAt(0x3008, 2)).toBe(8n << 32n);
+    expect(m.wordAt(0x3008)).toBe(0x77n);
+    expect(m.wordAt(0x3040, 2)).toBe(0n);
+    expect(m.wordAt(0x3040)).toBe(0x99n);
+    expect(m.nextChange(0x3040, 0)).toBe(3);
+    // A page with no zero word at all (the fingerprint case).
+    const full = new Uint8Array(4096).fill(0xa5);
+    expect(m.write(4, 0x5000, full)).toBe(512);
+    expect(m.wordAt(0x5ff8, 3)).toBe(0n);
+    expect(m.wordAt(0x5ff8, 4)).toBe(0xa5a5a5a5a5a5a5a5n);
+    expect(m.nextChange(0x5ff8, 3)).toBe(4);
+  });
 });

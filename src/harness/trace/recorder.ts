@@ -6,6 +6,8 @@
  * [HARNESS-TRACE-2] The hex text of bytes and 64-bit values is made when the steps are read
  * (`steps`, `toTrace`), not at each call: most runs never write a trace.
  */
+
+import { PageArena } from "../../memory/page-arena.ts";
 import {
   bytesToHex,
   encodeBufferMap,
@@ -260,9 +262,15 @@ function isU64(v: unknown): v is bigint {
   return typeof v === "bigint" && v >= 0n && v < 1n << 64n;
 }
 
+/** Where the copies live: many to a buffer (a copy per call, mostly whole pages). */
+const copies = new PageArena(64 * 1024, 64 * 1024);
+
 /** A private copy of bytes the caller may reuse (a plain Uint8Array, even from a Buffer). */
 function keepBytes(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes);
+  const { buffer, byteOffset } = copies.block(Math.ceil(bytes.length / 8) * 8);
+  const out = new Uint8Array(buffer, byteOffset, bytes.length);
+  out.set(bytes);
+  return out;
 }
 
 function writeGuestArgs(gpa: bigint, bytes: Uint8Array): Json | Later {

@@ -12,26 +12,9 @@ import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-w
 import { type AvoidSet, FI_ABOVE_AGAW, fullRightsOnly, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
+import { type GuestCommand, GuestStep, hex } from "./guest-step.ts";
 
-/** The commands keep no model of their own: the oracle is the model. */
-export type NoModel = Record<string, never>;
-export type GuestCommand = fc.AsyncCommand<NoModel, GuestWorld>;
-
-const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
-
-abstract class Base implements GuestCommand {
-  check(): boolean {
-    return true;
-  }
-  async run(_m: NoModel, w: GuestWorld): Promise<void> {
-    w.gc.note(this.toString());
-    await this.act(w);
-  }
-  abstract act(w: GuestWorld): Promise<unknown>;
-  abstract toString(): string;
-}
-
-class MapCmd extends Base {
+class MapCmd extends GuestStep {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -49,7 +32,7 @@ class MapCmd extends Base {
   }
 }
 
-class UnmapCmd extends Base {
+class UnmapCmd extends GuestStep {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -65,7 +48,7 @@ class UnmapCmd extends Base {
   }
 }
 
-class RawEntryCmd extends Base {
+class RawEntryCmd extends GuestStep {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -82,7 +65,7 @@ class RawEntryCmd extends Base {
   }
 }
 
-class LoopCmd extends Base {
+class LoopCmd extends GuestStep {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -98,7 +81,7 @@ class LoopCmd extends Base {
   }
 }
 
-class AttachCmd extends Base {
+class AttachCmd extends GuestStep {
   constructor(
     readonly dev: number,
     readonly dom: number,
@@ -113,7 +96,7 @@ class AttachCmd extends Base {
   }
 }
 
-class PasidCmd extends Base {
+class PasidCmd extends GuestStep {
   constructor(
     readonly dev: number,
     readonly pasid: number,
@@ -133,7 +116,7 @@ class PasidCmd extends Base {
   }
 }
 
-class ContextCmd extends Base {
+class ContextCmd extends GuestStep {
   constructor(
     readonly dev: number,
     readonly dom: number | undefined,
@@ -150,7 +133,7 @@ class ContextCmd extends Base {
   }
 }
 
-class RawStructureCmd extends Base {
+class RawStructureCmd extends GuestStep {
   constructor(
     readonly dev: number,
     readonly pasid: number | undefined,
@@ -178,7 +161,7 @@ export interface DmaSpec {
   write: boolean;
 }
 
-class DmaCmd extends Base {
+class DmaCmd extends GuestStep {
   constructor(readonly d: DmaSpec) {
     super();
   }
@@ -191,7 +174,7 @@ class DmaCmd extends Base {
   }
 }
 
-class InvalidateCmd extends Base {
+class InvalidateCmd extends GuestStep {
   constructor(
     readonly descs: Descriptor[],
     readonly wait: boolean,
@@ -206,7 +189,7 @@ class InvalidateCmd extends Base {
   }
 }
 
-class FlushCmd extends Base {
+class FlushCmd extends GuestStep {
   act(w: GuestWorld) {
     return w.flushAll();
   }
@@ -215,7 +198,7 @@ class FlushCmd extends Base {
   }
 }
 
-class ReadFaultsCmd extends Base {
+class ReadFaultsCmd extends GuestStep {
   act(w: GuestWorld) {
     return w.driver.readFaults();
   }

@@ -11,21 +11,7 @@ import type { Descriptor } from "../bits/descriptor.ts";
 import type { PageSize } from "../harness/driver/index.ts";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
 import { coveringInvalidation } from "./guest-reach.ts";
-
-type NoModel = Record<string, never>;
-type Command = fc.AsyncCommand<NoModel, GuestWorld>;
-
-abstract class Probe implements Command {
-  check(): boolean {
-    return true;
-  }
-  async run(_m: NoModel, w: GuestWorld): Promise<void> {
-    w.gc.note(this.toString());
-    await this.act(w);
-  }
-  abstract act(w: GuestWorld): Promise<unknown>;
-  abstract toString(): string;
-}
+import { type GuestCommand, GuestStep } from "./guest-step.ts";
 
 /** What a probe may use: PASID requests, DMA writes, descriptor kinds. */
 export interface ProbeOptions {
@@ -74,7 +60,7 @@ async function invalidateNewest(w: GuestWorld, o: ProbeOptions, form: number): P
  * function mask that covers it — and the device tries again: nothing of the old entry may
  * survive [VTD-CACHE-5] [ORACLE-COV-6].
  */
-class ContextChangeProbe extends Probe {
+class ContextChangeProbe extends GuestStep {
   constructor(
     readonly o: ProbeOptions,
     readonly dev: number,
@@ -105,7 +91,7 @@ class ContextChangeProbe extends Probe {
  * not-present entry was never cached, so the retry must use the new entry [VTD-CACHE-1]
  * [VTD-CACHE-2]; with CM = 1 either outcome is permitted.
  */
-class PresentAfterFaultProbe extends Probe {
+class PresentAfterFaultProbe extends GuestStep {
   constructor(
     readonly o: ProbeOptions,
     readonly dev: number,
@@ -148,7 +134,7 @@ class PresentAfterFaultProbe extends Probe {
  * capabilities (FS1GP, second-stage large pages) and the permissions of every level decide the
  * outcome [VTD-FS-4] [VTD-SS-3] [VTD-SS-5] — then the fault records read.
  */
-class MapAndUseProbe extends Probe {
+class MapAndUseProbe extends GuestStep {
   constructor(
     readonly o: ProbeOptions,
     /** Index among the first-stage domains when `firstStage` and there are any, else among all. */
@@ -184,7 +170,7 @@ class MapAndUseProbe extends Probe {
  * address width (bits 51:HAW are reserved [VTD-FS-4] [VTD-SS-4]) or a high reserved bit; then a
  * DMA through it and the fault records, which must name a reserved-bit fault.
  */
-class TaintProbe extends Probe {
+class TaintProbe extends GuestStep {
   constructor(
     readonly o: ProbeOptions,
     readonly dom: number,
@@ -215,7 +201,7 @@ class TaintProbe extends Probe {
  * above a writable leaf, the covering invalidation, and a write through it: the write must fault
  * — write access needs the permission at every level [VTD-SS-3] [VTD-FS-6].
  */
-class ReadOnlyUpperProbe extends Probe {
+class ReadOnlyUpperProbe extends GuestStep {
   constructor(
     readonly o: ProbeOptions,
     readonly dom: number,
@@ -246,7 +232,7 @@ class ReadOnlyUpperProbe extends Probe {
  * to another table, the covering invalidation — often domain-selective — and the same DMA: no
  * walk may start from the old upper entry [VTD-CACHE-12] [VTD-CACHE-6].
  */
-class UpperChangeProbe extends Probe {
+class UpperChangeProbe extends GuestStep {
   constructor(
     readonly o: ProbeOptions,
     readonly dom: number,
@@ -275,7 +261,7 @@ class UpperChangeProbe extends Probe {
  * blocked without a fault record [VTD-DMA-4]; after TE = 1 (root pointer latched again) the
  * tables translate as before.
  */
-class TranslationOffProbe extends Probe {
+class TranslationOffProbe extends GuestStep {
   constructor(
     readonly o: ProbeOptions,
     readonly dev: number,
@@ -308,9 +294,9 @@ const contextForm = fc.constantFrom(0, 1, 2, 3, 2, 3);
 const tableForm = fc.constantFrom(0, 1, 2, 3, 2);
 
 /** The probes, as one arbitrary command. */
-export function probeArb(o: ProbeOptions): fc.Arbitrary<Command> {
+export function probeArb(o: ProbeOptions): fc.Arbitrary<GuestCommand> {
   const rights = o.fullRights === true ? fc.constant(3) : fc.nat(3);
-  const probes: Array<fc.Arbitrary<Command>> = [
+  const probes: Array<fc.Arbitrary<GuestCommand>> = [
     fc
       .tuple(devIdx, fc.option(domIdx, { freq: 2 }), slotIdx, contextForm)
       .map(([v, d, s, f]) => new ContextChangeProbe(o, v, d ?? undefined, s, f)),

@@ -24,9 +24,7 @@ import {
 } from "../harness/driver/index.ts";
 import { type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../harness/guest-case-world.ts";
 import { Reg } from "../vtd/register-offsets.ts";
-
-type NoModel = Record<string, never>;
-type Command = fc.AsyncCommand<NoModel, GuestWorld>;
+import { type GuestCommand, GuestStep, hex } from "./guest-step.ts";
 
 /** How often each reach command is drawn, next to the CommandWeights of guest-commands.ts. */
 export interface ReachWeights {
@@ -44,26 +42,12 @@ export interface ReachWeights {
   probe: number;
 }
 
-const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
-
-abstract class Base implements Command {
-  check(): boolean {
-    return true;
-  }
-  async run(_m: NoModel, w: GuestWorld): Promise<void> {
-    w.gc.note(this.toString());
-    await this.act(w);
-  }
-  abstract act(w: GuestWorld): Promise<unknown>;
-  abstract toString(): string;
-}
-
 /**
  * What a guest driver does with the event and status registers: Linux programs the fault event
  * registers at probe and masks or unmasks them, polls FSTS, ICS and the queue registers, and clears
  * ICS.IWC. Nothing here changes translation; the oracle judges the status reads (ORACLE-CTL-3).
  */
-class EventRegsCmd extends Base {
+class EventRegsCmd extends GuestStep {
   constructor(
     readonly fault: boolean,
     readonly masked: boolean,
@@ -92,7 +76,7 @@ class EventRegsCmd extends Base {
   }
 }
 
-class RewireCmd extends Base {
+class RewireCmd extends GuestStep {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -124,7 +108,7 @@ class RewireCmd extends Base {
  * coveringInvalidation) and its wait, then the same read: the stale IOTLB entry must be gone
  * [ORACLE-COV-6].
  */
-class RemapAfterDmaCmd extends Base {
+class RemapAfterDmaCmd extends GuestStep {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -161,7 +145,7 @@ class RemapAfterDmaCmd extends Base {
   }
 }
 
-class FpdEntryCmd extends Base {
+class FpdEntryCmd extends GuestStep {
   constructor(
     readonly what: "attach" | "pasid" | "context",
     readonly dev: number,
@@ -190,7 +174,7 @@ function recentEdit(w: GuestWorld, k: number): RecentEdit | undefined {
   return r.length === 0 ? undefined : r[r.length - 1 - (k % r.length)];
 }
 
-class RecentDmaCmd extends Base {
+class RecentDmaCmd extends GuestStep {
   constructor(
     readonly k: number,
     readonly pick: number,
@@ -300,7 +284,7 @@ function withFm(descs: Descriptor[], fm: number): Descriptor[] {
   return descs.map((d) => (d.kind === "context-cache" && d.g === 3 ? { ...d, fm } : d));
 }
 
-class RecentInvalidateCmd extends Base {
+class RecentInvalidateCmd extends GuestStep {
   constructor(
     readonly k: number,
     readonly form: number,
@@ -363,10 +347,10 @@ export function reachArbs(o: {
   fullRights?: boolean;
   /** Descriptor kinds invalidations may use (default: all). */
   kinds?: ReadonlyArray<Descriptor["kind"]>;
-}): Array<fc.WeightedArbitrary<Command>> {
+}): Array<fc.WeightedArbitrary<GuestCommand>> {
   const w = { ...o.derived, ...o.weights };
-  const out: Array<fc.WeightedArbitrary<Command>> = [];
-  const add = (weight: number, a: fc.Arbitrary<Command>) => {
+  const out: Array<fc.WeightedArbitrary<GuestCommand>> = [];
+  const add = (weight: number, a: fc.Arbitrary<GuestCommand>) => {
     if (weight > 0) out.push({ arbitrary: a, weight });
   };
   add(

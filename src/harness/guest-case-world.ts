@@ -23,6 +23,7 @@ import {
   passThroughEntry,
   scalableContext,
   secondStageEntry,
+  type TableStep,
 } from "./driver/index.ts";
 import { CaseFailed, type GuestCase } from "./guest-case.ts";
 
@@ -224,13 +225,30 @@ export class GuestWorld {
 
   /** Write any word at any level of domain i's walk for slot (reserved bits, loops, junk). */
   async rawEntry(dom: number, slot: number, level: number, word: bigint): Promise<boolean> {
-    const d = this.domain(dom);
-    if (d.table === undefined) return false;
+    const at = this.slotTable(dom, slot);
+    if (at === undefined) return false;
+    const lvl = (1 + (level % at.table.levels)) as PagingLevel;
+    return this.tableEdit(dom, slot, "4K", () => at.table.setEntry(at.iova, lvl, word));
+  }
+
+  /** Domain i's table and slot's input address, when it has a table that reaches the slot. */
+  private slotTable(dom: number, slot: number): { table: PageTable; iova: bigint } | undefined {
+    const table = this.domain(dom).table;
     const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
-    if (iova >= 1n << BigInt(d.table.width)) return false;
-    const lvl = (1 + (level % d.table.levels)) as PagingLevel;
-    const table = d.table;
-    return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl, word));
+    if (table === undefined || iova >= 1n << BigInt(table.width)) return undefined;
+    return { table, iova };
+  }
+
+  /** The entries slot's walk in domain i reads, top first; undefined when there is none. */
+  private async slotWalk(
+    dom: number,
+    slot: number,
+  ): Promise<{ table: PageTable; iova: bigint; steps: TableStep[] } | undefined> {
+    const at = this.slotTable(dom, slot);
+    if (at === undefined) return undefined;
+    let steps: TableStep[] = [];
+    if (!(await this.edit(async () => (steps = await at.table.walk(at.iova))))) return undefined;
+    return { ...at, steps };
   }
 
   /**
@@ -240,15 +258,11 @@ export class GuestWorld {
    * not reach that level.
    */
   async taintEntry(dom: number, slot: number, level: number, bits: bigint, clear = 0n): Promise<boolean> {
-    const d = this.domain(dom);
-    if (d.table === undefined) return false;
-    const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
-    if (iova >= 1n << BigInt(d.table.width)) return false;
-    const table = d.table;
-    let steps: Awaited<ReturnType<PageTable["walk"]>> = [];
-    if (!(await this.edit(async () => (steps = await table.walk(iova))))) return false;
+    const walk = await this.slotWalk(dom, slot);
+    if (walk === undefined) return false;
+    const { table, iova } = walk;
     const lvl = 1 + (level % table.levels);
-    const at = steps.find((x) => x.level === lvl);
+    const at = walk.steps.find((x) => x.level === lvl);
     // Not present (no P in the first stage, neither R nor W in the second): nothing to taint.
     if (at === undefined || (at.word & 3n) === 0n) return false;
     const word = (at.word | bits) & ~clear;
@@ -257,15 +271,11 @@ export class GuestWorld {
 
   /** A self-referencing table: the entry at `level` points at its own table. */
   async selfLoop(dom: number, slot: number, level: number): Promise<boolean> {
-    const d = this.domain(dom);
-    if (d.table === undefined) return false;
-    const iova = IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint;
-    if (iova >= 1n << BigInt(d.table.width)) return false;
-    const table = d.table;
-    let steps: Awaited<ReturnType<PageTable["walk"]>> = [];
-    if (!(await this.edit(async () => (steps = await table.walk(iova))))) return false;
-    const lvl = Math.max(2, (level % d.table.levels) + 1);
-    const at = steps.find((s) => s.level === lvl);
+    const walk = await this.slotWalk(dom, slot);
+    if (walk === undefined) return false;
+    const { table, iova } = walk;
+    const lvl = Math.max(2, (level % table.levels) + 1);
+    const at = walk.steps.find((s) => s.level === lvl);
     if (at === undefined) return false;
     return this.tableEdit(dom, slot, "4K", () =>
       table.setEntry(iova, lvl as PagingLevel, table.nonLeafWord(at.addr - (at.addr % 4096))),

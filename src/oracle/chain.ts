@@ -399,6 +399,7 @@ export class Chain {
     } else {
       // Context level: fresh, plus what the context cache may hold for this SID.
       const fresh = walkContext(mem, rp, this.sid, cfg);
+      const freshId = ctxId(fresh);
       const ctxs: Array<{ step: Step<ContextValue>; explain: string; src: string[] }> = [
         { step: fresh, explain: stepExplain(fresh, "fresh"), src: ["root"] },
       ];
@@ -407,7 +408,7 @@ export class Chain {
         const id = this.fill(
           { cls: "context", mode, sid: this.sid, did },
           mode,
-          ctxId(fresh),
+          freshId,
           { cls: "context", step: fresh },
           s,
           stepExplain(fresh, ""),
@@ -419,7 +420,7 @@ export class Chain {
         mode,
         (e) => e.payload.cls === "context" && e.key.cls === "context" && e.key.sid === this.sid,
       )) {
-        if (e.payload.cls === "context" && ctxId(e.payload.step) !== ctxId(fresh))
+        if (e.payload.cls === "context" && ctxId(e.payload.step) !== freshId)
           ctxs.push({
             step: e.payload.step,
             explain: `${e.explain} [context cache, filled step ${e.since}..${fmt(lastFill(e))}]`,
@@ -438,6 +439,7 @@ export class Chain {
         }
         const ctx = c.step.value;
         const pfresh = walkPasid(mem, ctx, this.pasid, cfg);
+        const pfreshId = ctxId(pfresh);
         const ps: Array<{ step: Step<PasidValue>; explain: string; src: string[] }> = [
           { step: pfresh, explain: stepExplain(pfresh, "fresh"), src: c.src },
         ];
@@ -449,7 +451,7 @@ export class Chain {
           const id = this.fill(
             { cls: "pasid", sid: this.sid, pasid: eff, did },
             mode,
-            ctxId(pfresh),
+            pfreshId,
             { cls: "pasid", step: pfresh },
             s,
             stepExplain(pfresh, ""),
@@ -461,7 +463,7 @@ export class Chain {
           mode,
           (e) => e.key.cls === "pasid" && e.key.sid === this.sid && e.key.pasid === eff,
         )) {
-          if (e.payload.cls === "pasid" && ctxId(e.payload.step) !== ctxId(pfresh))
+          if (e.payload.cls === "pasid" && ctxId(e.payload.step) !== pfreshId)
             ps.push({
               step: e.payload.step,
               explain: `${e.explain} [PASID cache, filled step ${e.since}..${fmt(lastFill(e))}]`,
@@ -679,6 +681,25 @@ function frontierId(f: Frontier): string {
   return `${f.level}:${f.table}:${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}`;
 }
 
+/** Setups alike in every field but the explanation have the same key. */
 function setupKey(s: Setup): string {
-  return JSON.stringify({ ...s, explain: "" });
+  // Every field but explain, by name: a field added to Setup must be added here.
+  const fields: { [K in Exclude<keyof Setup, "explain">]-?: Setup[K] } = {
+    stage: s.stage,
+    scalable: s.scalable,
+    did: s.did,
+    pasidTag: s.pasidTag,
+    fpd: s.fpd,
+    root: s.root,
+    levels: s.levels,
+    ssWidth: s.ssWidth,
+    ssRoot: s.ssRoot,
+    ssLevels: s.ssLevels,
+    wpe: s.wpe,
+    sre: s.sre,
+    eafe: s.eafe,
+    ssade: s.ssade,
+    pwsnp: s.pwsnp,
+  };
+  return Object.values(fields).join("/");
 }

@@ -64,12 +64,36 @@ export function oracleConfig(config: PlatformConfig): OracleConfig {
 export function oracleConfigFromRegisters(
   config: PlatformConfig,
   seen: { cap?: bigint; ecap?: bigint },
+  own: { ver: number; cap: bigint; ecap: bigint } = ownCapabilities(config),
 ): OracleConfig {
-  const own = encodeCapabilities(capabilitiesFor(config.viommu));
   return configFrom(
     config,
     decodeCapabilities({ ver: own.ver, cap: seen.cap ?? own.cap, ecap: seen.ecap ?? own.ecap }),
   );
+}
+
+/** VER, CAP and ECAP the reference reports for `config` (what oracleConfigFromRegisters starts from). */
+export function ownCapabilities(config: PlatformConfig): { ver: number; cap: bigint; ecap: bigint } {
+  return encodeCapabilities(capabilitiesFor(config.viommu));
+}
+
+/** Two configurations alike field by field (the same as comparing their JSON text). */
+export function sameOracleConfig(a: OracleConfig, b: OracleConfig): boolean {
+  return sameFields(a, b);
+}
+
+function sameFields(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i]) return false;
+    if (!sameFields((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 function configFrom(config: PlatformConfig, c: Capabilities): OracleConfig {

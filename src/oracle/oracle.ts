@@ -7,7 +7,7 @@ import type { DmaRequest, DmaResult, PlatformConfig } from "../platform/types.ts
 import { faultReasonName } from "../vtd/fault-reasons.ts";
 import { Reg } from "../vtd/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
-import { oracleConfig, oracleConfigFromRegisters } from "./config.ts";
+import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
 import { decodeFingerprint } from "./fingerprint.ts";
 import { HistoryMemory } from "./history-memory.ts";
@@ -67,6 +67,8 @@ export class Oracle {
   private capWords = new Map<number, bigint>();
   /** CAP and ECAP the configuration was last learnt from. */
   private learnedFrom: { cap: bigint | undefined; ecap: bigint | undefined } | undefined;
+  /** What the reference would report for the configuration (computed when first needed). */
+  private ownCaps: ReturnType<typeof ownCapabilities> | undefined;
   /** [ORACLE-JUDGE-8] Aborted DMAs whose fault must leave a trace in FSTS, since the last clear. */
   private mustRecord: number[] = [];
 
@@ -161,6 +163,7 @@ export class Oracle {
     this.config = config;
     this.capWords = new Map();
     this.learnedFrom = undefined;
+    this.ownCaps = undefined;
     const cfg = oracleConfig(config);
     const mem = new HistoryMemory(cfg.memSize);
     const start = Math.max(this.t, 0);
@@ -409,11 +412,16 @@ export class Oracle {
     const learned = this.learnedFrom;
     if (learned !== undefined && learned.cap === cap && learned.ecap === ecap) return;
     this.learnedFrom = { cap, ecap };
-    const next = oracleConfigFromRegisters(this.config, {
-      ...(cap === undefined ? {} : { cap }),
-      ...(ecap === undefined ? {} : { ecap }),
-    });
-    if (JSON.stringify(next) === JSON.stringify(this.tl.cfg)) return;
+    this.ownCaps ??= ownCapabilities(this.config);
+    const next = oracleConfigFromRegisters(
+      this.config,
+      {
+        ...(cap === undefined ? {} : { cap }),
+        ...(ecap === undefined ? {} : { ecap }),
+      },
+      this.ownCaps,
+    );
+    if (sameOracleConfig(next, this.tl.cfg)) return;
     Object.assign(this.tl.cfg, next); // Control and the chains share this object
     this.chains = new Map();
   }

@@ -12,7 +12,7 @@ import type { PropertyDefinition } from "../src/harness/property.ts";
 import { Errno, errnoName } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
 import type { HostView } from "../src/platform/types.ts";
-import { HostClient, hostProblem } from "./support/host-client.ts";
+import { HostClient, hostProblem, withoutDeviceFiles } from "./support/host-client.ts";
 import { fail, runVmmCases } from "./support/vmm-case.ts";
 import { vmmJudge } from "./support/vmm-judge.ts";
 
@@ -71,11 +71,8 @@ export const attachDetach: PropertyDefinition = {
   ],
   needs: (d) => hostProblem(d),
   run(ctx) {
-    if (ctx.model.host?.deviceIoctl === undefined)
-      return Promise.resolve({
-        status: "skip",
-        reason: "the host surface has no VFIO device files (deviceIoctl)",
-      });
+    const skip = withoutDeviceFiles(ctx);
+    if (skip !== undefined) return skip;
     const input = fc.record({ setup: hostSetupArb(), ops: fc.array(opArb, { minLength: 4, maxLength: 24 }) });
     const hostView = ctx.description.supports.hostView;
     return runVmmCases(ctx, input, async (vc, v) => {

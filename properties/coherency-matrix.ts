@@ -19,7 +19,7 @@ import { hostVm, nestingHostIommuArb, PLAIN_VIOMMU } from "../src/arbitraries/ho
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { Errno, errnoName } from "../src/host/index.ts";
 import type { HostIommuConfig, HostView, PlatformConfig, VIommuConfig } from "../src/platform/types.ts";
-import { HostClient, hostProblem } from "./support/host-client.ts";
+import { HostClient, hostProblem, withoutDeviceFiles } from "./support/host-client.ts";
 import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
 import { vmmJudge } from "./support/vmm-judge.ts";
 
@@ -263,11 +263,8 @@ export const coherencyMatrix: PropertyDefinition = {
   ],
   needs: (d) => hostProblem(d),
   run(ctx) {
-    if (ctx.model.host?.deviceIoctl === undefined)
-      return Promise.resolve({
-        status: "skip",
-        reason: "the host surface has no VFIO device files (deviceIoctl)",
-      });
+    const skip = withoutDeviceFiles(ctx);
+    if (skip !== undefined) return skip;
     const input = fc
       .constantFrom<HostVmMode>("plain", "nesting")
       .chain((mode) =>

@@ -29,7 +29,7 @@ import {
   joined,
   type Stage2State,
 } from "./coherency-matrix.ts";
-import { HostClient } from "./support/host-client.ts";
+import { HostClient, withoutDeviceFiles } from "./support/host-client.ts";
 import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
 import { stage2Allows, vmmJudge } from "./support/vmm-judge.ts";
 import { VmmWorld } from "./support/vmm-world.ts";
@@ -346,11 +346,8 @@ export const errata772415: PropertyDefinition = {
     return null;
   },
   run(ctx) {
-    if (ctx.model.host?.deviceIoctl === undefined)
-      return Promise.resolve({
-        status: "skip",
-        reason: "the host surface has no VFIO device files (deviceIoctl)",
-      });
+    const skip = withoutDeviceFiles(ctx);
+    if (skip !== undefined) return skip;
     const input = errataVmArb(ctx.description).chain((config) =>
       fc.record({
         config: fc.constant(config),

@@ -14,7 +14,7 @@ import { GuestDriver } from "../src/harness/driver/index.ts";
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { Errno, errnoName, type IommuHwptVtdS1Invalidate } from "../src/host/index.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
-import { HostClient, hostProblem, U64_MAX } from "./support/host-client.ts";
+import { HostClient, hostProblem, U64_MAX, withoutDeviceFiles } from "./support/host-client.ts";
 import { fail, runVmmCases } from "./support/vmm-case.ts";
 import { vmmJudge } from "./support/vmm-judge.ts";
 
@@ -117,11 +117,8 @@ export const hwptInvalidateProgress: PropertyDefinition = {
   ],
   needs: (d) => hostProblem(d),
   run(ctx) {
-    if (ctx.model.host?.deviceIoctl === undefined)
-      return Promise.resolve({
-        status: "skip",
-        reason: "the host surface has no VFIO device files (deviceIoctl)",
-      });
+    const skip = withoutDeviceFiles(ctx);
+    if (skip !== undefined) return skip;
     const input = fc.record({
       iommu: nestingHostIommuArb("h0"),
       sids: sidsArb(2),

@@ -21,7 +21,7 @@ import { hostSetupArb } from "../src/arbitraries/host-vm.ts";
 import type { PropertyDefinition } from "../src/harness/property.ts";
 import { Errno, errnoName, IOMMU_IOAS_MAP, IoasMapFlags, ioasMapCodec } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage, fingerprintWord } from "../src/oracle/index.ts";
-import { HostClient, hostProblem, U64_MAX, USER_BASE } from "./support/host-client.ts";
+import { HostClient, hostProblem, U64_MAX, USER_BASE, withoutDeviceFiles } from "./support/host-client.ts";
 import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
 import { vmmJudge } from "./support/vmm-judge.ts";
 
@@ -215,11 +215,8 @@ export const ioasMappings: PropertyDefinition = {
   ],
   needs: (d) => hostProblem(d),
   run(ctx) {
-    if (ctx.model.host?.deviceIoctl === undefined)
-      return Promise.resolve({
-        status: "skip",
-        reason: "the host surface has no VFIO device files (deviceIoctl)",
-      });
+    const skip = withoutDeviceFiles(ctx);
+    if (skip !== undefined) return skip;
     const input = fc.record({ setup: hostSetupArb(), ops: ioasOpsArb() });
     return runVmmCases(ctx, input, async (vc, v) => {
       await vc.model.reset(v.setup.config);

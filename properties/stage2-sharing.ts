@@ -29,7 +29,7 @@ import {
   ridHwpts,
   type Stage2State,
 } from "./coherency-matrix.ts";
-import { HostClient, hostProblem } from "./support/host-client.ts";
+import { HostClient, hostProblem, withoutDeviceFiles } from "./support/host-client.ts";
 import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
 import { vmmJudge } from "./support/vmm-judge.ts";
 
@@ -164,11 +164,8 @@ export const stage2Sharing: PropertyDefinition = {
     return null;
   },
   run(ctx) {
-    if (ctx.model.host?.deviceIoctl === undefined)
-      return Promise.resolve({
-        status: "skip",
-        reason: "the host surface has no VFIO device files (deviceIoctl)",
-      });
+    const skip = withoutDeviceFiles(ctx);
+    if (skip !== undefined) return skip;
     const vm = (mode: HostVmMode) =>
       fc
         .record({ n: fc.integer({ min: 3, max: 4 }), rom: fc.constantFrom(0n, 0x10_0000n) })

@@ -4,6 +4,8 @@
  * passed-through devices of the configuration are 1, 2, … in order; user memory is guest memory
  * at 0x4000_0000 + GPA ([VMM-S2-1] [HOST-XLATE-1]).
  */
+
+import type { PropertyContext, PropertyOutcome } from "../../src/harness/property.ts";
 import {
   destroyCodec,
   encodeVtdInvalidateEntries,
@@ -216,4 +218,13 @@ export function hostProblem(d: {
   if (!d.supports.passthroughDevices) return "the model has no passed-through (host) devices";
   if (d.supports.maxDevices < 4) return "the model takes fewer than four devices";
   return null;
+}
+
+/** The skip of a property that needs VFIO device files when the host surface has none. */
+export function withoutDeviceFiles(ctx: PropertyContext): Promise<PropertyOutcome> | undefined {
+  if (ctx.model.host?.deviceIoctl !== undefined) return undefined;
+  return Promise.resolve({
+    status: "skip",
+    reason: "the host surface has no VFIO device files (deviceIoctl)",
+  });
 }

@@ -27,6 +27,11 @@ export const cacheCoherence: PropertyDefinition = {
     "ORACLE-CTL-4",
     "ORACLE-JUDGE-2",
     "ORACLE-JUDGE-4",
+    "VTD-CACHE-1",
+    "VTD-CACHE-2",
+    "VTD-CACHE-5",
+    "VTD-CACHE-6",
+    "VTD-CACHE-12",
   ],
   needs(d) {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";

@@ -41,6 +41,11 @@ export const translationEqualsWalk: PropertyDefinition = {
     "VTD-PASID-7",
     "VTD-CTX-8",
     "VTD-FAULT-5",
+    "ORACLE-WALK-6",
+    "ORACLE-NEST-1",
+    "VTD-DMA-4",
+    "VTD-FS-4",
+    "VTD-SS-4",
   ],
   needs(d) {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";

@@ -15,6 +15,7 @@ import type {
 import { configProblems } from "../vtd/capabilities.ts";
 import { coveringHostIommuArb, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
+import { nearMissArb } from "./vmm-near-miss.ts";
 
 /** Guest memory of generated VMs: 16 MiB. */
 export const VM_RAM = 16n << 20n;
@@ -190,15 +191,23 @@ export interface CompatibilityCase {
  * are arbitrary: the VMM must accept it exactly when the host covers the vIOMMU's options.
  */
 export function compatibilityCaseArb(d: ModelDescription): fc.Arbitrary<CompatibilityCase> {
+  // Two in three: a near miss (a covering host with one check broken, vmm-near-miss.ts); else
+  // everything independent, which also mixes several failing checks.
+  const joining = fc.oneof(
+    {
+      weight: 1,
+      arbitrary: fc.record({ viommu: anyViommuArb(d), iommu: hostIommuArb("h0"), host: hostSideArb(["h0"]) }),
+    },
+    { weight: 2, arbitrary: nearMissArb(d, anyViommuArb(d), hostSideArb(["h0"])) },
+  );
   return fc
     .record({
-      viommu: anyViommuArb(d),
-      iommu: hostIommuArb("h0"),
-      host: hostSideArb(["h0"]),
+      joining,
       sids: sidsArb(4),
       at: fc.integer({ min: 0, max: 3 }),
       memory: guestMemoryArb(),
     })
+    .map(({ joining: j, ...rest }) => ({ ...rest, viommu: j.viommu, iommu: j.iommu, host: j.host }))
     .map((r) => {
       const sid = r.sids[r.at] as number;
       const devices: DeviceConfig[] = r.sids.map((s) =>

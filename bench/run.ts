@@ -2,7 +2,8 @@
  * `npm run bench`: runs every benchmark and prints its figures next to its targets.
  * Figures are measured, never asserted: a missed target is reported, not failed.
  * `npm run bench -- translation properties` runs only the named groups
- * (translation, mutants, properties); with no names, all of them.
+ * (translation, mutants, properties); with no names, all of them. `mutants=ID,ID` measures only
+ * the named mutants.
  */
 import { printMutantBench } from "./mutants.ts";
 import { printPropertyBench } from "./properties.ts";
@@ -12,7 +13,10 @@ function fmt(opsPerSecond: number): string {
   return `${(opsPerSecond / 1e6).toFixed(2)} M/s`;
 }
 
-const wanted = new Set(process.argv.slice(2));
+// A group may name its subjects: `mutants=id,id` measures only those mutants.
+const args = process.argv.slice(2).map((a) => a.split("=") as [string, string?]);
+const wanted = new Set(args.map(([g]) => g));
+const subjects = new Map(args.map(([g, list]) => [g, list?.split(",").filter((x) => x !== "")]));
 const want = (group: string): boolean => wanted.size === 0 || wanted.has(group);
 
 async function translation(): Promise<void> {
@@ -41,7 +45,7 @@ async function main(): Promise<void> {
     }
   }
   if (want("translation")) await translation();
-  if (want("mutants")) await printMutantBench();
+  if (want("mutants")) await printMutantBench(subjects.get("mutants"));
   if (want("properties")) await printPropertyBench();
 }
 

@@ -8,35 +8,30 @@
 import type { PropertyContext, PropertyOutcome } from "../../src/harness/property.ts";
 import {
   destroyCodec,
-  encodeVtdInvalidateEntries,
-  HwptAllocFlags,
-  HwptDataType,
-  HwptInvalidateDataType,
   hwInfoCodec,
   hwInfoVtdCodec,
   hwptAllocCodec,
   hwptInvalidateCodec,
   IOMMU_DESTROY,
-  IOMMU_GET_HW_INFO,
-  IOMMU_HWPT_ALLOC,
-  IOMMU_HWPT_INVALIDATE,
   IOMMU_IOAS_ALLOC,
-  IOMMU_IOAS_MAP,
   IOMMU_IOAS_UNMAP,
-  IoasMapFlags,
   type IommuHwptVtdS1Invalidate,
   ioasAllocCodec,
   ioasMapCodec,
   ioasUnmapCodec,
   pointerKey,
-  VFIO_DEVICE_ATTACH_IOMMUFD_PT,
-  VFIO_DEVICE_DETACH_IOMMUFD_PT,
-  VfioAttachFlags,
-  VfioDetachFlags,
   vfioAttachCodec,
-  vfioDetachCodec,
-  vtdS1Codec,
 } from "../../src/host/index.ts";
+import {
+  hwInfoRequest,
+  hwptInvalidateRequest,
+  hwptNestedRequest,
+  hwptPagingRequest,
+  type IoctlRequest,
+  ioasMapRequest,
+  vfioAttachRequest,
+  vfioDetachRequest,
+} from "../../src/host/uapi/requests.ts";
 import type { HostSurface, IoctlResult } from "../../src/platform/types.ts";
 
 /** [VMM-S2-1] Host (user) address of a guest-physical address. */
@@ -49,6 +44,10 @@ export type Call<T> = { errno: number; value?: T; raw: IoctlResult };
 
 export class HostClient {
   constructor(readonly host: HostSurface) {}
+
+  private call(r: IoctlRequest): Promise<IoctlResult> {
+    return this.host.ioctl(r.cmd, r.bytes, r.user);
+  }
 
   get hasDeviceFiles(): boolean {
     return this.host.deviceIoctl !== undefined;
@@ -66,11 +65,7 @@ export class HostClient {
     length: bigint,
     write = true,
   ): Promise<Call<bigint>> {
-    const flags = IoasMapFlags.FIXED_IOVA | IoasMapFlags.READABLE | (write ? IoasMapFlags.WRITEABLE : 0);
-    const raw = await this.host.ioctl(
-      IOMMU_IOAS_MAP,
-      ioasMapCodec.encode({ flags, ioas_id: ioas, user_va: USER_BASE + gpa, length, iova }),
-    );
+    const raw = await this.call(ioasMapRequest(ioas, iova, USER_BASE + gpa, length, { read: true, write }));
     return { errno: raw.errno, value: ioasMapCodec.decode(raw.bytes).iova, raw };
   }
 
@@ -87,11 +82,7 @@ export class HostClient {
     ptId: number,
     o: { nestParent?: boolean; pasid?: boolean } = {},
   ): Promise<Call<number>> {
-    const flags = (o.nestParent ? HwptAllocFlags.NEST_PARENT : 0) | (o.pasid ? HwptAllocFlags.PASID : 0);
-    const raw = await this.host.ioctl(
-      IOMMU_HWPT_ALLOC,
-      hwptAllocCodec.encode({ flags, dev_id: devId, pt_id: ptId }),
-    );
+    const raw = await this.call(hwptPagingRequest(devId, ptId, o));
     return { errno: raw.errno, value: hwptAllocCodec.decode(raw.bytes).out_hwpt_id, raw };
   }
 
@@ -102,18 +93,8 @@ export class HostClient {
     pgtbl: bigint,
     o: { pasid?: boolean } = {},
   ): Promise<Call<number>> {
-    const data = vtdS1Codec.encode({ pgtbl_addr: pgtbl, addr_width: 48 });
-    const raw = await this.host.ioctl(
-      IOMMU_HWPT_ALLOC,
-      hwptAllocCodec.encode({
-        flags: o.pasid ? HwptAllocFlags.PASID : 0,
-        dev_id: devId,
-        pt_id: parent,
-        data_type: HwptDataType.VTD_S1,
-        data_len: data.length,
-        data_uptr: PAYLOAD,
-      }),
-      { [pointerKey(PAYLOAD)]: data },
+    const raw = await this.call(
+      hwptNestedRequest(devId, parent, { pgtblAddr: pgtbl, addrWidth: 48 }, o.pasid === true, PAYLOAD),
     );
     return { errno: raw.errno, value: hwptAllocCodec.decode(raw.bytes).out_hwpt_id, raw };
   }
@@ -124,30 +105,14 @@ export class HostClient {
     entries: ReadonlyArray<Partial<IommuHwptVtdS1Invalidate>>,
     o: { entryLen?: number; entryNum?: number; bufferBytes?: number } = {},
   ): Promise<Call<number>> {
-    const entryLen = o.entryLen ?? 24;
-    const buf = encodeVtdInvalidateEntries(entries, entryLen);
-    const raw = await this.host.ioctl(
-      IOMMU_HWPT_INVALIDATE,
-      hwptInvalidateCodec.encode({
-        hwpt_id: hwpt,
-        data_uptr: PAYLOAD,
-        data_type: HwptInvalidateDataType.VTD_S1,
-        entry_len: entryLen,
-        entry_num: o.entryNum ?? entries.length,
-      }),
-      { [pointerKey(PAYLOAD)]: buf.subarray(0, o.bufferBytes ?? buf.length) },
-    );
+    const raw = await this.call(hwptInvalidateRequest(hwpt, entries, PAYLOAD, o));
     return { errno: raw.errno, value: hwptInvalidateCodec.decode(raw.bytes).entry_num, raw };
   }
 
   async hwInfo(
     devId: number,
   ): Promise<Call<{ type: number; maxPasidLog2: number; flags: number; cap: bigint; ecap: bigint }>> {
-    const raw = await this.host.ioctl(
-      IOMMU_GET_HW_INFO,
-      hwInfoCodec.encode({ dev_id: devId, data_len: 24, data_uptr: PAYLOAD }),
-      { [pointerKey(PAYLOAD)]: new Uint8Array(24) },
-    );
+    const raw = await this.call(hwInfoRequest(devId, PAYLOAD));
     const out = hwInfoCodec.decode(raw.bytes);
     const vtd = hwInfoVtdCodec.decode(raw.out?.[pointerKey(PAYLOAD)] ?? new Uint8Array(24));
     return {
@@ -169,27 +134,14 @@ export class HostClient {
 
   /** VFIO_DEVICE_ATTACH_IOMMUFD_PT: attach or replace; value: the attached HWPT id. */
   async attach(devId: number, pasid: number | undefined, ptId: number): Promise<Call<number>> {
-    const deviceIoctl = this.deviceIoctl();
-    const raw = await deviceIoctl(
-      devId,
-      VFIO_DEVICE_ATTACH_IOMMUFD_PT,
-      vfioAttachCodec.encode({
-        flags: pasid === undefined ? 0 : VfioAttachFlags.PASID,
-        pt_id: ptId,
-        pasid: pasid ?? 0,
-      }),
-    );
+    const q = vfioAttachRequest(pasid, ptId);
+    const raw = await this.deviceIoctl()(devId, q.cmd, q.bytes);
     return { errno: raw.errno, value: vfioAttachCodec.decode(raw.bytes).pt_id, raw };
   }
 
   async detach(devId: number, pasid: number | undefined): Promise<number> {
-    const deviceIoctl = this.deviceIoctl();
-    const raw = await deviceIoctl(
-      devId,
-      VFIO_DEVICE_DETACH_IOMMUFD_PT,
-      vfioDetachCodec.encode({ flags: pasid === undefined ? 0 : VfioDetachFlags.PASID, pasid: pasid ?? 0 }),
-    );
-    return raw.errno;
+    const q = vfioDetachRequest(pasid);
+    return (await this.deviceIoctl()(devId, q.cmd, q.bytes)).errno;
   }
 
   deviceIoctl(): NonNullable<HostSurface["deviceIoctl"]> {

@@ -6,35 +6,30 @@
 import type { HostIommufd } from "../host/host-iommufd.ts";
 import {
   destroyCodec,
-  encodeVtdInvalidateEntries,
   HwInfoType,
-  HwptAllocFlags,
-  HwptDataType,
-  HwptInvalidateDataType,
   hwInfoCodec,
   hwInfoVtdCodec,
   hwptAllocCodec,
   hwptInvalidateCodec,
   IOMMU_DESTROY,
-  IOMMU_GET_HW_INFO,
-  IOMMU_HWPT_ALLOC,
-  IOMMU_HWPT_INVALIDATE,
   IOMMU_IOAS_ALLOC,
-  IOMMU_IOAS_MAP,
   IOMMU_IOAS_UNMAP,
-  IoasMapFlags,
   ioasAllocCodec,
-  ioasMapCodec,
   ioasUnmapCodec,
   pointerKey,
-  VFIO_DEVICE_ATTACH_IOMMUFD_PT,
-  VFIO_DEVICE_DETACH_IOMMUFD_PT,
-  VfioAttachFlags,
-  VfioDetachFlags,
   vfioAttachCodec,
-  vfioDetachCodec,
-  vtdS1Codec,
 } from "../host/index.ts";
+import {
+  HW_INFO_VTD_BYTES,
+  hwInfoRequest,
+  hwptInvalidateRequest,
+  hwptNestedRequest,
+  hwptPagingRequest,
+  type IoctlRequest,
+  ioasMapRequest,
+  vfioAttachRequest,
+  vfioDetachRequest,
+} from "../host/uapi/requests.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 /** Where the VMM keeps driver payloads in its own (user) memory. */
@@ -60,19 +55,21 @@ export interface StageOneConfig {
 export class HostIo {
   constructor(readonly host: HostIommufd) {}
 
+  private call(r: IoctlRequest) {
+    return this.host.ioctl(r.cmd, r.bytes, r.user);
+  }
+
   getHwInfo(devId: number): HostCall<HwInfo> {
-    const ptr = PAYLOAD_PTR;
-    const len = 24;
-    const r = this.host.ioctl(
-      IOMMU_GET_HW_INFO,
-      hwInfoCodec.encode({ dev_id: devId, data_len: len, data_uptr: ptr }),
-      { [pointerKey(ptr)]: new Uint8Array(len) },
-    );
+    const r = this.call(hwInfoRequest(devId, PAYLOAD_PTR));
     if (r.errno !== 0) return { errno: r.errno };
     const out = hwInfoCodec.decode(r.bytes);
     const info: HwInfo = { type: out.data_type, maxPasidLog2: out.out_max_pasid_log2 };
-    const payload = r.out?.[pointerKey(ptr)];
-    if (out.data_type === HwInfoType.INTEL_VTD && payload !== undefined && out.data_len >= len) {
+    const payload = r.out?.[pointerKey(PAYLOAD_PTR)];
+    if (
+      out.data_type === HwInfoType.INTEL_VTD &&
+      payload !== undefined &&
+      out.data_len >= HW_INFO_VTD_BYTES
+    ) {
       const v = hwInfoVtdCodec.decode(payload);
       info.vtd = { flags: v.flags, cap: v.cap_reg, ecap: v.ecap_reg };
     }
@@ -94,14 +91,7 @@ export class HostIo {
     length: bigint,
     perms: { read: boolean; write: boolean },
   ): number {
-    const flags =
-      IoasMapFlags.FIXED_IOVA |
-      (perms.read ? IoasMapFlags.READABLE : 0) |
-      (perms.write ? IoasMapFlags.WRITEABLE : 0);
-    return this.host.ioctl(
-      IOMMU_IOAS_MAP,
-      ioasMapCodec.encode({ flags, ioas_id: ioasId, user_va: hpa, length, iova }),
-    ).errno;
+    return this.call(ioasMapRequest(ioasId, iova, hpa, length, perms)).errno;
   }
 
   /** IOAS_UNMAP of everything (iova 0, length 2^64 − 1). */
@@ -118,12 +108,7 @@ export class HostIo {
     ioasId: number,
     opts: { nestParent: boolean; pasid: boolean },
   ): HostCall<number> {
-    const flags =
-      (opts.nestParent ? HwptAllocFlags.NEST_PARENT : 0) | (opts.pasid ? HwptAllocFlags.PASID : 0);
-    const r = this.host.ioctl(
-      IOMMU_HWPT_ALLOC,
-      hwptAllocCodec.encode({ flags, dev_id: devId, pt_id: ioasId }),
-    );
+    const r = this.call(hwptPagingRequest(devId, ioasId, opts));
     return r.errno === 0
       ? { errno: 0, value: hwptAllocCodec.decode(r.bytes).out_hwpt_id }
       : { errno: r.errno };
@@ -131,20 +116,7 @@ export class HostIo {
 
   /** A nested HWPT: the guest's stage-1 table (a guest-physical pointer) on a nest parent. */
   hwptAllocNested(devId: number, parentId: number, s1: StageOneConfig, pasid: boolean): HostCall<number> {
-    const ptr = PAYLOAD_PTR;
-    const data = vtdS1Codec.encode({ flags: s1.flags, pgtbl_addr: s1.pgtblAddr, addr_width: s1.addrWidth });
-    const r = this.host.ioctl(
-      IOMMU_HWPT_ALLOC,
-      hwptAllocCodec.encode({
-        flags: pasid ? HwptAllocFlags.PASID : 0,
-        dev_id: devId,
-        pt_id: parentId,
-        data_type: HwptDataType.VTD_S1,
-        data_len: data.length,
-        data_uptr: ptr,
-      }),
-      { [pointerKey(ptr)]: data },
-    );
+    const r = this.call(hwptNestedRequest(devId, parentId, s1, pasid, PAYLOAD_PTR));
     return r.errno === 0
       ? { errno: 0, value: hwptAllocCodec.decode(r.bytes).out_hwpt_id }
       : { errno: r.errno };
@@ -152,20 +124,12 @@ export class HostIo {
 
   /** HWPT_INVALIDATE with one VT-d stage-1 entry; returns the errno. */
   hwptInvalidate(hwptId: number, entry: { addr: bigint; npages: bigint; leaf: boolean }): number {
-    const ptr = PAYLOAD_PTR;
-    const entries = encodeVtdInvalidateEntries([
-      { addr: entry.addr, npages: entry.npages, flags: entry.leaf ? 1 : 0 },
-    ]);
-    const r = this.host.ioctl(
-      IOMMU_HWPT_INVALIDATE,
-      hwptInvalidateCodec.encode({
-        hwpt_id: hwptId,
-        data_uptr: ptr,
-        data_type: HwptInvalidateDataType.VTD_S1,
-        entry_len: 24,
-        entry_num: 1,
-      }),
-      { [pointerKey(ptr)]: entries },
+    const r = this.call(
+      hwptInvalidateRequest(
+        hwptId,
+        [{ addr: entry.addr, npages: entry.npages, flags: entry.leaf ? 1 : 0 }],
+        PAYLOAD_PTR,
+      ),
     );
     if (r.errno !== 0) return r.errno;
     // [HOST-UAPI-60] success with fewer entries done than asked is still a failure for the VMM.
@@ -178,21 +142,14 @@ export class HostIo {
 
   /** VFIO_DEVICE_ATTACH_IOMMUFD_PT (replaces an existing attachment); returns the attached HWPT. */
   attach(devId: number, pasid: number | undefined, ptId: number): HostCall<number> {
-    const bytes = vfioAttachCodec.encode({
-      flags: pasid === undefined ? 0 : VfioAttachFlags.PASID,
-      pt_id: ptId,
-      pasid: pasid ?? 0,
-    });
-    const r = this.host.deviceIoctl(devId, VFIO_DEVICE_ATTACH_IOMMUFD_PT, bytes);
+    const q = vfioAttachRequest(pasid, ptId);
+    const r = this.host.deviceIoctl(devId, q.cmd, q.bytes);
     return r.errno === 0 ? { errno: 0, value: vfioAttachCodec.decode(r.bytes).pt_id } : { errno: r.errno };
   }
 
   detach(devId: number, pasid: number | undefined): number {
-    const bytes = vfioDetachCodec.encode({
-      flags: pasid === undefined ? 0 : VfioDetachFlags.PASID,
-      pasid: pasid ?? 0,
-    });
-    return this.host.deviceIoctl(devId, VFIO_DEVICE_DETACH_IOMMUFD_PT, bytes).errno;
+    const q = vfioDetachRequest(pasid);
+    return this.host.deviceIoctl(devId, q.cmd, q.bytes).errno;
   }
 }
 

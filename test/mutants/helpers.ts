@@ -3,6 +3,7 @@ import { type ContextTables, GuestDriver, type PageTable } from "../../src/harne
 import { createMutantModel } from "../../src/platform/mutants.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
 import type { Model, PlatformConfig, VIommuConfig } from "../../src/platform/types.ts";
+import { legacyViommu } from "../fixtures/viommu.ts";
 
 export const MiB = 1n << 20n;
 export const DID = 7;
@@ -39,25 +40,7 @@ export async function onBoth<T>(
 }
 
 export function vtd(over: Partial<VIommuConfig> = {}): VIommuConfig {
-  return {
-    scalable: false,
-    awBits: 48,
-    cachingMode: false,
-    firstStage: false,
-    secondStage: true,
-    nested: false,
-    passThrough: true,
-    pasidBits: 0,
-    snoopControl: true,
-    fs1gp: false,
-    fl5lp: false,
-    ssLargePages: { twoMiB: true, oneGiB: true },
-    hawBits: 46,
-    faultRecords: 4,
-    supervisorRequests: false,
-    extendedAccessed: false,
-    ...over,
-  };
+  return legacyViommu({ snoopControl: true, ...over });
 }
 
 /** Emulated devices 0x0108 and 0x0109 (functions 0 and 1 of one device) over 64 MiB of RAM. */

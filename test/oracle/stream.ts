@@ -4,28 +4,11 @@ import { wordsToBytes } from "../../src/bits/word.ts";
 import { Oracle, type OracleStep, type Verdict } from "../../src/oracle/index.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/platform/types.ts";
 import { Reg } from "../../src/vtd/register-offsets.ts";
+import { legacyViommu } from "../fixtures/viommu.ts";
 
 export function config(over: Partial<PlatformConfig["viommu"]> = {}): PlatformConfig {
   return {
-    viommu: {
-      scalable: false,
-      awBits: 48,
-      cachingMode: false,
-      firstStage: false,
-      secondStage: true,
-      nested: false,
-      passThrough: true,
-      pasidBits: 0,
-      snoopControl: false,
-      fs1gp: false,
-      fl5lp: false,
-      ssLargePages: { twoMiB: true, oneGiB: false },
-      hawBits: 39,
-      faultRecords: 4,
-      supervisorRequests: false,
-      extendedAccessed: false,
-      ...over,
-    },
+    viommu: legacyViommu({ ssLargePages: { twoMiB: true, oneGiB: false }, hawBits: 39, ...over }),
     devices: [
       { sid: 0x08, kind: "emulated" },
       { sid: 0x10, kind: "emulated" },

@@ -5,6 +5,7 @@ import { encodeLegacyRoot } from "../../src/bits/root-entry.ts";
 import { wordsToBytes } from "../../src/bits/word.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
 import type { Model, PlatformConfig } from "../../src/platform/types.ts";
+import { legacyViommu } from "../fixtures/viommu.ts";
 
 const GCMD = 0x18;
 const GSTS = 0x1c;
@@ -14,24 +15,7 @@ const SRTP = 1n << 30n;
 
 function config(): PlatformConfig {
   return {
-    viommu: {
-      scalable: false,
-      awBits: 39,
-      cachingMode: false,
-      firstStage: false,
-      secondStage: true,
-      nested: false,
-      passThrough: true,
-      pasidBits: 0,
-      snoopControl: false,
-      fs1gp: false,
-      fl5lp: false,
-      ssLargePages: { twoMiB: true, oneGiB: true },
-      hawBits: 39,
-      faultRecords: 4,
-      supervisorRequests: false,
-      extendedAccessed: false,
-    },
+    viommu: legacyViommu({ awBits: 39, hawBits: 39 }),
     devices: [{ sid: 0x0010, kind: "emulated" }],
     memory: { size: 1n << 26n, regions: [{ gpa: 0n, size: 1n << 26n, readOnly: false }] },
     hostIommus: [],

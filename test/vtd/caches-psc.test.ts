@@ -14,6 +14,7 @@ import { createReferenceModel } from "../../src/platform/reference.ts";
 import type { Model, PlatformConfig } from "../../src/platform/types.ts";
 import { type CachedPagingStructure, type PscStage, prefixOf, VtdCaches } from "../../src/vtd/caches.ts";
 import { IOTLB_OFFSET, IVA_OFFSET } from "../../src/vtd/register-offsets.ts";
+import { legacyViommu } from "../fixtures/viommu.ts";
 import { platform, scalableDevice } from "./setup.ts";
 
 const GCMD = 0x18;
@@ -21,24 +22,7 @@ const RTADDR = 0x20;
 
 function config(): PlatformConfig {
   return {
-    viommu: {
-      scalable: false,
-      awBits: 39,
-      cachingMode: false,
-      firstStage: false,
-      secondStage: true,
-      nested: false,
-      passThrough: true,
-      pasidBits: 0,
-      snoopControl: false,
-      fs1gp: false,
-      fl5lp: false,
-      ssLargePages: { twoMiB: true, oneGiB: true },
-      hawBits: 39,
-      faultRecords: 4,
-      supervisorRequests: false,
-      extendedAccessed: false,
-    },
+    viommu: legacyViommu({ awBits: 39, hawBits: 39 }),
     devices: [
       { sid: 0x10, kind: "emulated" },
       { sid: 0x18, kind: "emulated" },

@@ -12,6 +12,7 @@ import { wordsToBytes } from "../../../src/bits/word.ts";
 import { createQemuModel, type QemuModel } from "../../../src/platform/qemu/adapter.ts";
 import { detectQemu, liveQemuCount } from "../../../src/platform/qemu/process.ts";
 import type { PlatformConfig } from "../../../src/platform/types.ts";
+import { legacyViommu } from "../../fixtures/viommu.ts";
 
 const ROOT = resolve(process.env.IOMMU_QEMU_ROOT ?? ".cache/qemu-sid");
 
@@ -41,24 +42,7 @@ const TARGET = 0x300000n;
 
 function config(): PlatformConfig {
   return {
-    viommu: {
-      scalable: false,
-      awBits: 39,
-      cachingMode: false,
-      firstStage: false,
-      secondStage: true,
-      nested: false,
-      passThrough: true,
-      pasidBits: 0,
-      snoopControl: false,
-      fs1gp: false,
-      fl5lp: false,
-      ssLargePages: { twoMiB: true, oneGiB: true },
-      hawBits: 39,
-      faultRecords: 1,
-      supervisorRequests: false,
-      extendedAccessed: false,
-    },
+    viommu: legacyViommu({ awBits: 39, hawBits: 39, faultRecords: 1 }),
     devices: [
       { sid: 0x08, kind: "emulated" },
       { sid: 0x10, kind: "emulated" },

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import type { Descriptor } from "../bits/descriptor.ts";
 import type { PageSize } from "../harness/driver/index.ts";
 import { describeDescriptor } from "../harness/driver/index.ts";
-import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
+import { type GuestDma, type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
 import { type AvoidSet, FI_ABOVE_AGAW, fullRightsOnly, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
@@ -152,17 +152,8 @@ class RawStructureCmd extends GuestStep {
   }
 }
 
-export interface DmaSpec {
-  dev: number;
-  pasid?: number;
-  priv?: boolean;
-  iova: bigint;
-  len: number;
-  write: boolean;
-}
-
 class DmaCmd extends GuestStep {
-  constructor(readonly d: DmaSpec) {
+  constructor(readonly d: GuestDma) {
     super();
   }
   act(w: GuestWorld) {
@@ -235,7 +226,7 @@ export function iovaArb(avoid: AvoidSet = NONE): fc.Arbitrary<bigint> {
 
 const NONE: AvoidSet = new Set();
 
-export function dmaArb(o: { pasids: boolean; writes: boolean; avoid?: AvoidSet }): fc.Arbitrary<DmaSpec> {
+export function dmaArb(o: { pasids: boolean; writes: boolean; avoid?: AvoidSet }): fc.Arbitrary<GuestDma> {
   return fc
     .record({
       dev: devIdx,
@@ -250,7 +241,7 @@ export function dmaArb(o: { pasids: boolean; writes: boolean; avoid?: AvoidSet }
     })
     .map((r) => {
       const room = 0x1000 - Number(r.iova & 0xfffn);
-      const d: DmaSpec = { dev: r.dev, iova: r.iova, len: Math.min(r.len, room), write: r.write };
+      const d: GuestDma = { dev: r.dev, iova: r.iova, len: Math.min(r.len, room), write: r.write };
       if (r.pasid !== null) {
         d.pasid = r.pasid;
         d.priv = r.priv;

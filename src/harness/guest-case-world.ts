@@ -89,6 +89,16 @@ export interface DomainUser {
   pasid?: number;
 }
 
+/** A device DMA as guest commands describe it: device and PASID by index and number. */
+export interface GuestDma {
+  dev: number;
+  pasid?: number;
+  priv?: boolean;
+  iova: bigint;
+  len: number;
+  write: boolean;
+}
+
 /** How many recent edits are kept. */
 const RECENT = 4;
 
@@ -489,14 +499,7 @@ export class GuestWorld {
   // ---- DMA, invalidation, faults
 
   /** A device DMA of len bytes at slot + offset (never crossing the page); judged by the oracle. */
-  async dma(o: {
-    dev: number;
-    pasid?: number;
-    priv?: boolean;
-    iova: bigint;
-    len: number;
-    write: boolean;
-  }): Promise<DmaResult> {
+  async dma(o: GuestDma): Promise<DmaResult> {
     const req = {
       sid: this.sid(o.dev),
       iova: o.iova,

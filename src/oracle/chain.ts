@@ -100,6 +100,15 @@ interface Entry {
 const INTR_PAGE_LO = 0xfee0_0000n;
 const INTR_PAGE_END = 0xfef0_0000n;
 
+/**
+ * [ORACLE-JUDGE-1] The A/D fault a walk through this setup may also meet when its page walks do not
+ * snoop (PWSNP = 0) and it would set flags: first-stage A/D (SFS.9), or second-stage with SSADE (SSS.5).
+ */
+function adFaultCode(st: Setup): number | undefined {
+  if (st.pwsnp || (st.stage !== "first" && !st.ssade)) return undefined;
+  return st.stage === "first" ? S.SFS_9_AD_NON_SNOOPED : S.SSS_5;
+}
+
 const CLASS_ORDER: Record<CacheKey["cls"], number> = { context: 0, pasid: 1, psc: 2, iotlb: 3 };
 
 function lastFill(e: Entry): number {
@@ -162,12 +171,7 @@ export class Chain {
         this.walkable.mode === "scalable" && v.kind === "fault"
           ? { ...v, pasidEntry: { sre: st.sre, fpd: st.fpd } }
           : v;
-      const adFault =
-        !st.pwsnp && (st.stage === "first" || st.ssade)
-          ? st.stage === "first"
-            ? S.SFS_9_AD_NON_SNOOPED
-            : S.SSS_5
-          : undefined;
+      const adFault = adFaultCode(st);
       for (const v of shared) {
         const k = v.key;
         if (v.mode !== this.walkable.mode || k.did !== st.did || k.pasid !== st.pasidTag) continue;
@@ -594,12 +598,7 @@ export class Chain {
       }
       return;
     }
-    const adFault =
-      !st.pwsnp && (st.stage === "first" || st.ssade)
-        ? st.stage === "first"
-          ? S.SFS_9_AD_NON_SNOOPED
-          : S.SSS_5
-        : undefined;
+    const adFault = adFaultCode(st);
     const pscStage = st.stage;
     let frontier: Array<{ f: Frontier; src: string[] }> = [{ f: rootFrontier(st), src }];
     for (let level = st.levels; level >= 1 && frontier.length > 0; level--) {

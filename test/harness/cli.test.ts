@@ -124,6 +124,25 @@ describe("iommu-conformance run and replay", () => {
     expect(fixed.stdout).toMatch(/^PASSES NOW /m);
   });
 
+  it("[HARNESS-REPORT-2] without --seed a seed is chosen, printed, and repeats the run when given back", async () => {
+    const out = await tempDir();
+    const args = ["run", "--registry", REGISTRY, "--adapter", HONEST, "--runs", "5", "--out", out];
+    const first = await cli(...args, "--report", "json");
+    expect(first.code).toBe(0);
+    const seed = JSON.parse(first.stdout).seed;
+    expect(Number.isInteger(seed)).toBe(true);
+    const text = await cli(...args);
+    expect(text.stdout).toMatch(/, seed -?\d+, 5 runs per property/);
+    const again = await cli(...args, "--seed", String(seed), "--report", "json");
+    const runsOf = (stdout: string) =>
+      JSON.parse(stdout).results.map((r: { id: string; status: string; runs: number }) => [
+        r.id,
+        r.status,
+        r.runs,
+      ]);
+    expect(runsOf(again.stdout)).toEqual(runsOf(first.stdout));
+  });
+
   it("[HARNESS-EXIT-1] [HARNESS-REPORT-1] an honest model exits 0; JUnit goes to stdout and junit.xml", async () => {
     const out = await tempDir();
     const r = await cli(

@@ -126,6 +126,16 @@ describe("second-stage walk", () => {
     expect(fault(walk(0x1000n))).toMatchObject({ kind: "not-present", level: 1, entryAddr: pte });
   });
 
+  it("[VTD-SS-7] a structural fault below wins over a permission fault above; permission faults name the leaf", () => {
+    const { mem, t, root, walk } = setup();
+    // A read-only PML4E above a leaf that is then made reserved: the reserved leaf is reported.
+    t.mapSs(root, 4, 0x1000n, 0x5000, { upper: { 4: encodeSsEntry({ addr: t.alloc(), read: true }) } });
+    expect(fault(walk(0x1000n, true))).toMatchObject({ kind: "no-write", level: 1 });
+    const pte = t.entryAt(root, 4, 0x1000n, 1);
+    writeU64(mem, pte, readU64(mem, pte) | (1n << 50n)); // above HAW 46: reserved
+    expect(fault(walk(0x1000n, true))).toMatchObject({ kind: "reserved", level: 1, entryAddr: pte });
+  });
+
   it("[VTD-SS-6] A/D only with SSADE; non-snooped walks fault when an update is needed", () => {
     const off = setup();
     off.t.mapSs(off.root, 4, 0x1000n, 0x5000);

@@ -129,7 +129,7 @@ for (const t of targets) {
       }
     }, 60_000);
 
-    it("[QEMU-CONF-2][QEMU-PCI-2] reset starts QEMU whose CAP/ECAP match the config", async () => {
+    it("[QEMU-CONF-2][QEMU-PCI-2][QEMU-ADAPT-3] reset starts QEMU whose CAP/ECAP (read over qtest) match the config", async () => {
       await model.reset(config());
       expect(await model.platform.readReg(0x00, 4)).toBe(0x10n);
       const cap = await model.platform.readReg(0x08, 8);
@@ -137,7 +137,7 @@ for (const t of targets) {
       expect(await model.platform.readGuest(RT, 16)).toEqual(new Uint8Array(16));
     }, 60_000);
 
-    it("[QEMU-DMA-1][QEMU-READ-1][QEMU-EDU-1] translated DMA reads return the target page's bytes", async () => {
+    it("[QEMU-DMA-1][QEMU-READ-1][QEMU-EDU-1][QEMU-EDU-3][QEMU-PCI-1] translated DMA reads return the target page's bytes", async () => {
       await buildTables(model);
       await enableTranslation(model);
       const fingerprint = new Uint8Array(4096).map((_, i) => (i * 7 + 3) & 0xff);
@@ -155,7 +155,7 @@ for (const t of targets) {
       expect(await model.platform.readGuest(TARGET + 0x100n, 100)).toEqual(data);
     }, 60_000);
 
-    it("[QEMU-DMA-2] a write to a read-only mapping is aborted and recorded (LGN.2, SID, address)", async () => {
+    it("[QEMU-DMA-2][QEMU-PCI-3] a write to a read-only mapping is aborted and recorded (LGN.2, SID, address)", async () => {
       const before = await model.platform.readGuest(TARGET + 0x1000n, 16);
       const data = new Uint8Array(16).fill(0x55);
       const r = await model.platform.dma({ sid: 0x08, iova: 0x201000n, len: 16, write: true, data });

@@ -66,6 +66,7 @@ export const shadowEquivalence: PropertyDefinition = {
     "VMM-SHADOW-2",
     "VMM-SHADOW-3",
     "VMM-SHADOW-5",
+    "VMM-SHADOW-6",
     "VMM-BIND-1",
     "VMM-BIND-4",
     "VMM-BIND-7",

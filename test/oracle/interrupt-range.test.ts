@@ -24,7 +24,7 @@ describe("interrupt address range", () => {
     expect(s.outcomes({ sid: 0x08, iova: 0xfeef_f000n, len: 4, write: true })).toEqual(["fault 0xe"]);
   });
 
-  it("[ORACLE-WALK-8] [VTD-DMA-3] the fault is recorded whatever the context entry's FPD says", () => {
+  it("[ORACLE-WALK-8] [ORACLE-OUT-1] [VTD-DMA-3] the fault is recorded whatever the context entry's FPD says", () => {
     const s = mappedInterruptPage(true);
     const set = s.oracle.permittedFor({ sid: 0x08, iova: 0xfee0_0000n, len: 4, write: false });
     expect(set.outcomes.map((o) => o.outcome)).toEqual([

@@ -28,7 +28,7 @@ describe("translation disabled", () => {
     ]);
   });
 
-  it("[ORACLE-WALK-6] TE turned off again after a walk: untranslated again, the tables kept for later", () => {
+  it("[ORACLE-WALK-6] [ORACLE-CTL-1] TE turned off again by a GCMD write: untranslated again, the tables kept for later", () => {
     const s = new Stream(config());
     legacyDevice(s, 0x08, 1, 0x40000, 0x50000);
     s.enable(0x10000);

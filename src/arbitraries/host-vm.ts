@@ -8,26 +8,9 @@ import type { DeviceConfig, HostIommuConfig, PlatformConfig, VIommuConfig } from
 import { hostIommuArb } from "./host-caps.ts";
 import type { HostSide } from "./host-devices.ts";
 import { sidsArb } from "./host-devices.ts";
-import { VM_RAM } from "./vmm-config.ts";
+import { VM_RAM, vmmViommu } from "./vmm-config.ts";
 
-export const PLAIN_VIOMMU: VIommuConfig = {
-  scalable: true,
-  awBits: 39,
-  cachingMode: true,
-  firstStage: false,
-  secondStage: true,
-  nested: false,
-  passThrough: true,
-  pasidBits: 0,
-  snoopControl: false,
-  fs1gp: false,
-  fl5lp: false,
-  ssLargePages: { twoMiB: true, oneGiB: false },
-  hawBits: 46,
-  faultRecords: 8,
-  supervisorRequests: false,
-  extendedAccessed: false,
-};
+export const PLAIN_VIOMMU: VIommuConfig = vmmViommu({ awBits: 39, passThrough: true });
 
 /** A VM with one emulated device and the given host devices (host device ids 1, 2, … in order). */
 export function hostVm(

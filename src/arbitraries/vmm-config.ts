@@ -53,6 +53,32 @@ export function guestMemoryArb(size: bigint = VM_RAM): fc.Arbitrary<PlatformConf
 }
 
 /**
+ * The vIOMMU options VMM scenarios share (scalable, caching mode on, second stage only, 2 MiB
+ * second-stage pages, HAW 46, eight fault records), with what a scenario changes.
+ */
+export function vmmViommu(over: Partial<VIommuConfig>): VIommuConfig {
+  return {
+    scalable: true,
+    awBits: 48,
+    cachingMode: true,
+    firstStage: false,
+    secondStage: true,
+    nested: false,
+    passThrough: false,
+    pasidBits: 0,
+    snoopControl: false,
+    fs1gp: false,
+    fl5lp: false,
+    ssLargePages: { twoMiB: true, oneGiB: false },
+    hawBits: 46,
+    faultRecords: 8,
+    supervisorRequests: false,
+    extendedAccessed: false,
+    ...over,
+  };
+}
+
+/**
  * vIOMMU options for VMM scenarios judged through guest DMAs: scalable mode with first-stage
  * translation and PASIDs, caching mode on (the VMM learns of new entries only from the guest's
  * invalidations), no second stage to shadow.
@@ -67,24 +93,16 @@ export function nestingViommuArb(d: ModelDescription): fc.Arbitrary<VIommuConfig
       fs1gp: fc.boolean(),
       supervisorRequests: fc.boolean(),
     })
-    .map(
-      (r): VIommuConfig => ({
-        scalable: true,
+    .map((r) =>
+      vmmViommu({
         awBits: r.awBits,
-        cachingMode: true,
         firstStage: true,
         secondStage: false,
-        nested: false,
         passThrough: r.passThrough,
         pasidBits: r.pasidBits,
         snoopControl: r.snoopControl,
         fs1gp: r.fs1gp,
-        fl5lp: false,
-        ssLargePages: { twoMiB: true, oneGiB: false },
-        hawBits: 46,
-        faultRecords: 8,
         supervisorRequests: r.supervisorRequests,
-        extendedAccessed: false,
       }),
     );
 }

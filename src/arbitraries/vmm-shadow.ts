@@ -11,7 +11,7 @@ import fc from "fast-check";
 import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../platform/types.ts";
 import { coveringHostIommuArb, HOST_AW_BITS, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
-import { guestMemoryArb } from "./vmm-config.ts";
+import { guestMemoryArb, vmmViommu } from "./vmm-config.ts";
 
 /** Slots of a shadow table: 4 KiB slots share one 2 MiB region, 2 MiB slots follow it. */
 export const SHADOW_SLOTS = 6;
@@ -79,24 +79,13 @@ export function shadowViommuArb(d: ModelDescription): fc.Arbitrary<VIommuConfig>
       pasid: s.pasidRequests ? fc.boolean() : fc.constant(false),
       snoopControl: fc.boolean(),
     })
-    .map(
-      (r): VIommuConfig => ({
+    .map((r) =>
+      vmmViommu({
         scalable: r.scalable,
         awBits: r.awBits,
-        cachingMode: true,
-        firstStage: false,
-        secondStage: true,
-        nested: false,
         passThrough: r.passThrough,
         pasidBits: r.scalable && r.pasid ? 8 : 0,
         snoopControl: r.snoopControl,
-        fs1gp: false,
-        fl5lp: false,
-        ssLargePages: { twoMiB: true, oneGiB: false },
-        hawBits: 46,
-        faultRecords: 8,
-        supervisorRequests: false,
-        extendedAccessed: false,
       }),
     );
 }

@@ -24,6 +24,7 @@ import { writeWords } from "../src/memory/physical-memory.ts";
 import { SparseMemory } from "../src/memory/sparse-memory.ts";
 import { hi32, lo32 } from "../src/paging/address.ts";
 import type { VIommuConfig } from "../src/platform/types.ts";
+import { legacyViommu } from "../src/platform/viommu-options.ts";
 import type { CacheCapacities } from "../src/vtd/caches.ts";
 import type { TranslationRequest } from "../src/vtd/interfaces.ts";
 import { VIommu } from "../src/vtd/viommu.ts";
@@ -32,24 +33,7 @@ const PAGES = 1024;
 const SID = 0x08;
 const MEM = 1 << 30;
 
-const config: VIommuConfig = {
-  scalable: false,
-  awBits: 48,
-  cachingMode: false,
-  firstStage: false,
-  secondStage: true,
-  nested: false,
-  passThrough: true,
-  pasidBits: 0,
-  snoopControl: false,
-  fs1gp: false,
-  fl5lp: false,
-  ssLargePages: { twoMiB: true, oneGiB: true },
-  hawBits: 48,
-  faultRecords: 8,
-  supervisorRequests: false,
-  extendedAccessed: false,
-};
+const config: VIommuConfig = legacyViommu({ hawBits: 48, faultRecords: 8 });
 
 /** Tables: root 0x1000, context 0x2000, PML4 0x3000, PDPT 0x4000, PD 0x5000, PTs from 0x10000. */
 function buildTables(mem: SparseMemory, large: boolean): void {

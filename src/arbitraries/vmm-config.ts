@@ -12,6 +12,7 @@ import type {
   PlatformConfig,
   VIommuConfig,
 } from "../platform/types.ts";
+import { legacyViommu } from "../platform/viommu-options.ts";
 import { configProblems } from "../vtd/capabilities.ts";
 import { coveringHostIommuArb, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
@@ -57,25 +58,14 @@ export function guestMemoryArb(size: bigint = VM_RAM): fc.Arbitrary<PlatformConf
  * second-stage pages, HAW 46, eight fault records), with what a scenario changes.
  */
 export function vmmViommu(over: Partial<VIommuConfig>): VIommuConfig {
-  return {
+  return legacyViommu({
     scalable: true,
-    awBits: 48,
     cachingMode: true,
-    firstStage: false,
-    secondStage: true,
-    nested: false,
     passThrough: false,
-    pasidBits: 0,
-    snoopControl: false,
-    fs1gp: false,
-    fl5lp: false,
     ssLargePages: { twoMiB: true, oneGiB: false },
-    hawBits: 46,
     faultRecords: 8,
-    supervisorRequests: false,
-    extendedAccessed: false,
     ...over,
-  };
+  });
 }
 
 /**

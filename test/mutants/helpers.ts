@@ -3,7 +3,7 @@ import { type ContextTables, GuestDriver, type PageTable } from "../../src/harne
 import { createMutantModel } from "../../src/platform/mutants.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
 import type { Model, PlatformConfig, VIommuConfig } from "../../src/platform/types.ts";
-import { legacyViommu } from "../fixtures/viommu.ts";
+import { legacyViommu } from "../../src/platform/viommu-options.ts";
 
 export const MiB = 1n << 20n;
 export const DID = 7;

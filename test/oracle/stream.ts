@@ -3,8 +3,8 @@ import { encodeDescriptor } from "../../src/bits/descriptor.ts";
 import { wordsToBytes } from "../../src/bits/word.ts";
 import { Oracle, type OracleStep, type Verdict } from "../../src/oracle/index.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/platform/types.ts";
+import { legacyViommu } from "../../src/platform/viommu-options.ts";
 import { Reg } from "../../src/vtd/register-offsets.ts";
-import { legacyViommu } from "../fixtures/viommu.ts";
 
 export function config(over: Partial<PlatformConfig["viommu"]> = {}): PlatformConfig {
   return {

@@ -5,7 +5,7 @@ import { encodeLegacyRoot } from "../../src/bits/root-entry.ts";
 import { wordsToBytes } from "../../src/bits/word.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
 import type { Model, PlatformConfig } from "../../src/platform/types.ts";
-import { legacyViommu } from "../fixtures/viommu.ts";
+import { legacyViommu } from "../../src/platform/viommu-options.ts";
 
 const GCMD = 0x18;
 const GSTS = 0x1c;

@@ -12,9 +12,9 @@ import { wordsToBytes } from "../../src/bits/word.ts";
 import { readU64, writeU64 } from "../../src/memory/physical-memory.ts";
 import { createReferenceModel } from "../../src/platform/reference.ts";
 import type { Model, PlatformConfig } from "../../src/platform/types.ts";
+import { legacyViommu } from "../../src/platform/viommu-options.ts";
 import { type CachedPagingStructure, type PscStage, prefixOf, VtdCaches } from "../../src/vtd/caches.ts";
 import { IOTLB_OFFSET, IVA_OFFSET } from "../../src/vtd/register-offsets.ts";
-import { legacyViommu } from "../fixtures/viommu.ts";
 import { platform, scalableDevice } from "./setup.ts";
 
 const GCMD = 0x18;

@@ -7,6 +7,7 @@
 import { encodeSsEntry } from "../../bits/paging-entry.ts";
 import { wordsToBytes } from "../../bits/word.ts";
 import type { PlatformConfig } from "../types.ts";
+import { legacyViommu } from "../viommu-options.ts";
 import { createQemuModel } from "./adapter.ts";
 import { Machine } from "./machine.ts";
 
@@ -18,24 +19,8 @@ const line = (what: string, v: string) => console.log(`${what.padEnd(52)} ${v}`)
 line("QEMU", `${install.version.text}${install.root ? ` (root ${install.root})` : ""}`);
 
 const config: PlatformConfig = {
-  viommu: {
-    scalable: false,
-    awBits: 39,
-    cachingMode: false,
-    firstStage: false,
-    secondStage: true,
-    nested: false,
-    passThrough: true,
-    pasidBits: 0,
-    snoopControl: false,
-    fs1gp: false,
-    fl5lp: false,
-    ssLargePages: { twoMiB: true, oneGiB: true },
-    hawBits: 39,
-    faultRecords: 1,
-    supervisorRequests: false,
-    extendedAccessed: false,
-  },
+  viommu: legacyViommu({ awBits: 39, hawBits: 39, faultRecords: 1 }),
+
   devices: [{ sid: 0x08, kind: "emulated" }],
   memory: { size: 512n << 20n, regions: [{ gpa: 0x100000n, size: 511n << 20n, readOnly: false }] },
   hostIommus: [],

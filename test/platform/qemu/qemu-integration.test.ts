@@ -12,7 +12,7 @@ import { wordsToBytes } from "../../../src/bits/word.ts";
 import { createQemuModel, type QemuModel } from "../../../src/platform/qemu/adapter.ts";
 import { detectQemu, liveQemuCount } from "../../../src/platform/qemu/process.ts";
 import type { PlatformConfig } from "../../../src/platform/types.ts";
-import { legacyViommu } from "../../fixtures/viommu.ts";
+import { legacyViommu } from "../../../src/platform/viommu-options.ts";
 
 const ROOT = resolve(process.env.IOMMU_QEMU_ROOT ?? ".cache/qemu-sid");
 

@@ -8,13 +8,13 @@
  */
 import fc from "fast-check";
 import { hostSetupArb } from "../src/arbitraries/host-vm.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import type { HostView } from "../src/contract/types.ts";
 import { Errno, errnoName } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
-import type { HostView } from "../src/platform/types.ts";
-import { HostClient, hostProblem, withoutDeviceFiles } from "./support/host-client.ts";
-import { fail, runVmmCases } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
 
 const IOVA = 0x10_0000n;
 const PASIDS = [0, 3, 200] as const;

@@ -16,12 +16,12 @@ import fc from "fast-check";
 import { hostIommuArb, hostStage2Levels } from "../src/arbitraries/host-caps.ts";
 import { type HostSide, sidsArb } from "../src/arbitraries/host-devices.ts";
 import { hostVm, nestingHostIommuArb, PLAIN_VIOMMU } from "../src/arbitraries/host-vm.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import type { HostIommuConfig, HostView, PlatformConfig, VIommuConfig } from "../src/contract/types.ts";
 import { Errno, errnoName } from "../src/host/index.ts";
-import type { HostIommuConfig, HostView, PlatformConfig, VIommuConfig } from "../src/platform/types.ts";
-import { HostClient, hostProblem, withoutDeviceFiles } from "./support/host-client.ts";
-import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
 
 // ---------------------------------------------------------------------------
 // What the host must accept, from the rules

@@ -13,15 +13,19 @@
  * leaves reach RAM and ROM pages. An emulated and a passed-through device must agree on every access
  * the rules allow: behind a non-errata IOMMU a ROM read lands on the same page, behind an errata
  * IOMMU the VMM left ROM out of the nest parent so it is blocked, and ROM writes are blocked for all.
- * Every DMA is also judged by the oracle through the device's stage 2 (properties/support/vmm-judge.ts).
+ * Every DMA is also judged by the oracle through the device's stage 2 (src/cases/vmm-judge.ts).
  */
 import fc from "fast-check";
 import { passthroughDevices, vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
 import { didFor, SLOTS, slotIova, tablePlansArb, VMM_PASIDS } from "../src/arbitraries/vmm-pasid-ops.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { HostClient, withoutDeviceFiles } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
+import { VmmWorld } from "../src/cases/vmm-world.ts";
+import type { HostIommuConfig, PlatformConfig } from "../src/contract/types.ts";
 import { Errno, errnoName, HwInfoVtdFlags } from "../src/host/index.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
-import type { HostIommuConfig, PlatformConfig } from "../src/platform/types.ts";
 import {
   type Acceptance,
   expectAcceptance,
@@ -29,10 +33,6 @@ import {
   joined,
   type Stage2State,
 } from "./coherency-matrix.ts";
-import { HostClient, withoutDeviceFiles } from "./support/host-client.ts";
-import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
-import { stage2Allows, vmmJudge } from "./support/vmm-judge.ts";
-import { VmmWorld } from "./support/vmm-world.ts";
 
 const ROM = 0x10_0000n;
 const IOVA_W = 0x10_0000n;

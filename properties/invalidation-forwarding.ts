@@ -9,11 +9,11 @@
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
 import { SLOTS, slotIova, tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
-import { iotlbDomain, iotlbGlobal, pasidIotlbPage, pasidIotlbPasid } from "../src/harness/driver/index.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
-import { runVmmCases } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
-import { VmmWorld } from "./support/vmm-world.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { VmmWorld } from "../src/cases/vmm-world.ts";
+import { iotlbDomain, iotlbGlobal, pasidIotlbPage, pasidIotlbPasid } from "../src/driver/index.ts";
 
 type Edit = { slot: number; kind: "remap" | "unmap" | "rights"; write: boolean };
 type Inv = "pasid" | "page" | "page-other" | "domain" | "global";

@@ -18,12 +18,12 @@ import {
   ioasOpsArb,
 } from "../src/arbitraries/host-ioas.ts";
 import { hostSetupArb } from "../src/arbitraries/host-vm.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { HostClient, hostProblem, U64_MAX, USER_BASE, withoutDeviceFiles } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { Errno, errnoName, IOMMU_IOAS_MAP, IoasMapFlags, ioasMapCodec } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage, fingerprintWord } from "../src/oracle/index.ts";
-import { HostClient, hostProblem, U64_MAX, USER_BASE, withoutDeviceFiles } from "./support/host-client.ts";
-import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
 
 const PAGE = 0x1000n;
 const GIB = 1n << 30n;

@@ -10,11 +10,11 @@
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
 import { didFor, SLOTS, slotIova, tablePlansArb, VMM_PASIDS } from "../src/arbitraries/vmm-pasid-ops.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
+import { VmmWorld } from "../src/cases/vmm-world.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
-import { fail, runVmmCases } from "./support/vmm-case.ts";
-import { stage2Allows, vmmJudge } from "./support/vmm-judge.ts";
-import { VmmWorld } from "./support/vmm-world.ts";
 
 const entryArb = (passThrough: boolean, sre: boolean) =>
   fc.option(

@@ -18,11 +18,11 @@ import {
   shadowRoundArb,
   shadowTablePlanArb,
 } from "../src/arbitraries/vmm-shadow.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
-import type { DmaResult } from "../src/platform/types.ts";
-import { ShadowWorld } from "./support/shadow-world.ts";
-import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { ShadowWorld } from "../src/cases/shadow-world.ts";
+import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import type { DmaResult } from "../src/contract/types.ts";
 
 function describeResult(r: DmaResult): string {
   if (r.status !== "ok") return "aborted";

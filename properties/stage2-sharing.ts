@@ -13,7 +13,10 @@
  * would need two models, which a property does not get. [VMM-S2-8]
  */
 import fc from "fast-check";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { Errno, errnoName } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
 import {
@@ -29,9 +32,6 @@ import {
   ridHwpts,
   type Stage2State,
 } from "./coherency-matrix.ts";
-import { HostClient, hostProblem, withoutDeviceFiles } from "./support/host-client.ts";
-import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
 
 /** The stage 2 the rules predict for each host device: a group index into `states`. */
 export interface ExpectedStage2 {

@@ -12,7 +12,11 @@ import { hostIommuArb } from "../src/arbitraries/host-caps.ts";
 import { sidsArb } from "../src/arbitraries/host-devices.ts";
 import { declaredSize, STRUCT_SIZES, type UapiInput, uapiInputArb } from "../src/arbitraries/host-ioctl.ts";
 import { hostVm } from "../src/arbitraries/host-vm.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { HostClient, hostProblem, U64_MAX, USER_BASE } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { bytesToHex } from "../src/contract/codec.ts";
 import {
   destroyCodec,
   Errno,
@@ -32,10 +36,6 @@ import {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   vfioAttachCodec,
 } from "../src/host/index.ts";
-import { bytesToHex } from "../src/platform/stdio/codec.ts";
-import { HostClient, hostProblem, U64_MAX, USER_BASE } from "./support/host-client.ts";
-import { fail, runVmmCases } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
 
 const BAD_ID = 999;
 

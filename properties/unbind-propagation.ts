@@ -17,12 +17,12 @@ import {
   type VmmCommand,
   vmmCommandsArb,
 } from "../src/arbitraries/vmm-pasid-ops.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
-import type { HostView } from "../src/platform/types.ts";
-import { fail, runVmmCases } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
-import type { VmmWorld } from "./support/vmm-world.ts";
-import { VmmWorld as World } from "./support/vmm-world.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import type { VmmWorld } from "../src/cases/vmm-world.ts";
+import { VmmWorld as World } from "../src/cases/vmm-world.ts";
+import type { HostView } from "../src/contract/types.ts";
 
 /** Thread 003: D1 binds PASID 1, D2 PASID 2, D3 PASID 1, each followed by a PASID-selective invalidation. */
 function thread003(did: number): VmmCommand[] {

@@ -5,10 +5,10 @@
  * Each command's toString is the human-readable step kept in the trace.
  */
 import fc from "fast-check";
-import type { Descriptor } from "../bits/descriptor.ts";
-import type { PageSize } from "../harness/driver/index.ts";
-import { describeDescriptor } from "../harness/driver/index.ts";
-import { type GuestDma, type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
+import { type GuestDma, type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../cases/guest-case-world.ts";
+import type { PageSize } from "../driver/index.ts";
+import { describeDescriptor } from "../driver/index.ts";
+import type { Descriptor } from "../spec/descriptor.ts";
 import { type AvoidSet, FI_ABOVE_AGAW, fullRightsOnly, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";

@@ -3,7 +3,7 @@
  * what a conforming register file can present (src/vtd/capabilities.ts configProblems).
  */
 import fc from "fast-check";
-import type { ModelDescription, PlatformConfig, VIommuConfig } from "../platform/types.ts";
+import type { ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 import { configProblems } from "../vtd/capabilities.ts";
 import { avoidPlatform, avoidSet } from "./guest-avoid.ts";
 

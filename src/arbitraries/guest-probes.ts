@@ -3,13 +3,13 @@
  * the invalidation a driver issues (or, where the rules let it skip one, none), and look again with
  * a DMA and the fault records. Independent random commands line these steps up only now and then;
  * a probe lines them up every time it is drawn, and shrinks as one step. Each probe exists because
- * a realistic bug hides until exactly that story is told (the mutants in src/platform/mutants/ are
+ * a realistic bug hides until exactly that story is told (the mutants in src/adapters/mutants/ are
  * such bugs; the comments name the rules they break).
  */
 import fc from "fast-check";
-import type { Descriptor } from "../bits/descriptor.ts";
-import type { PageSize } from "../harness/driver/index.ts";
-import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../harness/guest-case-world.ts";
+import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../cases/guest-case-world.ts";
+import type { PageSize } from "../driver/index.ts";
+import type { Descriptor } from "../spec/descriptor.ts";
 import { coveringInvalidation } from "./guest-reach.ts";
 import { type GuestCommand, GuestStep } from "./guest-step.ts";
 

@@ -7,8 +7,7 @@
  * Commands resolve "the latest edit" from the world at run time, so they shrink like the others.
  */
 import fc from "fast-check";
-import type { Descriptor } from "../bits/descriptor.ts";
-import { PGTT } from "../bits/pasid-entry.ts";
+import { type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../cases/guest-case-world.ts";
 import {
   afterLegacyContextChange,
   afterPasidEntryChange,
@@ -21,9 +20,10 @@ import {
   pasidCachePasid,
   pasidIotlbPage,
   pasidIotlbPasid,
-} from "../harness/driver/index.ts";
-import { type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../harness/guest-case-world.ts";
-import { Reg } from "../vtd/register-offsets.ts";
+} from "../driver/index.ts";
+import type { Descriptor } from "../spec/descriptor.ts";
+import { PGTT } from "../spec/pasid-entry.ts";
+import { Reg } from "../spec/register-offsets.ts";
 import { type GuestCommand, GuestStep, hex } from "./guest-step.ts";
 
 /** How often each reach command is drawn, next to the CommandWeights of guest-commands.ts. */

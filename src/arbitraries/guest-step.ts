@@ -4,7 +4,7 @@
  * their own: the oracle is the model.
  */
 import type fc from "fast-check";
-import type { GuestWorld } from "../harness/guest-case-world.ts";
+import type { GuestWorld } from "../cases/guest-case-world.ts";
 
 export type NoModel = Record<string, never>;
 export type GuestCommand = fc.AsyncCommand<NoModel, GuestWorld>;

@@ -1,7 +1,7 @@
 /** World plans: which domains exist (kind, levels), which devices start attached, queue or registers. */
 import fc from "fast-check";
-import type { DomainKind, WorldPlan } from "../harness/guest-case-world.ts";
-import type { PlatformConfig } from "../platform/types.ts";
+import type { DomainKind, WorldPlan } from "../cases/guest-case-world.ts";
+import type { PlatformConfig } from "../contract/types.ts";
 
 export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind[]): fc.Arbitrary<WorldPlan> {
   const all: DomainKind[] = kinds === undefined ? ["second", "first", "pass-through", "nested"] : [...kinds];

@@ -4,7 +4,7 @@
  * [HOST-UAPI-20] [HOST-ERRATA-3] [VMM-COMPAT-1] .. [VMM-COMPAT-9]
  */
 import fc from "fast-check";
-import type { HostIommuConfig, VIommuConfig } from "../platform/types.ts";
+import type { HostIommuConfig, VIommuConfig } from "../contract/types.ts";
 
 /** Host address widths: the three SAGAW widths and the odd ones real parts report (46, 52). */
 export const HOST_AW_BITS = [39, 46, 48, 52, 57] as const;

@@ -3,7 +3,7 @@
  * through iommufd or the legacy VFIO container. [HOST-COH-5] [VMM-COMPAT-3] [VMM-COMPAT-6]
  */
 import fc from "fast-check";
-import type { DeviceConfig } from "../platform/types.ts";
+import type { DeviceConfig } from "../contract/types.ts";
 
 export type HostSide = NonNullable<DeviceConfig["host"]>;
 

@@ -4,7 +4,7 @@
  * host device attaches; the properties then work on the host surface directly. [VMM-COMPAT-2]
  */
 import fc from "fast-check";
-import type { DeviceConfig, HostIommuConfig, PlatformConfig, VIommuConfig } from "../platform/types.ts";
+import type { DeviceConfig, HostIommuConfig, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 import { hostIommuArb } from "./host-caps.ts";
 import type { HostSide } from "./host-devices.ts";
 import { sidsArb } from "./host-devices.ts";

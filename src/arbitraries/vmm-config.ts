@@ -11,8 +11,8 @@ import type {
   ModelDescription,
   PlatformConfig,
   VIommuConfig,
-} from "../platform/types.ts";
-import { legacyViommu } from "../platform/viommu-options.ts";
+} from "../contract/types.ts";
+import { legacyViommu } from "../contract/viommu-options.ts";
 import { configProblems } from "../vtd/capabilities.ts";
 import { coveringHostIommuArb, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";

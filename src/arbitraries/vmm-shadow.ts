@@ -8,7 +8,7 @@
  * kind (covering or not). [VMM-SHADOW-1] [VMM-SHADOW-2] [VMM-SHADOW-3] [VMM-SHADOW-5] [VMM-BIND-8]
  */
 import fc from "fast-check";
-import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../platform/types.ts";
+import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 import { coveringHostIommuArb, HOST_AW_BITS, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
 import { guestMemoryArb, vmmViommu } from "./vmm-config.ts";

@@ -8,8 +8,9 @@
  * writes come back, whole, in `out`. The VMM's own memory (IOAS_MAP user_va) is host
  * physical memory: user_va is the host physical address of the pinned pages.
  */
+
+import type { DmaResult, HostIommuConfig, IoctlResult } from "../contract/types.ts";
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import type { DmaResult, HostIommuConfig, IoctlResult } from "../platform/types.ts";
 import { attachDevice, detachDevice } from "./attach.ts";
 import { vmObservesNonCoherentDma } from "./coherency.ts";
 import { getHwInfo } from "./device-info.ts";

@@ -2,7 +2,7 @@
  * HWPT commands: HWPT_ALLOC, HWPT_INVALIDATE and DESTROY (drivers/iommu/iommufd/
  * hw_pagetable.c, main.c; drivers/iommu/intel/iommu.c, nested.c).
  */
-import type { HostIommuConfig } from "../platform/types.ts";
+import type { HostIommuConfig } from "../contract/types.ts";
 import { canEnforceCoherency } from "./coherency.ts";
 import { Errno, fail } from "./errno.ts";
 import { stage2Levels } from "./hw-info.ts";

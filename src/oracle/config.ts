@@ -2,7 +2,7 @@
  * What the oracle needs of a platform configuration: the capabilities the guest sees, decoded
  * once (the same derivation the reference register file uses, src/vtd/capabilities.ts).
  */
-import type { PlatformConfig } from "../platform/types.ts";
+import type { PlatformConfig } from "../contract/types.ts";
 import {
   type Capabilities,
   capabilitiesFor,

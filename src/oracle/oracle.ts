@@ -2,10 +2,11 @@
  * The permitted-outcome oracle [ORACLE-JUDGE-1..6]: an online judge of the platform-surface step
  * stream. It never looks inside a model; the same step list always yields the same verdicts.
  */
-import { decodeFaultRecord } from "../bits/fault-record.ts";
-import type { DmaRequest, DmaResult, PlatformConfig } from "../platform/types.ts";
-import { faultReasonName } from "../vtd/fault-reasons.ts";
-import { Reg } from "../vtd/register-offsets.ts";
+
+import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
+import { faultReasonName } from "../spec/fault-reasons.ts";
+import { decodeFaultRecord } from "../spec/fault-record.ts";
+import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";

@@ -7,9 +7,9 @@
  * Lookups use number keys only (no strings, no bigint): the IOTLB and the paging-structure caches
  * are filed under a tag number for (DID, PASID) and found by the input-address prefix as a number.
  */
-import type { TranslationMode } from "../platform/types.ts";
+import type { TranslationMode } from "../contract/types.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import type { InvalidationSink } from "./interfaces.ts";
-import type { InvalidationScope } from "./scope.ts";
 import type { LegacyContextView, PasidView, ScalableContextView } from "./translate.ts";
 
 export interface CacheCapacities {

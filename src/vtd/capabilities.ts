@@ -3,9 +3,10 @@
  * bit-exactly, and decoded back (adapters describe a model from its CAP/ECAP pair).
  * See spec/registers.md, rules VTD-REG-3 .. VTD-REG-7.
  */
-import { bit, field, withBit, withBits } from "../bits/word.ts";
-import type { VIommuConfig } from "../platform/types.ts";
-import { FRO_UNITS, IRO_UNITS } from "./register-offsets.ts";
+
+import type { VIommuConfig } from "../contract/types.ts";
+import { FRO_UNITS, IRO_UNITS } from "../spec/register-offsets.ts";
+import { bit, field, withBit, withBits } from "../spec/word.ts";
 
 /** Every architected CAP/ECAP field, decoded. Widths are in bits (MGAW, PSS already +1). */
 export interface Capabilities {

@@ -5,8 +5,8 @@
  *   runs the invalidation queue and records faults;
  * - viommu.ts joins them behind the platform surface.
  */
-import type { TranslationMode } from "../platform/types.ts";
-import type { FaultInfo, InvalidationScope } from "./scope.ts";
+import type { TranslationMode } from "../contract/types.ts";
+import type { FaultInfo, InvalidationScope } from "../spec/invalidation-scope.ts";
 
 /** The root-table pointer as latched by GCMD.SRTP (RTADDR at that moment). */
 export interface RootPointer {

@@ -4,9 +4,12 @@
  * invalidation, fault reporting and the invalidation queue. A guest driver reaches it
  * through 4- and 8-byte accesses. See spec/registers.md.
  */
-import { bit, field, mask, U64_MASK } from "../bits/word.ts";
+
+import type { TranslationMode, VIommuConfig } from "../contract/types.ts";
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import type { TranslationMode, VIommuConfig } from "../platform/types.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
+import { Ccmd, Gcmd, Gsts, Iotlb, Iva, Reg, Rtaddr } from "../spec/register-offsets.ts";
+import { bit, field, mask, U64_MASK } from "../spec/word.ts";
 import {
   type Capabilities,
   type CapabilityRegisters,
@@ -17,8 +20,6 @@ import {
 import { FaultRecording } from "./fault-recording.ts";
 import type { InvalidationSink, RootPointer } from "./interfaces.ts";
 import { InvalidationQueue, modeOfTtm } from "./queue.ts";
-import { Ccmd, Gcmd, Gsts, Iotlb, Iva, Reg, Rtaddr } from "./register-offsets.ts";
-import type { InvalidationScope } from "./scope.ts";
 
 export interface RegisterListener {
   onRootPointer?(rp: RootPointer): void;

@@ -5,21 +5,7 @@
  * Translation enable (GCMD.TE) is the caller's business.
  */
 
-import {
-  decodeLegacyContext,
-  decodeScalableContext,
-  legacyContextReserved,
-  scalableContextReserved,
-} from "../bits/context-entry.ts";
-import type { EntryCaps } from "../bits/entry-caps.ts";
-import {
-  anyBits,
-  decodePasidDir,
-  decodePasidEntry,
-  pasidDirReserved,
-  pasidEntryReserved,
-} from "../bits/pasid-entry.ts";
-import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../bits/root-entry.ts";
+import type { VIommuConfig } from "../contract/types.ts";
 import { type PhysicalMemory, readWords } from "../memory/physical-memory.ts";
 import {
   type FirstStageParams,
@@ -35,7 +21,22 @@ import {
   walkSecondStage,
   withinWidth,
 } from "../paging/index.ts";
-import type { VIommuConfig } from "../platform/types.ts";
+import {
+  decodeLegacyContext,
+  decodeScalableContext,
+  legacyContextReserved,
+  scalableContextReserved,
+} from "../spec/context-entry.ts";
+import type { EntryCaps } from "../spec/entry-caps.ts";
+import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
+import {
+  anyBits,
+  decodePasidDir,
+  decodePasidEntry,
+  pasidDirReserved,
+  pasidEntryReserved,
+} from "../spec/pasid-entry.ts";
+import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../spec/root-entry.ts";
 import {
   type CachedContext,
   type CachedPasid,
@@ -45,7 +46,6 @@ import {
   type VtdCaches,
 } from "./caches.ts";
 import { capabilitiesFor } from "./capabilities.ts";
-import { LegacyFault as L, ScalableFault as S } from "./fault-reasons.ts";
 import { isQualifiedFault } from "./fault-recording.ts";
 import type { RootPointer, TranslationRequest, TranslationResult } from "./interfaces.ts";
 
@@ -190,7 +190,7 @@ export class Translator {
   private readonly pasidSpace: number;
   /**
    * The shared walkers, held per instance: the seam through which a mutant of the gallery
-   * (src/platform/mutants/) replaces one walker detail without copying the walker.
+   * (src/adapters/mutants/) replaces one walker detail without copying the walker.
    */
   walkFirstStage: typeof walkFirstStage = walkFirstStage;
   walkSecondStage: typeof walkSecondStage = walkSecondStage;

@@ -4,9 +4,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { expectedRefusal } from "../../properties/support/vmm-compat.ts";
+import { referenceDescription } from "../../src/adapters/reference.ts";
 import { shadowPlatformArb, shadowProblem } from "../../src/arbitraries/vmm-shadow.ts";
-import { referenceDescription } from "../../src/platform/reference.ts";
+import { expectedRefusal } from "../../src/cases/vmm-compat.ts";
 import { VmPlatform } from "../../src/vmm/platform.ts";
 import { configProblems } from "../../src/vtd/capabilities.ts";
 

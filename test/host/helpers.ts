@@ -1,5 +1,6 @@
 /** Fixtures for the host IOMMU tests: a host, ioctl calls by struct, guest stage-1 tables. */
 
+import type { HostIommuConfig } from "../../src/contract/types.ts";
 import { type HostDeviceConfig, HostIommufd } from "../../src/host/host-iommufd.ts";
 import {
   IOMMU_DESTROY,
@@ -25,7 +26,6 @@ import {
 } from "../../src/host/uapi/structs.ts";
 import { writeU64 } from "../../src/memory/physical-memory.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
-import type { HostIommuConfig } from "../../src/platform/types.ts";
 
 export const MiB = 1024 * 1024;
 

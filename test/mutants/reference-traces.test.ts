@@ -7,12 +7,12 @@ import { existsSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { properties } from "../../properties/index.ts";
-import { loadAdapter } from "../../src/harness/adapter-spec.ts";
-import { recordedResultJudge, replayTrace } from "../../src/harness/replay.ts";
-import { listTraceFiles, loadTraceFile } from "../../src/harness/trace/load.ts";
-import type { Trace } from "../../src/harness/trace/types.ts";
-import { listMutants } from "../../src/platform/mutants.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { loadAdapter } from "../../src/adapters/adapter-spec.ts";
+import { listMutants } from "../../src/adapters/mutants.ts";
+import type { Model } from "../../src/contract/types.ts";
+import { recordedResultJudge, replayTrace } from "../../src/runner/replay.ts";
+import { listTraceFiles, loadTraceFile } from "../../src/trace/load.ts";
+import type { Trace } from "../../src/trace/types.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TRACES = join(ROOT, "reference-traces");

@@ -1,6 +1,6 @@
 /** Oracle fixes found by the property suite against the reference: request checks and fault records. */
 import { describe, expect, it } from "vitest";
-import { encodePasidEntry, PGTT } from "../../src/bits/pasid-entry.ts";
+import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
 import { capabilitiesFor } from "../../src/vtd/capabilities.ts";
 import { config, legacyDevice, Stream, ss } from "./stream.ts";
 

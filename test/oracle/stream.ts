@@ -1,10 +1,11 @@
 /** Hand-built step streams for the oracle tests: tables, registers and invalidations as a guest would write them. */
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
-import { wordsToBytes } from "../../src/bits/word.ts";
+
+import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/contract/types.ts";
+import { legacyViommu } from "../../src/contract/viommu-options.ts";
 import { Oracle, type OracleStep, type Verdict } from "../../src/oracle/index.ts";
-import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/platform/types.ts";
-import { legacyViommu } from "../../src/platform/viommu-options.ts";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
+import { wordsToBytes } from "../../src/spec/word.ts";
 
 export function config(over: Partial<PlatformConfig["viommu"]> = {}): PlatformConfig {
   return {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PGTT } from "../../src/bits/pasid-entry.ts";
 import { writeU64 } from "../../src/memory/physical-memory.ts";
+import { PGTT } from "../../src/spec/pasid-entry.ts";
 import { type CachedTranslation, type IotlbKind, VtdCaches } from "../../src/vtd/caches.ts";
 import { platform, scalableDevice } from "./setup.ts";
 

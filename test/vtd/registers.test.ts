@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { VIommuConfig } from "../../src/contract/types.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
-import type { VIommuConfig } from "../../src/platform/types.ts";
+import { Gcmd, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../../src/spec/register-offsets.ts";
 import {
   capabilitiesFor,
   capabilityRegistersFor,
@@ -11,7 +12,6 @@ import {
   encodeCapabilities,
   supportedAddressWidths,
 } from "../../src/vtd/capabilities.ts";
-import { Gcmd, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../../src/vtd/register-offsets.ts";
 import { DmarRegisters } from "../../src/vtd/registers.ts";
 import {
   enableQueue,

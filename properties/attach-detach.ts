@@ -13,8 +13,8 @@ import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import type { HostView } from "../src/contract/types.ts";
-import { Errno, errnoName } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
+import { Errno, errnoName } from "../src/spec/iommufd/index.ts";
 
 const IOVA = 0x10_0000n;
 const PASIDS = [0, 3, 200] as const;

@@ -21,7 +21,7 @@ import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import type { HostIommuConfig, HostView, PlatformConfig, VIommuConfig } from "../src/contract/types.ts";
-import { Errno, errnoName } from "../src/host/index.ts";
+import { Errno, errnoName } from "../src/spec/iommufd/index.ts";
 
 // ---------------------------------------------------------------------------
 // What the host must accept, from the rules

@@ -17,15 +17,16 @@
  */
 import fc from "fast-check";
 import { passthroughDevices, vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
-import { didFor, SLOTS, slotIova, tablePlansArb, VMM_PASIDS } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
 import { HostClient, withoutDeviceFiles } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
+import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
 import { VmmWorld } from "../src/cases/vmm-world.ts";
 import type { HostIommuConfig, PlatformConfig } from "../src/contract/types.ts";
-import { Errno, errnoName, HwInfoVtdFlags } from "../src/host/index.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
+import { Errno, errnoName, HwInfoVtdFlags } from "../src/spec/iommufd/index.ts";
 import {
   type Acceptance,
   expectAcceptance,

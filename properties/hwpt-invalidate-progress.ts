@@ -9,14 +9,14 @@ import fc from "fast-check";
 import { sidsArb } from "../src/arbitraries/host-devices.ts";
 import { hostVm, nestingHostIommuArb } from "../src/arbitraries/host-vm.ts";
 import { VM_RAM } from "../src/arbitraries/vmm-config.ts";
-import { SLOT_BASE } from "../src/arbitraries/vmm-pasid-ops.ts";
 import { HostClient, hostProblem, U64_MAX, withoutDeviceFiles } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { SLOT_BASE } from "../src/cases/vmm-plan.ts";
 import { GuestDriver } from "../src/driver/index.ts";
-import { Errno, errnoName, type IommuHwptVtdS1Invalidate } from "../src/host/index.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
+import { Errno, errnoName, type IommuHwptVtdS1Invalidate } from "../src/spec/iommufd/index.ts";
 
 const SLOTS = 8;
 const slot = (i: number) => SLOT_BASE + BigInt(i) * 0x1000n;

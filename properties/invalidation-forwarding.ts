@@ -8,10 +8,11 @@
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
-import { SLOTS, slotIova, tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { SLOTS, slotIova } from "../src/cases/vmm-plan.ts";
 import { VmmWorld } from "../src/cases/vmm-world.ts";
 import { iotlbDomain, iotlbGlobal, pasidIotlbPage, pasidIotlbPasid } from "../src/driver/index.ts";
 

@@ -22,8 +22,8 @@ import { HostClient, hostProblem, U64_MAX, USER_BASE, withoutDeviceFiles } from 
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
-import { Errno, errnoName, IOMMU_IOAS_MAP, IoasMapFlags, ioasMapCodec } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage, fingerprintWord } from "../src/oracle/index.ts";
+import { Errno, errnoName, IOMMU_IOAS_MAP, IoasMapFlags, ioasMapCodec } from "../src/spec/iommufd/index.ts";
 
 const PAGE = 0x1000n;
 const GIB = 1n << 30n;

@@ -9,10 +9,11 @@
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
-import { didFor, SLOTS, slotIova, tablePlansArb, VMM_PASIDS } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
 import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
+import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
 import { VmmWorld } from "../src/cases/vmm-world.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
 

@@ -11,14 +11,13 @@
  */
 import fc from "fast-check";
 import {
-  LARGE_PAGES,
-  SHADOW_SLOTS,
   shadowPlatformArb,
   shadowProblem,
   shadowRoundArb,
   shadowTablePlanArb,
 } from "../src/arbitraries/vmm-shadow.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
+import { LARGE_PAGES, SHADOW_SLOTS } from "../src/cases/shadow-plan.ts";
 import { ShadowWorld } from "../src/cases/shadow-world.ts";
 import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";

@@ -17,8 +17,8 @@ import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-c
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
-import { Errno, errnoName } from "../src/host/index.ts";
 import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
+import { Errno, errnoName } from "../src/spec/iommufd/index.ts";
 import {
   expectAcceptance,
   type HostCase,

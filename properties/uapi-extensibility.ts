@@ -35,7 +35,7 @@ import {
   ioasUnmapCodec,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   vfioAttachCodec,
-} from "../src/host/index.ts";
+} from "../src/spec/iommufd/index.ts";
 
 const BAD_ID = 999;
 

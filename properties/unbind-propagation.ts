@@ -9,17 +9,11 @@
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
-import {
-  describeCommand,
-  SLOTS,
-  tablePlansArb,
-  VMM_PASIDS,
-  type VmmCommand,
-  vmmCommandsArb,
-} from "../src/arbitraries/vmm-pasid-ops.ts";
+import { tablePlansArb, vmmCommandsArb } from "../src/arbitraries/vmm-pasid-ops.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { describeCommand, SLOTS, VMM_PASIDS, type VmmCommand } from "../src/cases/vmm-plan.ts";
 import type { VmmWorld } from "../src/cases/vmm-world.ts";
 import { VmmWorld as World } from "../src/cases/vmm-world.ts";
 import type { HostView } from "../src/contract/types.ts";

@@ -14,9 +14,10 @@ import type {
   PlatformConfig,
   PlatformSurface,
 } from "../contract/types.ts";
+import { capabilitiesFor } from "../contract/viommu-capabilities.ts";
+import { supportedAddressWidths } from "../spec/capabilities.ts";
 import { type PlatformBuildHooks, VmPlatform } from "../vmm/platform.ts";
 import { type CacheCapacities, DEFAULT_CAPACITIES } from "../vtd/caches.ts";
-import { capabilitiesFor, supportedAddressWidths } from "../vtd/capabilities.ts";
 
 export const REFERENCE_VERSION = "0.1.0";
 

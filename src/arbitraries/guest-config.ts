@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import type { ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
-import { configProblems } from "../vtd/capabilities.ts";
+import { configProblems } from "../contract/viommu-capabilities.ts";
 import { avoidPlatform, avoidSet } from "./guest-avoid.ts";
 
 /** Guest RAM of every generated platform: 16 MiB from GPA 0. */

@@ -12,8 +12,8 @@ import type {
   PlatformConfig,
   VIommuConfig,
 } from "../contract/types.ts";
+import { configProblems } from "../contract/viommu-capabilities.ts";
 import { legacyViommu } from "../contract/viommu-options.ts";
-import { configProblems } from "../vtd/capabilities.ts";
 import { coveringHostIommuArb, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
 import { nearMissArb } from "./vmm-near-miss.ts";

@@ -7,9 +7,9 @@
 import { decodeConfig } from "../contract/codec.ts";
 import type { Json } from "../contract/wire.ts";
 import { Oracle, type OracleStep, type Violation } from "../oracle/index.ts";
-import type { Judgement, StepJudge } from "../runner/replay.ts";
 import type { StepOutcome, Trace, TraceStep } from "../trace/types.ts";
 import { guestCaseStepOf } from "./guest-case-steps.ts";
+import type { Judgement, StepJudge } from "./judge.ts";
 
 export class StepOracle {
   private oracle?: Oracle;

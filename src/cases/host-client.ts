@@ -21,7 +21,7 @@ import {
   ioasUnmapCodec,
   pointerKey,
   vfioAttachCodec,
-} from "../host/index.ts";
+} from "../spec/iommufd/index.ts";
 import {
   hwInfoRequest,
   hwptInvalidateRequest,
@@ -31,7 +31,7 @@ import {
   ioasMapRequest,
   vfioAttachRequest,
   vfioDetachRequest,
-} from "../host/uapi/requests.ts";
+} from "../spec/iommufd/requests.ts";
 import type { PropertyContext, PropertyOutcome } from "./property.ts";
 
 /** [VMM-S2-1] Host (user) address of a guest-physical address. */

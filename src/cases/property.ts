@@ -5,8 +5,8 @@
 
 import type { Model, ModelDescription } from "../contract/types.ts";
 import type { Json } from "../contract/wire.ts";
-import type { StepJudge } from "../runner/replay.ts";
 import type { Trace } from "../trace/types.ts";
+import type { StepJudge } from "./judge.ts";
 
 export interface CaseFailure {
   message: string;

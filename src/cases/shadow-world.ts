@@ -7,18 +7,7 @@
  * invalidations are a guest driver's; every DMA goes through the VmmCase and is judged there.
  * [VMM-SHADOW-2] [VMM-SHADOW-3] [VMM-SHADOW-5]
  */
-import {
-  INTERRUPT_IOVA,
-  LARGE_PAGES,
-  type LeafSize,
-  OUTSIDE_GPA,
-  type ShadowDma,
-  type ShadowEdit,
-  type ShadowInvalidation,
-  type ShadowLeaf,
-  type ShadowTablePlan,
-  shadowSlotIova,
-} from "../arbitraries/vmm-shadow.ts";
+
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import {
   type ContextTables,
@@ -43,6 +32,18 @@ import {
 } from "../driver/index.ts";
 import { fingerprintPage } from "../oracle/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
+import {
+  INTERRUPT_IOVA,
+  LARGE_PAGES,
+  type LeafSize,
+  OUTSIDE_GPA,
+  type ShadowDma,
+  type ShadowEdit,
+  type ShadowInvalidation,
+  type ShadowLeaf,
+  type ShadowTablePlan,
+  shadowSlotIova,
+} from "./shadow-plan.ts";
 import type { VmmCase } from "./vmm-case.ts";
 import { judgedDma } from "./vmm-world.ts";
 

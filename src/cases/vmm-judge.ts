@@ -13,8 +13,8 @@ import { decodeConfig, decodeDmaRequest, decodeDmaResult, hexToBytes, hexToU64 }
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import type { Json, ParamsOf, ResultOf } from "../contract/wire.ts";
 import { decodeFingerprint, Oracle, type Violation } from "../oracle/index.ts";
-import { type Judgement, recordedResultJudge, type StepJudge } from "../runner/replay.ts";
 import type { StepOutcome, Trace, TraceStep } from "../trace/types.ts";
+import { type Judgement, recordedResultJudge, type StepJudge } from "./judge.ts";
 import { judgeReset } from "./vmm-compat.ts";
 
 /** What a passed-through device's stage 2 lets through: guest regions, read-only ones maybe left out. */

@@ -6,7 +6,6 @@
  * (and, for passed-through devices, stage 2) judges it.
  */
 
-import { type SLOTS, slotIova, type TablePlan, type VmmCommand } from "../arbitraries/vmm-pasid-ops.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import {
   type ContextTables,
@@ -28,6 +27,7 @@ import {
 import { fingerprintPage, fingerprintWord } from "../oracle/index.ts";
 import type { VmmCase } from "./vmm-case.ts";
 import { permittedForPassthrough } from "./vmm-judge.ts";
+import { type SLOTS, slotIova, type TablePlan, type VmmCommand } from "./vmm-plan.ts";
 
 export type { SLOTS };
 

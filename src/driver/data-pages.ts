@@ -4,8 +4,8 @@
  * which page, and where in it, the IOMMU sent the request.
  */
 
+import { decodeFingerprint, type FingerprintHit, fingerprintPage } from "../contract/fingerprint.ts";
 import type { DmaRequest, DmaResult, PlatformSurface } from "../contract/types.ts";
-import { decodeFingerprint, type FingerprintHit, fingerprintPage } from "../oracle/fingerprint.ts";
 import { DriverError, hex } from "./errors.ts";
 import type { GuestMemory } from "./guest-io.ts";
 import { PAGE } from "./layout.ts";

@@ -7,8 +7,8 @@
  */
 
 import type { DmaRequest, PlatformConfig, PlatformSurface } from "../contract/types.ts";
+import type { Capabilities } from "../spec/capabilities.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
-import type { Capabilities } from "../vtd/capabilities.ts";
 import { ContextTables } from "./context-tables.ts";
 import { type DmaReadOutcome, dmaReadIdentify, fillFingerprint, fillFingerprintRange } from "./data-pages.ts";
 import { DriverError } from "./errors.ts";

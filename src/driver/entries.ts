@@ -4,9 +4,10 @@
  * AW / FSPM fields from the number of levels, the directory size from the PASID tables. The
  * entries are plain values for the builders (ContextTables, PasidTables); change any field.
  */
+
+import type { Capabilities } from "../spec/capabilities.ts";
 import { type LegacyContextEntry, type ScalableContextEntry, TT } from "../spec/context-entry.ts";
 import { type PasidEntry, PGTT } from "../spec/pasid-entry.ts";
-import type { Capabilities } from "../vtd/capabilities.ts";
 import type { PasidTables } from "./pasid-tables.ts";
 
 type Caps = Pick<Capabilities, "smpwcs">;

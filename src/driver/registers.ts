@@ -3,8 +3,8 @@
  * command register one command at a time, each confirmed by polling GSTS.
  */
 import type { PlatformSurface } from "../contract/types.ts";
+import { type Capabilities, decodeCapabilities } from "../spec/capabilities.ts";
 import { Gcmd, Gsts, Reg } from "../spec/register-offsets.ts";
-import { type Capabilities, decodeCapabilities } from "../vtd/capabilities.ts";
 import { DriverError, hex } from "./errors.ts";
 import { type PollOptions, pollUntil } from "./poll.ts";
 

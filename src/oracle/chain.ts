@@ -11,8 +11,8 @@
 import type { TranslationMode } from "../contract/types.ts";
 import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
 import { levelShift } from "../spec/paging-entry.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
 import { hex } from "../spec/word.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
 import type { OracleConfig } from "./config.ts";
 import type { Completion, Control } from "./control.ts";
 import { covers } from "./coverage.ts";

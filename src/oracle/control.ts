@@ -9,8 +9,8 @@ import type { TranslationMode } from "../contract/types.ts";
 import { type Descriptor, decodeDescriptor, descriptorScope } from "../spec/descriptor.ts";
 import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import { Reg } from "../spec/register-offsets.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
 import { bit, field, mask } from "../spec/word.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
 import type { OracleConfig } from "./config.ts";
 import type { HistoryMemory } from "./history-memory.ts";
 

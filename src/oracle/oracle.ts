@@ -3,6 +3,7 @@
  * stream. It never looks inside a model; the same step list always yields the same verdicts.
  */
 
+import { decodeFingerprint } from "../contract/fingerprint.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import { faultReasonName } from "../spec/fault-reasons.ts";
 import { decodeFaultRecord } from "../spec/fault-record.ts";
@@ -10,7 +11,6 @@ import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
-import { decodeFingerprint } from "./fingerprint.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { Permitted } from "./outcome.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";

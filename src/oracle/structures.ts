@@ -6,8 +6,8 @@
  */
 
 import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
 import { bit, field, hex, mask } from "../spec/word.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
 import type { OracleConfig } from "./config.ts";
 import type { WordReader } from "./history-memory.ts";
 import type { FaultValue, Recording } from "./outcome.ts";

@@ -77,3 +77,11 @@ export function scalableRootReserved(w: readonly bigint[], haw: number): [bigint
   const w1 = w[1] ?? 0n;
   return [(w0 & 1n) === 1n ? w0 & m : 0n, (w1 & 1n) === 1n ? w1 & m : 0n];
 }
+
+/** The root-table pointer as latched by GCMD.SRTP (RTADDR at that moment). */
+export interface RootPointer {
+  /** Root table address (RTADDR bits 63:12). */
+  address: number;
+  /** Translation table mode, RTADDR bits 11:10: 0 legacy, 1 scalable, 2 reserved, 3 abort-DMA. */
+  ttm: number;
+}

@@ -7,7 +7,9 @@
  */
 
 import type { VIommuConfig } from "../contract/types.ts";
+import { capabilitiesFor } from "../contract/viommu-capabilities.ts";
 import { type PhysicalMemory, readWords } from "../memory/physical-memory.ts";
+import type { Capabilities } from "../spec/capabilities.ts";
 import {
   decodeLegacyContext,
   decodeScalableContext,
@@ -23,9 +25,8 @@ import {
   pasidDirReserved,
   pasidEntryReserved,
 } from "../spec/pasid-entry.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
 import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../spec/root-entry.ts";
-import { type Capabilities, capabilitiesFor } from "../vtd/capabilities.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
 
 /** What the host should do for one (device, PASID) slot. `did`/`pasid`: the guest entry's DID and PASID. */
 export type Want =

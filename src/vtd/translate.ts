@@ -6,6 +6,7 @@
  */
 
 import type { VIommuConfig } from "../contract/types.ts";
+import { capabilitiesFor } from "../contract/viommu-capabilities.ts";
 import { type PhysicalMemory, readWords } from "../memory/physical-memory.ts";
 import {
   type FirstStageParams,
@@ -37,15 +38,8 @@ import {
   pasidEntryReserved,
 } from "../spec/pasid-entry.ts";
 import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../spec/root-entry.ts";
-import {
-  type CachedContext,
-  type CachedPasid,
-  type IotlbKind,
-  type PscStage,
-  prefixOf,
-  type VtdCaches,
-} from "./caches.ts";
-import { capabilitiesFor } from "./capabilities.ts";
+import { type CachedContext, type CachedPasid, type PscStage, prefixOf, type VtdCaches } from "./caches.ts";
+import type { LegacyContextView, PasidView, ScalableContextView, WalkPlan } from "./entry-views.ts";
 import { isQualifiedFault } from "./fault-recording.ts";
 import type { RootPointer, TranslationRequest, TranslationResult } from "./interfaces.ts";
 
@@ -134,51 +128,6 @@ function scalableReason(f: PagingFault): number {
 function agawLevels(aw: number, sagaw: number): 0 | 3 | 4 | 5 {
   if (aw < 1 || aw > 3 || ((sagaw >> aw) & 1) === 0) return 0;
   return (aw + 2) as 3 | 4 | 5;
-}
-
-/** How the tables of a domain are walked, and what the IOTLB files the result as. */
-export interface WalkPlan {
-  kind: IotlbKind;
-  did: number;
-  /** PASID entry WPE (first stage); false otherwise. */
-  wpe: boolean;
-  /** Second stage (second-stage and nested kinds). */
-  ss?: SecondStageParams;
-  /** First stage (first-stage kind). */
-  fs?: FirstStageParams;
-  nested?: NestedParams;
-}
-
-/**
- * A legacy context entry decoded once, when it is read [VTD-CTX-5]: the fault it gives (0 when
- * valid) and, when valid, what translation through it needs.
- */
-export interface LegacyContextView {
-  fault: number;
-  fpd: boolean;
-  tt: number;
-  did: number;
-  plan: WalkPlan | undefined;
-}
-
-/** A scalable-mode context entry decoded once [VTD-CTX-4] [VTD-CTX-8]. */
-export interface ScalableContextView {
-  fault: number;
-  fpd: boolean;
-  paside: boolean;
-  /** PASIDs below this are inside the directory (PDTS). */
-  pasidLimit: number;
-  ridPasid: number;
-  pasidDirPtr: number;
-}
-
-/** A PASID-table entry decoded once [VTD-PASID-6] [VTD-PASID-7]. */
-export interface PasidView {
-  fault: number;
-  fpd: boolean;
-  pgtt: number;
-  sre: boolean;
-  plan: WalkPlan | undefined;
 }
 
 export class Translator {

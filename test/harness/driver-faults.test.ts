@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { fingerprintWord } from "../../src/contract/fingerprint.ts";
 import { fillFingerprint, identifyRead } from "../../src/driver/data-pages.ts";
 import { decodeFsts, readFaults } from "../../src/driver/faults.ts";
-import { fingerprintWord } from "../../src/oracle/fingerprint.ts";
 import type { FaultInfo } from "../../src/spec/invalidation-scope.ts";
 import { FRCD_OFFSET, Fsts, Reg } from "../../src/spec/register-offsets.ts";
 import { DoubleSurface } from "./driver-fixtures.ts";

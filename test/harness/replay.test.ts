@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createStdioModel } from "../../src/adapters/stdio/client.ts";
+import { recordedResultJudge, type StepJudge } from "../../src/cases/judge.ts";
 import type { Model } from "../../src/contract/types.ts";
-import { recordedResultJudge, replayTrace, type StepJudge } from "../../src/runner/replay.ts";
+import { replayTrace } from "../../src/runner/replay.ts";
 import { TraceRecorder } from "../../src/trace/recorder.ts";
 import type { Trace } from "../../src/trace/types.ts";
 import { createMemoryModel, memoryModelConfig } from "../fixtures/harness/memory-model.ts";

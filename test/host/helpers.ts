@@ -2,6 +2,8 @@
 
 import type { HostIommuConfig } from "../../src/contract/types.ts";
 import { type HostDeviceConfig, HostIommufd } from "../../src/host/host-iommufd.ts";
+import { writeU64 } from "../../src/memory/physical-memory.ts";
+import { SparseMemory } from "../../src/memory/sparse-memory.ts";
 import {
   IOMMU_DESTROY,
   IOMMU_HWPT_ALLOC,
@@ -9,7 +11,7 @@ import {
   IOMMU_IOAS_MAP,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   VFIO_DEVICE_DETACH_IOMMUFD_PT,
-} from "../../src/host/uapi/ioctl-numbers.ts";
+} from "../../src/spec/iommufd/ioctl-numbers.ts";
 import {
   destroyCodec,
   HwptAllocFlags,
@@ -23,9 +25,7 @@ import {
   vfioAttachCodec,
   vfioDetachCodec,
   vtdS1Codec,
-} from "../../src/host/uapi/structs.ts";
-import { writeU64 } from "../../src/memory/physical-memory.ts";
-import { SparseMemory } from "../../src/memory/sparse-memory.ts";
+} from "../../src/spec/iommufd/structs.ts";
 
 export const MiB = 1024 * 1024;
 

@@ -9,8 +9,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { properties } from "../../properties/index.ts";
 import { loadAdapter } from "../../src/adapters/adapter-spec.ts";
 import { listMutants } from "../../src/adapters/mutants.ts";
+import { recordedResultJudge } from "../../src/cases/judge.ts";
 import type { Model } from "../../src/contract/types.ts";
-import { recordedResultJudge, replayTrace } from "../../src/runner/replay.ts";
+import { replayTrace } from "../../src/runner/replay.ts";
 import { listTraceFiles, loadTraceFile } from "../../src/trace/load.ts";
 import type { Trace } from "../../src/trace/types.ts";
 

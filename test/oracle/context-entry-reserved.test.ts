@@ -5,17 +5,13 @@
  */
 import { describe, expect, it } from "vitest";
 import type { PlatformConfig } from "../../src/contract/types.ts";
+import { capabilitiesFor } from "../../src/contract/viommu-capabilities.ts";
 import { oracleConfig, oracleConfigFromRegisters } from "../../src/oracle/config.ts";
 import type { WordReader } from "../../src/oracle/history-memory.ts";
 import { walkContext } from "../../src/oracle/structures.ts";
+import { type Capabilities, decodeCapabilities, encodeCapabilities } from "../../src/spec/capabilities.ts";
 import { legacyContextReserved, scalableContextReserved } from "../../src/spec/context-entry.ts";
 import { LegacyFault as L, ScalableFault as S } from "../../src/spec/fault-reasons.ts";
-import {
-  type Capabilities,
-  capabilitiesFor,
-  decodeCapabilities,
-  encodeCapabilities,
-} from "../../src/vtd/capabilities.ts";
 import { config } from "./stream.ts";
 
 const ROOT = 0x1000;

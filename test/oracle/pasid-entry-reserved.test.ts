@@ -4,12 +4,12 @@
  * first-stage entry, both agree on whether it is reserved, under several capability sets.
  */
 import { describe, expect, it } from "vitest";
+import { capabilitiesFor } from "../../src/contract/viommu-capabilities.ts";
 import { oracleConfig } from "../../src/oracle/config.ts";
 import type { WordReader } from "../../src/oracle/history-memory.ts";
 import { type ContextValue, walkPasid } from "../../src/oracle/structures.ts";
 import { ScalableFault as S } from "../../src/spec/fault-reasons.ts";
 import { anyBits, pasidEntryReserved } from "../../src/spec/pasid-entry.ts";
-import { capabilitiesFor } from "../../src/vtd/capabilities.ts";
 import { config } from "./stream.ts";
 
 const DIR = 0x1000;

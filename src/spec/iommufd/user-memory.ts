@@ -1,4 +1,4 @@
-import { Errno, fail } from "../errno.ts";
+import { Errno, fail } from "./errno.ts";
 
 /**
  * The calling process's memory as an ioctl sees it: user buffers named by their

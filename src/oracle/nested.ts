@@ -1,110 +1,232 @@
 /**
- * Nested (PGTT = 011b) outcomes [ORACLE-WALK-5]. Unlike first- and second-stage walks, the oracle
- * does not re-implement nesting: it runs the shared walker (src/paging/nested.ts) on a copy-on-write
- * view of memory at one moment, once for a read and once for a write, and maps its faults to codes.
+ * The oracle's own nested walk (PGTT = 011b) [ORACLE-WALK-5]: a first-stage walk whose FSPTPTR,
+ * every table pointer and the output are guest-physical, each translated by the oracle's own
+ * second-stage walk (pagingStep of paging.ts), VT-d 5.10 §3.8, with the fault order of §3.8.1 and
+ * VTD-NEST-1..6. It reads memory and writes nothing: A/EA/D updates are decided, not made. A
+ * second implementation of src/paging/nested.ts, cross-checked against it in test/oracle.
  */
-import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import { hi32, lo32 } from "../paging/address.ts";
-import { walkNested } from "../paging/nested.ts";
-import { walkSecondStage } from "../paging/second-stage.ts";
-import type { PagingFault, PagingResult } from "../paging/types.ts";
-import { ScalableFault as S } from "../spec/fault-reasons.ts";
+import {
+  type FirstStageFaultKind,
+  type SecondStageFaultKind,
+  scalableWalkReason,
+  type WalkFault,
+} from "../spec/fault-reasons.ts";
+import { decodeFsEntry, fsReservedBits, levelShift, type PagingLevel } from "../spec/paging-entry.ts";
+import { hex } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
 import type { WordReader } from "./history-memory.ts";
-import type { FaultValue, OutcomeValue } from "./outcome.ts";
-import { type Setup, translation } from "./paging.ts";
+import type { FaultValue, OutcomeValue, Rights } from "./outcome.ts";
+import { ALL_RIGHTS, type Frontier, pagingStep, type Setup, translation } from "./paging.ts";
 
-/** Memory at one moment with writes kept aside (A/D updates of a trial walk never reach the shadow). */
-class Overlay implements PhysicalMemory {
-  private readonly writes = new Map<number, number>();
-  readonly size: number;
-  constructor(
-    private readonly base: WordReader,
-    private readonly reads: Set<number>,
-  ) {
-    this.size = base.size;
-  }
-  contains(addr: number, len: number): boolean {
-    return addr >= 0 && addr + len <= this.size;
-  }
-  readU32(addr: number): number {
-    const w = this.writes.get(addr);
-    if (w !== undefined) return w;
-    const wa = addr - (addr % 8);
-    this.reads.add(wa);
-    return Number((this.base.word(wa) >> BigInt((addr - wa) * 8)) & 0xffffffffn);
-  }
-  writeU32(addr: number, value: number): void {
-    this.writes.set(addr, value >>> 0);
-  }
-  read(addr: number, len: number): Uint8Array {
-    const out = new Uint8Array(len);
-    for (let i = 0; i < len; i++) {
-      const a = addr + i;
-      out[i] = (this.readU32(a - (a % 4)) >>> (8 * (a % 4))) & 0xff;
+const FS_A = 1n << 5n;
+const FS_D = 1n << 6n;
+const FS_EA = 1n << 10n;
+const SS_A = 1n << 8n;
+const SS_D = 1n << 9n;
+
+/** A nested walk's fault: its cause, and whether it met the second stage fetching a table entry. */
+export type NestedFault = WalkFault & { nestedFetch?: boolean; explain: string };
+
+export type NestedResult =
+  | { ok: true; out: number; pageShift: number; rights: Rights; explain: string }
+  | ({ ok: false } & NestedFault);
+
+/** Where a nested walk continues: the first-stage table of `level` (guest-physical), with the rights above. */
+export interface NestedFrontier {
+  level: number;
+  /** Guest-physical address of the first-stage table. */
+  table: number;
+  rights: Rights;
+  atRoot: boolean;
+  explain: string;
+}
+
+/** The second stage of a nested PASID entry, walked like any second stage (VTD-SS-1..6). */
+function secondStageOf(s: Setup): Setup {
+  return { ...s, stage: "second", root: s.ssRoot, levels: s.ssLevels };
+}
+
+type SsResult =
+  | {
+      ok: true;
+      hpa: number;
+      pageShift: number;
+      ssR: boolean;
+      ssW: boolean;
+      adNeeded: boolean;
+      explain: string;
     }
-    return out;
-  }
-  write(addr: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) {
-      const a = addr + i;
-      const wa = a - (a % 4);
-      const sh = 8 * (a % 4);
-      this.writeU32(wa, (this.readU32(wa) & ~(0xff << sh)) | ((data[i] as number) << sh));
+  | { ok: false; kind: SecondStageFaultKind; explain: string };
+
+/**
+ * [VTD-NEST-2] [VTD-NEST-4] The second-stage translation of guest-physical `gpa` for an access,
+ * from SSPTPTR. `adNeeded`: with SSADE, an A (or, for a write, the leaf's D) flag the walk would set
+ * is clear in memory (a unit whose page walks do not snoop faults SSS.5 there, VTD-SS-6).
+ */
+function ssTranslate(
+  mem: WordReader,
+  ss: Setup,
+  gpa: number,
+  write: boolean,
+  cfg: OracleConfig,
+  reads: Set<number>,
+): SsResult {
+  const page = BigInt(gpa - (gpa % 4096));
+  if (page >> BigInt(ss.ssWidth) !== 0n)
+    return { ok: false, kind: "input-beyond-width", explain: `GPA ${hex(gpa)} beyond the second stage` };
+  let f: Frontier = { level: ss.levels, table: ss.root, rights: ALL_RIGHTS, atRoot: true, explain: "" };
+  let adNeeded = false;
+  for (;;) {
+    const r = pagingStep(mem, ss, f, page, cfg, reads);
+    if (r.kind === "fault") {
+      return { ok: false, kind: r.cause.kind as SecondStageFaultKind, explain: r.explain };
     }
+    if (ss.ssade && (r.word & SS_A) === 0n) adNeeded = true;
+    if (r.kind === "next") {
+      f = r.next;
+      continue;
+    }
+    const { ssR, ssW } = r.value.rights;
+    if (!ssR && !ssW) return { ok: false, kind: "not-present", explain: `${r.explain} no right` };
+    if (write && !ssW) return { ok: false, kind: "no-write", explain: `${r.explain} no write` };
+    if (!write && !ssR) return { ok: false, kind: "no-read", explain: `${r.explain} no read` };
+    if (ss.ssade && write && (r.word & SS_D) === 0n) adNeeded = true;
+    return {
+      ok: true,
+      hpa: r.value.out + (gpa % 4096),
+      pageShift: r.value.pageShift,
+      ssR,
+      ssW,
+      adNeeded,
+      explain: r.explain,
+    };
   }
 }
 
-/** [VTD-NEST-2] [VTD-NEST-3] [VTD-NEST-5] Reason code of a nested-walk fault. */
-export function nestedCode(f: PagingFault): number {
-  if (f.stage === "first") {
-    switch (f.kind) {
-      case "non-canonical":
-        return S.SGN_1_NON_CANONICAL;
-      case "root-access":
-        return S.SFS_4_FSPTPTR_ACCESS;
-      case "entry-access":
-        return S.SFS_1_FS_ENTRY_ACCESS;
-      case "not-present":
-        return S.SFS_2_FS_NOT_PRESENT;
-      case "reserved":
-        return S.SFS_3_FS_RESERVED;
-      case "user-supervisor":
-        return S.SGN_2_USER_TO_SUPERVISOR;
-      case "no-write":
-        return S.SGN_6_NO_WRITE;
-      case "nested-beyond-width":
-        return S.SFS_5;
-      case "nested-no-read":
-        return f.root ? S.SFS_6 : S.SFS_7;
-      case "nested-ad-blocked":
-        return S.SFS_8;
-      case "ad-non-snooped":
-        return S.SFS_9_AD_NON_SNOOPED;
-      default:
-        return S.SFS_1_FS_ENTRY_ACCESS;
+/** The top frontier of a nested setup: the first-stage table FSPTPTR names. */
+export function nestedRootFrontier(s: Setup): NestedFrontier {
+  return { level: s.levels, table: s.root, rights: ALL_RIGHTS, atRoot: true, explain: `${s.explain} ->` };
+}
+
+/**
+ * [VTD-NEST-1..6] One nested walk of the 4 KiB input `page` for an access, in the reference order
+ * of §3.8.1: each first-stage entry's address through the second stage (read, and write too with
+ * SSADE), the entry itself, the first stage's rights, the output through the second stage for the
+ * request's access, then the A/EA/D updates (second-stage read and write on each entry).
+ * `adFaults` collects the A/D faults a unit whose page walks do not snoop (PWSNP = 0) would take
+ * where a flag is clear in memory: the model may have set it unseen, so the walk goes on past them.
+ */
+export function walkNestedPage(
+  mem: WordReader,
+  s: Setup,
+  page: bigint,
+  write: boolean,
+  priv: boolean,
+  cfg: OracleConfig,
+  reads: Set<number>,
+  adFaults: WalkFault[] = [],
+  start: NestedFrontier = nestedRootFrontier(s),
+): NestedResult {
+  const ss = secondStageOf(s);
+  const nonSnooped = !s.pwsnp;
+  const gpaLimit = 2 ** s.ssWidth;
+  const firstFault = (kind: FirstStageFaultKind, explain: string, root = false): NestedResult => ({
+    ok: false,
+    stage: "first",
+    kind,
+    root,
+    explain,
+  });
+  const used: Array<{ gpa: number; word: bigint; level: number; ssW: boolean }> = [];
+  let f = start;
+  let leafWord = 0n;
+  let rights = f.rights;
+  for (;;) {
+    const level = f.level as PagingLevel;
+    const index = Number((page >> BigInt(levelShift(level))) & 0x1ffn);
+    const gpa = f.table + index * 8;
+    const at = `${f.explain} L${level}[GPA ${hex(gpa)}]`;
+    const s2 = ssTranslate(mem, ss, gpa, false, cfg, reads);
+    if (!s2.ok) {
+      if (s2.kind === "no-read") return firstFault("nested-no-read", `${at} ${s2.explain}`, f.atRoot);
+      return { ok: false, stage: "second", kind: s2.kind, root: f.atRoot, nestedFetch: true, explain: at };
     }
+    if (s2.adNeeded && nonSnooped) adFaults.push({ stage: "second", kind: "ad-non-snooped" });
+    if (s.ssade && !s2.ssW)
+      return firstFault("nested-no-read", `${at} no second-stage write (SSADE)`, f.atRoot);
+    const ea = s2.hpa;
+    if (ea + 8 > mem.size)
+      return firstFault(f.atRoot ? "root-access" : "entry-access", `${at} outside memory`, f.atRoot);
+    reads.add(ea);
+    const w = mem.word(ea);
+    const shown = `${at}=${hex(w)}`;
+    const e = decodeFsEntry(w, level);
+    if (!e.present) return firstFault("not-present", `${shown} not present`);
+    if (fsReservedBits(w, level, { haw: cfg.haw, fs1gp: cfg.fs1gp }) !== 0n)
+      return firstFault("reserved", `${shown} reserved bits`);
+    if (e.addr >= gpaLimit)
+      return firstFault("nested-beyond-width", `${shown} address beyond the second stage`);
+    rights = { ...rights, fsW: rights.fsW && e.write, fsU: rights.fsU && e.user };
+    used.push({ gpa, word: w, level, ssW: s2.ssW });
+    if (e.leaf) {
+      leafWord = w;
+      f = { ...f, explain: shown };
+      break;
+    }
+    f = { level: level - 1, table: e.addr, rights, atRoot: false, explain: shown };
   }
-  switch (f.kind) {
-    case "input-beyond-width":
-      return S.SGN_5_SS_INPUT_BEYOND_WIDTH;
-    case "root-access":
-      return S.SSS_4_SSPTPTR_ACCESS;
-    case "entry-access":
-      return S.SSS_1_SS_ENTRY_ACCESS;
-    case "not-present":
-      return S.SSS_2_SS_NONLEAF_NO_PERMISSION;
-    case "reserved":
-      return S.SSS_3_SS_RESERVED;
-    case "no-read":
-      return S.SGN_7_NO_READ;
-    case "no-write":
-      return S.SGN_6_NO_WRITE;
-    case "ad-non-snooped":
-      return S.SSS_5;
-    default:
-      return S.SSS_1_SS_ENTRY_ACCESS;
+  // [VTD-FS-6] the first stage's rights, before the output is translated (ORACLE-NEST-1).
+  const level = f.level;
+  if (!priv && !rights.fsU) return firstFault("user-supervisor", `${f.explain} U/S = 0`);
+  if (write && !rights.fsW && (!priv || s.wpe)) return firstFault("no-write", `${f.explain} R/W = 0`);
+  // [VTD-NEST-4] the output through the second stage, for the request's own access.
+  const fsShift = levelShift(level);
+  const fsSize = 2 ** fsShift;
+  const frame = decodeFsEntry(leafWord, level as PagingLevel).addr;
+  const outGpa = frame - (frame % fsSize) + Number(page % BigInt(fsSize));
+  const out = ssTranslate(mem, ss, outGpa, write, cfg, reads);
+  if (!out.ok)
+    return {
+      ok: false,
+      stage: "second",
+      kind: out.kind,
+      root: false,
+      nestedFetch: false,
+      explain: f.explain,
+    };
+  if (out.adNeeded && nonSnooped) adFaults.push({ stage: "second", kind: "ad-non-snooped" });
+  // [VTD-NEST-5] A/EA (and D on the leaf for a write) need second-stage write on each entry.
+  const aBits = s.eafe ? FS_A | FS_EA : FS_A;
+  for (let i = 0; i < used.length; i++) {
+    const u = used[i] as (typeof used)[number];
+    const want = u.word | aBits | (write && i === used.length - 1 ? FS_D : 0n);
+    if (want === u.word) continue;
+    if (nonSnooped) {
+      adFaults.push({ stage: "first", kind: "ad-non-snooped" });
+      continue;
+    }
+    if (!u.ssW)
+      return firstFault(
+        "nested-ad-blocked",
+        `${f.explain} A/D update of GPA ${hex(u.gpa)} without second-stage write`,
+        u.level === s.levels,
+      );
   }
+  const pageShift = Math.min(fsShift, out.pageShift);
+  const size = 2 ** pageShift;
+  return {
+    ok: true,
+    out: out.hpa - (out.hpa % size) + Number(page % BigInt(size)),
+    pageShift,
+    rights: { fsW: rights.fsW, fsU: rights.fsU, ssR: out.ssR, ssW: out.ssW },
+    explain: `${f.explain} -> GPA ${hex(outGpa)} -> ${out.explain}`,
+  };
+}
+
+/** [VTD-NEST-2] [VTD-NEST-3] [VTD-NEST-5] Reason code of a nested-walk fault (one mapping, src/spec). */
+function nestedFault(f: WalkFault, s: Setup, access: "read" | "write"): FaultValue {
+  const code = scalableWalkReason(f);
+  return { kind: "fault", reason: { read: code, write: code }, record: s.fpd ? "no" : "yes", access };
 }
 
 /** The outcomes of a fresh nested walk of one input page, for reads and for writes. */
@@ -115,70 +237,40 @@ export function nestedOutcomes(
   cfg: OracleConfig,
   reads: Set<number>,
 ): Array<{ value: OutcomeValue; explain: string }> {
-  const run = (write: boolean, priv = true): PagingResult => {
-    const view = new Overlay(mem, reads);
-    const ss = {
-      root: s.ssRoot,
-      levels: s.ssLevels as 3 | 4 | 5,
-      inputWidth: s.ssWidth,
-      haw: cfg.haw,
-      snoopControl: cfg.snoopControl,
-      largePages: cfg.ssLarge,
-      ssade: s.ssade,
-    };
-    return walkNested(
-      view,
-      {
-        fs: {
-          root: s.root,
-          levels: s.levels as 4 | 5,
-          haw: cfg.haw,
-          fs1gp: cfg.fs1gp,
-          wpe: s.wpe,
-          eafe: s.eafe,
-        },
-        stage2: (gpa, w) => walkSecondStage(view, ss, Math.floor(gpa / 2 ** 32), gpa >>> 0, w),
-        gpaWidth: s.ssWidth,
-        ssade: s.ssade,
-      },
-      hi32(page),
-      lo32(page),
-      write,
-      priv,
-    );
-  };
   const out: Array<{ value: OutcomeValue; explain: string }> = [];
-  const rd = run(false);
-  const wr = run(true);
-  const rec = s.fpd ? "no" : "yes";
-  const asFault = (f: PagingFault, access: "read" | "write"): FaultValue => {
-    const code = nestedCode(f);
-    return { kind: "fault", reason: { read: code, write: code }, record: rec, access };
-  };
-  for (const [r, access] of [
-    [rd, "read"],
-    [wr, "write"],
+  const adRead: WalkFault[] = [];
+  const adWrite: WalkFault[] = [];
+  const rd = walkNestedPage(mem, s, page, false, true, cfg, reads, adRead);
+  const wr = walkNestedPage(mem, s, page, true, true, cfg, reads, adWrite);
+  for (const [r, access, ad] of [
+    [rd, "read", adRead],
+    [wr, "write", adWrite],
   ] as const) {
     if (r.ok) {
-      const rights = { fsW: r.fsW, fsU: r.fsU, ssR: r.ssR, ssW: r.ssW };
-      const t = translation(s, r.base + Number(page & BigInt(2 ** r.pageShift - 1)), r.pageShift, rights);
+      const t = translation(s, r.out, r.pageShift, r.rights);
       out.push({ value: t, explain: `${s.explain} -> nested walk (${access}) -> 0x${t.out.toString(16)}` });
     } else if (!(access === "write" && rd.ok && r.kind === "no-write")) {
       out.push({
-        value: asFault(r, access),
+        value: nestedFault(r, s, access),
         explain: `${s.explain} -> nested walk (${access}) faults: ${r.stage} ${r.kind}`,
       });
       // [ORACLE-NEST-1] the output address failed the second stage: a unit may have refused a
       // user request (or a user write) on the first stage's rights before it got there.
       if (r.stage === "second" && r.nestedFetch === false) {
-        const u = run(access === "write", false);
+        const u = walkNestedPage(mem, s, page, access === "write", false, cfg, reads);
         if (!u.ok && u.stage === "first" && (u.kind === "user-supervisor" || u.kind === "no-write"))
           out.push({
-            value: asFault(u, access),
+            value: nestedFault(u, s, access),
             explain: `${s.explain} -> nested walk (${access}, user request) faults on the first stage's rights: ${u.kind}`,
           });
       }
     }
+    // [ORACLE-JUDGE-1] page walks that do not snoop: an A/D update met on the way may fault instead.
+    for (const a of ad)
+      out.push({
+        value: nestedFault(a, s, access),
+        explain: `${s.explain} -> nested walk (${access}): A/D update without snooping (${a.stage} stage)`,
+      });
   }
   return out;
 }

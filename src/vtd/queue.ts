@@ -14,9 +14,9 @@ import {
   type Descriptor,
   DescriptorType,
   decodeDescriptor,
-  descriptorScope,
   descriptorType,
 } from "../spec/descriptor.ts";
+import { descriptorScope } from "./descriptor-scope.ts";
 import { EventCtl, Ics, Iqa, Iqei, QueuePointer } from "../spec/register-offsets.ts";
 import { bit, field, mask } from "../spec/word.ts";
 import type { InvalidationSink } from "./interfaces.ts";

@@ -172,12 +172,12 @@ export function scalableWalkReason(f: WalkFault): number {
 
 /**
  * [VTD-SS-2] [VTD-SS-5] The legacy-mode reason of a second-stage walk fault (VT-d 5.10 §7.1.3,
- * legacy table). An entry with R = W = 0 and a missing cumulative right are both reported by
- * the access's missing permission: "LGN.2 ... Write request to a page without write permission",
- * "LGN.3 ... Read request to a page without read permission" (§7.1.3, legacy: a not-present
- * second-stage entry is one granting neither). Legacy mode has no first stage and no
- * second-stage A/D flags (SSADE is a PASID-table entry field, §3.7.2): those kinds cannot arise
- * there and are given the same access-dependent reason, the legacy table having no row of theirs.
+ * Table 30, legacy rows). The legacy table has no "not present" row: an entry with R = W = 0, or a
+ * walk with no cumulative right, is a lack of the request's own permission, "LGN.2 ... a Write or
+ * AtomicOp request encountered lack of write permission", "LGN.3 ... a Read or AtomicOp request
+ * encountered lack of read permission": that is the default, by access. Legacy mode has no first
+ * stage and no second-stage A/D flags (SSADE is a PASID-table entry field, §3.7.2), so those kinds
+ * cannot arise there; they fall to the same default.
  */
 export function legacyWalkReason(f: WalkFault, write: boolean): number {
   const byAccess = write ? LegacyFault.LGN_2_NO_WRITE : LegacyFault.LGN_3_NO_READ;

@@ -32,7 +32,7 @@ describe("fault reason codes (§7.1.3, Table 30)", () => {
     });
   });
 
-  it("[VTD-FAULT-1] scalable rows: RTA.1-5 30h-34h, SRT.1-3 38h-3Ah, SCT.1-10 40h-49h, SPD.1-3 50h-52h, SPT.1-6 58h-5Dh, SFS.1-8 70h-77h, SSS.1-6 78h-7Dh, SGN.1 80h, SGN.2 81h, SGN.4 83h .. SGN.8 87h, SGN.10 89h, SFS.9 90h, SFS.10 91h", () => {
+  it("[VTD-FAULT-2] scalable rows: RTA.1-5 30h-34h, SRT.1-3 38h-3Ah, SCT.1-10 40h-49h, SPD.1-3 50h-52h, SPT.1-6 58h-5Dh, SFS.1-8 70h-77h, SSS.1-6 78h-7Dh, SGN.1 80h, SGN.2 81h, SGN.4 83h .. SGN.8 87h, SGN.10 89h, SFS.9 90h, SFS.10 91h", () => {
     const S = ScalableFault;
     const rows: Array<[number, number]> = [
       [S.RTA_1_INVALID_RTADDR, 0x30],
@@ -91,7 +91,7 @@ describe("fault reason codes (§7.1.3, Table 30)", () => {
     expect(Object.keys(S)).toHaveLength(rows.length);
   });
 
-  it("[VTD-FAULT-1] reports name a code by its condition", () => {
+  it("[VTD-FAULT-1] [VTD-FAULT-2] reports name a code by its condition", () => {
     expect(faultReasonName(0x59)).toBe("SPT_2_PASID_ENTRY_NOT_PRESENT");
     expect(faultReasonName(0xe)).toBe("LGN_4_INTERRUPT_RANGE");
     expect(faultReasonName(0x3f)).toBe("UNKNOWN_3f");

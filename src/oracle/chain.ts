@@ -16,6 +16,7 @@ import { hex } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
 import type { Completion, Control } from "./control.ts";
 import { covers } from "./coverage.ts";
+import { accessedBits, dirtyBit, type FlagMarks } from "./flag-marks.ts";
 import type { HistoryMemory, WordReader } from "./history-memory.ts";
 import type { CacheKey, PscKey } from "./keys.ts";
 import { keyText } from "./keys.ts";
@@ -26,6 +27,7 @@ import {
   type Frontier,
   inputCheck,
   legacySetup,
+  type PagingStep,
   pagingStep,
   rootFrontier,
   type Setup,
@@ -55,6 +57,8 @@ export interface Timeline {
    * chain re-walks there. Steps that change memory are found in the memory's history instead.
    */
   events: number[];
+  /** [ORACLE-JUDGE-9] Where the walks may have set A/EA/D flags. */
+  flags: FlagMarks;
 }
 
 /** Record that step t is an event (steps arrive in order, each recorded once). */
@@ -184,6 +188,7 @@ export class Chain {
         let f: Frontier | undefined = { ...v.next, explain: `${v.next.explain} ${v.explain}` };
         while (f !== undefined && f.level >= 1) {
           const r = pagingStep(mem, st, f, this.page, cfg, reads);
+          this.markStep(st, r);
           f = undefined;
           if (r.kind === "next") f = r.next;
           else if (r.kind === "leaf")
@@ -221,6 +226,30 @@ export class Chain {
     private readonly tl: Timeline,
   ) {
     this.upTo = tl.start - 1;
+  }
+
+  /** [ORACLE-JUDGE-9] A write completed on this page: leaves its walks used may now have D set. */
+  private wrote = false;
+  /** Leaf entries its walks used, with the D flag a write through them sets. */
+  private readonly leaves = new Map<number, bigint>();
+
+  noteWrite(): void {
+    this.wrote = true;
+    for (const [at, d] of this.leaves) this.tl.flags.mark(at, d);
+  }
+
+  /** [ORACLE-JUDGE-9] An entry a walk used: its A (EA) flags, and D on a leaf once a write came. */
+  private readonly markEntry = (at: number, accessed: bigint, dirty: bigint): void => {
+    this.tl.flags.mark(at, accessed);
+    if (dirty === 0n) return;
+    this.leaves.set(at, dirty);
+    if (this.wrote) this.tl.flags.mark(at, dirty);
+  };
+
+  private markStep(st: Setup, r: PagingStep): void {
+    if (r.kind === "fault") return;
+    const stage = st.stage === "first" ? "first" : "second";
+    this.markEntry(r.at, accessedBits(st, stage), r.kind === "leaf" ? dirtyBit(st, stage) : 0n);
   }
 
   /**
@@ -592,7 +621,7 @@ export class Chain {
       return;
     }
     if (st.stage === "nested") {
-      for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads)) {
+      for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads, this.markEntry)) {
         if (o.value.kind === "translation") leaf(o.value, o.explain, src);
         else faults.push(o);
       }
@@ -605,6 +634,7 @@ export class Chain {
       const next = new Map<string, { f: Frontier; src: string[] }>();
       for (const { f, src: via } of frontier) {
         const r = pagingStep(mem, st, f, this.page, cfg, this.reads);
+        this.markStep(st, r);
         if (r.kind === "leaf") {
           leaf(adFault === undefined ? r.value : { ...r.value, adFault }, r.explain, via);
         } else if (r.kind === "fault") {

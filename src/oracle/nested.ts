@@ -14,6 +14,7 @@ import {
 import { decodeFsEntry, fsReservedBits, levelShift, type PagingLevel } from "../spec/paging-entry.ts";
 import { hex } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
+import { accessedBits, dirtyBit } from "./flag-marks.ts";
 import type { WordReader } from "./history-memory.ts";
 import type { FaultValue, OutcomeValue, Rights } from "./outcome.ts";
 import { ALL_RIGHTS, type Frontier, pagingStep, type Setup, translation } from "./paging.ts";
@@ -40,6 +41,11 @@ export interface NestedFrontier {
   atRoot: boolean;
   explain: string;
 }
+
+/** [ORACLE-JUDGE-9] Told of every entry a walk used: the A/EA bits it may get, and D if a leaf. */
+export type EntryMark = (at: number, accessed: bigint, dirty: bigint) => void;
+
+const noMark: EntryMark = () => {};
 
 /** The second stage of a nested PASID entry, walked like any second stage (VTD-SS-1..6). */
 function secondStageOf(s: Setup): Setup {
@@ -70,6 +76,7 @@ function ssTranslate(
   write: boolean,
   cfg: OracleConfig,
   reads: Set<number>,
+  mark: EntryMark,
 ): SsResult {
   const page = BigInt(gpa - (gpa % 4096));
   if (page >> BigInt(ss.ssWidth) !== 0n)
@@ -82,6 +89,7 @@ function ssTranslate(
       return { ok: false, kind: r.cause.kind as SecondStageFaultKind, explain: r.explain };
     }
     if (ss.ssade && (r.word & SS_A) === 0n) adNeeded = true;
+    mark(r.at, accessedBits(ss, "second"), r.kind === "leaf" ? dirtyBit(ss, "second") : 0n);
     if (r.kind === "next") {
       f = r.next;
       continue;
@@ -125,6 +133,7 @@ export function walkNestedPage(
   cfg: OracleConfig,
   reads: Set<number>,
   adFaults: WalkFault[] = [],
+  mark: EntryMark = noMark,
   start: NestedFrontier = nestedRootFrontier(s),
 ): NestedResult {
   const ss = secondStageOf(s);
@@ -146,7 +155,7 @@ export function walkNestedPage(
     const index = Number((page >> BigInt(levelShift(level))) & 0x1ffn);
     const gpa = f.table + index * 8;
     const at = `${f.explain} L${level}[GPA ${hex(gpa)}]`;
-    const s2 = ssTranslate(mem, ss, gpa, false, cfg, reads);
+    const s2 = ssTranslate(mem, ss, gpa, false, cfg, reads, mark);
     if (!s2.ok) {
       if (s2.kind === "no-read") return firstFault("nested-no-read", `${at} ${s2.explain}`, f.atRoot);
       return { ok: false, stage: "second", kind: s2.kind, root: f.atRoot, nestedFetch: true, explain: at };
@@ -168,6 +177,7 @@ export function walkNestedPage(
       return firstFault("nested-beyond-width", `${shown} address beyond the second stage`);
     rights = { ...rights, fsW: rights.fsW && e.write, fsU: rights.fsU && e.user };
     used.push({ gpa, word: w, level, ssW: s2.ssW });
+    mark(ea, accessedBits(s, "first"), e.leaf ? dirtyBit(s, "first") : 0n);
     if (e.leaf) {
       leafWord = w;
       f = { ...f, explain: shown };
@@ -184,7 +194,7 @@ export function walkNestedPage(
   const fsSize = 2 ** fsShift;
   const frame = decodeFsEntry(leafWord, level as PagingLevel).addr;
   const outGpa = frame - (frame % fsSize) + Number(page % BigInt(fsSize));
-  const out = ssTranslate(mem, ss, outGpa, write, cfg, reads);
+  const out = ssTranslate(mem, ss, outGpa, write, cfg, reads, mark);
   if (!out.ok)
     return {
       ok: false,
@@ -236,12 +246,13 @@ export function nestedOutcomes(
   page: bigint,
   cfg: OracleConfig,
   reads: Set<number>,
+  mark: EntryMark = noMark,
 ): Array<{ value: OutcomeValue; explain: string }> {
   const out: Array<{ value: OutcomeValue; explain: string }> = [];
   const adRead: WalkFault[] = [];
   const adWrite: WalkFault[] = [];
-  const rd = walkNestedPage(mem, s, page, false, true, cfg, reads, adRead);
-  const wr = walkNestedPage(mem, s, page, true, true, cfg, reads, adWrite);
+  const rd = walkNestedPage(mem, s, page, false, true, cfg, reads, adRead, mark);
+  const wr = walkNestedPage(mem, s, page, true, true, cfg, reads, adWrite, mark);
   for (const [r, access, ad] of [
     [rd, "read", adRead],
     [wr, "write", adWrite],

@@ -11,6 +11,7 @@ import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
+import { FlagMarks } from "./flag-marks.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { Permitted } from "./outcome.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";
@@ -54,7 +55,6 @@ interface AbortedDma {
 }
 
 const OK: Verdict = { ok: true };
-const AD_BITS = 0x760n; // A/D/EA of first-stage (5, 6, 10) and second-stage (8, 9) entries
 
 export class Oracle {
   private t = -1;
@@ -175,6 +175,7 @@ export class Oracle {
       start,
       completions: new Map(),
       events: [],
+      flags: new FlagMarks(),
     };
     this.chains = new Map();
     this.pendingWrites = [];
@@ -235,6 +236,8 @@ export class Oracle {
         : "data with no fingerprint";
       return bad("the DMA read returned data from no permitted page", where, lines);
     }
+    // [ORACLE-JUDGE-9] a completed write may set D in the leaves of walks of its page.
+    for (const c of this.chains.values()) if (c.page === this.chainFor(req).page) c.noteWrite();
     const data = req.data ?? new Uint8Array(req.len);
     const candidates = [...new Set(oks)];
     if (candidates.length === 1) this.memWrite(candidates[0] as number, data);
@@ -259,8 +262,8 @@ export class Oracle {
       const shift = BigInt((a % 8) * 8);
       const diff = BigInt((cur[i] as number) ^ (data[i] as number)) << shift;
       const set = BigInt(data[i] as number) << shift;
-      // [ORACLE-JUDGE-4] walks only ever set these bits.
-      if ((diff & ~AD_BITS) === 0n && (set & diff) === diff) continue;
+      // [ORACLE-JUDGE-9] walks only ever set flags, and only those of entries they used.
+      if ((diff & ~this.tl.flags.allowed(a - (a % 8))) === 0n && (set & diff) === diff) continue;
       return false;
     }
     return true;
@@ -313,7 +316,9 @@ export class Oracle {
       if (this.pendingByte(a, bytes[i] as number)) continue;
       const wa = a - (a % 8);
       const diff = (BigInt(cur[i] as number) ^ BigInt(bytes[i] as number)) << BigInt((a - wa) * 8);
-      if ((diff & ~AD_BITS) === 0n) continue; // [ORACLE-JUDGE-4] A/D/EA updates by the model's walks
+      const set = BigInt(bytes[i] as number) << BigInt((a - wa) * 8);
+      // [ORACLE-JUDGE-9] A/EA/D flags the model's walks may set (never clear) in entries they used.
+      if ((diff & ~this.tl.flags.allowed(wa)) === 0n && (set & diff) === diff) continue;
       if (comps.length > 0 || this.isStatus(a)) continue; // wait-descriptor status writes
       verdict = bad(
         `guest memory at 0x${a.toString(16)} changed without a permitted cause`,

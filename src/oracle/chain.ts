@@ -20,7 +20,7 @@ import { accessedBits, dirtyBit, type FlagMarks } from "./flag-marks.ts";
 import type { HistoryMemory, WordReader } from "./history-memory.ts";
 import type { CacheKey, PscKey } from "./keys.ts";
 import { keyText } from "./keys.ts";
-import { nestedOutcomes } from "./nested.ts";
+import { type CachedFrontier, type NestedCaches, type NestedFrontier, nestedOutcomes } from "./nested.ts";
 import { type OutcomeValue, type Permitted, valueId } from "./outcome.ts";
 import {
   ALL_RIGHTS,
@@ -82,6 +82,8 @@ type Payload =
   | { cls: "context"; step: Step<ContextValue> }
   | { cls: "pasid"; step: Step<PasidValue> }
   | { cls: "psc"; next: Frontier }
+  /** [ORACLE-WALK-7] (a) a nested (combined) paging-structure value: the next first-stage table's HPA. */
+  | { cls: "nested"; next: NestedFrontier }
   | { cls: "iotlb"; value: OutcomeValue };
 
 interface Entry {
@@ -310,18 +312,26 @@ export class Chain {
       order.sort(
         ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
       );
-    for (const [id, e] of order) {
-      let survives = false;
-      for (const [via, t] of e.vias) {
-        if (t >= c.submit && (via === "root" || this.entries.has(via))) survives = true;
-        else {
-          e.vias.delete(via);
-          changed = true;
+    // A value may need several others ("via&id", ORACLE-WALK-7): repeat until no more die.
+    let pass = true;
+    while (pass) {
+      pass = false;
+      for (const [id, e] of order) {
+        if (!this.entries.has(id)) continue;
+        let survives = false;
+        for (const [via, t] of e.vias) {
+          if (t >= c.submit && via.split("&").every((p) => p === "root" || this.entries.has(p)))
+            survives = true;
+          else {
+            e.vias.delete(via);
+            changed = true;
+          }
         }
-      }
-      if (!survives) {
-        this.entries.delete(id);
-        changed = true;
+        if (!survives) {
+          this.entries.delete(id);
+          changed = true;
+          pass = true;
+        }
       }
     }
     return changed;
@@ -621,9 +631,10 @@ export class Chain {
       return;
     }
     if (st.stage === "nested") {
-      for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads, this.markEntry)) {
-        if (o.value.kind === "translation") leaf(o.value, o.explain, src);
-        else faults.push(o);
+      const caches = this.nestedCaches(st, src, mode, s);
+      for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads, this.markEntry, caches)) {
+        if (o.value.kind === "translation") leaf(o.value, o.explain, allOf(o.via ?? src, o.ssUsed ?? []));
+        else faults.push({ value: o.value, explain: o.explain });
       }
       return;
     }
@@ -675,11 +686,75 @@ export class Chain {
     }
   }
 
+  /**
+   * [ORACLE-WALK-7] What the caches may hold for this request's nested walks, and where its fills
+   * go: (a) nested values keyed by the request's input region, holding the next first-stage table's
+   * host-physical address; (b) second-stage values keyed by the guest-physical region of a
+   * first-stage table or of the output.
+   */
+  private nestedCaches(st: Setup, src: string[], mode: TranslationMode, s: number): NestedCaches {
+    const ssKey = (gpa: number, level: number): PscKey => {
+      const shift = levelShift(level);
+      const region = (BigInt(gpa) >> BigInt(shift)) << BigInt(shift);
+      return { cls: "psc", did: st.did, pasid: st.pasidTag, stage: "second", level, region, shift };
+    };
+    const starts: NestedFrontier[] = [];
+    for (let level = st.levels; level >= 2; level--) {
+      const kt = keyText(this.pscKey(st, level, "nested"));
+      for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "nested" && e.kt === kt))
+        if (e.payload.cls === "nested")
+          starts.push({
+            ...e.payload.next,
+            via: [eid],
+            explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(lastFill(e))}]`,
+          });
+    }
+    return {
+      starts,
+      ssStarts: (gpa) => {
+        const out: CachedFrontier[] = [];
+        for (let level = st.ssLevels; level >= 2; level--) {
+          const kt = keyText(ssKey(gpa, level));
+          for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && e.kt === kt))
+            if (e.payload.cls === "psc")
+              out.push({
+                ...e.payload.next,
+                cacheId: eid,
+                explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(lastFill(e))}]`,
+              });
+        }
+        return out;
+      },
+      ssFill: (gpa, level, next) => {
+        this.fill(ssKey(gpa, level), mode, frontierId(next), { cls: "psc", next }, s, next.explain, src);
+      },
+      nestedFill: (level, next, via, ssUsed) =>
+        this.fill(
+          this.pscKey(st, level, "nested"),
+          mode,
+          `${frontierId(next)}:${next.hpa}:${next.ssW}`,
+          { cls: "nested", next },
+          s,
+          next.explain,
+          allOf(via ?? src, ssUsed),
+        ),
+    };
+  }
+
   private pscKey(st: Setup, level: number, stage: Setup["stage"]): CacheKey {
     const shift = levelShift(level);
     const region = (this.page >> BigInt(shift)) << BigInt(shift);
     return { cls: "psc", did: st.did, pasid: st.pasidTag, stage, level, region, shift };
   }
+}
+
+/**
+ * [ORACLE-TIME-2] A fill that needed every value of `also` besides one of `vias`: each alternative
+ * becomes the conjunction "via&id&id", alive while all its parts are.
+ */
+function allOf(vias: readonly string[], also: readonly string[]): string[] {
+  if (also.length === 0) return [...vias];
+  return vias.map((v) => [v, ...also].join("&"));
 }
 
 function sameRoot(a: RootPointer | undefined, b: RootPointer | undefined): boolean {

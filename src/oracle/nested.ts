@@ -29,7 +29,16 @@ const SS_D = 1n << 9n;
 export type NestedFault = WalkFault & { nestedFetch?: boolean; explain: string };
 
 export type NestedResult =
-  | { ok: true; out: number; pageShift: number; rights: Rights; explain: string }
+  | {
+      ok: true;
+      out: number;
+      pageShift: number;
+      rights: Rights;
+      explain: string;
+      via?: string[];
+      /** Ids of the cached second-stage values the walk used below its last nested value. */
+      ssUsed: string[];
+    }
   | ({ ok: false } & NestedFault);
 
 /** Where a nested walk continues: the first-stage table of `level` (guest-physical), with the rights above. */
@@ -37,10 +46,53 @@ export interface NestedFrontier {
   level: number;
   /** Guest-physical address of the first-stage table. */
   table: number;
+  /**
+   * [ORACLE-WALK-7] A nested paging-structure value supplies the table's host-physical address (and
+   * whether the second stage grants write on it): its entries are read there, untranslated.
+   */
+  hpa?: number;
+  ssW?: boolean;
   rights: Rights;
   atRoot: boolean;
   explain: string;
+  /** Ids of the cached values this frontier came through (for the fills it leads to). */
+  via?: string[];
 }
+
+/** A second-stage frontier a cached value supplies, with that value's id. */
+export type CachedFrontier = Frontier & { cacheId: string };
+
+/**
+ * [ORACLE-WALK-7] What the caches may supply to a nested walk and what it may fill: the choice
+ * among alternatives (a cached value, or memory), second-stage paging-structure values for the
+ * guest-physical address of a first-stage table or of the output, and the fills of nested
+ * (combined) and second-stage paging-structure values. Without it the walk is the fresh one.
+ */
+export interface NestedEnv {
+  /** Pick one of n alternatives (0 = from memory); the caller enumerates the choices. */
+  choose(n: number): number;
+  /** Second-stage paging-structure values that may translate `gpa`. */
+  ssStarts(gpa: number): CachedFrontier[];
+  /** A second-stage walk of `gpa` read a pointer at `level`: its value may be cached. */
+  ssFill(gpa: number, level: number, next: Frontier): void;
+  /**
+   * A first-stage entry of `level` pointed to a table whose address the second stage translated
+   * with read permission: a nested value may be cached; returns its id.
+   */
+  nestedFill(
+    level: number,
+    next: NestedFrontier,
+    via: string[] | undefined,
+    ssUsed: readonly string[],
+  ): string | undefined;
+}
+
+const FRESH: NestedEnv = {
+  choose: () => 0,
+  ssStarts: () => [],
+  ssFill: () => {},
+  nestedFill: () => undefined,
+};
 
 /** [ORACLE-JUDGE-9] Told of every entry a walk used: the A/EA bits it may get, and D if a leaf. */
 export type EntryMark = (at: number, accessed: bigint, dirty: bigint) => void;
@@ -61,6 +113,8 @@ type SsResult =
       ssW: boolean;
       adNeeded: boolean;
       explain: string;
+      /** The cached second-stage value the walk started from, if any. */
+      cacheId?: string;
     }
   | { ok: false; kind: SecondStageFaultKind; explain: string };
 
@@ -77,11 +131,24 @@ function ssTranslate(
   cfg: OracleConfig,
   reads: Set<number>,
   mark: EntryMark,
+  env: NestedEnv,
 ): SsResult {
   const page = BigInt(gpa - (gpa % 4096));
   if (page >> BigInt(ss.ssWidth) !== 0n)
     return { ok: false, kind: "input-beyond-width", explain: `GPA ${hex(gpa)} beyond the second stage` };
-  let f: Frontier = { level: ss.levels, table: ss.root, rights: ALL_RIGHTS, atRoot: true, explain: "" };
+  // [ORACLE-WALK-7] (b) from SSPTPTR, or from a second-stage value cached for this GPA that differs
+  // from what the walk from SSPTPTR reads now (an equal one gives the same translation).
+  const cached = env.ssStarts(gpa);
+  const starts = cached.length === 0 ? cached : unlikeFresh(cached, ssFreshPath(mem, ss, page, cfg, reads));
+  const pick = starts.length === 0 ? 0 : env.choose(starts.length + 1);
+  const from = pick === 0 ? undefined : (starts[pick - 1] as CachedFrontier);
+  let f: Frontier = from ?? {
+    level: ss.levels,
+    table: ss.root,
+    rights: ALL_RIGHTS,
+    atRoot: true,
+    explain: "",
+  };
   let adNeeded = false;
   for (;;) {
     const r = pagingStep(mem, ss, f, page, cfg, reads);
@@ -91,6 +158,7 @@ function ssTranslate(
     if (ss.ssade && (r.word & SS_A) === 0n) adNeeded = true;
     mark(r.at, accessedBits(ss, "second"), r.kind === "leaf" ? dirtyBit(ss, "second") : 0n);
     if (r.kind === "next") {
+      env.ssFill(gpa, f.level, r.next);
       f = r.next;
       continue;
     }
@@ -107,8 +175,47 @@ function ssTranslate(
       ssW,
       adNeeded,
       explain: r.explain,
+      ...(from === undefined ? {} : { cacheId: from.cacheId }),
     };
   }
+}
+
+/** Frontier identity: level, table and rights (what a walk from it depends on). */
+function frontierKey(f: Frontier | NestedFrontier): string {
+  const r = f.rights;
+  const h = "hpa" in f ? `:${f.hpa}:${f.ssW}` : "";
+  return `${f.level}:${f.table}${h}:${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}`;
+}
+
+/** The frontiers a second-stage walk of `page` from SSPTPTR passes through now. */
+function ssFreshPath(
+  mem: WordReader,
+  ss: Setup,
+  page: bigint,
+  cfg: OracleConfig,
+  reads: Set<number>,
+): Set<string> {
+  const out = new Set<string>();
+  let f: Frontier = { level: ss.levels, table: ss.root, rights: ALL_RIGHTS, atRoot: true, explain: "" };
+  for (;;) {
+    const r = pagingStep(mem, ss, f, page, cfg, reads);
+    if (r.kind !== "next") return out;
+    out.add(frontierKey(r.next));
+    f = r.next;
+  }
+}
+
+/** Cached frontiers other than the ones the fresh walk passes through, each once. */
+function unlikeFresh<F extends Frontier | NestedFrontier>(cached: F[], fresh: Set<string>): F[] {
+  const seen = new Set(fresh);
+  const out: F[] = [];
+  for (const f of cached) {
+    const k = frontierKey(f);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(f);
+  }
+  return out;
 }
 
 /** The top frontier of a nested setup: the first-stage table FSPTPTR names. */
@@ -134,7 +241,8 @@ export function walkNestedPage(
   reads: Set<number>,
   adFaults: WalkFault[] = [],
   mark: EntryMark = noMark,
-  start: NestedFrontier = nestedRootFrontier(s),
+  env: NestedEnv = FRESH,
+  starts: NestedFrontier[] = [],
 ): NestedResult {
   const ss = secondStageOf(s);
   const nonSnooped = !s.pwsnp;
@@ -147,23 +255,45 @@ export function walkNestedPage(
     explain,
   });
   const used: Array<{ gpa: number; word: bigint; level: number; ssW: boolean }> = [];
-  let f = start;
+  // [ORACLE-WALK-7] (a) from FSPTPTR, or below a nested value the caches may hold.
+  const pick = starts.length === 0 ? 0 : env.choose(starts.length + 1);
+  let f = pick === 0 ? nestedRootFrontier(s) : (starts[pick - 1] as NestedFrontier);
   let leafWord = 0n;
   let rights = f.rights;
+  let ssUsed: string[] = [];
   for (;;) {
     const level = f.level as PagingLevel;
     const index = Number((page >> BigInt(levelShift(level))) & 0x1ffn);
     const gpa = f.table + index * 8;
     const at = `${f.explain} L${level}[GPA ${hex(gpa)}]`;
-    const s2 = ssTranslate(mem, ss, gpa, false, cfg, reads, mark);
-    if (!s2.ok) {
-      if (s2.kind === "no-read") return firstFault("nested-no-read", `${at} ${s2.explain}`, f.atRoot);
-      return { ok: false, stage: "second", kind: s2.kind, root: f.atRoot, nestedFetch: true, explain: at };
+    let ea: number;
+    let ssW: boolean;
+    if (f.hpa !== undefined) {
+      // A cached nested value holds the table's host-physical address: no second-stage fetch.
+      ea = f.hpa + index * 8;
+      ssW = f.ssW ?? false;
+    } else {
+      const s2 = ssTranslate(mem, ss, gpa, false, cfg, reads, mark, env);
+      if (!s2.ok) {
+        if (s2.kind === "no-read") return firstFault("nested-no-read", `${at} ${s2.explain}`, f.atRoot);
+        return { ok: false, stage: "second", kind: s2.kind, root: f.atRoot, nestedFetch: true, explain: at };
+      }
+      if (s2.adNeeded && nonSnooped) adFaults.push({ stage: "second", kind: "ad-non-snooped" });
+      if (s.ssade && !s2.ssW)
+        return firstFault("nested-no-read", `${at} no second-stage write (SSADE)`, f.atRoot);
+      ea = s2.hpa;
+      ssW = s2.ssW;
+      if (s2.cacheId !== undefined) ssUsed = [...ssUsed, s2.cacheId];
+      // [ORACLE-WALK-7] (a) the entry above pointed here and the second stage reads this table:
+      // a nested paging-structure value of the level above may hold its host-physical address.
+      if (!f.atRoot) {
+        const id = env.nestedFill(level + 1, { ...f, hpa: ea - index * 8, ssW }, f.via, ssUsed);
+        if (id !== undefined) {
+          f = { ...f, via: [id] };
+          ssUsed = [];
+        }
+      }
     }
-    if (s2.adNeeded && nonSnooped) adFaults.push({ stage: "second", kind: "ad-non-snooped" });
-    if (s.ssade && !s2.ssW)
-      return firstFault("nested-no-read", `${at} no second-stage write (SSADE)`, f.atRoot);
-    const ea = s2.hpa;
     if (ea + 8 > mem.size)
       return firstFault(f.atRoot ? "root-access" : "entry-access", `${at} outside memory`, f.atRoot);
     reads.add(ea);
@@ -176,14 +306,14 @@ export function walkNestedPage(
     if (e.addr >= gpaLimit)
       return firstFault("nested-beyond-width", `${shown} address beyond the second stage`);
     rights = { ...rights, fsW: rights.fsW && e.write, fsU: rights.fsU && e.user };
-    used.push({ gpa, word: w, level, ssW: s2.ssW });
+    used.push({ gpa, word: w, level, ssW });
     mark(ea, accessedBits(s, "first"), e.leaf ? dirtyBit(s, "first") : 0n);
     if (e.leaf) {
       leafWord = w;
       f = { ...f, explain: shown };
       break;
     }
-    f = { level: level - 1, table: e.addr, rights, atRoot: false, explain: shown };
+    f = { level: level - 1, table: e.addr, rights, atRoot: false, explain: shown, via: f.via };
   }
   // [VTD-FS-6] the first stage's rights, before the output is translated (ORACLE-NEST-1).
   const level = f.level;
@@ -194,7 +324,7 @@ export function walkNestedPage(
   const fsSize = 2 ** fsShift;
   const frame = decodeFsEntry(leafWord, level as PagingLevel).addr;
   const outGpa = frame - (frame % fsSize) + Number(page % BigInt(fsSize));
-  const out = ssTranslate(mem, ss, outGpa, write, cfg, reads, mark);
+  const out = ssTranslate(mem, ss, outGpa, write, cfg, reads, mark, env);
   if (!out.ok)
     return {
       ok: false,
@@ -230,6 +360,8 @@ export function walkNestedPage(
     pageShift,
     rights: { fsW: rights.fsW, fsU: rights.fsU, ssR: out.ssR, ssW: out.ssW },
     explain: `${f.explain} -> GPA ${hex(outGpa)} -> ${out.explain}`,
+    via: f.via,
+    ssUsed: out.cacheId === undefined ? ssUsed : [...ssUsed, out.cacheId],
   };
 }
 
@@ -239,7 +371,25 @@ function nestedFault(f: WalkFault, s: Setup, access: "read" | "write"): FaultVal
   return { kind: "fault", reason: { read: code, write: code }, record: s.fpd ? "no" : "yes", access };
 }
 
-/** The outcomes of a fresh nested walk of one input page, for reads and for writes. */
+/** [ORACLE-WALK-7] What the caches may hold for one request's nested walks (see NestedEnv). */
+export type NestedCaches = Omit<NestedEnv, "choose"> & {
+  /** Nested values that may let the walk start below FSPTPTR, each a first-stage table with its HPA. */
+  starts: NestedFrontier[];
+};
+
+/** A nested outcome: `via` names the cached values a translation came through (for its IOTLB fill). */
+export interface NestedOutcome {
+  value: OutcomeValue;
+  explain: string;
+  via?: string[];
+  ssUsed?: string[];
+}
+
+/**
+ * The outcomes of the nested walks of one input page, for reads and for writes: the fresh walk,
+ * and with `caches` every walk the caches may shorten (each choice of a cached nested value to
+ * start from and of a cached second-stage value for each guest-physical address translated).
+ */
 export function nestedOutcomes(
   mem: WordReader,
   s: Setup,
@@ -247,19 +397,75 @@ export function nestedOutcomes(
   cfg: OracleConfig,
   reads: Set<number>,
   mark: EntryMark = noMark,
-): Array<{ value: OutcomeValue; explain: string }> {
-  const out: Array<{ value: OutcomeValue; explain: string }> = [];
+  caches?: NestedCaches,
+): NestedOutcome[] {
+  const out: NestedOutcome[] = [];
+  // Cached nested values equal to a frontier the fresh walk passes through add nothing.
+  let starts = caches?.starts ?? [];
+  if (starts.length > 0 && caches !== undefined) {
+    const fresh = new Set<string>();
+    const probe: NestedEnv = {
+      ...FRESH,
+      nestedFill: (_level, next) => {
+        fresh.add(frontierKey(next));
+        return undefined;
+      },
+    };
+    walkNestedPage(mem, s, page, false, true, cfg, reads, [], noMark, probe);
+    starts = unlikeFresh(starts, fresh);
+  }
+  // Depth-first over the choices the read walk meets; the write and user walks replay them.
+  const pending: number[][] = [[]];
+  while (pending.length > 0) {
+    const prefix = pending.pop() as number[];
+    const seq: number[] = [];
+    const explore: NestedEnv = {
+      ...(caches ?? FRESH),
+      choose: (n) => {
+        const c = seq.length < prefix.length ? (prefix[seq.length] as number) : 0;
+        if (seq.length >= prefix.length) for (let k = n - 1; k >= 1; k--) pending.push([...seq, k]);
+        seq.push(c);
+        return c;
+      },
+    };
+    const replay = (): NestedEnv => {
+      let i = 0;
+      return { ...(caches ?? FRESH), choose: (n) => Math.min(seq[i++] ?? 0, n - 1) };
+    };
+    pathOutcomes(mem, s, page, cfg, reads, mark, explore, replay, starts, out);
+  }
+  return out;
+}
+
+/** [ORACLE-NEST-1] [ORACLE-JUDGE-1] The outcomes of one path of choices, for reads and for writes. */
+function pathOutcomes(
+  mem: WordReader,
+  s: Setup,
+  page: bigint,
+  cfg: OracleConfig,
+  reads: Set<number>,
+  mark: EntryMark,
+  explore: NestedEnv,
+  replay: () => NestedEnv,
+  starts: NestedFrontier[],
+  out: NestedOutcome[],
+): void {
   const adRead: WalkFault[] = [];
   const adWrite: WalkFault[] = [];
-  const rd = walkNestedPage(mem, s, page, false, true, cfg, reads, adRead, mark);
-  const wr = walkNestedPage(mem, s, page, true, true, cfg, reads, adWrite, mark);
+  const rd = walkNestedPage(mem, s, page, false, true, cfg, reads, adRead, mark, explore, starts);
+  const wr = walkNestedPage(mem, s, page, true, true, cfg, reads, adWrite, mark, replay(), starts);
   for (const [r, access, ad] of [
     [rd, "read", adRead],
     [wr, "write", adWrite],
   ] as const) {
     if (r.ok) {
       const t = translation(s, r.out, r.pageShift, r.rights);
-      out.push({ value: t, explain: `${s.explain} -> nested walk (${access}) -> 0x${t.out.toString(16)}` });
+      out.push({
+        value: t,
+        explain: `${s.explain} -> nested walk (${access}) -> 0x${t.out.toString(16)}`,
+        ...(r.via === undefined ? {} : { via: r.via }),
+        ssUsed: r.ssUsed,
+      });
     } else if (!(access === "write" && rd.ok && r.kind === "no-write")) {
       out.push({
         value: nestedFault(r, s, access),
@@ -268,7 +474,19 @@ export function nestedOutcomes(
       // [ORACLE-NEST-1] the output address failed the second stage: a unit may have refused a
       // user request (or a user write) on the first stage's rights before it got there.
       if (r.stage === "second" && r.nestedFetch === false) {
-        const u = walkNestedPage(mem, s, page, access === "write", false, cfg, reads);
+        const u = walkNestedPage(
+          mem,
+          s,
+          page,
+          access === "write",
+          false,
+          cfg,
+          reads,
+          [],
+          noMark,
+          replay(),
+          starts,
+        );
         if (!u.ok && u.stage === "first" && (u.kind === "user-supervisor" || u.kind === "no-write"))
           out.push({
             value: nestedFault(u, s, access),
@@ -283,5 +501,4 @@ export function nestedOutcomes(
         explain: `${s.explain} -> nested walk (${access}): A/D update without snooping (${a.stage} stage)`,
       });
   }
-  return out;
 }

@@ -21,7 +21,7 @@ import type { HistoryMemory, WordReader } from "./history-memory.ts";
 import type { CacheKey, PscKey } from "./keys.ts";
 import { keyText } from "./keys.ts";
 import { type CachedFrontier, type NestedCaches, type NestedFrontier, nestedOutcomes } from "./nested.ts";
-import { type OutcomeValue, type Permitted, valueId } from "./outcome.ts";
+import { type OutcomeValue, type Permitted, type TranslationValue, valueId } from "./outcome.ts";
 import {
   ALL_RIGHTS,
   type Frontier,
@@ -115,6 +115,34 @@ function adFaultCode(st: Setup): number | undefined {
   return st.stage === "first" ? S.SFS_9_AD_NON_SNOOPED : S.SSS_5;
 }
 
+/**
+ * [ORACLE-JUDGE-1] Flags a walk would set in an entry it read, clear in the oracle's memory: A (and
+ * EA with EAFE) for any access, D of a leaf for a write (second stage: only with SSADE).
+ */
+function flagsToSet(st: Setup, word: bigint, leaf: boolean): { any: boolean; write: boolean } {
+  const stage = st.stage === "first" ? "first" : "second";
+  const a = accessedBits(st, stage);
+  const d = leaf ? dirtyBit(st, stage) : 0n;
+  return { any: (word & a) !== a, write: (word & d) !== d };
+}
+
+/** [ORACLE-JUDGE-1] A leaf with the A/D fault a non-snooping walk may take, only where a flag is clear. */
+function withAdFault(
+  v: TranslationValue,
+  code: number | undefined,
+  above: boolean,
+  need: { any: boolean; write: boolean },
+): TranslationValue {
+  if (code === undefined || !(above || need.any || need.write)) return v;
+  return above || need.any ? { ...v, adFault: code } : { ...v, adFault: code, adFaultWriteOnly: true };
+}
+
+/** The frontier below a pointer entry, remembering whether a flag is to be set above. */
+function below(f: Frontier, r: Extract<PagingStep, { kind: "next" }>, st: Setup): Frontier {
+  const need = (f.adNeed ?? false) || flagsToSet(st, r.word, false).any;
+  return need ? { ...r.next, adNeed: true } : r.next;
+}
+
 const CLASS_ORDER: Record<CacheKey["cls"], number> = { context: 0, pasid: 1, psc: 2, iotlb: 3 };
 
 function lastFill(e: Entry): number {
@@ -191,11 +219,12 @@ export class Chain {
         while (f !== undefined && f.level >= 1) {
           const r = pagingStep(mem, st, f, this.page, cfg, reads);
           this.markStep(st, r);
+          const from: Frontier = f;
           f = undefined;
-          if (r.kind === "next") f = r.next;
+          if (r.kind === "next") f = below(from, r, st);
           else if (r.kind === "leaf")
             out.push({
-              value: adFault === undefined ? r.value : { ...r.value, adFault },
+              value: withAdFault(r.value, adFault, from.adNeed ?? false, flagsToSet(st, r.word, true)),
               explain: r.explain,
             });
           else out.push({ value: tag(r.fault), explain: r.explain });
@@ -647,7 +676,8 @@ export class Chain {
         const r = pagingStep(mem, st, f, this.page, cfg, this.reads);
         this.markStep(st, r);
         if (r.kind === "leaf") {
-          leaf(adFault === undefined ? r.value : { ...r.value, adFault }, r.explain, via);
+          const v = withAdFault(r.value, adFault, f.adNeed ?? false, flagsToSet(st, r.word, true));
+          leaf(v, r.explain, via);
         } else if (r.kind === "fault") {
           if (cfg.cm && st.stage !== "first") leaf(r.fault, r.explain, via);
           else faults.push({ value: r.fault, explain: r.explain });
@@ -662,7 +692,11 @@ export class Chain {
             r.next.explain,
             via,
           );
-          if (!next.has(frontierId(r.next))) next.set(frontierId(r.next), { f: r.next, src: [id] });
+          // The fresh walk goes on from r.next; a flag to set above it may make it fault (PWSNP = 0).
+          const nf = below(f, r, st);
+          const have = next.get(frontierId(r.next));
+          if (have === undefined) next.set(frontierId(r.next), { f: nf, src: [id] });
+          else if (nf.adNeed && !have.f.adNeed) have.f = { ...have.f, adNeed: true };
         }
       }
       // [ORACLE-TIME-3] a walk may start below this level from any value its paging-structure cache may hold.

@@ -138,6 +138,8 @@ export interface Frontier {
   /** True when this table is the one the root pointer names (access errors differ). */
   atRoot: boolean;
   explain: string;
+  /** An entry read above in this walk has a flag to set (A, EA): with PWSNP = 0 it may fault. */
+  adNeed?: boolean;
 }
 
 /** One entry read: the next table, a leaf, or a fault. `at` is the entry's address, `word` its value. */

@@ -8,10 +8,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { PhysicalMemory } from "../../src/memory/physical-memory.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
-import { hi32, lo32, type NestedParams, walkNested, walkSecondStage } from "../../src/paging/index.ts";
 import { oracleConfig } from "../../src/oracle/config.ts";
 import { walkNestedPage } from "../../src/oracle/nested.ts";
 import type { Setup } from "../../src/oracle/paging.ts";
+import { hi32, lo32, type NestedParams, walkNested, walkSecondStage } from "../../src/paging/index.ts";
 import { scalableWalkReason, type WalkFault } from "../../src/spec/fault-reasons.ts";
 import { wordsToBytes } from "../../src/spec/word.ts";
 import { config } from "./stream.ts";
@@ -28,12 +28,24 @@ const entry = fc
       { weight: 1, arbitrary: fc.constantFrom(...ADDRS) },
     ),
     low: fc.integer({ min: 0, max: 0xfff }),
-    likely: fc.constantFrom(0b111, 0b111, 0b111 | 0x20, 0b111 | 0x60 | 0x100 | 0x200, 0b011, 0b101, 0b001, 0b110),
+    likely: fc.constantFrom(
+      0b111,
+      0b111,
+      0b111 | 0x20,
+      0b111 | 0x60 | 0x100 | 0x200,
+      0b011,
+      0b101,
+      0b001,
+      0b110,
+    ),
     extra: fc.oneof(
       { weight: 12, arbitrary: fc.constant(0n) },
       { weight: 1, arbitrary: fc.constantFrom(1n << 50n, 1n << 62n, 1n << 63n, 1n << 11n, 1n << 7n) },
     ),
-    plain: fc.oneof({ weight: 6, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    plain: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(true) },
+      { weight: 1, arbitrary: fc.constant(false) },
+    ),
   })
   .map(({ addr, low, likely, extra, plain }) => {
     const flags = BigInt(plain ? likely : low);

@@ -5,29 +5,11 @@
  * and the next reset (or describe) starts a fresh one. [HARNESS-PROTO-7] [HARNESS-PROTO-8]
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import {
-  bytesToHex,
-  decodeDmaResult,
-  decodeHostView,
-  decodeIoctlResult,
-  encodeBufferMap,
-  encodeConfig,
-  encodeDmaRequest,
-  encodeHostDmaRequest,
-  hexToBytes,
-  hexToU64,
-  u64ToHex,
-} from "../../contract/codec.ts";
 import { ModelRequestError, ProtocolError, type ProtocolProblem } from "../../contract/errors.ts";
 import { checkReply, checkResult } from "../../contract/schema.ts";
 import { suiteVersion } from "../../contract/suite-version.ts";
-import type {
-  HostSurface,
-  Model,
-  ModelDescription,
-  PlatformConfig,
-  PlatformSurface,
-} from "../../contract/types.ts";
+import { decodeResult, encodeArgs, offers, surfaceModel } from "../../contract/surface.ts";
+import type { Model, ModelDescription } from "../../contract/types.ts";
 import {
   type Json,
   type Method,
@@ -379,55 +361,19 @@ export async function createStdioModel(command: string, options: StdioModelOptio
       return conn.request(method, params, options.timeoutMs);
     });
 
-  const platform: PlatformSurface = {
-    async writeGuest(gpa, bytes) {
-      await call("writeGuest", { gpa: u64ToHex(gpa), data: bytesToHex(bytes) });
-    },
-    async readGuest(gpa, len) {
-      return hexToBytes((await call("readGuest", { gpa: u64ToHex(gpa), len })).data);
-    },
-    async writeReg(off, value, width) {
-      await call("writeReg", { off, value: u64ToHex(value), width });
-    },
-    async readReg(off, width) {
-      return hexToU64((await call("readReg", { off, width })).value);
-    },
-    async dma(req) {
-      return decodeDmaResult(await call("dma", encodeDmaRequest(req)));
-    },
-  };
-  if (description.supports.hostView) {
-    platform.hostView = async () => decodeHostView(await call("hostView", {}));
-  }
-  const host: HostSurface | undefined = description.supports.hostSurface
-    ? {
-        async ioctl(cmd, bytes, buffers) {
-          const params: ParamsOf["ioctl"] = { cmd, bytes: bytesToHex(bytes) };
-          if (buffers !== undefined) params.buffers = encodeBufferMap(buffers);
-          return decodeIoctlResult(await call("ioctl", params));
-        },
-        async deviceIoctl(devId, cmd, bytes) {
-          return decodeIoctlResult(await call("deviceIoctl", { devId, cmd, bytes: bytesToHex(bytes) }));
-        },
-        async dma(req) {
-          return decodeDmaResult(await call("hostDma", encodeHostDmaRequest(req)));
-        },
-      }
-    : undefined;
-
-  const model: Model = {
+  // Every surface call is a request; a reset starts a fresh process after a failure.
+  return surfaceModel({
     describe: () => call("describe", {}, true),
-    async reset(config: PlatformConfig) {
-      await call("reset", { config: encodeConfig(config) as Json }, true);
-    },
-    platform,
     close: () =>
       serial(async () => {
         if (closed) return;
         closed = true;
         await conn.close(options.timeoutMs);
       }),
-  };
-  if (host !== undefined) model.host = host;
-  return model;
+    has: (method) => offers(description, method),
+    call: async (c) => {
+      const result = await call(c.op, encodeArgs(c) as never, c.op === "reset");
+      return decodeResult(c.op, result as unknown as Json);
+    },
+  });
 }

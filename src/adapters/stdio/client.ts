@@ -17,6 +17,7 @@ import {
   PROTOCOL_VERSION,
   type ResultOf,
 } from "../../contract/wire.ts";
+import { LineReader } from "./lines.ts";
 
 export interface StdioModelOptions {
   /** Longest wait for any one reply, in milliseconds. [HARNESS-PROTO-8] */
@@ -49,11 +50,12 @@ class Connection {
   failure: ProtocolError | undefined;
   private readonly child: ChildProcess;
   private readonly stderrTail: string[] = [];
-  private stdoutBuffer = "";
+  private readonly stdout: LineReader;
   private stderrBuffer = "";
   private pending: Pending | undefined;
   private last: { method: Method; id: number } | undefined;
   private closing = false;
+  private groupEnded = false;
   private readonly gone: Promise<void>;
 
   constructor(
@@ -69,9 +71,23 @@ class Connection {
       cwd: options.cwd,
       env: options.env ?? process.env,
     });
-    this.child.stdout?.setEncoding("utf8");
+    this.stdout = new LineReader(
+      MAX_LINE,
+      (line) => {
+        if (line.trim() !== "") this.onLine(line);
+      },
+      () => {
+        const at = this.pending ?? this.last;
+        this.fail(
+          "line-too-long",
+          at?.method ?? "hello",
+          at?.id,
+          `the model wrote a line longer than ${MAX_LINE} bytes`,
+        );
+      },
+    );
     this.child.stderr?.setEncoding("utf8");
-    this.child.stdout?.on("data", (chunk: string) => this.onStdout(chunk));
+    this.child.stdout?.on("data", (chunk: Buffer) => this.stdout.push(chunk));
     this.child.stderr?.on("data", (chunk: string) => this.onStderr(chunk));
     // A write to a dead process fails with EPIPE; the exit handler reports it.
     this.child.stdin?.on("error", () => undefined);
@@ -203,33 +219,20 @@ class Connection {
     return this.failure;
   }
 
+  /**
+   * [HARNESS-PROTO-9] End the model's process group: the model and whatever it started, even when
+   * the model itself has exited (its helpers live on in the group). Once: the group id is not
+   * used again after that.
+   */
   private kill(): void {
     const pid = this.child.pid;
-    if (pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (pid === undefined || this.groupEnded) return;
+    this.groupEnded = true;
     try {
       process.kill(-pid, "SIGKILL");
     } catch {
-      this.child.kill("SIGKILL");
-    }
-  }
-
-  private onStdout(chunk: string): void {
-    this.stdoutBuffer += chunk;
-    for (;;) {
-      const nl = this.stdoutBuffer.indexOf("\n");
-      if (nl < 0) break;
-      const line = this.stdoutBuffer.slice(0, nl).replace(/\r$/, "");
-      this.stdoutBuffer = this.stdoutBuffer.slice(nl + 1);
-      if (line.trim() !== "") this.onLine(line);
-    }
-    if (this.stdoutBuffer.length > MAX_LINE) {
-      const at = this.pending ?? this.last;
-      this.fail(
-        "line-too-long",
-        at?.method ?? "hello",
-        at?.id,
-        `the model wrote a line longer than ${MAX_LINE} bytes`,
-      );
+      // No such group (already empty): the model alone, if it still runs.
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     }
   }
 

@@ -176,7 +176,9 @@ describe("stdio client with broken models", () => {
     const err = await m.platform.readGuest(0n, 8).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as ProtocolError).problem).toBe("line-too-long");
-    expect((err as Error).message).toMatch(/readGuest \(id \d+\): the model wrote a line longer than 67108864 bytes/);
+    expect((err as Error).message).toMatch(
+      /readGuest \(id \d+\): the model wrote a line longer than 67108864 bytes/,
+    );
   }, 60_000);
 
   it("[HARNESS-PROTO-9] close ends the model's process group: a model that ignores end of input, and its helper", async () => {

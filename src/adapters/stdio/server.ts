@@ -71,7 +71,7 @@ export async function serveModel(
       };
     }
     const id = readableId(message);
-    const problems = checkRequest(message);
+    const problems = checkedRequest(message);
     if (problems.length > 0) {
       const method = (message as { method?: unknown }).method;
       const unknown = typeof method === "string" && !(METHODS as readonly string[]).includes(method);
@@ -120,6 +120,15 @@ export async function serveModel(
       (lacks) => new Refusal("unsupported", `this model has no ${lacks}`),
     );
     return encodeResult(method, value);
+  }
+}
+
+/** The schema's problems with a request; one that cannot be checked at all is refused too. */
+function checkedRequest(message: unknown): string[] {
+  try {
+    return checkRequest(message);
+  } catch (e) {
+    return [`the request cannot be checked: ${e instanceof Error ? e.message : String(e)}`];
   }
 }
 

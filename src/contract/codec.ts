@@ -75,39 +75,41 @@ export const HEX: HexEncoder = { u64: u64ToHex, bytes: bytesToHex };
  * encoding may be made later from copies (`keepValues`) and give the same text.
  */
 export function checkEncodable(encode: (hex: HexEncoder) => unknown): boolean {
-  let plain = true;
-  encode({
-    u64(value) {
-      if (!isU64(value)) {
-        plain = false;
-        u64ToHex(value);
-      }
-      return "";
-    },
-    bytes(bytes) {
-      if (!(bytes instanceof Uint8Array)) {
-        plain = false;
-        bytesToHex(bytes);
-      }
-      return "";
-    },
-  });
-  return plain;
+  checked.plain = true;
+  encode(checked);
+  return checked.plain;
 }
+
+/** The checking encoder (one for all: encoding is synchronous). */
+const checked: HexEncoder & { plain: boolean } = {
+  plain: true,
+  u64(value) {
+    if (!isU64(value)) {
+      checked.plain = false;
+      u64ToHex(value);
+    }
+    return "";
+  },
+  bytes(bytes) {
+    if (!(bytes instanceof Uint8Array)) {
+      checked.plain = false;
+      bytesToHex(bytes);
+    }
+    return "";
+  },
+};
 
 /**
  * A copy of a call's values whose byte strings the caller can no longer change: arrays and plain
  * objects copied, each Uint8Array copied by `copyBytes` (a plain Uint8Array, even from a Buffer).
  */
 export function keepValues<T>(value: T, copyBytes: (bytes: Uint8Array) => Uint8Array): T {
+  if (typeof value !== "object" || value === null) return value;
   if (value instanceof Uint8Array) return copyBytes(value) as T;
   if (Array.isArray(value)) return value.map((v) => keepValues(v, copyBytes)) as T;
-  if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = keepValues(v, copyBytes);
-    return out as T;
-  }
-  return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = keepValues(v, copyBytes);
+  return out as T;
 }
 
 // ---------------------------------------------------------------------------

@@ -211,15 +211,20 @@ export function decodeStep<M extends SurfaceMethod>(op: M, params: Json, result:
 // ---------------------------------------------------------------------------
 // Calls on a Model, and Models made of calls
 
+/** The object of `model` that holds `method`'s function (undefined: the model has no host). */
+function holderOf(model: Model, method: SurfaceMethod): Record<string, unknown> | undefined {
+  const on = entry(method).on;
+  const holder = on === "model" ? model : on === "platform" ? model.platform : model.host;
+  return holder as unknown as Record<string, unknown> | undefined;
+}
+
 /** The function a model offers for `method` (bound to its object), or undefined if it has none. */
 export function surfaceFunction<M extends SurfaceMethod>(
   model: Model,
   method: M,
 ): SurfaceFunctions[M] | undefined {
-  const e = entry(method);
-  const holder: object | undefined =
-    e.on === "model" ? model : e.on === "platform" ? model.platform : model.host;
-  const f = (holder as Record<string, unknown> | undefined)?.[e.name];
+  const holder = holderOf(model, method);
+  const f = holder?.[entry(method).name];
   return typeof f === "function" ? (f.bind(holder) as SurfaceFunctions[M]) : undefined;
 }
 
@@ -228,9 +233,11 @@ export function surfaceFunction<M extends SurfaceMethod>(
  * what it lacks: "hostView", "host surface", "VFIO device ioctls").
  */
 export function invoke(model: Model, call: SurfaceCall, missing: (lacks: string) => Error): Promise<unknown> {
-  const f = surfaceFunction(model, call.op) as ((...args: unknown[]) => Promise<unknown>) | undefined;
-  if (f === undefined) throw missing(entry(call.op).lacks);
-  return f(...(call.args as unknown[]));
+  const e = entry(call.op);
+  const holder = holderOf(model, call.op);
+  const f = holder?.[e.name];
+  if (typeof f !== "function") throw missing(e.lacks);
+  return (f as (...args: unknown[]) => Promise<unknown>).apply(holder, call.args as unknown[]);
 }
 
 /** Whether a model with this description offers `method`. */

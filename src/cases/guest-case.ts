@@ -9,26 +9,10 @@
 import { checkEncodable } from "../contract/codec.ts";
 import { decodeCall, encodeArgs, invoke, type SurfaceCall, surfaceModel } from "../contract/surface.ts";
 import type { DmaResult, Model, PlatformConfig } from "../contract/types.ts";
-import type { Json } from "../contract/wire.ts";
 import { isOracleMethod, type OracleMethod, type OracleStep, type Violation } from "../oracle/index.ts";
+import { CaseFailed } from "./case-failed.ts";
 import { StepOracle, violationReport } from "./guest-case-judge.ts";
-import type { CaseFailure, PropertyContext } from "./property.ts";
-
-/** A case ends early with this: the model did something the property does not permit. */
-export class CaseFailed extends Error {
-  constructor(readonly failure: CaseFailure) {
-    super(failure.message);
-    this.name = "CaseFailed";
-  }
-}
-
-/** Fail the current case (a check of a property beyond the oracle's judgement). */
-export function failCase(
-  message: string,
-  detail: { step?: number; observed?: Json; permitted?: Json } = {},
-): never {
-  throw new CaseFailed({ message, ...detail });
-}
+import type { PropertyContext } from "./property.ts";
 
 export class GuestCase {
   /** The model to drive: every surface call is counted and judged. */

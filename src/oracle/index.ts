@@ -28,10 +28,10 @@ export {
   isOracleMethod,
   ORACLE_METHODS,
   Oracle,
+  type OracleJudgement,
   type OracleMethod,
   type OracleStep,
   type PermittedSet,
-  type Verdict,
   type Violation,
 } from "./oracle.ts";
 export type { OutcomeValue, Permitted } from "./outcome.ts";

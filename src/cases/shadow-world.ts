@@ -8,6 +8,7 @@
  * [VMM-SHADOW-2] [VMM-SHADOW-3] [VMM-SHADOW-5]
  */
 
+import { pasidTag } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import {
   type ContextTables,
@@ -329,7 +330,7 @@ export class ShadowWorld {
       iova: this.iovaOf(d),
       len: 8,
       write: false,
-      ...(d.pasid === 1 && this.pasidRequests ? { pasid: 1, priv: false } : {}),
+      ...pasidTag(d.pasid === 1 && this.pasidRequests ? 1 : undefined, false),
     };
     return judgedDma(this.vc, this.tags, req, d.write && this.config.devices[dev]?.kind === "passthrough");
   }

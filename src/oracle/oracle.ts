@@ -4,6 +4,7 @@
  */
 
 import { decodeFingerprint } from "../contract/fingerprint.ts";
+import type { SurfaceStep } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import { faultReasonName } from "../spec/fault-reasons.ts";
 import { decodeFaultRecord } from "../spec/fault-record.ts";
@@ -16,14 +17,16 @@ import { HistoryMemory } from "./history-memory.ts";
 import type { Permitted } from "./outcome.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";
 
-/** One observed platform-surface call with its result. */
-export type OracleStep =
-  | { op: "reset"; args: [PlatformConfig] }
-  | { op: "writeGuest"; args: [bigint, Uint8Array] }
-  | { op: "readGuest"; args: [bigint, number]; result: Uint8Array }
-  | { op: "writeReg"; args: [number, bigint, 4 | 8] }
-  | { op: "readReg"; args: [number, 4 | 8]; result: bigint }
-  | { op: "dma"; args: [DmaRequest]; result: DmaResult };
+/** The surface calls the oracle judges: the platform's, but hostView. */
+export const ORACLE_METHODS = ["reset", "writeGuest", "readGuest", "writeReg", "readReg", "dma"] as const;
+export type OracleMethod = (typeof ORACLE_METHODS)[number];
+
+export function isOracleMethod(op: string): op is OracleMethod {
+  return (ORACLE_METHODS as readonly string[]).includes(op);
+}
+
+/** One observed platform-surface call with its result (the contract's decoded step). */
+export type OracleStep = SurfaceStep<OracleMethod>;
 
 export interface Violation {
   message: string;

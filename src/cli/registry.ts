@@ -2,10 +2,11 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PropertyDefinition } from "../cases/property.ts";
+import { MODULE_EXT } from "../contract/package-files.ts";
 import { UsageError } from "./errors.ts";
 import { globMatcher } from "./glob.ts";
 
-const DEFAULT_REGISTRY = new URL("../../properties/index.ts", import.meta.url);
+const DEFAULT_REGISTRY = new URL(`../../properties/index${MODULE_EXT}`, import.meta.url);
 
 export async function loadRegistry(path: string | undefined, cwd: string): Promise<PropertyDefinition[]> {
   const url = path === undefined ? DEFAULT_REGISTRY.href : pathToFileURL(resolve(cwd, path)).href;

@@ -208,6 +208,8 @@ async function runOne(
   /** Trace writes under way: an interrupted run waits for them, so every trace is kept whole. */
   const writing = new Set<Promise<void>>();
   let cases = 0;
+  /** Why a trace could not be written, if one could not. */
+  let traceProblem: string | undefined;
   let firstFailureAt: number | undefined;
 
   const writeTrace = async (
@@ -265,9 +267,12 @@ async function runOne(
     },
     note: (command) => recorder.note(command),
     check: (index) => recorder.check(index),
-    caseFailed: (failure) => {
+    caseFailed: async (failure) => {
       firstFailureAt ??= now();
-      return writeTrace("fail", failure, "");
+      // [HARNESS-OUT-1] a trace that cannot be written never turns the failure into an error.
+      await writeTrace("fail", failure, "").catch((e: unknown) => {
+        traceProblem ??= (e as Error).message;
+      });
     },
     progress: (n) => options.onCases?.(n, options.runs),
     interrupted: () => (options.signal?.aborted ? String(options.signal.reason) : undefined),
@@ -316,11 +321,14 @@ async function runOne(
   // The last case reported through caseFailed is the shrunk one; rewrite it with its final path.
   if (written !== undefined && traceFile !== undefined) {
     written.path = outcome.path;
-    await writeTraceFile(traceFile, written);
+    await writeTraceFile(traceFile, written).catch((e: unknown) => {
+      traceProblem ??= (e as Error).message;
+    });
   }
+  const unwritten = traceProblem === undefined ? "" : `\nthe trace could not be written: ${traceProblem}`;
   return done("fail", {
     runs: outcome.runs,
-    message: outcome.message,
+    message: `${outcome.message}${unwritten}`,
     seed: outcome.seed,
     path: outcome.path,
     ...(firstFailureAt === undefined ? {} : { firstFailureMs: Math.round(firstFailureAt - started) }),

@@ -71,7 +71,7 @@ describe("iommu-conformance usage errors", () => {
     const unknown = await cli("run", "--adapter", "bochs", "--registry", REGISTRY);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'iommu-conformance: unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], module:PATH, stdio:COMMAND\n',
+      'iommu-conformance: unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], module:PATH[?key=value,...], stdio:COMMAND\n',
     );
     const missing = await cli("run", "--adapter", "module:./nowhere.ts", "--registry", REGISTRY);
     expect(missing.code).toBe(2);
@@ -232,6 +232,10 @@ describe("iommu-conformance list", () => {
     const a = await cli("list", "adapters");
     expect(a.code).toBe(0);
     expect(a.stdout).toMatch(/^stdio:COMMAND +a process speaking the JSON-lines protocol/m);
+    expect(a.stdout).toMatch(
+      /^reference\[:key=value,...\] +the reference model; options: cache capacities \(context, pasid, iotlb, psc\)$/m,
+    );
+    expect(a.stdout).not.toContain("not in this build");
     const p = await cli("list", "properties", "--registry", REGISTRY);
     expect(p.code).toBe(0);
     expect(p.stdout).toContain(

@@ -13,6 +13,7 @@ import { TraceLoadError } from "../trace/load.ts";
 import { wantsColor } from "./colors.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
+import { mergeCommand } from "./merge.ts";
 import { mutantsCommand } from "./mutants.ts";
 import { registerQemuCommand } from "./qemu.ts";
 import { replayCommand } from "./replay.ts";
@@ -113,6 +114,21 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (opts) => setCode(await runCommand(opts, io)));
+
+  program
+    .command("merge")
+    .description("merge the JSON reports of the shards of a run (run --shard i/n) into one report")
+    .argument("<reports...>", "the shards' report.json files")
+    .option("--out <dir>", "directory for the merged report files", "out")
+    .addOption(
+      new Option(
+        "--report <formats>",
+        `reports written to OUT, comma-separated: ${REPORT_FORMATS.join(", ")}`,
+      )
+        .argParser(reportFormats)
+        .default(["json", "junit"], "json,junit"),
+    )
+    .action(async (files: string[], opts) => setCode(await mergeCommand(files, opts, io)));
 
   program
     .command("replay")

@@ -13,6 +13,7 @@ import { relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { MODULE_EXT } from "../contract/package-files.ts";
 import type { Model, ModelFactory } from "../contract/types.ts";
+import { importModule } from "./import-module.ts";
 import { createStdioModel } from "./stdio/client.ts";
 
 export type AdapterSpec =
@@ -184,9 +185,11 @@ async function loadModuleAdapter(path: string, options: Record<string, string>, 
   const url = pathToFileURL(resolve(cwd, path)).href;
   let module: Record<string, unknown>;
   try {
-    module = (await import(url)) as Record<string, unknown>;
+    module = await importModule(url);
   } catch (e) {
-    throw new AdapterLoadError(`adapter module:${path} could not be imported: ${(e as Error).message}`);
+    throw new AdapterLoadError(
+      `adapter module:${path} could not be imported: ${(e as Error).message}${moduleHint(e)}`,
+    );
   }
   const factory = (module.createModel ?? module.default) as ModelFactory | undefined;
   if (typeof factory !== "function") {
@@ -201,6 +204,16 @@ async function loadModuleAdapter(path: string, options: Record<string, string>, 
       `adapter module:${path}: the factory's result is not a Model (${problem}); see docs/adapters.md`,
     );
   return model;
+}
+
+/** A hint for the usual ES-module mistakes of a model written as CommonJS. */
+function moduleHint(e: unknown): string {
+  const text = `${(e as { code?: string }).code ?? ""} ${(e as Error).message ?? ""}`;
+  return /ERR_REQUIRE_ESM|ERR_REQUIRE_ASYNC_MODULE|Cannot use import statement|exports is not defined|require is not defined|module is not defined/.test(
+    text,
+  )
+    ? ` (the suite loads models as ES modules with import(): export createModel with \`export\`, and name the file .mjs/.mts or set "type": "module" in its package.json; see docs/adapters.md)`
+    : "";
 }
 
 /** What keeps `value` from being a Model (src/contract/types.ts), or undefined. */

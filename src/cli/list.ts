@@ -49,7 +49,7 @@ export async function listCommand(topic: string, opts: { registry?: string }, io
           "a module exporting createModel(options) (or a default factory) returning a Model; see docs/adapters.md",
         "stdio:COMMAND": "a process speaking the JSON-lines protocol of docs/protocol.md",
       };
-      for (const form of ADAPTER_FORMS) io.out(`${form.padEnd(26)} ${notes[form]}\n`);
+      for (const form of ADAPTER_FORMS) io.out(`${form.padEnd(28)} ${notes[form]}\n`);
       return EXIT_OK;
     }
     default:

@@ -1,6 +1,7 @@
 /** Loading the property registry: properties/index.ts, or a module given with --registry. */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { importModule } from "../adapters/import-module.ts";
 import type { PropertyDefinition } from "../cases/property.ts";
 import { MODULE_EXT } from "../contract/package-files.ts";
 import { UsageError } from "./errors.ts";
@@ -12,7 +13,7 @@ export async function loadRegistry(path: string | undefined, cwd: string): Promi
   const url = path === undefined ? DEFAULT_REGISTRY.href : pathToFileURL(resolve(cwd, path)).href;
   let module: { properties?: unknown };
   try {
-    module = (await import(url)) as { properties?: unknown };
+    module = (await importModule(url)) as { properties?: unknown };
   } catch (e) {
     throw new UsageError(
       `cannot load the property registry ${path ?? "properties/index.ts"}: ${(e as Error).message}`,

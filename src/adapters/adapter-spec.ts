@@ -209,7 +209,7 @@ async function loadModuleAdapter(path: string, options: Record<string, string>, 
 /** A hint for the usual ES-module mistakes of a model written as CommonJS. */
 function moduleHint(e: unknown): string {
   const text = `${(e as { code?: string }).code ?? ""} ${(e as Error).message ?? ""}`;
-  return /ERR_REQUIRE_ESM|ERR_REQUIRE_ASYNC_MODULE|Cannot use import statement|exports is not defined|require is not defined|module is not defined/.test(
+  return /ERR_REQUIRE_ESM|ERR_REQUIRE_ASYNC_MODULE|ERR_REQUIRE_CYCLE_MODULE|Cannot require\(\) ES Module|Cannot use import statement|exports is not defined|require is not defined|module is not defined/.test(
     text,
   )
     ? ` (the suite loads models as ES modules with import(): export createModel with \`export\`, and name the file .mjs/.mts or set "type": "module" in its package.json; see docs/adapters.md)`

@@ -218,6 +218,22 @@ describe("bad input is a usage error at once", () => {
     );
   });
 
+  it("[HARNESS-ADAPTER-3] an ES-module model in a CommonJS package is explained", async () => {
+    const r = await cli(
+      "run",
+      "--registry",
+      REGISTRY,
+      "--adapter",
+      "module:test/fixtures/adapters/commonjs/model.ts",
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^iommu-conformance: adapter module:test\/fixtures\/adapters\/commonjs\/model.ts could not be imported: /,
+    );
+    expect(r.stderr).toContain('name the file .mjs/.mts or set "type": "module" in its package.json');
+    expect(r.stderr).not.toMatch(noStack);
+  });
+
   it("[HARNESS-SHARD-1] --shard is INDEX/COUNT and needs --seed", async () => {
     const bad = await cli("run", "--shard", "3/2");
     expect(bad.code).toBe(2);

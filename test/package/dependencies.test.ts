@@ -19,6 +19,7 @@ const USED_AS: Record<string, RegExp> = {
   "@vitest/coverage-v8": /provider: "v8"/,
   "dependency-cruiser": /\bdepcruise\b/,
   "@swc/core": /parser: "swc"/,
+  "@stryker-mutator/core": /"stryker", "run"/,
 };
 
 function sources(dir: string, out: string[] = []): string[] {

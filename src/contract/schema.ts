@@ -4,12 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { packageFile } from "./package-files.ts";
 import { METHODS } from "./surface.ts";
 import type { Method } from "./wire.ts";
 
 export const PROTOCOL_SCHEMA_ID = "https://iommu-conformance.invalid/schema/protocol.schema.json";
 
-const SCHEMA_URL = new URL("../../schema/protocol.schema.json", import.meta.url);
+const SCHEMA_URL = packageFile("schema/protocol.schema.json");
 
 let cachedSchema: Record<string, unknown> | undefined;
 

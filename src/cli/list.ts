@@ -41,6 +41,7 @@ export async function listCommand(topic: string, opts: { registry?: string }, io
         "reference[:key=value,...]": `the reference model; options: cache capacities (context, pasid, iotlb, psc)${have("platform/reference.ts")}`,
         "mutant:ID": `the reference with one known bug; see \`list mutants\`${have("platform/mutants.ts")}`,
         "qemu[:key=value,...]": `QEMU's intel-iommu over qtest${have("platform/qemu/adapter.ts")}`,
+        "qemu:nested[,key=value,...]": `QEMU's VMM side: a passed-through device in a nested guest (qemu setup --nested)${have("platform/qemu-nested/adapter.ts")}`,
         "module:PATH": "a module exporting createModel() (or a default factory) returning a Model",
         "stdio:COMMAND": "a process speaking the JSON-lines protocol of docs/protocol.md",
       };

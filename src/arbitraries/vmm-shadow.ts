@@ -12,6 +12,7 @@ import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } fro
 import { coveringHostIommuArb, HOST_AW_BITS, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
 import { guestMemoryArb, vmmViommu } from "./vmm-config.ts";
+import { fitVmmConfig } from "./vmm-fit.ts";
 
 /** Slots of a shadow table: 4 KiB slots share one 2 MiB region, 2 MiB slots follow it. */
 export const SHADOW_SLOTS = 6;
@@ -139,7 +140,11 @@ export function shadowPlatformArb(d: ModelDescription): fc.Arbitrary<PlatformCon
             ? { sid, kind: "passthrough", host: r.hosts[h++] as HostSide }
             : { sid, kind: "emulated" },
         );
-        return { viommu: r.viommu, devices, memory: r.memory, hostIommus: [...r.hostIommus] };
+        return fitVmmConfig(
+          d,
+          { viommu: r.viommu, devices, memory: r.memory, hostIommus: [...r.hostIommus] },
+          { accepted: true },
+        );
       }),
   );
 }

@@ -218,6 +218,12 @@ export interface PlatformLimits {
    * generators fit their configurations to these (src/arbitraries/vmm-fit.ts); absent, any host
    * IOMMU and host side may be generated (a model of the host, like the reference).
    */
+  /**
+   * false: DMA reads by emulated devices report completion or abort only, never the bytes (the
+   * bytes stay inside an emulator this suite cannot reach, as qemu:nested's L2). Guest-side
+   * properties then skip; absent or true: reads return their bytes as `supports.dmaRead` says.
+   */
+  emulatedReadData?: boolean;
   passthrough?: {
     max: number;
     hostIommus: HostIommuConfig[];

@@ -294,6 +294,7 @@ export async function createNestedModel(options: Record<string, string> = {}): P
         limits: {
           ...platformLimits(f, base),
           sids: [...NESTED_SIDS],
+          emulatedReadData: false,
           passthrough: {
             max: c.devices.length,
             hostIommus: [hostIommu],

@@ -13,6 +13,7 @@ import fc from "fast-check";
 import {
   LARGE_PAGES,
   SHADOW_SLOTS,
+  shadowDraw,
   shadowPlatformArb,
   shadowProblem,
   shadowRoundArb,
@@ -84,17 +85,19 @@ export const shadowEquivalence: PropertyDefinition = {
   ],
   needs: (d) => shadowProblem(d),
   run(ctx) {
+    const draw = shadowDraw(ctx.description);
     const input = shadowPlatformArb(ctx.description).chain((config) => {
       const rom = config.memory.regions.some((r) => r.readOnly);
       return fc.record({
         config: fc.constant(config),
-        tables: fc.tuple(shadowTablePlanArb(rom), shadowTablePlanArb(rom)),
+        tables: fc.tuple(shadowTablePlanArb(rom, draw), shadowTablePlanArb(rom, draw)),
         rounds: fc.array(
           shadowRoundArb({
             rom,
             scalable: config.viommu.scalable,
             pasids: config.viommu.pasidBits > 0,
             passThrough: config.viommu.passThrough,
+            draw,
           }),
           { minLength: 0, maxLength: 3 },
         ),

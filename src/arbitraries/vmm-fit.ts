@@ -66,13 +66,16 @@ export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptio
   for (const h of d.limits?.memoryHoles ?? []) {
     const lo = h.gpa;
     const hi = h.gpa + h.size;
-    spans = spans.flatMap(([a, b]): Array<[bigint, bigint]> =>
-      hi <= a || lo >= b
-        ? [[a, b]]
-        : ([
-            [a, lo],
-            [hi, b],
-          ] as Array<[bigint, bigint]>).filter(([x, y]) => y > x),
+    spans = spans.flatMap(
+      ([a, b]): Array<[bigint, bigint]> =>
+        hi <= a || lo >= b
+          ? [[a, b]]
+          : (
+              [
+                [a, lo],
+                [hi, b],
+              ] as Array<[bigint, bigint]>
+            ).filter(([x, y]) => y > x),
     );
   }
   const readOnly = (a: bigint) =>

@@ -11,7 +11,7 @@
  * default 30000), `l0-mem=MiB` (default 1024).
  */
 import { resolve } from "node:path";
-import { dmaThroughEdu } from "../qemu/adapter.ts";
+import { dmaThroughEdu, parseAvoid, withAvoided } from "../qemu/adapter.ts";
 import { decodeViommuConfig, platformLimits, registerMismatches } from "../qemu/config.ts";
 import { canAccessProcessMemory, ProcessMemory } from "../qemu/device-buffer.ts";
 import { EduDevice } from "../qemu/edu.ts";
@@ -46,6 +46,8 @@ export interface NestedOptions {
   commandTimeoutMs: number;
   qtestTimeoutMs: number;
   l0MemMiB: number;
+  /** Recorded findings the generators steer around (QEMU-AVOID-1). */
+  avoid: string[];
 }
 
 export function parseNestedOptions(o: Record<string, string>): NestedOptions {
@@ -59,7 +61,7 @@ export function parseNestedOptions(o: Record<string, string>): NestedOptions {
   const aw = num("l0-aw-bits", 39);
   if (aw !== 39 && aw !== 48) throw new Error(`qemu:nested: l0-aw-bits=${aw}: 39 or 48`);
   for (const k of Object.keys(o))
-    if (!["root", "l0-aw-bits", "boot-timeout", "command-timeout", "timeout", "l0-mem"].includes(k))
+    if (!["root", "avoid", "l0-aw-bits", "boot-timeout", "command-timeout", "timeout", "l0-mem"].includes(k))
       throw new Error(`qemu:nested: unknown option ${k}`);
   return {
     sidRoot: resolve(o.root ?? process.env.IOMMU_QEMU_ROOT ?? ".cache/qemu-sid"),
@@ -68,6 +70,7 @@ export function parseNestedOptions(o: Record<string, string>): NestedOptions {
     commandTimeoutMs: num("command-timeout", 60) * 1000,
     qtestTimeoutMs: num("timeout", 30_000),
     l0MemMiB: num("l0-mem", 1024),
+    avoid: parseAvoid(o.avoid),
   };
 }
 
@@ -303,6 +306,7 @@ export async function createNestedModel(options: Record<string, string> = {}): P
           },
         },
       };
+      description = withAvoided(description, o.avoid);
       return description;
     },
     async reset(next) {

@@ -37,11 +37,20 @@ function fitViommu(d: ModelDescription, v: VIommuConfig, maxAw: number | undefin
   return out;
 }
 
+/**
+ * Recorded finding compatibility cases can steer around (`avoid=`): with caching mode off and a
+ * vIOMMU wider than the host, QEMU names caching mode, VMM-COMPAT-11 the width (docs/qemu-findings.md).
+ */
+export const AVOID_CM_BEFORE_WIDTH = "compat-caching-mode-checked-before-width";
+
 export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptions): PlatformConfig {
   const pt = d.limits?.passthrough;
   if (pt === undefined) return c;
   const host = pt.hostIommus[0];
-  const maxAw = o.accepted && host !== undefined ? host.awBits : undefined;
+  // Steering around a recorded finding: a case with caching mode off stays within the host's width.
+  const avoidOrder =
+    (d.limits?.avoid ?? []).includes(AVOID_CM_BEFORE_WIDTH) && !o.accepted && !c.viommu.cachingMode;
+  const maxAw = (o.accepted || avoidOrder) && host !== undefined ? host.awBits : undefined;
   const viommu = fitViommu(d, o.accepted ? { ...c.viommu, cachingMode: true } : c.viommu, maxAw);
   // SIDs: the allowed ones, in the order of the generated SIDs (distinct, deterministic).
   const allowed = d.limits?.sids ?? c.devices.map((x) => x.sid);

@@ -47,11 +47,15 @@ export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptio
   const pt = d.limits?.passthrough;
   if (pt === undefined) return c;
   const host = pt.hostIommus[0];
-  // Steering around a recorded finding: a case with caching mode off stays within the host's width.
-  const avoidOrder =
-    (d.limits?.avoid ?? []).includes(AVOID_CM_BEFORE_WIDTH) && !o.accepted && !c.viommu.cachingMode;
-  const maxAw = (o.accepted || avoidOrder) && host !== undefined ? host.awBits : undefined;
+  const maxAw = o.accepted && host !== undefined ? host.awBits : undefined;
   const viommu = fitViommu(d, o.accepted ? { ...c.viommu, cachingMode: true } : c.viommu, maxAw);
+  // Steering around a recorded finding: a vIOMMU wider than the host keeps caching mode on.
+  if (
+    (d.limits?.avoid ?? []).includes(AVOID_CM_BEFORE_WIDTH) &&
+    host !== undefined &&
+    viommu.awBits > host.awBits
+  )
+    viommu.cachingMode = true;
   // SIDs: the allowed ones, in the order of the generated SIDs (distinct, deterministic).
   const allowed = d.limits?.sids ?? c.devices.map((x) => x.sid);
   const used = new Set<number>();

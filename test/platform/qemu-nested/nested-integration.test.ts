@@ -3,8 +3,12 @@
  * one L0 + L1 boot, L1 commands, an L2 with a passed-through and an emulated edu, DMA by both, and
  * every process ended on close. Skipped with the reason otherwise.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { properties } from "../../../properties/index.ts";
+import { replayTrace } from "../../../src/harness/replay.ts";
+import { loadTraceFile } from "../../../src/harness/trace/load.ts";
 import { createNestedModel } from "../../../src/platform/qemu-nested/adapter.ts";
 import { nestedStatus } from "../../../src/platform/qemu-nested/setup.ts";
 import type { PlatformConfig } from "../../../src/platform/types.ts";
@@ -72,4 +76,23 @@ describe.skipIf(why !== undefined)(`qemu:nested end to end${why ? ` (skipped: ${
     // [QEMU-NEST-8] L0 (and everything inside it) is gone.
     expect(existsSync(`/proc/${l0Pid}`)).toBe(false);
   }, 600_000);
+
+  it("[QEMU-FIND-2] the VMM-side findings reproduce on qemu:nested", async () => {
+    const dir = join(import.meta.dirname, "../../../reference-traces/qemu-nested");
+    const model = await createNestedModel({ root });
+    try {
+      for (const name of readdirSync(dir).filter((f) => f.endsWith(".expect"))) {
+        const expectation = JSON.parse(readFileSync(join(dir, name), "utf8")) as {
+          expected: Record<string, string>;
+        };
+        const trace = await loadTraceFile(join(dir, name.replace(/\.expect$/, ".json")));
+        const judge = properties.find((p) => p.id === trace.property)?.judge?.(trace);
+        if (judge === undefined) throw new Error(`${trace.property} has no judge`);
+        const r = await replayTrace(trace, model, judge);
+        expect(r.outcome, `${name}: ${r.message}`).toBe(expectation.expected["11.1"]);
+      }
+    } finally {
+      await model.close();
+    }
+  }, 900_000);
 });

@@ -3,13 +3,18 @@
  * takes, L1's host IOMMU, generated VMM configurations fitted to a real host, and the
  * compatibility judge on QEMU's own refusal messages.
  */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { properties } from "../../../properties/index.ts";
 import { expectedRefusal, judgeReset } from "../../../properties/support/vmm-compat.ts";
 import { compatibilityCaseArb } from "../../../src/arbitraries/vmm-config.ts";
 import { fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
 import { shadowPlatformArb } from "../../../src/arbitraries/vmm-shadow.ts";
-import { parseAdapterSpec } from "../../../src/harness/adapter-spec.ts";
+import { loadAdapter, parseAdapterSpec } from "../../../src/harness/adapter-spec.ts";
+import { replayTrace } from "../../../src/harness/replay.ts";
+import { loadTraceFile } from "../../../src/harness/trace/load.ts";
 import type { QemuInstall } from "../../../src/platform/qemu/process.ts";
 import {
   HOST_IOMMU_ID,
@@ -94,7 +99,26 @@ const config = (over: Partial<PlatformConfig> = {}): PlatformConfig => ({
   ...over,
 });
 
+const FINDINGS = join(import.meta.dirname, "../../../reference-traces/qemu-nested");
+
 describe("qemu:nested", () => {
+  it("[QEMU-FIND-1] [QEMU-FIND-2] every VMM-side finding passes on the reference, judged by its property", async () => {
+    const names = readdirSync(FINDINGS).filter((f) => f.endsWith(".expect"));
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    const reference = await loadAdapter("reference");
+    try {
+      for (const name of names) {
+        const trace = await loadTraceFile(join(FINDINGS, name.replace(/\.expect$/, ".json")));
+        const judge = properties.find((p) => p.id === trace.property)?.judge?.(trace);
+        if (judge === undefined) throw new Error(`${trace.property} has no judge`);
+        const r = await replayTrace(trace, reference, judge);
+        expect(r.outcome, `${name}: ${r.message}`).toBe("passes-now");
+      }
+    } finally {
+      await reference.close();
+    }
+  });
+
   it("[HARNESS-ADAPTER-1] [QEMU-NEST-7] parses qemu:nested with its options and checks them", () => {
     expect(parseAdapterSpec("qemu:nested,root=/x,timeout=5000")).toEqual({
       kind: "qemu-nested",

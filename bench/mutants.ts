@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { properties } from "../properties/index.ts";
-import { runProperties } from "../src/harness/runner.ts";
-import { createMutantModel, listMutants } from "../src/platform/mutants.ts";
+import { createMutantModel, listMutants } from "../src/adapters/mutants.ts";
+import { runProperties } from "../src/runner/runner.ts";
 
 const SEEDS = 10;
 const RUNS = 100;

@@ -7,9 +7,9 @@
  * three times in one process: the target is read on the last round, the first (cold) is shown too.
  */
 import { properties } from "../properties/index.ts";
-import { runProperties } from "../src/harness/runner.ts";
-import { createReferenceModel } from "../src/platform/reference.ts";
-import type { Model, PlatformSurface } from "../src/platform/types.ts";
+import { createReferenceModel } from "../src/adapters/reference.ts";
+import type { Model, PlatformSurface } from "../src/contract/types.ts";
+import { runProperties } from "../src/runner/runner.ts";
 
 export const STEPS_TARGET = 50_000;
 /** The model-based (fc.commands) guest properties. */

@@ -4,12 +4,12 @@
  * Prints L0 + L1 boot, vfio bind, buffer location, L2 start per reset (median of the option
  * sets), DMA/s by the passed-through and the emulated device, and for each vIOMMU option set
  * whether L2 accepts the passed-through device (with its message) and the VMM-COMPAT rule that
- * judges it (properties/support/vmm-compat.ts).
+ * judges it (src/cases/vmm-compat.ts).
  */
 
-import { expectedRefusal } from "../properties/support/vmm-compat.ts";
-import { createNestedModel } from "../src/platform/qemu-nested/adapter.ts";
-import type { PlatformConfig, VIommuConfig } from "../src/platform/types.ts";
+import { createNestedModel } from "../src/adapters/qemu-nested/adapter.ts";
+import { expectedRefusal } from "../src/cases/vmm-compat.ts";
+import type { PlatformConfig, VIommuConfig } from "../src/contract/types.ts";
 
 const opts = Object.fromEntries(process.argv.slice(2).map((a) => a.split("=") as [string, string]));
 const t0 = Date.now();

@@ -11,11 +11,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { loadAdapter } from "../src/adapters/adapter-spec.ts";
 import { findQemus, rootOf } from "../src/cli/qemu.ts";
 import { loadRegistry, selectProperties } from "../src/cli/registry.ts";
-import { loadAdapter } from "../src/harness/adapter-spec.ts";
-import { runProperties } from "../src/harness/runner.ts";
-import type { Model, PlatformSurface } from "../src/platform/types.ts";
+import type { Model, PlatformSurface } from "../src/contract/types.ts";
+import { runProperties } from "../src/runner/runner.ts";
 
 interface Counts {
   steps: number;

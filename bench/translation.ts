@@ -17,14 +17,14 @@
  * ops/s is translations per second of CPU time (see cpuMilliseconds): batch / mean sample time.
  */
 import { Bench } from "tinybench";
-import { encodeLegacyContext } from "../src/bits/context-entry.ts";
-import { encodeSsEntry } from "../src/bits/paging-entry.ts";
-import { encodeLegacyRoot } from "../src/bits/root-entry.ts";
+import type { VIommuConfig } from "../src/contract/types.ts";
+import { legacyViommu } from "../src/contract/viommu-options.ts";
 import { writeWords } from "../src/memory/physical-memory.ts";
 import { SparseMemory } from "../src/memory/sparse-memory.ts";
 import { hi32, lo32 } from "../src/paging/address.ts";
-import type { VIommuConfig } from "../src/platform/types.ts";
-import { legacyViommu } from "../src/platform/viommu-options.ts";
+import { encodeLegacyContext } from "../src/spec/context-entry.ts";
+import { encodeSsEntry } from "../src/spec/paging-entry.ts";
+import { encodeLegacyRoot } from "../src/spec/root-entry.ts";
 import type { CacheCapacities } from "../src/vtd/caches.ts";
 import type { TranslationRequest } from "../src/vtd/interfaces.ts";
 import { VIommu } from "../src/vtd/viommu.ts";

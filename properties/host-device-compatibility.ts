@@ -7,13 +7,14 @@
  * guest memory (and the host shows it attached).
  */
 import { type CompatibilityCase, compatibilityCaseArb } from "../src/arbitraries/vmm-config.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { CaseFailed } from "../src/cases/case-failed.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
+import { expectedRefusal } from "../src/cases/vmm-compat.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { fingerprintPage } from "../src/oracle/index.ts";
-import { runVmmCases, VmmCaseFailed } from "./support/vmm-case.ts";
-import { expectedRefusal } from "./support/vmm-compat.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
 
-export { expectedRefusal, type Refusal } from "./support/vmm-compat.ts";
+export { expectedRefusal, type Refusal } from "../src/cases/vmm-compat.ts";
 
 export const hostDeviceCompatibility: PropertyDefinition = {
   id: "host-device-compatibility",
@@ -55,7 +56,7 @@ export const hostDeviceCompatibility: PropertyDefinition = {
       try {
         await vc.model.reset(c.config);
       } catch (e) {
-        if (e instanceof VmmCaseFailed) throw e;
+        if (e instanceof CaseFailed) throw e;
         refused = true;
       }
       vc.check();

@@ -8,11 +8,9 @@
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
-import { SLOTS, slotIova, tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
 import {
-  SHADOW_SLOTS,
   type ShadowDraw,
-  type ShadowInvalidation,
   shadowDmaArb,
   shadowDraw,
   shadowLeafArb,
@@ -20,12 +18,14 @@ import {
   shadowProblem,
   shadowTablePlanArb,
 } from "../src/arbitraries/vmm-shadow.ts";
-import { iotlbDomain, iotlbGlobal, pasidIotlbPage, pasidIotlbPasid } from "../src/harness/driver/index.ts";
-import type { PropertyContext, PropertyDefinition, PropertyOutcome } from "../src/harness/property.ts";
-import { ShadowWorld } from "./support/shadow-world.ts";
-import { runVmmCases } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
-import { VmmWorld } from "./support/vmm-world.ts";
+import type { PropertyContext, PropertyDefinition, PropertyOutcome } from "../src/cases/property.ts";
+import { SHADOW_SLOTS, type ShadowInvalidation } from "../src/cases/shadow-plan.ts";
+import { ShadowWorld } from "../src/cases/shadow-world.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { SLOTS, slotIova } from "../src/cases/vmm-plan.ts";
+import { VmmWorld } from "../src/cases/vmm-world.ts";
+import { iotlbDomain, iotlbGlobal, pasidIotlbPage, pasidIotlbPasid } from "../src/driver/index.ts";
 
 type Edit = { slot: number; kind: "remap" | "unmap" | "rights"; write: boolean };
 type Inv = "pasid" | "page" | "page-other" | "domain" | "global";

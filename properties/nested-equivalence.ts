@@ -9,12 +9,14 @@
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
-import { didFor, SLOTS, slotIova, tablePlansArb, VMM_PASIDS } from "../src/arbitraries/vmm-pasid-ops.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { failCase } from "../src/cases/case-failed.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
+import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
+import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
+import { VmmWorld } from "../src/cases/vmm-world.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
-import { fail, runVmmCases } from "./support/vmm-case.ts";
-import { stage2Allows, vmmJudge } from "./support/vmm-judge.ts";
-import { VmmWorld } from "./support/vmm-world.ts";
 
 const entryArb = (passThrough: boolean, sre: boolean) =>
   fc.option(
@@ -98,7 +100,7 @@ export const nestedEquivalence: PropertyDefinition = {
           const allowed = refHit !== null && stage2Allows(s2, refHit.gpa, 8, r.write);
           const who = `passed-through device 0x${world.sidOf(dev).toString(16)}`;
           if (!allowed && got.status === "ok")
-            fail(
+            failCase(
               `${who}: completed a DMA the emulated device with the same tables ${refHit === null ? "could not make" : "makes only outside this device's stage 2"}`,
               {
                 step,
@@ -107,15 +109,18 @@ export const nestedEquivalence: PropertyDefinition = {
               },
             );
           if (allowed && got.status === "aborted")
-            fail(`${who}: blocked a DMA the emulated device completes at GPA 0x${refHit?.gpa.toString(16)}`, {
-              step,
-              observed: "aborted",
-              permitted: `completes at GPA 0x${refHit?.gpa.toString(16)}`,
-            });
+            failCase(
+              `${who}: blocked a DMA the emulated device completes at GPA 0x${refHit?.gpa.toString(16)}`,
+              {
+                step,
+                observed: "aborted",
+                permitted: `completes at GPA 0x${refHit?.gpa.toString(16)}`,
+              },
+            );
           if (allowed && !r.write && got.status === "ok") {
             const hit = decodeFingerprint(got.data ?? new Uint8Array(), Number(iova & 0xfffn));
             if (hit?.gpa !== refHit?.gpa)
-              fail(
+              failCase(
                 `${who}: read GPA ${hit === null ? "(no fingerprint)" : `0x${hit.gpa.toString(16)}`}, the emulated device reads 0x${refHit?.gpa.toString(16)}`,
                 {
                   step,

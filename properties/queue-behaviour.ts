@@ -7,16 +7,16 @@
  */
 import fc from "fast-check";
 import { avoidSet, WAIT_WITHOUT_SIGNAL } from "../src/arbitraries/guest-avoid.ts";
-import { runGuestCases } from "../src/arbitraries/guest-case-run.ts";
 import { descriptorArb, dmaArb } from "../src/arbitraries/guest-commands.ts";
 import { describeConfig, guestConfigProblem, guestPlatformArb } from "../src/arbitraries/guest-config.ts";
-import type { Descriptor } from "../src/bits/descriptor.ts";
-import { readGuestU32, waitNop, waitWithStatus, writeGuestU32 } from "../src/harness/driver/index.ts";
-import { failCase } from "../src/harness/guest-case.ts";
-import { oracleJudge } from "../src/harness/guest-case-judge.ts";
-import { GuestWorld } from "../src/harness/guest-case-world.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
-import { Reg } from "../src/vtd/register-offsets.ts";
+import { failCase } from "../src/cases/case-failed.ts";
+import { oracleJudge } from "../src/cases/guest-case-judge.ts";
+import { runGuestCases } from "../src/cases/guest-case-run.ts";
+import { GuestWorld } from "../src/cases/guest-case-world.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { readGuestU32, waitNop, waitWithStatus, writeGuestU32 } from "../src/driver/index.ts";
+import type { Descriptor } from "../src/spec/descriptor.ts";
+import { Reg } from "../src/spec/register-offsets.ts";
 
 const IQE = 1n << 4n;
 /** Descriptor type 0xF (bits 3:0 = 0xF, 11:9 = 0): no such type [VTD-QI-5]. */

@@ -11,19 +11,19 @@
  */
 import fc from "fast-check";
 import {
-  LARGE_PAGES,
-  SHADOW_SLOTS,
   shadowDraw,
   shadowPlatformArb,
   shadowProblem,
   shadowRoundArb,
   shadowTablePlanArb,
 } from "../src/arbitraries/vmm-shadow.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
-import type { DmaResult } from "../src/platform/types.ts";
-import { ShadowWorld } from "./support/shadow-world.ts";
-import { fail, runVmmCases, type VmmCase } from "./support/vmm-case.ts";
-import { vmmJudge } from "./support/vmm-judge.ts";
+import { failCase } from "../src/cases/case-failed.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { LARGE_PAGES, SHADOW_SLOTS } from "../src/cases/shadow-plan.ts";
+import { ShadowWorld } from "../src/cases/shadow-world.ts";
+import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import type { DmaResult } from "../src/contract/types.ts";
 
 function describeResult(r: DmaResult): string {
   if (r.status !== "ok") return "aborted";
@@ -54,7 +54,7 @@ async function checkEquivalent(
           const same =
             got.status === ref.status && (statusOnly || Buffer.compare(bytes(got), bytes(ref)) === 0);
           if (!same)
-            fail(
+            failCase(
               `passed-through device 0x${world.config.devices[dev]?.sid.toString(16)}: IOVA 0x${world.iovaOf(d).toString(16)}${pasid === 1 ? " PASID 1" : ""} ${describeResult(got)}, the emulated device with the same tables ${describeResult(ref)}`,
               { step, observed: describeResult(got), permitted: describeResult(ref) },
             );

@@ -7,8 +7,8 @@
 import type { CommandWeights } from "../src/arbitraries/guest-commands.ts";
 import { guestConfigProblem } from "../src/arbitraries/guest-config.ts";
 import { runStorm } from "../src/arbitraries/guest-storm.ts";
-import { oracleJudge } from "../src/harness/guest-case-judge.ts";
-import type { PropertyDefinition } from "../src/harness/property.ts";
+import { oracleJudge } from "../src/cases/guest-case-judge.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
 
 const WEIGHTS: CommandWeights = {
   map: 5,

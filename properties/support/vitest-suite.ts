@@ -9,10 +9,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadAdapter } from "../../src/harness/adapter-spec.ts";
-import type { PropertyDefinition } from "../../src/harness/property.ts";
-import { runProperties } from "../../src/harness/runner.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { loadAdapter } from "../../src/adapters/adapter-spec.ts";
+import type { PropertyDefinition } from "../../src/cases/property.ts";
+import type { Model } from "../../src/contract/types.ts";
+import { runProperties } from "../../src/runner/runner.ts";
 
 const adapter = process.env.IOMMU_ADAPTER ?? "reference";
 // 150 keeps `npm test` well inside CI's budget on 2 cores; at 500 the properties alone take

@@ -5,7 +5,7 @@
  * recorded finding. Nothing is avoided unless asked, and the model names what it avoids in its
  * version string, which every report prints.
  */
-import type { ModelDescription } from "../platform/types.ts";
+import type { ModelDescription } from "../contract/types.ts";
 
 const FULL_RIGHTS_ONLY =
   "mappings and upper entries the commands write grant read and write (no read-only or write-only ones)";

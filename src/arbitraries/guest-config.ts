@@ -3,8 +3,8 @@
  * what a conforming register file can present (src/vtd/capabilities.ts configProblems).
  */
 import fc from "fast-check";
-import type { ModelDescription, PlatformConfig, VIommuConfig } from "../platform/types.ts";
-import { configProblems } from "../vtd/capabilities.ts";
+import type { ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
+import { configProblems } from "../contract/viommu-capabilities.ts";
 import { avoidPlatform, avoidSet } from "./guest-avoid.ts";
 
 /** Guest RAM of every generated platform: 16 MiB from GPA 0. */

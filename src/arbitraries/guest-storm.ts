@@ -3,16 +3,16 @@
  * command list run model-based (fc.asyncModelRun), every step judged by the oracle.
  */
 import fc from "fast-check";
-import type { Descriptor } from "../bits/descriptor.ts";
-import type { DomainKind } from "../harness/guest-case-world.ts";
-import { GuestWorld } from "../harness/guest-case-world.ts";
-import type { PropertyContext, PropertyOutcome } from "../harness/property.ts";
+import { runGuestCases } from "../cases/guest-case-run.ts";
+import type { DomainKind } from "../cases/guest-case-world.ts";
+import { GuestWorld } from "../cases/guest-case-world.ts";
+import type { PropertyContext, PropertyOutcome } from "../cases/property.ts";
+import type { Descriptor } from "../spec/descriptor.ts";
 import { avoidSet } from "./guest-avoid.ts";
-import { runGuestCases } from "./guest-case-run.ts";
 import { type CommandWeights, guestCommandsArb } from "./guest-commands.ts";
 import { describeConfig, type GuestConfigWants, guestPlatformArb } from "./guest-config.ts";
 import type { ReachWeights } from "./guest-reach.ts";
-import { worldPlanArb } from "./guest-world.ts";
+import { worldPlanArb } from "./world-plan.ts";
 
 export interface StormOptions {
   wants?: GuestConfigWants;

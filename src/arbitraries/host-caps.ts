@@ -4,7 +4,7 @@
  * [HOST-UAPI-20] [HOST-ERRATA-3] [VMM-COMPAT-1] .. [VMM-COMPAT-9]
  */
 import fc from "fast-check";
-import type { HostIommuConfig, VIommuConfig } from "../platform/types.ts";
+import type { HostIommuConfig, VIommuConfig } from "../contract/types.ts";
 
 /** Host address widths: the three SAGAW widths and the odd ones real parts report (46, 52). */
 export const HOST_AW_BITS = [39, 46, 48, 52, 57] as const;
@@ -57,9 +57,4 @@ export function coveringHostIommuArb(id: string, v: VIommuConfig): fc.Arbitrary<
     supervisorRequests: v.supervisorRequests ? fc.constant(true) : fc.boolean(),
     extendedAccessed: v.extendedAccessed ? fc.constant(true) : fc.boolean(),
   });
-}
-
-/** Levels of a host IOMMU's second-stage tables for its width. [HOST-XLATE-3] */
-export function hostStage2Levels(awBits: number): 3 | 4 | 5 {
-  return awBits >= 57 ? 5 : awBits >= 48 ? 4 : 3;
 }

@@ -11,9 +11,9 @@ import type {
   ModelDescription,
   PlatformConfig,
   VIommuConfig,
-} from "../platform/types.ts";
-import { legacyViommu } from "../platform/viommu-options.ts";
-import { configProblems } from "../vtd/capabilities.ts";
+} from "../contract/types.ts";
+import { configProblems } from "../contract/viommu-capabilities.ts";
+import { legacyViommu } from "../contract/viommu-options.ts";
 import { coveringHostIommuArb, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
 import { fitVmmConfig } from "./vmm-fit.ts";

@@ -6,7 +6,7 @@
  * configuration unchanged, so every generated configuration of the reference stays as it was.
  * [QEMU-NEST-9]
  */
-import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../platform/types.ts";
+import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 
 export interface FitOptions {
   /**

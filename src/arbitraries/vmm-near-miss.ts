@@ -6,8 +6,8 @@
  * forgets it would survive most runs.
  */
 import fc from "fast-check";
-import type { HostIommuConfig, ModelDescription, VIommuConfig } from "../platform/types.ts";
-import { configProblems } from "../vtd/capabilities.ts";
+import type { HostIommuConfig, ModelDescription, VIommuConfig } from "../contract/types.ts";
+import { configProblems } from "../contract/viommu-capabilities.ts";
 import { coveringHostIommuArb, HOST_AW_BITS, HOST_PASID_BITS } from "./host-caps.ts";
 import type { HostSide } from "./host-devices.ts";
 

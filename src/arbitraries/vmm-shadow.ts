@@ -8,50 +8,20 @@
  * kind (covering or not). [VMM-SHADOW-1] [VMM-SHADOW-2] [VMM-SHADOW-3] [VMM-SHADOW-5] [VMM-BIND-8]
  */
 import fc from "fast-check";
-import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../platform/types.ts";
+import {
+  LARGE_PAGES,
+  SHADOW_SLOTS,
+  type ShadowDma,
+  type ShadowEdit,
+  type ShadowInvalidation,
+  type ShadowLeaf,
+  type ShadowTablePlan,
+} from "../cases/shadow-plan.ts";
+import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 import { coveringHostIommuArb, HOST_AW_BITS, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
 import { guestMemoryArb, vmmViommu } from "./vmm-config.ts";
 import { fitVmmConfig } from "./vmm-fit.ts";
-
-/** Slots of a shadow table: 4 KiB slots share one 2 MiB region, 2 MiB slots follow it. */
-export const SHADOW_SLOTS = 6;
-const SMALL_BASE = 0x1000_0000n;
-const LARGE_BASE = 0x1400_0000n;
-/** The interrupt range's first page as an IOVA: never memory, whatever the tables say. */
-export const INTERRUPT_IOVA = 0xfee0_0000n;
-/** A GPA outside every generated guest memory map (16 MiB): the walk ends outside memory. */
-export const OUTSIDE_GPA = 0x4000_0000;
-/**
- * Pages of a 2 MiB leaf that DMAs touch (and that are fingerprinted): in its upper half, so a
- * leaf straddling RAM and a 1 MiB ROM is touched only in the ROM, where the guest's own
- * allocations never are.
- */
-export const LARGE_PAGES = [0x100, 0x1ff] as const;
-
-export type LeafSize = "4K" | "2M";
-
-export interface ShadowLeaf {
-  target: "ram" | "rom" | "outside";
-  read: boolean;
-  write: boolean;
-}
-
-export interface ShadowSlot {
-  size: LeafSize;
-  leaf: ShadowLeaf | null;
-}
-
-/** One guest second-stage table: its slots, the rights of its upper levels, an interrupt-range leaf. */
-export interface ShadowTablePlan {
-  slots: ShadowSlot[];
-  upper: { read: boolean; write: boolean };
-  interruptLeaf: boolean;
-}
-
-export function shadowSlotIova(slot: number, size: LeafSize): bigint {
-  return size === "4K" ? SMALL_BASE + BigInt(slot) * 0x1000n : LARGE_BASE + BigInt(slot) * 0x20_0000n;
-}
 
 /** Why a model cannot run shadow properties, or null. */
 export function shadowProblem(d: ModelDescription): string | null {
@@ -219,49 +189,6 @@ export function shadowTablePlanArb(
       { weight: 1, arbitrary: fc.constant(true) },
     ),
   });
-}
-
-/** A change to the guest's second stage or to which table the devices use. */
-export type ShadowEdit =
-  | { kind: "remap" | "rights"; slot: number; leaf: ShadowLeaf }
-  | { kind: "unmap"; slot: number }
-  /** Every device's context (legacy) or PASID entry (scalable) to the other table and its DID. */
-  | { kind: "switch" }
-  /** Every device's entry to pass-through (needs ECAP.PT), or back to a table. */
-  | { kind: "pass-through" }
-  | { kind: "none" };
-
-/** The invalidation after an edit: any granularity, covering the edit or not. */
-export type ShadowInvalidation =
-  | "iotlb-global"
-  | "iotlb-domain"
-  | "iotlb-domain-other"
-  | "iotlb-page"
-  | "iotlb-page-other"
-  | "pasid-iotlb"
-  | "context-global"
-  | "context-domain"
-  | "context-device"
-  | "pasid-cache"
-  | "linux"
-  | "te"
-  | "none";
-
-export interface ShadowRound {
-  edit: ShadowEdit;
-  inv: ShadowInvalidation;
-  /** Function-number mask of a device-selective context invalidation. */
-  fm: number;
-  /** The DMAs after the invalidation (slot, page of a large leaf, word, write). */
-  dmas: ShadowDma[];
-}
-
-export interface ShadowDma {
-  slot: number;
-  page: number;
-  word: number;
-  write: boolean;
-  pasid: 0 | 1;
 }
 
 export function shadowDmaArb(pasids: boolean): fc.Arbitrary<ShadowDma> {

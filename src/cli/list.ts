@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ADAPTER_FORMS, importBuiltIn } from "../harness/adapter-spec.ts";
+import { ADAPTER_FORMS, importBuiltIn } from "../adapters/adapter-spec.ts";
 import { type CliIO, EXIT_OK, UsageError } from "./errors.ts";
 import { loadRegistry } from "./registry.ts";
 import { addDeclaredRules, parseRules, rulesReport, scanCitations } from "./rules.ts";

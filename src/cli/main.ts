@@ -5,10 +5,10 @@
  */
 import { availableParallelism } from "node:os";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { AdapterLoadError, AdapterSpecError } from "../harness/adapter-spec.ts";
-import { TraceLoadError } from "../harness/trace/load.ts";
-import { ModelRequestError, ProtocolError } from "../platform/stdio/errors.ts";
-import { suiteVersion } from "../platform/stdio/suite-version.ts";
+import { AdapterLoadError, AdapterSpecError } from "../adapters/adapter-spec.ts";
+import { ModelRequestError, ProtocolError } from "../contract/errors.ts";
+import { suiteVersion } from "../contract/suite-version.ts";
+import { TraceLoadError } from "../trace/load.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
 import { mutantsCommand } from "./mutants.ts";

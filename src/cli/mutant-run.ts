@@ -6,9 +6,9 @@
  */
 import { copyFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { loadAdapter } from "../harness/adapter-spec.ts";
-import type { PropertyDefinition } from "../harness/property.ts";
-import { type PropertyResult, runProperties } from "../harness/runner.ts";
+import { loadAdapter } from "../adapters/adapter-spec.ts";
+import type { PropertyDefinition } from "../cases/property.ts";
+import { type PropertyResult, runProperties } from "../runner/runner.ts";
 import type { CliIO } from "./errors.ts";
 import type { Progress } from "./progress.ts";
 

@@ -4,9 +4,9 @@
  * [HARNESS-MUTANT-1]
  */
 import { resolve } from "node:path";
-import { loadAdapter } from "../harness/adapter-spec.ts";
-import { matchesGlob, type PropertyDefinition } from "../harness/property.ts";
-import { type PropertyResult, runProperties } from "../harness/runner.ts";
+import { loadAdapter } from "../adapters/adapter-spec.ts";
+import { matchesGlob, type PropertyDefinition } from "../cases/property.ts";
+import { type PropertyResult, runProperties } from "../runner/runner.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
 import { listMutants } from "./list.ts";
 import { type MutantRow, runMutant } from "./mutant-run.ts";

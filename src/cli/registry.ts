@@ -1,7 +1,7 @@
 /** Loading the property registry: properties/index.ts, or a module given with --registry. */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { matchesGlob, type PropertyDefinition } from "../harness/property.ts";
+import { matchesGlob, type PropertyDefinition } from "../cases/property.ts";
 import { UsageError } from "./errors.ts";
 
 const DEFAULT_REGISTRY = new URL("../../properties/index.ts", import.meta.url);

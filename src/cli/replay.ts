@@ -1,11 +1,12 @@
 /** `iommu-conformance replay FILE|DIR`: re-run traces against an adapter. [HARNESS-REPLAY-1] */
 import { relative, resolve } from "node:path";
-import { loadAdapter, parseAdapterSpec } from "../harness/adapter-spec.ts";
-import type { PropertyDefinition } from "../harness/property.ts";
-import { type ReplayResult, recordedResultJudge, replayTrace, type StepJudge } from "../harness/replay.ts";
-import { listTraceFiles, loadTraceFile, TraceLoadError } from "../harness/trace/load.ts";
-import type { Trace } from "../harness/trace/types.ts";
-import type { Model } from "../platform/types.ts";
+import { loadAdapter, parseAdapterSpec } from "../adapters/adapter-spec.ts";
+import { recordedResultJudge, type StepJudge } from "../cases/judge.ts";
+import type { PropertyDefinition } from "../cases/property.ts";
+import type { Model } from "../contract/types.ts";
+import { type ReplayResult, replayTrace } from "../runner/replay.ts";
+import { listTraceFiles, loadTraceFile, TraceLoadError } from "../trace/load.ts";
+import type { Trace } from "../trace/types.ts";
 import { type CliIO, exitCodeFor } from "./errors.ts";
 import { loadRegistry } from "./registry.ts";
 

@@ -1,11 +1,11 @@
 /** `iommu-conformance run`: properties against one adapter, with reports and traces. */
 import { join, resolve } from "node:path";
-import { loadAdapter, parseAdapterSpec } from "../harness/adapter-spec.ts";
-import { jsonReport } from "../harness/reports/json.ts";
-import { junitReport } from "../harness/reports/junit.ts";
-import { textReport } from "../harness/reports/text.ts";
-import { type RunReport, runProperties } from "../harness/runner.ts";
-import { writeFileAtomic } from "../harness/trace/write.ts";
+import { loadAdapter, parseAdapterSpec } from "../adapters/adapter-spec.ts";
+import { jsonReport } from "../runner/reports/json.ts";
+import { junitReport } from "../runner/reports/junit.ts";
+import { textReport } from "../runner/reports/text.ts";
+import { type RunReport, runProperties } from "../runner/runner.ts";
+import { writeFileAtomic } from "../trace/write.ts";
 import { type CliIO, exitCodeFor, UsageError } from "./errors.ts";
 import { createProgress } from "./progress.ts";
 import { loadRegistry, selectProperties } from "./registry.ts";

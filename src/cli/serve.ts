@@ -3,8 +3,8 @@
  * protocol on stdin/stdout. Anything else the process would print goes to stderr, since
  * stdout carries protocol lines only. [HARNESS-PROTO-1]
  */
-import { loadAdapter } from "../harness/adapter-spec.ts";
-import { serveModel } from "../platform/stdio/server.ts";
+import { loadAdapter } from "../adapters/adapter-spec.ts";
+import { serveModel } from "../adapters/stdio/server.ts";
 import { type CliIO, EXIT_OK } from "./errors.ts";
 
 export async function serveCommand(opts: { adapter: string; timeout: number }, io: CliIO): Promise<number> {

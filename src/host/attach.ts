@@ -3,13 +3,14 @@
  * (drivers/iommu/iommufd/device.c; drivers/iommu/intel/iommu.c, nested.c, pasid.c;
  * drivers/vfio/iommufd.c). spec/host-translation.md, HOST-HWPT-30..36.
  */
+
+import { Errno, fail } from "../spec/iommufd/errno.ts";
+import { HwptAllocFlags, VtdS1Flags } from "../spec/iommufd/structs.ts";
 import { canEnforceCoherency } from "./coherency.ts";
-import { Errno, fail } from "./errno.ts";
 import { stage2Levels } from "./hw-info.ts";
 import { allocPaging, destroyHwpt } from "./hwpt.ts";
 import type { DeviceObject, Hwpt, IoasObject, PagingHwpt } from "./objects.ts";
 import { attachedHwpt, type HostState, hwptById, NO_PASID } from "./state.ts";
-import { HwptAllocFlags, VtdS1Flags } from "./uapi/structs.ts";
 
 /** The stage-2 HWPT behind a HWPT: itself, or a nested HWPT's parent. */
 export function pagingOf(state: HostState, h: Hwpt): PagingHwpt {

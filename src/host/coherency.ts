@@ -1,4 +1,4 @@
-import type { HostIommuConfig } from "../platform/types.ts";
+import type { HostIommuConfig } from "../contract/types.ts";
 
 /**
  * Cache coherency of DMA (spec/coherency.md). iommufd makes every HWPT that a device

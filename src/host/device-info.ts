@@ -2,10 +2,8 @@
  * GET_HW_INFO (drivers/iommu/iommufd/device.c, iommufd_get_hw_info; drivers/iommu/
  * intel/iommu.c, intel_iommu_hw_info). spec/host-uapi.md, HOST-UAPI-2x.
  */
-import { Errno, fail } from "./errno.ts";
-import { hostCap, hostEcap } from "./hw-info.ts";
-import type { HostState } from "./state.ts";
-import { encodeLayout } from "./uapi/layout.ts";
+import { Errno, fail } from "../spec/iommufd/errno.ts";
+import { encodeLayout } from "../spec/iommufd/layout.ts";
 import {
   HwCapabilities,
   HwInfoFlags,
@@ -14,8 +12,10 @@ import {
   IOMMU_HW_INFO_VTD_LAYOUT,
   type IommuHwInfo,
   type IommuHwInfoVtd,
-} from "./uapi/structs.ts";
-import type { UserMemory } from "./uapi/user-memory.ts";
+} from "../spec/iommufd/structs.ts";
+import type { UserMemory } from "../spec/iommufd/user-memory.ts";
+import { hostCap, hostEcap } from "./hw-info.ts";
+import type { HostState } from "./state.ts";
 
 /** Fills the output fields of cmd (data_len, data_type, out_*) and the user buffer. */
 export function getHwInfo(state: HostState, cmd: IommuHwInfo, mem: UserMemory): void {

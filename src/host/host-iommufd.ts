@@ -8,21 +8,18 @@
  * writes come back, whole, in `out`. The VMM's own memory (IOAS_MAP user_va) is host
  * physical memory: user_va is the host physical address of the pinned pages.
  */
+
+import type { DmaResult, HostIommuConfig, IoctlResult } from "../contract/types.ts";
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import type { DmaResult, HostIommuConfig, IoctlResult } from "../platform/types.ts";
-import { attachDevice, detachDevice } from "./attach.ts";
-import { vmObservesNonCoherentDma } from "./coherency.ts";
-import { getHwInfo } from "./device-info.ts";
-import { Errno, IoctlError } from "./errno.ts";
-import { destroyObject, hwptAlloc, hwptInvalidate } from "./hwpt.ts";
-import { ioasAlloc, ioasMap, ioasUnmap } from "./ioas.ts";
-import { ObjectTable } from "./objects.ts";
-import { defaultPoolWindow, PagePool } from "./page-pool.ts";
-import { attachedHwpt, type HostState, NO_PASID } from "./state.ts";
-import { type HostDmaRequest, translate } from "./translate.ts";
-import { copyStructIn, respond, type UserCommand } from "./uapi/framing.ts";
-import { IOMMUFD_CMD_BASE, IOMMUFD_TYPE, IommufdCmd, VFIO_BASE, VFIO_TYPE } from "./uapi/ioctl-numbers.ts";
-import { decodeLayout, encodeLayout, type StructLayout } from "./uapi/layout.ts";
+import { Errno, IoctlError } from "../spec/iommufd/errno.ts";
+import {
+  IOMMUFD_CMD_BASE,
+  IOMMUFD_TYPE,
+  IommufdCmd,
+  VFIO_BASE,
+  VFIO_TYPE,
+} from "../spec/iommufd/ioctl-numbers.ts";
+import { decodeLayout, encodeLayout, type StructLayout } from "../spec/iommufd/layout.ts";
 import {
   IOMMU_DESTROY_LAYOUT,
   IOMMU_HW_INFO_LAYOUT,
@@ -44,8 +41,18 @@ import {
   VfioDetachFlags,
   type VfioDeviceAttachIommufdPt,
   type VfioDeviceDetachIommufdPt,
-} from "./uapi/structs.ts";
-import { UserMemory } from "./uapi/user-memory.ts";
+} from "../spec/iommufd/structs.ts";
+import { UserMemory } from "../spec/iommufd/user-memory.ts";
+import { attachDevice, detachDevice } from "./attach.ts";
+import { vmObservesNonCoherentDma } from "./coherency.ts";
+import { getHwInfo } from "./device-info.ts";
+import { destroyObject, hwptAlloc, hwptInvalidate } from "./hwpt.ts";
+import { ioasAlloc, ioasMap, ioasUnmap } from "./ioas.ts";
+import { ObjectTable } from "./objects.ts";
+import { defaultPoolWindow, PagePool } from "./page-pool.ts";
+import { attachedHwpt, type HostState, NO_PASID } from "./state.ts";
+import { type HostDmaRequest, translate } from "./translate.ts";
+import { copyStructIn, respond, type UserCommand } from "./uapi/framing.ts";
 
 export interface HostDeviceConfig {
   /** The iommufd device id (from VFIO_DEVICE_BIND_IOMMUFD, done before the run). */

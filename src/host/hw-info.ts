@@ -1,5 +1,5 @@
-import { withBits } from "../bits/word.ts";
-import type { HostIommuConfig } from "../platform/types.ts";
+import type { HostIommuConfig } from "../contract/types.ts";
+import { withBits } from "../spec/word.ts";
 
 /**
  * The capability registers a host VT-d IOMMU reports (VT-d 5.10 §11.4.2, §11.4.3),

@@ -2,17 +2,9 @@
  * HWPT commands: HWPT_ALLOC, HWPT_INVALIDATE and DESTROY (drivers/iommu/iommufd/
  * hw_pagetable.c, main.c; drivers/iommu/intel/iommu.c, nested.c).
  */
-import type { HostIommuConfig } from "../platform/types.ts";
-import { canEnforceCoherency } from "./coherency.ts";
-import { Errno, fail } from "./errno.ts";
-import { stage2Levels } from "./hw-info.ts";
-import { apertureEnd, mapAreaInto, prohibitsReadOnly } from "./ioas.ts";
-import { NestedIotlb } from "./iotlb.ts";
-import type { DeviceObject, IoasObject, NestedHwpt, PagingHwpt } from "./objects.ts";
-import { Stage2Tables } from "./stage2-tables.ts";
-import type { HostState } from "./state.ts";
-import { copyDriverArrayEntry, copyDriverData } from "./uapi/framing.ts";
-import { decodeLayout } from "./uapi/layout.ts";
+import type { HostIommuConfig } from "../contract/types.ts";
+import { Errno, fail } from "../spec/iommufd/errno.ts";
+import { decodeLayout } from "../spec/iommufd/layout.ts";
 import {
   HwptAllocFlags,
   HwptDataType,
@@ -25,8 +17,16 @@ import {
   type IommuHwptVtdS1Invalidate,
   VtdInvFlags,
   VtdS1Flags,
-} from "./uapi/structs.ts";
-import type { UserMemory } from "./uapi/user-memory.ts";
+} from "../spec/iommufd/structs.ts";
+import type { UserMemory } from "../spec/iommufd/user-memory.ts";
+import { canEnforceCoherency } from "./coherency.ts";
+import { stage2Levels } from "./hw-info.ts";
+import { apertureEnd, mapAreaInto, prohibitsReadOnly } from "./ioas.ts";
+import { NestedIotlb } from "./iotlb.ts";
+import type { DeviceObject, IoasObject, NestedHwpt, PagingHwpt } from "./objects.ts";
+import { Stage2Tables } from "./stage2-tables.ts";
+import type { HostState } from "./state.ts";
+import { copyDriverArrayEntry, copyDriverData } from "./uapi/framing.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 

@@ -1,11 +1,15 @@
 /** The reference host IOMMU (Linux iommufd style): the class, the errno values and the uAPI codecs. */
+
+export { Errno, errnoName } from "../spec/iommufd/errno.ts";
+export * from "../spec/iommufd/ioctl-numbers.ts";
+export * from "../spec/iommufd/structs.ts";
+export { pointerKey } from "../spec/iommufd/user-memory.ts";
 export {
   canEnforceCoherency,
   coherencyBox,
   deviceNonCoherent,
   vmObservesNonCoherentDma,
 } from "./coherency.ts";
-export { Errno, errnoName } from "./errno.ts";
 export {
   type HostDeviceConfig,
   HostIommufd,
@@ -14,6 +18,3 @@ export {
 } from "./host-iommufd.ts";
 export { hostCap, hostEcap, stage2Levels } from "./hw-info.ts";
 export type { HostDmaRequest } from "./translate.ts";
-export * from "./uapi/ioctl-numbers.ts";
-export * from "./uapi/structs.ts";
-export { pointerKey } from "./uapi/user-memory.ts";

@@ -3,10 +3,10 @@
  * io_pagetable.c) and keeping every paging HWPT of the IOAS in step with its areas.
  */
 import { PAGE_SIZE } from "../memory/physical-memory.ts";
-import { Errno, fail } from "./errno.ts";
+import { Errno, fail } from "../spec/iommufd/errno.ts";
+import { IoasMapFlags, type IommuIoasMap, type IommuIoasUnmap } from "../spec/iommufd/structs.ts";
 import type { IoasArea, IoasObject, PagingHwpt } from "./objects.ts";
 import type { HostState } from "./state.ts";
-import { IoasMapFlags, type IommuIoasMap, type IommuIoasUnmap } from "./uapi/structs.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 const PAGE = BigInt(PAGE_SIZE);

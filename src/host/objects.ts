@@ -1,5 +1,5 @@
-import type { HostIommuConfig } from "../platform/types.ts";
-import { Errno, fail } from "./errno.ts";
+import type { HostIommuConfig } from "../contract/types.ts";
+import { Errno, fail } from "../spec/iommufd/errno.ts";
 import type { NestedIotlb } from "./iotlb.ts";
 import type { Stage2Tables } from "./stage2-tables.ts";
 

@@ -1,5 +1,5 @@
 import { PAGE_SIZE, type PhysicalMemory } from "../memory/physical-memory.ts";
-import { Errno, fail } from "./errno.ts";
+import { Errno, fail } from "../spec/iommufd/errno.ts";
 
 /**
  * The host kernel's page allocator for IOMMU page-table pages: a fixed window of host

@@ -1,5 +1,5 @@
+import type { HostIommuConfig } from "../contract/types.ts";
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import type { HostIommuConfig } from "../platform/types.ts";
 import type { Hwpt, ObjectTable } from "./objects.ts";
 import type { PagePool } from "./page-pool.ts";
 

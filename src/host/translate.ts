@@ -10,10 +10,10 @@ import {
   walkNested,
   walkSecondStage,
 } from "../paging/index.ts";
+import { VtdS1Flags } from "../spec/iommufd/structs.ts";
 import { pagingOf } from "./attach.ts";
 import type { DeviceObject, NestedHwpt, PagingHwpt } from "./objects.ts";
 import { attachedHwpt, type HostState, hwptById, NO_PASID } from "./state.ts";
-import { VtdS1Flags } from "./uapi/structs.ts";
 
 export interface HostDmaRequest {
   devId: number;

@@ -1,6 +1,6 @@
 /** Small exports for properties that want the oracle's coverage rules directly. */
-import type { TranslationMode } from "../platform/types.ts";
-import type { InvalidationScope } from "../vtd/scope.ts";
+import type { TranslationMode } from "../contract/types.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import { covers } from "./coverage.ts";
 import type { CacheKey } from "./keys.ts";
 

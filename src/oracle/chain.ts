@@ -8,11 +8,11 @@
  * invalidation, are re-walked; in between, the sets do not change.
  */
 
-import { levelShift } from "../bits/paging-entry.ts";
-import { hex } from "../bits/word.ts";
-import type { TranslationMode } from "../platform/types.ts";
-import { LegacyFault as L, ScalableFault as S } from "../vtd/fault-reasons.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
+import type { TranslationMode } from "../contract/types.ts";
+import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
+import { levelShift } from "../spec/paging-entry.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
+import { hex } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
 import type { Completion, Control } from "./control.ts";
 import { covers } from "./coverage.ts";

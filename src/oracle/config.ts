@@ -2,13 +2,9 @@
  * What the oracle needs of a platform configuration: the capabilities the guest sees, decoded
  * once (the same derivation the reference register file uses, src/vtd/capabilities.ts).
  */
-import type { PlatformConfig } from "../platform/types.ts";
-import {
-  type Capabilities,
-  capabilitiesFor,
-  decodeCapabilities,
-  encodeCapabilities,
-} from "../vtd/capabilities.ts";
+import type { PlatformConfig } from "../contract/types.ts";
+import { capabilitiesFor } from "../contract/viommu-capabilities.ts";
+import { type Capabilities, decodeCapabilities, encodeCapabilities } from "../spec/capabilities.ts";
 
 export interface OracleConfig {
   /** CAP.CM: not-present and faulting non-first-stage entries may be cached. */

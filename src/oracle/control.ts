@@ -4,12 +4,13 @@
  * read from the shadow memory when IQT is written), register-based invalidations, and when each
  * invalidation is known to have completed.
  */
-import { type Descriptor, decodeDescriptor, descriptorScope } from "../bits/descriptor.ts";
-import { bit, field, mask } from "../bits/word.ts";
-import type { TranslationMode } from "../platform/types.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
-import { Reg } from "../vtd/register-offsets.ts";
-import type { InvalidationScope } from "../vtd/scope.ts";
+
+import type { TranslationMode } from "../contract/types.ts";
+import { type Descriptor, decodeDescriptor, descriptorScope } from "../spec/descriptor.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
+import { Reg } from "../spec/register-offsets.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
+import { bit, field, mask } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
 import type { HistoryMemory } from "./history-memory.ts";
 

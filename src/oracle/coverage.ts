@@ -4,8 +4,8 @@
  * rules; this second implementation cross-checks it). Over-invalidation by a model is always
  * permitted, so "covers" must never be wider than the specification's guarantee.
  */
-import type { TranslationMode } from "../platform/types.ts";
-import type { InvalidationScope } from "../vtd/scope.ts";
+import type { TranslationMode } from "../contract/types.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import type { CacheKey, PscKey } from "./keys.ts";
 
 /** Source-id bits ignored by a device-selective context invalidation with function mask fm (Table 21). */

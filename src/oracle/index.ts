@@ -15,9 +15,21 @@
  * invalidations with wait descriptors whose status the guest reads back, and read the candidate
  * pages of DMA writes (oracle.unresolvedWrites) to let the oracle see where they landed.
  */
+
+export {
+  decodeFingerprint,
+  type FingerprintHit,
+  fingerprintPage,
+  fingerprintWord,
+} from "../contract/fingerprint.ts";
 export { coversKey } from "./api-helpers.ts";
-export { decodeFingerprint, type FingerprintHit, fingerprintPage, fingerprintWord } from "./fingerprint.ts";
 export type { CacheKey, StageKind } from "./keys.ts";
-export { Oracle, type OracleStep, type PermittedSet, type Verdict, type Violation } from "./oracle.ts";
+export {
+  Oracle,
+  type OracleJudgement,
+  type OracleStep,
+  type PermittedSet,
+  type Violation,
+} from "./oracle.ts";
 export type { OutcomeValue, Permitted } from "./outcome.ts";
 export type { Resolved } from "./resolve.ts";

@@ -3,7 +3,7 @@
  * addresses (VT-d 5.10 §6.2.1, Table 17). Each cached value the oracle tracks carries the key an
  * invalidation is matched against (coverage.ts).
  */
-import type { TranslationMode } from "../platform/types.ts";
+import type { TranslationMode } from "../contract/types.ts";
 
 /** [ORACLE-KEY-1] Context cache: looked up by SID; legacy mode tags with the entry's DID (0 for a cached fault). */
 export interface ContextKey {

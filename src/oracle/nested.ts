@@ -8,7 +8,7 @@ import { hi32, lo32 } from "../paging/address.ts";
 import { walkNested } from "../paging/nested.ts";
 import { walkSecondStage } from "../paging/second-stage.ts";
 import type { PagingFault, PagingResult } from "../paging/types.ts";
-import { ScalableFault as S } from "../vtd/fault-reasons.ts";
+import { ScalableFault as S } from "../spec/fault-reasons.ts";
 import type { OracleConfig } from "./config.ts";
 import type { WordReader } from "./history-memory.ts";
 import type { FaultValue, OutcomeValue } from "./outcome.ts";

@@ -2,14 +2,15 @@
  * The permitted-outcome oracle [ORACLE-JUDGE-1..6]: an online judge of the platform-surface step
  * stream. It never looks inside a model; the same step list always yields the same verdicts.
  */
-import { decodeFaultRecord } from "../bits/fault-record.ts";
-import type { DmaRequest, DmaResult, PlatformConfig } from "../platform/types.ts";
-import { faultReasonName } from "../vtd/fault-reasons.ts";
-import { Reg } from "../vtd/register-offsets.ts";
+
+import { decodeFingerprint } from "../contract/fingerprint.ts";
+import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
+import { faultReasonName } from "../spec/fault-reasons.ts";
+import { decodeFaultRecord } from "../spec/fault-record.ts";
+import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
-import { decodeFingerprint } from "./fingerprint.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { Permitted } from "./outcome.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";
@@ -29,7 +30,7 @@ export interface Violation {
   permitted: string[];
 }
 
-export type Verdict = { ok: true } | { ok: false; violation: Violation };
+export type OracleJudgement = { ok: true } | { ok: false; violation: Violation };
 
 /** The outcomes permitted for one request now, each with what it means and why. */
 export interface PermittedSet {
@@ -52,7 +53,7 @@ interface AbortedDma {
   faults: Array<{ reason: number; record: string }>;
 }
 
-const OK: Verdict = { ok: true };
+const OK: OracleJudgement = { ok: true };
 const AD_BITS = 0x760n; // A/D/EA of first-stage (5, 6, 10) and second-stage (8, 9) entries
 
 export class Oracle {
@@ -77,7 +78,7 @@ export class Oracle {
   }
 
   /** Judge one observed step (and learn from it). */
-  observe(step: OracleStep): Verdict {
+  observe(step: OracleStep): OracleJudgement {
     this.t++;
     switch (step.op) {
       case "reset":
@@ -204,7 +205,7 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-2] [ORACLE-JUDGE-3] A DMA: its outcome must be one of the permitted ones. */
-  private onDma(req: DmaRequest, result: DmaResult): Verdict {
+  private onDma(req: DmaRequest, result: DmaResult): OracleJudgement {
     const set = this.permittedFor(req);
     const lines = () => set.text(); // for reports only: made when a step is judged wrong
     if (result.status === "aborted") {
@@ -272,10 +273,10 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-4] Guest memory read back: completions, landed writes, and unexplained changes. */
-  private onReadGuest(gpa: number, bytes: Uint8Array): Verdict {
+  private onReadGuest(gpa: number, bytes: Uint8Array): OracleJudgement {
     const comps = this.tl.control.readGuest(this.t, gpa, bytes);
     this.addCompletions(comps);
-    let verdict: Verdict = OK;
+    let verdict: OracleJudgement = OK;
     // Resolve pending writes whose candidates this read covers entirely.
     for (const w of [...this.pendingWrites]) {
       let landed = -1;
@@ -329,7 +330,7 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-5] Register reads: invalidation completion and fault records. */
-  private onReadReg(off: number, width: 4 | 8, value: bigint): Verdict {
+  private onReadReg(off: number, width: 4 | 8, value: bigint): OracleJudgement {
     this.learnCapabilities(off, width, value);
     if (off === Reg.FSTS) {
       const v = this.faultStatus(value);
@@ -431,7 +432,7 @@ export class Oracle {
    * recorded leaves PPF (its record, or the pending record it was compressed into) or PFO set
    * until software clears a record or PFO.
    */
-  private faultStatus(value: bigint): Verdict {
+  private faultStatus(value: bigint): OracleJudgement {
     if ((value & 0x10n) !== 0n && !this.tl.control.iqePermitted)
       return bad(
         "FSTS.IQE is set, but every descriptor the queue fetched since IQE was last cleared is valid",
@@ -465,7 +466,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function bad(message: string, observed: string, permitted: string[] | (() => string[])): Verdict {
+function bad(message: string, observed: string, permitted: string[] | (() => string[])): OracleJudgement {
   return {
     ok: false,
     violation: { message, observed, permitted: typeof permitted === "function" ? permitted() : permitted },

@@ -4,6 +4,8 @@
  * paging structure or at any level a paging-structure cache may supply. A second implementation
  * of VTD-FS-1..6 and VTD-SS-1..5 (the reference's hot-path walkers are src/paging).
  */
+
+import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
 import {
   decodeFsEntry,
   decodeSsEntry,
@@ -11,9 +13,8 @@ import {
   levelShift,
   type PagingLevel,
   ssReservedBits,
-} from "../bits/paging-entry.ts";
-import { bit, field, hex, mask } from "../bits/word.ts";
-import { LegacyFault as L, ScalableFault as S } from "../vtd/fault-reasons.ts";
+} from "../spec/paging-entry.ts";
+import { bit, field, hex, mask } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
 import type { WordReader } from "./history-memory.ts";
 import type { StageKind } from "./keys.ts";

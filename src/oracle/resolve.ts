@@ -2,7 +2,7 @@
  * From a permitted value to what one request may observe [ORACLE-JUDGE-1]: a translation becomes
  * "completes at this address" or a permission fault, by the request's access type and privilege.
  */
-import { LegacyFault as L, ScalableFault as S } from "../vtd/fault-reasons.ts";
+import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
 import type { OutcomeValue, Recording } from "./outcome.ts";
 
 export type Resolved = { kind: "ok"; addr: number } | { kind: "fault"; reason: number; record: Recording };

@@ -4,9 +4,10 @@
  * (what a context or PASID cache could hold) or a fault. A deliberate second implementation of
  * the VTD-ROOT/CTX/PASID rules, so the reference and the oracle cross-check each other.
  */
-import { bit, field, hex, mask } from "../bits/word.ts";
-import { LegacyFault as L, ScalableFault as S } from "../vtd/fault-reasons.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
+
+import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
+import { bit, field, hex, mask } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
 import type { WordReader } from "./history-memory.ts";
 import type { FaultValue, Recording } from "./outcome.ts";
@@ -158,7 +159,7 @@ export function walkContext(
 /**
  * [ORACLE-WALK-2] [VTD-PASID-4] Whether a present PASID-table entry has a reserved bit set (VT-d
  * 5.10 §9.6): bits reserved always, pointer bits 63:HAW, and fields reserved for lack of the
- * capability they need. Written from the table, independently of src/bits/pasid-entry.ts.
+ * capability they need. Written from the table, independently of src/spec/pasid-entry.ts.
  */
 function pasidEntryReservedSet(w: readonly bigint[], cfg: OracleConfig): boolean {
   const above = reservedAbove(cfg.haw);

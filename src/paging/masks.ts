@@ -10,7 +10,7 @@ import {
   reservedMaskHalves,
   type SsReservedOptions,
   ssReservedMask,
-} from "../bits/paging-entry.ts";
+} from "../spec/paging-entry.ts";
 
 // Indexed by a small number derived from the options: no string keys on the hot path.
 const fsCache: Array<Uint32Array | undefined> = [];

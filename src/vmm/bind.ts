@@ -5,9 +5,9 @@
  * are forwarded to the host. spec/vmm.md, VMM-BIND-*, VMM-INV-*, VMM-SHADOW-*.
  */
 
+import type { TranslationMode } from "../contract/types.ts";
 import { VtdS1Flags } from "../host/index.ts";
-import type { TranslationMode } from "../platform/types.ts";
-import type { InvalidationScope } from "../vtd/scope.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import { FULL_FLUSH, nestedFlush, shadowCovered } from "./forward.ts";
 import type { GuestState, GuestTables, Want } from "./guest-entries.ts";
 import type { GuestMemoryView } from "./guest-memory.ts";

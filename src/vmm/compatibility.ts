@@ -3,9 +3,10 @@
  * the host IOMMU behind it against the vIOMMU's options, in a fixed order, each check with
  * its own error (facts §6; QEMU hw/i386/intel_iommu.c, vtd_check_hiod). spec/vmm.md, VMM-COMPAT-*.
  */
-import { bit, field } from "../bits/word.ts";
+
+import type { DeviceConfig, HostIommuConfig, VIommuConfig } from "../contract/types.ts";
 import { HwInfoType } from "../host/index.ts";
-import type { DeviceConfig, HostIommuConfig, VIommuConfig } from "../platform/types.ts";
+import { bit, field } from "../spec/word.ts";
 import { VmmConfigError } from "./errors.ts";
 import type { HwInfo } from "./host-io.ts";
 

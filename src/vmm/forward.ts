@@ -3,8 +3,8 @@
  * get HWPT_INVALIDATE (the guest's stage-1 caches now live in the host IOMMU), shadow domains
  * are rebuilt. Pure decisions; bind.ts carries them out. spec/vmm.md, VMM-INV-*.
  */
-import type { TranslationMode } from "../platform/types.ts";
-import type { InvalidationScope } from "../vtd/scope.ts";
+import type { TranslationMode } from "../contract/types.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import type { Want } from "./guest-entries.ts";
 import { U64_MAX } from "./host-io.ts";
 

@@ -5,13 +5,18 @@
  * device (or one of its PASIDs). Arbitrary bytes give "blocked", never an exception.
  * spec/vmm.md, VMM-BIND-*.
  */
+
+import type { VIommuConfig } from "../contract/types.ts";
+import { capabilitiesFor } from "../contract/viommu-capabilities.ts";
+import { type PhysicalMemory, readWords } from "../memory/physical-memory.ts";
+import type { Capabilities } from "../spec/capabilities.ts";
 import {
   decodeLegacyContext,
   decodeScalableContext,
   legacyContextReserved,
   scalableContextReserved,
-} from "../bits/context-entry.ts";
-import type { EntryCaps } from "../bits/entry-caps.ts";
+} from "../spec/context-entry.ts";
+import type { EntryCaps } from "../spec/entry-caps.ts";
 import {
   anyBits,
   decodePasidDir,
@@ -19,12 +24,9 @@ import {
   PGTT,
   pasidDirReserved,
   pasidEntryReserved,
-} from "../bits/pasid-entry.ts";
-import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../bits/root-entry.ts";
-import { type PhysicalMemory, readWords } from "../memory/physical-memory.ts";
-import type { VIommuConfig } from "../platform/types.ts";
-import { type Capabilities, capabilitiesFor } from "../vtd/capabilities.ts";
-import type { RootPointer } from "../vtd/interfaces.ts";
+} from "../spec/pasid-entry.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
+import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../spec/root-entry.ts";
 
 /** What the host should do for one (device, PASID) slot. `did`/`pasid`: the guest entry's DID and PASID. */
 export type Want =

@@ -4,8 +4,9 @@
  * addresses through a PhysicalMemory view, while the host IOMMU sees host memory.
  * [VMM-S2-1] [VMM-S2-2]
  */
+
+import type { PlatformConfig } from "../contract/types.ts";
 import { PAGE_SIZE, type PhysicalMemory } from "../memory/physical-memory.ts";
-import type { PlatformConfig } from "../platform/types.ts";
 import { VmmConfigError } from "./errors.ts";
 
 /** [VMM-S2-1] Guest RAM starts at this host physical address: GPA ≠ HPA, so a missed stage 2 shows. */

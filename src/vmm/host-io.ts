@@ -29,7 +29,7 @@ import {
   ioasMapRequest,
   vfioAttachRequest,
   vfioDetachRequest,
-} from "../host/uapi/requests.ts";
+} from "../spec/iommufd/requests.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 /** Where the VMM keeps driver payloads in its own (user) memory. */

@@ -1,13 +1,14 @@
 /**
  * The reference platform as a whole, one VM: guest memory backed by host memory, the vIOMMU,
  * the host IOMMU (iommufd) and the devices, emulated or passed through, with the VMM glue that
- * keeps the host in step with the guest. src/platform/reference.ts puts it behind the adapter
+ * keeps the host in step with the guest. src/adapters/reference.ts puts it behind the adapter
  * contract. spec/vmm.md.
  */
+
+import type { DmaRequest, DmaResult, HostView, PlatformConfig } from "../contract/types.ts";
 import { type HostDeviceConfig, HostIommufd } from "../host/index.ts";
 import { SparseMemory } from "../memory/sparse-memory.ts";
 import { hi32, lo32 } from "../paging/index.ts";
-import type { DmaRequest, DmaResult, HostView, PlatformConfig } from "../platform/types.ts";
 import type { CacheCapacities } from "../vtd/caches.ts";
 import { dmaRequestProblem, VIommu } from "../vtd/viommu.ts";
 import { Binder, type BoundDevice } from "./bind.ts";
@@ -26,7 +27,7 @@ import { Stage2 } from "./stage2.ts";
 
 /**
  * Called with the parts as they are built, at every construction: the seam through which the
- * mutant gallery (src/platform/mutants/) wraps or replaces one method of one part.
+ * mutant gallery (src/adapters/mutants/) wraps or replaces one method of one part.
  */
 export interface PlatformBuildHooks {
   /** The host IOMMU, before the VMM's first host call. */

@@ -5,8 +5,9 @@
  * the region's. Caching mode (checked at reset) guarantees the guest invalidates after every
  * change, and the VMM rebuilds on each covering invalidation. spec/vmm.md, VMM-SHADOW-*.
  */
-import { ssReservedBits } from "../bits/paging-entry.ts";
+
 import { readU64 } from "../memory/physical-memory.ts";
+import { ssReservedBits } from "../spec/paging-entry.ts";
 import type { GuestMemoryView } from "./guest-memory.ts";
 import type { HostIo } from "./host-io.ts";
 

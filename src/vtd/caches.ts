@@ -7,10 +7,11 @@
  * Lookups use number keys only (no strings, no bigint): the IOTLB and the paging-structure caches
  * are filed under a tag number for (DID, PASID) and found by the input-address prefix as a number.
  */
-import type { TranslationMode } from "../platform/types.ts";
+
+import type { TranslationMode } from "../contract/types.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
+import type { IotlbKind, LegacyContextView, PasidView, ScalableContextView } from "./entry-views.ts";
 import type { InvalidationSink } from "./interfaces.ts";
-import type { InvalidationScope } from "./scope.ts";
-import type { LegacyContextView, PasidView, ScalableContextView } from "./translate.ts";
 
 export interface CacheCapacities {
   context: number;
@@ -45,9 +46,6 @@ export interface CachedPasid {
   /** The translator's decoding of `words`, made once. */
   view?: PasidView;
 }
-
-/** What produced an IOTLB entry: decides which invalidations cover it [VTD-CACHE-6] [VTD-CACHE-7]. */
-export type IotlbKind = "second-stage" | "pass-through" | "first-stage" | "nested";
 
 export interface CachedTranslation {
   did: number;

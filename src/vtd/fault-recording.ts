@@ -4,12 +4,13 @@
  * No interrupt is delivered; FECTL.IP shows a pending event and `eventsSent` counts the
  * messages an unmasked event would have sent. See spec/faults.md.
  */
-import { decodeFaultRecord, encodeFaultRecord, type FaultRecord } from "../bits/fault-record.ts";
-import { bit, mask } from "../bits/word.ts";
-import { LegacyFault, ScalableFault } from "./fault-reasons.ts";
+
+import { LegacyFault, ScalableFault } from "../spec/fault-reasons.ts";
+import { decodeFaultRecord, encodeFaultRecord, type FaultRecord } from "../spec/fault-record.ts";
+import type { FaultInfo } from "../spec/invalidation-scope.ts";
+import { EventCtl, Fsts } from "../spec/register-offsets.ts";
+import { bit, mask } from "../spec/word.ts";
 import type { FaultSink } from "./interfaces.ts";
-import { EventCtl, Fsts } from "./register-offsets.ts";
-import type { FaultInfo } from "./scope.ts";
 
 /**
  * [VTD-FAULT-1] [VTD-FAULT-2] Reasons that are not "qualified" (Table 30): fault processing

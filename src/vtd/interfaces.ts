@@ -5,16 +5,11 @@
  *   runs the invalidation queue and records faults;
  * - viommu.ts joins them behind the platform surface.
  */
-import type { TranslationMode } from "../platform/types.ts";
-import type { FaultInfo, InvalidationScope } from "./scope.ts";
+import type { TranslationMode } from "../contract/types.ts";
+import type { FaultInfo, InvalidationScope } from "../spec/invalidation-scope.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
 
-/** The root-table pointer as latched by GCMD.SRTP (RTADDR at that moment). */
-export interface RootPointer {
-  /** Root table address (RTADDR bits 63:12). */
-  address: number;
-  /** Translation table mode, RTADDR bits 11:10: 0 legacy, 1 scalable, 2 reserved, 3 abort-DMA. */
-  ttm: number;
-}
+export type { RootPointer };
 
 /**
  * One DMA request as the translation path sees it (never crosses a 4 KiB page). The 64-bit input

@@ -5,20 +5,21 @@
  * The model processes descriptors synchronously: a write that makes the queue fetchable
  * runs it until it is empty or an error stops it. See spec/queue.md.
  */
+
+import type { TranslationMode } from "../contract/types.ts";
+import type { PhysicalMemory } from "../memory/physical-memory.ts";
+import { readWords } from "../memory/physical-memory.ts";
+import type { Capabilities } from "../spec/capabilities.ts";
 import {
   type Descriptor,
   DescriptorType,
   decodeDescriptor,
   descriptorScope,
   descriptorType,
-} from "../bits/descriptor.ts";
-import { bit, field, mask } from "../bits/word.ts";
-import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import { readWords } from "../memory/physical-memory.ts";
-import type { TranslationMode } from "../platform/types.ts";
-import type { Capabilities } from "./capabilities.ts";
+} from "../spec/descriptor.ts";
+import { EventCtl, Ics, Iqa, Iqei, QueuePointer } from "../spec/register-offsets.ts";
+import { bit, field, mask } from "../spec/word.ts";
 import type { InvalidationSink } from "./interfaces.ts";
-import { EventCtl, Ics, Iqa, Iqei, QueuePointer } from "./register-offsets.ts";
 
 /** Where the queue reports an invalidation queue error (FSTS lives in fault recording). */
 export interface QueueErrorSink {

@@ -4,21 +4,17 @@
  * invalidation, fault reporting and the invalidation queue. A guest driver reaches it
  * through 4- and 8-byte accesses. See spec/registers.md.
  */
-import { bit, field, mask, U64_MASK } from "../bits/word.ts";
+
+import type { TranslationMode, VIommuConfig } from "../contract/types.ts";
+import { capabilitiesFor, configProblems } from "../contract/viommu-capabilities.ts";
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
-import type { TranslationMode, VIommuConfig } from "../platform/types.ts";
-import {
-  type Capabilities,
-  type CapabilityRegisters,
-  capabilitiesFor,
-  configProblems,
-  encodeCapabilities,
-} from "./capabilities.ts";
+import { type Capabilities, type CapabilityRegisters, encodeCapabilities } from "../spec/capabilities.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
+import { Ccmd, Gcmd, Gsts, Iotlb, Iva, Reg, Rtaddr } from "../spec/register-offsets.ts";
+import { bit, field, mask, U64_MASK } from "../spec/word.ts";
 import { FaultRecording } from "./fault-recording.ts";
 import type { InvalidationSink, RootPointer } from "./interfaces.ts";
 import { InvalidationQueue, modeOfTtm } from "./queue.ts";
-import { Ccmd, Gcmd, Gsts, Iotlb, Iva, Reg, Rtaddr } from "./register-offsets.ts";
-import type { InvalidationScope } from "./scope.ts";
 
 export interface RegisterListener {
   onRootPointer?(rp: RootPointer): void;

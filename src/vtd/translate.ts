@@ -5,21 +5,8 @@
  * Translation enable (GCMD.TE) is the caller's business.
  */
 
-import {
-  decodeLegacyContext,
-  decodeScalableContext,
-  legacyContextReserved,
-  scalableContextReserved,
-} from "../bits/context-entry.ts";
-import type { EntryCaps } from "../bits/entry-caps.ts";
-import {
-  anyBits,
-  decodePasidDir,
-  decodePasidEntry,
-  pasidDirReserved,
-  pasidEntryReserved,
-} from "../bits/pasid-entry.ts";
-import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../bits/root-entry.ts";
+import type { VIommuConfig } from "../contract/types.ts";
+import { capabilitiesFor } from "../contract/viommu-capabilities.ts";
 import { type PhysicalMemory, readWords } from "../memory/physical-memory.ts";
 import {
   type FirstStageParams,
@@ -35,17 +22,24 @@ import {
   walkSecondStage,
   withinWidth,
 } from "../paging/index.ts";
-import type { VIommuConfig } from "../platform/types.ts";
 import {
-  type CachedContext,
-  type CachedPasid,
-  type IotlbKind,
-  type PscStage,
-  prefixOf,
-  type VtdCaches,
-} from "./caches.ts";
-import { capabilitiesFor } from "./capabilities.ts";
-import { LegacyFault as L, ScalableFault as S } from "./fault-reasons.ts";
+  decodeLegacyContext,
+  decodeScalableContext,
+  legacyContextReserved,
+  scalableContextReserved,
+} from "../spec/context-entry.ts";
+import type { EntryCaps } from "../spec/entry-caps.ts";
+import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
+import {
+  anyBits,
+  decodePasidDir,
+  decodePasidEntry,
+  pasidDirReserved,
+  pasidEntryReserved,
+} from "../spec/pasid-entry.ts";
+import { decodeLegacyRoot, legacyRootReserved, scalableRootReserved } from "../spec/root-entry.ts";
+import { type CachedContext, type CachedPasid, type PscStage, prefixOf, type VtdCaches } from "./caches.ts";
+import type { LegacyContextView, PasidView, ScalableContextView, WalkPlan } from "./entry-views.ts";
 import { isQualifiedFault } from "./fault-recording.ts";
 import type { RootPointer, TranslationRequest, TranslationResult } from "./interfaces.ts";
 
@@ -136,51 +130,6 @@ function agawLevels(aw: number, sagaw: number): 0 | 3 | 4 | 5 {
   return (aw + 2) as 3 | 4 | 5;
 }
 
-/** How the tables of a domain are walked, and what the IOTLB files the result as. */
-export interface WalkPlan {
-  kind: IotlbKind;
-  did: number;
-  /** PASID entry WPE (first stage); false otherwise. */
-  wpe: boolean;
-  /** Second stage (second-stage and nested kinds). */
-  ss?: SecondStageParams;
-  /** First stage (first-stage kind). */
-  fs?: FirstStageParams;
-  nested?: NestedParams;
-}
-
-/**
- * A legacy context entry decoded once, when it is read [VTD-CTX-5]: the fault it gives (0 when
- * valid) and, when valid, what translation through it needs.
- */
-export interface LegacyContextView {
-  fault: number;
-  fpd: boolean;
-  tt: number;
-  did: number;
-  plan: WalkPlan | undefined;
-}
-
-/** A scalable-mode context entry decoded once [VTD-CTX-4] [VTD-CTX-8]. */
-export interface ScalableContextView {
-  fault: number;
-  fpd: boolean;
-  paside: boolean;
-  /** PASIDs below this are inside the directory (PDTS). */
-  pasidLimit: number;
-  ridPasid: number;
-  pasidDirPtr: number;
-}
-
-/** A PASID-table entry decoded once [VTD-PASID-6] [VTD-PASID-7]. */
-export interface PasidView {
-  fault: number;
-  fpd: boolean;
-  pgtt: number;
-  sre: boolean;
-  plan: WalkPlan | undefined;
-}
-
 export class Translator {
   private readonly caps: EntryCaps & ReturnType<typeof capabilitiesFor>;
   /** Reused by every walk: the non-leaf entries it read, and where a cached entry lets it start. */
@@ -190,7 +139,7 @@ export class Translator {
   private readonly pasidSpace: number;
   /**
    * The shared walkers, held per instance: the seam through which a mutant of the gallery
-   * (src/platform/mutants/) replaces one walker detail without copying the walker.
+   * (src/adapters/mutants/) replaces one walker detail without copying the walker.
    */
   walkFirstStage: typeof walkFirstStage = walkFirstStage;
   walkSecondStage: typeof walkSecondStage = walkSecondStage;

@@ -1,15 +1,16 @@
 /**
  * The reference vIOMMU as one unit: the register file (control path), the translation path
  * and its caches, joined over one guest-physical memory. It is what an emulated device's DMA
- * goes through; src/platform/reference.ts puts it behind the platform surface.
+ * goes through; src/adapters/reference.ts puts it behind the platform surface.
  */
+
+import type { DmaRequest, DmaResult, TranslationMode, VIommuConfig } from "../contract/types.ts";
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
 import { hi32, lo32 } from "../paging/address.ts";
-import type { DmaRequest, DmaResult, TranslationMode, VIommuConfig } from "../platform/types.ts";
+import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import { type CacheCapacities, DEFAULT_CAPACITIES, VtdCaches } from "./caches.ts";
 import type { TranslationRequest, TranslationResult } from "./interfaces.ts";
 import { DmarRegisters, type RegisterListener } from "./registers.ts";
-import type { InvalidationScope } from "./scope.ts";
 import { Translator } from "./translate.ts";
 
 export interface VIommuOptions {

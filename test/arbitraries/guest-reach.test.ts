@@ -1,21 +1,21 @@
 /**
- * The reach actions of the guest world (src/harness/guest-case-world.ts, src/arbitraries/guest-reach.ts)
+ * The reach actions of the guest world (src/cases/guest-case-world.ts, src/arbitraries/guest-reach.ts)
  * against the reference model, every step judged by the oracle: upper-level rewiring and shared
  * subtrees, FPD entries, who reaches a domain, and the covering invalidation of a recent edit.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createReferenceModel, referenceDescription } from "../../src/adapters/reference.ts";
 import { guestPlatformArb } from "../../src/arbitraries/guest-config.ts";
 import { coveringInvalidation } from "../../src/arbitraries/guest-reach.ts";
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
-import { wordsToBytes } from "../../src/bits/word.ts";
-import { GuestCase } from "../../src/harness/guest-case.ts";
-import { GuestWorld, IOVA_SLOTS } from "../../src/harness/guest-case-world.ts";
-import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
+import { GuestCase } from "../../src/cases/guest-case.ts";
+import { GuestWorld, IOVA_SLOTS } from "../../src/cases/guest-case-world.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
 import { fingerprintPage } from "../../src/oracle/index.ts";
-import { createReferenceModel, referenceDescription } from "../../src/platform/reference.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
+import { wordsToBytes } from "../../src/spec/word.ts";
+import { TraceRecorder } from "../../src/trace/recorder.ts";
 import { legacyDevice, QUEUE, Stream, ss, config as streamConfig } from "../oracle/stream.ts";
 
 function config(mode: "legacy" | "scalable", cm = false): PlatformConfig {

@@ -5,13 +5,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { expectedRefusal } from "../../properties/support/vmm-compat.ts";
+import { referenceDescription } from "../../src/adapters/reference.ts";
 import { hostSideArb } from "../../src/arbitraries/host-devices.ts";
 import { anyViommuArb } from "../../src/arbitraries/vmm-config.ts";
 import { NEAR_MISSES, nearMissArb } from "../../src/arbitraries/vmm-near-miss.ts";
-import { referenceDescription } from "../../src/platform/reference.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
-import { configProblems } from "../../src/vtd/capabilities.ts";
+import { expectedRefusal } from "../../src/cases/vmm-compat.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
+import { configProblems } from "../../src/contract/viommu-capabilities.ts";
 
 describe("near-miss host capabilities", () => {
   it("[VMM-COMPAT-1] [VMM-COMPAT-5] [VMM-COMPAT-11] the broken check is the one that refuses; every check is reached", () => {

@@ -4,11 +4,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { expectedRefusal } from "../../properties/support/vmm-compat.ts";
+import { referenceDescription } from "../../src/adapters/reference.ts";
 import { shadowPlatformArb, shadowProblem } from "../../src/arbitraries/vmm-shadow.ts";
-import { referenceDescription } from "../../src/platform/reference.ts";
+import { expectedRefusal } from "../../src/cases/vmm-compat.ts";
+import { configProblems } from "../../src/contract/viommu-capabilities.ts";
 import { VmPlatform } from "../../src/vmm/platform.ts";
-import { configProblems } from "../../src/vtd/capabilities.ts";
 
 describe("shadow VM generator", () => {
   it("[VMM-SHADOW-1] [VMM-COMPAT-2] [VMM-SHADOW-2] configurations are valid, accepted, and shadow-only", () => {

@@ -1,4 +1,4 @@
-import type { EntryCaps } from "../../src/bits/entry-caps.ts";
+import type { EntryCaps } from "../../src/spec/entry-caps.ts";
 
 /** Scalable-mode vIOMMU capabilities as the reference reports them (capabilities.ts), HAW 46. */
 export const CAPS: EntryCaps = {

@@ -6,7 +6,7 @@ import {
   encodeScalableContext,
   legacyContextReserved,
   scalableContextReserved,
-} from "../../src/bits/context-entry.ts";
+} from "../../src/spec/context-entry.ts";
 import { CAPS } from "./caps.ts";
 
 describe("context entries", () => {

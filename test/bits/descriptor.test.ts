@@ -8,7 +8,7 @@ import {
   descriptorType,
   deviceTlbRange,
   encodeDescriptor,
-} from "../../src/bits/descriptor.ts";
+} from "../../src/spec/descriptor.ts";
 
 const u = (bitsN: number) => fc.integer({ min: 0, max: 2 ** bitsN - 1 });
 const pageAddr = fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((p) => p << 12n);

@@ -6,7 +6,7 @@ import {
   FAULT_RECORD_RESERVED,
   type FaultRecord,
   faultRecordType,
-} from "../../src/bits/fault-record.ts";
+} from "../../src/spec/fault-record.ts";
 
 const recordArb: fc.Arbitrary<FaultRecord> = fc.record({
   f: fc.boolean(),

@@ -8,7 +8,7 @@ import {
   PGTT,
   pasidDirReserved,
   pasidEntryReserved,
-} from "../../src/bits/pasid-entry.ts";
+} from "../../src/spec/pasid-entry.ts";
 import { CAPS } from "./caps.ts";
 
 describe("PASID directory and table entries", () => {

@@ -6,7 +6,7 @@ import {
   encodeScalableRoot,
   legacyRootReserved,
   scalableRootReserved,
-} from "../../src/bits/root-entry.ts";
+} from "../../src/spec/root-entry.ts";
 
 describe("root entries", () => {
   it("[VTD-ROOT-1] legacy root entry round trip", () => {

@@ -5,7 +5,7 @@ import {
   importAdapterModule,
   loadAdapter,
   parseAdapterSpec,
-} from "../../src/harness/adapter-spec.ts";
+} from "../../src/adapters/adapter-spec.ts";
 
 describe("parseAdapterSpec", () => {
   it("[HARNESS-ADAPTER-1] parses every form", () => {

@@ -236,7 +236,7 @@ describe("iommu-conformance list", () => {
 
 describe("iommu-conformance serve", () => {
   it("[HARNESS-PROTO-1] [HARNESS-PROTO-4] serve exposes an adapter over stdio, usable as a stdio: adapter", async () => {
-    const { createStdioModel } = await import("../../src/platform/stdio/client.ts");
+    const { createStdioModel } = await import("../../src/adapters/stdio/client.ts");
     const { memoryModelConfig } = await import("../fixtures/harness/memory-model.ts");
     const m = await createStdioModel(`node ${BIN} serve --adapter ${HONEST}`, {
       timeoutMs: 10_000,

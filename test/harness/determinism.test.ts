@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { properties } from "../../properties/index.ts";
-import { loadAdapter } from "../../src/harness/adapter-spec.ts";
-import { runProperties } from "../../src/harness/runner.ts";
+import { loadAdapter } from "../../src/adapters/adapter-spec.ts";
+import { runProperties } from "../../src/runner/runner.ts";
 
 async function runOnce(adapter: string, propertyId: string, seed: number) {
   const property = properties.find((p) => p.id === propertyId);

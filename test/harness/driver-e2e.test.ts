@@ -2,20 +2,20 @@
  * The guest driver against the reference model, end to end: only the platform surface is used.
  */
 import { describe, expect, it } from "vitest";
-import { TT } from "../../src/bits/context-entry.ts";
-import { PGTT } from "../../src/bits/pasid-entry.ts";
-import { awField, GuestDriver } from "../../src/harness/driver/driver.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { PlatformConfig, VIommuConfig } from "../../src/contract/types.ts";
+import { awField, GuestDriver } from "../../src/driver/driver.ts";
 import {
   firstStageEntry,
   passThroughEntry,
   scalableContext,
   secondStageEntry,
-} from "../../src/harness/driver/entries.ts";
-import type { DriverError } from "../../src/harness/driver/errors.ts";
-import * as inv from "../../src/harness/driver/invalidations.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { PlatformConfig, VIommuConfig } from "../../src/platform/types.ts";
-import { LegacyFault, ScalableFault } from "../../src/vtd/fault-reasons.ts";
+} from "../../src/driver/entries.ts";
+import type { DriverError } from "../../src/driver/errors.ts";
+import * as inv from "../../src/driver/invalidations.ts";
+import { TT } from "../../src/spec/context-entry.ts";
+import { LegacyFault, ScalableFault } from "../../src/spec/fault-reasons.ts";
+import { PGTT } from "../../src/spec/pasid-entry.ts";
 import { platformConfig } from "./driver-fixtures.ts";
 
 const LEGACY: Partial<VIommuConfig> = {

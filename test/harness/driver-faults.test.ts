@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { fillFingerprint, identifyRead } from "../../src/harness/driver/data-pages.ts";
-import { decodeFsts, readFaults } from "../../src/harness/driver/faults.ts";
-import { fingerprintWord } from "../../src/oracle/fingerprint.ts";
-import { FRCD_OFFSET, Fsts, Reg } from "../../src/vtd/register-offsets.ts";
-import type { FaultInfo } from "../../src/vtd/scope.ts";
+import { fingerprintWord } from "../../src/contract/fingerprint.ts";
+import { fillFingerprint, identifyRead } from "../../src/driver/data-pages.ts";
+import { decodeFsts, readFaults } from "../../src/driver/faults.ts";
+import type { FaultInfo } from "../../src/spec/invalidation-scope.ts";
+import { FRCD_OFFSET, Fsts, Reg } from "../../src/spec/register-offsets.ts";
 import { DoubleSurface } from "./driver-fixtures.ts";
 
 const layout = { faultRecordOffset: FRCD_OFFSET, faultRecords: 4 };

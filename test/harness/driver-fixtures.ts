@@ -3,7 +3,7 @@
  * reference DMAR register file (real GCMD/GSTS, queue and fault-recording semantics) with a
  * recording invalidation sink and no translation, and configurations for the reference model.
  */
-import { SparseMemory } from "../../src/memory/sparse-memory.ts";
+
 import type {
   DmaRequest,
   DmaResult,
@@ -11,10 +11,11 @@ import type {
   PlatformSurface,
   TranslationMode,
   VIommuConfig,
-} from "../../src/platform/types.ts";
+} from "../../src/contract/types.ts";
+import { SparseMemory } from "../../src/memory/sparse-memory.ts";
+import type { InvalidationScope } from "../../src/spec/invalidation-scope.ts";
 import type { InvalidationSink } from "../../src/vtd/interfaces.ts";
 import { DmarRegisters } from "../../src/vtd/registers.ts";
-import type { InvalidationScope } from "../../src/vtd/scope.ts";
 
 export function viommu(over: Partial<VIommuConfig> = {}): VIommuConfig {
   return {

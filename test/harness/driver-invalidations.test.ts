@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeDescriptor, deviceTlbRange, encodeDescriptor } from "../../src/bits/descriptor.ts";
-import { PGTT } from "../../src/bits/pasid-entry.ts";
-import * as inv from "../../src/harness/driver/invalidations.ts";
+import * as inv from "../../src/driver/invalidations.ts";
+import { decodeDescriptor, deviceTlbRange, encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { PGTT } from "../../src/spec/pasid-entry.ts";
 
 describe("invalidation descriptors and sequences", () => {
   it("[HARNESS-DRV-10] addressMask gives the smallest aligned block covering the range", () => {

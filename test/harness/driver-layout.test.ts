@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DriverError } from "../../src/harness/driver/errors.ts";
-import { GuestLayout, PAGE, PageAllocator, usableSpans } from "../../src/harness/driver/layout.ts";
+import { DriverError } from "../../src/driver/errors.ts";
+import { GuestLayout, PAGE, PageAllocator, usableSpans } from "../../src/driver/layout.ts";
 import { memoryOf } from "./driver-fixtures.ts";
 
 const overlaps = (a: { base: number; size: number }, b: { base: number; size: number }) =>

@@ -3,13 +3,13 @@
  * same calls as against the reference. Skipped, with the reason, when QEMU is not installed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { legacyTranslate } from "../../src/harness/driver/entries.ts";
-import * as inv from "../../src/harness/driver/invalidations.ts";
-import { createQemuModel, type QemuModel } from "../../src/platform/qemu/adapter.ts";
-import { detectQemu } from "../../src/platform/qemu/process.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
-import { LegacyFault } from "../../src/vtd/fault-reasons.ts";
+import { createQemuModel, type QemuModel } from "../../src/adapters/qemu/adapter.ts";
+import { detectQemu } from "../../src/adapters/qemu/process.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
+import { GuestDriver } from "../../src/driver/driver.ts";
+import { legacyTranslate } from "../../src/driver/entries.ts";
+import * as inv from "../../src/driver/invalidations.ts";
+import { LegacyFault } from "../../src/spec/fault-reasons.ts";
 import { viommu } from "./driver-fixtures.ts";
 
 const skip = await detectQemu({}).then(

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
-import { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { DriverError } from "../../src/harness/driver/errors.ts";
-import * as inv from "../../src/harness/driver/invalidations.ts";
-import { Gcmd, Gsts, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../../src/vtd/register-offsets.ts";
+import { GuestDriver } from "../../src/driver/driver.ts";
+import { DriverError } from "../../src/driver/errors.ts";
+import * as inv from "../../src/driver/invalidations.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { Gcmd, Gsts, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../../src/spec/register-offsets.ts";
 import { DoubleSurface, memoryOf } from "./driver-fixtures.ts";
 
 const MEM = 64 << 20;

@@ -1,20 +1,20 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ContextTables } from "../../src/driver/context-tables.ts";
+import { DriverError } from "../../src/driver/errors.ts";
+import { GuestLayout } from "../../src/driver/layout.ts";
+import { PAGE_SIZE_BYTES, type PageSize, PageTable } from "../../src/driver/page-table.ts";
+import { PasidTables } from "../../src/driver/pasid-tables.ts";
+import { TableMemory } from "../../src/driver/table-memory.ts";
+import { readWords } from "../../src/memory/physical-memory.ts";
+import { hi32, lo32, walkFirstStage, walkSecondStage } from "../../src/paging/index.ts";
 import {
   decodeLegacyContext,
   decodeScalableContext,
   encodeLegacyContext,
-} from "../../src/bits/context-entry.ts";
-import { decodePasidDir, decodePasidEntry, encodePasidEntry, PGTT } from "../../src/bits/pasid-entry.ts";
-import { decodeLegacyRoot, decodeScalableRoot } from "../../src/bits/root-entry.ts";
-import { ContextTables } from "../../src/harness/driver/context-tables.ts";
-import { DriverError } from "../../src/harness/driver/errors.ts";
-import { GuestLayout } from "../../src/harness/driver/layout.ts";
-import { PAGE_SIZE_BYTES, type PageSize, PageTable } from "../../src/harness/driver/page-table.ts";
-import { PasidTables } from "../../src/harness/driver/pasid-tables.ts";
-import { TableMemory } from "../../src/harness/driver/table-memory.ts";
-import { readWords } from "../../src/memory/physical-memory.ts";
-import { hi32, lo32, walkFirstStage, walkSecondStage } from "../../src/paging/index.ts";
+} from "../../src/spec/context-entry.ts";
+import { decodePasidDir, decodePasidEntry, encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
+import { decodeLegacyRoot, decodeScalableRoot } from "../../src/spec/root-entry.ts";
 import { DoubleSurface, memoryOf } from "./driver-fixtures.ts";
 
 const GIB = 1 << 30;

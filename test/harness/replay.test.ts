@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { recordedResultJudge, replayTrace, type StepJudge } from "../../src/harness/replay.ts";
-import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
-import type { Trace } from "../../src/harness/trace/types.ts";
-import { createStdioModel } from "../../src/platform/stdio/client.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { createStdioModel } from "../../src/adapters/stdio/client.ts";
+import { recordedResultJudge, type StepJudge } from "../../src/cases/judge.ts";
+import type { Model } from "../../src/contract/types.ts";
+import { replayTrace } from "../../src/runner/replay.ts";
+import { TraceRecorder } from "../../src/trace/recorder.ts";
+import type { Trace } from "../../src/trace/types.ts";
 import { createMemoryModel, memoryModelConfig } from "../fixtures/harness/memory-model.ts";
 
 /** Record a write and a checked DMA read on `model`. */

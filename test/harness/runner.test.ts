@@ -2,13 +2,13 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { PropertyDefinition } from "../../src/harness/property.ts";
-import { matchesGlob } from "../../src/harness/property.ts";
-import { jsonReport } from "../../src/harness/reports/json.ts";
-import { junitReport } from "../../src/harness/reports/junit.ts";
-import { textReport } from "../../src/harness/reports/text.ts";
-import { runProperties } from "../../src/harness/runner.ts";
-import { loadTraceFile } from "../../src/harness/trace/load.ts";
+import type { PropertyDefinition } from "../../src/cases/property.ts";
+import { matchesGlob } from "../../src/cases/property.ts";
+import { jsonReport } from "../../src/runner/reports/json.ts";
+import { junitReport } from "../../src/runner/reports/junit.ts";
+import { textReport } from "../../src/runner/reports/text.ts";
+import { runProperties } from "../../src/runner/runner.ts";
+import { loadTraceFile } from "../../src/trace/load.ts";
 import { createMemoryModel } from "../fixtures/harness/memory-model.ts";
 import { dmaReadSeesGuestWrite, properties } from "../fixtures/harness/test-properties.ts";
 
@@ -236,7 +236,7 @@ describe("report files", () => {
       seed: 2,
     });
     const dir = await out();
-    const { writeFileAtomic } = await import("../../src/harness/trace/write.ts");
+    const { writeFileAtomic } = await import("../../src/trace/write.ts");
     await writeFileAtomic(join(dir, "r.json"), jsonReport(report));
     expect(JSON.parse(await readFile(join(dir, "r.json"), "utf8")).summary.passed).toBe(1);
   });

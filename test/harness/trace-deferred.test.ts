@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
+import { TraceRecorder } from "../../src/trace/recorder.ts";
 import { createMemoryModel, memoryModelConfig } from "../fixtures/harness/memory-model.ts";
 
 describe("TraceRecorder encodes when read", () => {

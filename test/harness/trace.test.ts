@@ -2,12 +2,12 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { listTraceFiles, loadTraceFile, parseTrace, TraceLoadError } from "../../src/harness/trace/load.ts";
-import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
-import { serializeTrace } from "../../src/harness/trace/serialize.ts";
-import type { Trace } from "../../src/harness/trace/types.ts";
-import { writeTraceFile } from "../../src/harness/trace/write.ts";
-import type { Model, PlatformConfig } from "../../src/platform/types.ts";
+import type { Model, PlatformConfig } from "../../src/contract/types.ts";
+import { listTraceFiles, loadTraceFile, parseTrace, TraceLoadError } from "../../src/trace/load.ts";
+import { TraceRecorder } from "../../src/trace/recorder.ts";
+import { serializeTrace } from "../../src/trace/serialize.ts";
+import type { Trace } from "../../src/trace/types.ts";
+import { writeTraceFile } from "../../src/trace/write.ts";
 import { createMemoryModel, memoryModelConfig } from "../fixtures/harness/memory-model.ts";
 
 /** A fixed sequence of surface calls. */

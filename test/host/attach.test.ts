@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { Errno } from "../../src/host/errno.ts";
+import { Errno } from "../../src/spec/iommufd/errno.ts";
 import {
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   VFIO_DEVICE_DETACH_IOMMUFD_PT,
-} from "../../src/host/uapi/ioctl-numbers.ts";
-import { vfioAttachCodec, vfioDetachCodec } from "../../src/host/uapi/structs.ts";
+} from "../../src/spec/iommufd/ioctl-numbers.ts";
+import { vfioAttachCodec, vfioDetachCodec } from "../../src/spec/iommufd/structs.ts";
 import {
   ALLOC_PASID,
   device,

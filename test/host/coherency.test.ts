@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { coherencyBox, vmObservesNonCoherentDma } from "../../src/host/coherency.ts";
-import { Errno } from "../../src/host/errno.ts";
+import { Errno } from "../../src/spec/iommufd/errno.ts";
 import {
   device,
   hwptAlloc,

@@ -1,6 +1,9 @@
 /** Fixtures for the host IOMMU tests: a host, ioctl calls by struct, guest stage-1 tables. */
 
+import type { HostIommuConfig } from "../../src/contract/types.ts";
 import { type HostDeviceConfig, HostIommufd } from "../../src/host/host-iommufd.ts";
+import { writeU64 } from "../../src/memory/physical-memory.ts";
+import { SparseMemory } from "../../src/memory/sparse-memory.ts";
 import {
   IOMMU_DESTROY,
   IOMMU_HWPT_ALLOC,
@@ -8,7 +11,7 @@ import {
   IOMMU_IOAS_MAP,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   VFIO_DEVICE_DETACH_IOMMUFD_PT,
-} from "../../src/host/uapi/ioctl-numbers.ts";
+} from "../../src/spec/iommufd/ioctl-numbers.ts";
 import {
   destroyCodec,
   HwptAllocFlags,
@@ -22,10 +25,7 @@ import {
   vfioAttachCodec,
   vfioDetachCodec,
   vtdS1Codec,
-} from "../../src/host/uapi/structs.ts";
-import { writeU64 } from "../../src/memory/physical-memory.ts";
-import { SparseMemory } from "../../src/memory/sparse-memory.ts";
-import type { HostIommuConfig } from "../../src/platform/types.ts";
+} from "../../src/spec/iommufd/structs.ts";
 
 export const MiB = 1024 * 1024;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { bit, field } from "../../src/bits/word.ts";
-import { Errno } from "../../src/host/errno.ts";
-import { IOMMU_GET_HW_INFO } from "../../src/host/uapi/ioctl-numbers.ts";
-import { HwInfoFlags, HwInfoType, hwInfoCodec, hwInfoVtdCodec } from "../../src/host/uapi/structs.ts";
+import { Errno } from "../../src/spec/iommufd/errno.ts";
+import { IOMMU_GET_HW_INFO } from "../../src/spec/iommufd/ioctl-numbers.ts";
+import { HwInfoFlags, HwInfoType, hwInfoCodec, hwInfoVtdCodec } from "../../src/spec/iommufd/structs.ts";
+import { bit, field } from "../../src/spec/word.ts";
 import { device, iommu, makeHost } from "./helpers.ts";
 
 const BUF = 0x5000n;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Errno } from "../../src/host/errno.ts";
-import { IOMMU_HWPT_ALLOC } from "../../src/host/uapi/ioctl-numbers.ts";
-import { HwptAllocFlags, HwptDataType, hwptAllocCodec } from "../../src/host/uapi/structs.ts";
+import { Errno } from "../../src/spec/iommufd/errno.ts";
+import { IOMMU_HWPT_ALLOC } from "../../src/spec/iommufd/ioctl-numbers.ts";
+import { HwptAllocFlags, HwptDataType, hwptAllocCodec } from "../../src/spec/iommufd/structs.ts";
 import {
   ALLOC_PASID,
   destroy,

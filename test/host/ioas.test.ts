@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { Errno } from "../../src/host/errno.ts";
-import { IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP } from "../../src/host/uapi/ioctl-numbers.ts";
-import { IoasMapFlags, ioasAllocCodec, ioasMapCodec, ioasUnmapCodec } from "../../src/host/uapi/structs.ts";
+import { Errno } from "../../src/spec/iommufd/errno.ts";
+import { IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP, IOMMU_IOAS_UNMAP } from "../../src/spec/iommufd/ioctl-numbers.ts";
+import {
+  IoasMapFlags,
+  ioasAllocCodec,
+  ioasMapCodec,
+  ioasUnmapCodec,
+} from "../../src/spec/iommufd/structs.ts";
 import { hwptAlloc, ioasAlloc, ioasMap, iommu, MiB, makeHost, vfioAttach } from "./helpers.ts";
 
 const U64_MAX = (1n << 64n) - 1n;

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { Errno } from "../../src/host/errno.ts";
 import { SsPte } from "../../src/host/stage2-tables.ts";
-import { IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_UNMAP } from "../../src/host/uapi/ioctl-numbers.ts";
+import { readU64 } from "../../src/memory/physical-memory.ts";
+import { Errno } from "../../src/spec/iommufd/errno.ts";
+import { IOMMU_HWPT_INVALIDATE, IOMMU_IOAS_UNMAP } from "../../src/spec/iommufd/ioctl-numbers.ts";
 import {
   encodeVtdInvalidateEntries,
   hwptInvalidateCodec,
   ioasUnmapCodec,
-} from "../../src/host/uapi/structs.ts";
-import { readU64 } from "../../src/memory/physical-memory.ts";
+} from "../../src/spec/iommufd/structs.ts";
 import {
   FS,
   hwptAlloc,

@@ -1,11 +1,11 @@
 /** The host kernel's IOMMU page-table pool, directly and through the ioctls. [HOST-XLATE-2] */
 import { describe, expect, it } from "vitest";
-import { Errno, IoctlError } from "../../src/host/errno.ts";
 import { HostIommufd } from "../../src/host/host-iommufd.ts";
 import { defaultPoolWindow, PagePool } from "../../src/host/page-pool.ts";
-import { IOMMU_IOAS_UNMAP } from "../../src/host/uapi/ioctl-numbers.ts";
-import { ioasUnmapCodec } from "../../src/host/uapi/structs.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
+import { Errno, IoctlError } from "../../src/spec/iommufd/errno.ts";
+import { IOMMU_IOAS_UNMAP } from "../../src/spec/iommufd/ioctl-numbers.ts";
+import { ioasUnmapCodec } from "../../src/spec/iommufd/structs.ts";
 import { device, hwptAlloc, ioasAlloc, ioasMap, iommu, MiB } from "./helpers.ts";
 
 const PAGE = 4096;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Errno } from "../../src/host/errno.ts";
+import { Errno } from "../../src/spec/iommufd/errno.ts";
 import {
   IOMMU_DESTROY,
   IOMMU_GET_HW_INFO,
@@ -11,9 +11,9 @@ import {
   ioctlIO,
   VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   VFIO_DEVICE_DETACH_IOMMUFD_PT,
-} from "../../src/host/uapi/ioctl-numbers.ts";
-import type { StructLayout } from "../../src/host/uapi/layout.ts";
-import { encodeLayout } from "../../src/host/uapi/layout.ts";
+} from "../../src/spec/iommufd/ioctl-numbers.ts";
+import type { StructLayout } from "../../src/spec/iommufd/layout.ts";
+import { encodeLayout } from "../../src/spec/iommufd/layout.ts";
 import {
   IOMMU_DESTROY_LAYOUT,
   IOMMU_HW_INFO_LAYOUT,
@@ -23,7 +23,7 @@ import {
   IOMMU_IOAS_MAP_LAYOUT,
   IOMMU_IOAS_UNMAP_LAYOUT,
   ioasAllocCodec,
-} from "../../src/host/uapi/structs.ts";
+} from "../../src/spec/iommufd/structs.ts";
 import { ioasAlloc, ioasMap, makeHost, u32At } from "./helpers.ts";
 
 describe("ioctl numbers", () => {

@@ -3,10 +3,10 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { listMutants } from "../../src/adapters/mutants.ts";
 import { EXIT_FAILED, EXIT_OK } from "../../src/cli/errors.ts";
 import { mutantsCommand } from "../../src/cli/mutants.ts";
-import { loadTraceFile } from "../../src/harness/trace/load.ts";
-import { listMutants } from "../../src/platform/mutants.ts";
+import { loadTraceFile } from "../../src/trace/load.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 

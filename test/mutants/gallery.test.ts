@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HAND_WRITTEN } from "../../bench/mutants.ts";
-import { createMutantModel, listMutants } from "../../src/platform/mutants.ts";
+import { createMutantModel, listMutants } from "../../src/adapters/mutants.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 

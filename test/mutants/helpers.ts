@@ -1,9 +1,10 @@
 /** Running one hand-built scenario on the reference and on a mutant, through the public surfaces. */
-import { type ContextTables, GuestDriver, type PageTable } from "../../src/harness/driver/index.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { Model, PlatformConfig, VIommuConfig } from "../../src/platform/types.ts";
-import { legacyViommu } from "../../src/platform/viommu-options.ts";
+
+import { createMutantModel } from "../../src/adapters/mutants.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { Model, PlatformConfig, VIommuConfig } from "../../src/contract/types.ts";
+import { legacyViommu } from "../../src/contract/viommu-options.ts";
+import { type ContextTables, GuestDriver, type PageTable } from "../../src/driver/index.ts";
 
 export const MiB = 1n << 20n;
 export const DID = 7;

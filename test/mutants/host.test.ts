@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { pasidCachePasid, pasidIotlbPasid } from "../../src/harness/driver/index.ts";
+import type { HostSurface, Model } from "../../src/contract/types.ts";
+import { pasidCachePasid, pasidIotlbPasid } from "../../src/driver/index.ts";
 import {
   Errno,
   encodeVtdInvalidateEntries,
@@ -14,7 +15,6 @@ import {
   ioasAllocCodec,
   ioasMapCodec,
 } from "../../src/host/index.ts";
-import type { HostSurface, Model } from "../../src/platform/types.ts";
 import { HOST_RAM_BASE } from "../../src/vmm/guest-memory.ts";
 import { boot, onBoth, reach } from "./helpers.ts";
 import { D1, fsMapping, get, hostIommu, nestingConfig, PIOVA, ptDevice, scalableOn } from "./passthrough.ts";

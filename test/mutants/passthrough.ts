@@ -1,17 +1,18 @@
 /** Passed-through devices for the VMM and host mutant tests (configurations as in test/vmm). */
-import {
-  type GuestDriver,
-  type PageTable,
-  type PasidTables,
-  scalableContext,
-} from "../../src/harness/driver/index.ts";
+
 import type {
   DeviceConfig,
   HostIommuConfig,
   Model,
   PlatformConfig,
   VIommuConfig,
-} from "../../src/platform/types.ts";
+} from "../../src/contract/types.ts";
+import {
+  type GuestDriver,
+  type PageTable,
+  type PasidTables,
+  scalableContext,
+} from "../../src/driver/index.ts";
 import { boot, MiB, vtd } from "./helpers.ts";
 
 export const D1 = 0x10;

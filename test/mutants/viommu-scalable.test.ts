@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import type { Model, VIommuConfig } from "../../src/contract/types.ts";
 import {
   firstStageEntry,
   type GuestDriver,
   type PageTable,
   scalableContext,
-} from "../../src/harness/driver/index.ts";
-import type { Model, VIommuConfig } from "../../src/platform/types.ts";
+} from "../../src/driver/index.ts";
 import { boot, emulated, IOVA, onBoth, reach, SID } from "./helpers.ts";
 
 const FS = { scalable: true, firstStage: true, pasidBits: 8, supervisorRequests: true } as const;

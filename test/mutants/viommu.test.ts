@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contextDevice, iotlbDomain, iotlbGlobal, iotlbPage } from "../../src/harness/driver/index.ts";
+import { contextDevice, iotlbDomain, iotlbGlobal, iotlbPage } from "../../src/driver/index.ts";
 import { DID, IOVA, legacy, onBoth, RW, reach, SID, SID2 } from "./helpers.ts";
 
 describe("vIOMMU mutants misbehave where the reference does not", () => {

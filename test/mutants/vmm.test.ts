@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pasidCacheGlobal, pasidCachePasid, pasidIotlbPasid } from "../../src/harness/driver/index.ts";
+import { pasidCacheGlobal, pasidCachePasid, pasidIotlbPasid } from "../../src/driver/index.ts";
 import { onBoth, reach } from "./helpers.ts";
 import { D1, D2, fsMapping, get, hostIommu, nestingConfig, PIOVA, scalableOn } from "./passthrough.ts";
 
@@ -52,8 +52,8 @@ describe("VMM mutants misbehave where the reference does not", () => {
 
 describe("VMM compatibility-check mutants", () => {
   const refused = async (
-    model: import("../../src/platform/types.ts").Model,
-    config: import("../../src/platform/types.ts").PlatformConfig,
+    model: import("../../src/contract/types.ts").Model,
+    config: import("../../src/contract/types.ts").PlatformConfig,
   ) =>
     model.reset(config).then(
       () => "accepted",

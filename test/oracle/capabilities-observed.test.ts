@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { capabilitiesFor } from "../../src/contract/viommu-capabilities.ts";
 import { fingerprintPage } from "../../src/oracle/index.ts";
-import { capabilitiesFor, encodeCapabilities } from "../../src/vtd/capabilities.ts";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+import { encodeCapabilities } from "../../src/spec/capabilities.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
 import { config, legacyDevice, Stream, ss } from "./stream.ts";
 
 const READ = { sid: 0x08, iova: 0x10n, len: 8, write: false };

@@ -1,21 +1,17 @@
 /**
  * The oracle's root-relative context-entry reserved bits (written from VT-d §9.3 and §9.4) against
- * the reference's (src/bits/context-entry.ts): each bit set alone in an otherwise valid entry,
+ * the reference's (src/spec/context-entry.ts): each bit set alone in an otherwise valid entry,
  * legacy and scalable, under several capability sets; both must agree on whether it is reserved.
  */
 import { describe, expect, it } from "vitest";
-import { legacyContextReserved, scalableContextReserved } from "../../src/bits/context-entry.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
+import { capabilitiesFor } from "../../src/contract/viommu-capabilities.ts";
 import { oracleConfig, oracleConfigFromRegisters } from "../../src/oracle/config.ts";
 import type { WordReader } from "../../src/oracle/history-memory.ts";
 import { walkContext } from "../../src/oracle/structures.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
-import {
-  type Capabilities,
-  capabilitiesFor,
-  decodeCapabilities,
-  encodeCapabilities,
-} from "../../src/vtd/capabilities.ts";
-import { LegacyFault as L, ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+import { type Capabilities, decodeCapabilities, encodeCapabilities } from "../../src/spec/capabilities.ts";
+import { legacyContextReserved, scalableContextReserved } from "../../src/spec/context-entry.ts";
+import { LegacyFault as L, ScalableFault as S } from "../../src/spec/fault-reasons.ts";
 import { config } from "./stream.ts";
 
 const ROOT = 0x1000;

@@ -1,6 +1,6 @@
 /** Values cached in one translation-table mode are not used in the other [ORACLE-TIME-4]. */
 import { describe, expect, it } from "vitest";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
 import { config, legacyDevice, Stream, ss } from "./stream.ts";
 
 const read = { sid: 0x08, iova: 0n, len: 4, write: false };

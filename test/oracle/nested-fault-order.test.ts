@@ -8,9 +8,9 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { properties } from "../../properties/index.ts";
-import { replayTrace } from "../../src/harness/replay.ts";
-import { loadTraceFile } from "../../src/harness/trace/load.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import { replayTrace } from "../../src/runner/replay.ts";
+import { loadTraceFile } from "../../src/trace/load.ts";
 
 const FIXTURE = join(import.meta.dirname, "../fixtures/traces/nested-user-fault-output-unmapped.json");
 const model = await createReferenceModel();

@@ -1,15 +1,15 @@
 /**
  * The oracle's PASID-entry reserved bits (written from VT-d §9.6) against the reference's
- * (src/bits/pasid-entry.ts): for every one of the 512 bits, set alone in an otherwise valid
+ * (src/spec/pasid-entry.ts): for every one of the 512 bits, set alone in an otherwise valid
  * first-stage entry, both agree on whether it is reserved, under several capability sets.
  */
 import { describe, expect, it } from "vitest";
-import { anyBits, pasidEntryReserved } from "../../src/bits/pasid-entry.ts";
+import { capabilitiesFor } from "../../src/contract/viommu-capabilities.ts";
 import { oracleConfig } from "../../src/oracle/config.ts";
 import type { WordReader } from "../../src/oracle/history-memory.ts";
 import { type ContextValue, walkPasid } from "../../src/oracle/structures.ts";
-import { capabilitiesFor } from "../../src/vtd/capabilities.ts";
-import { ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+import { ScalableFault as S } from "../../src/spec/fault-reasons.ts";
+import { anyBits, pasidEntryReserved } from "../../src/spec/pasid-entry.ts";
 import { config } from "./stream.ts";
 
 const DIR = 0x1000;

@@ -3,12 +3,12 @@
  * random mix of table edits, invalidations and DMAs (no fast-check: a small deterministic LCG).
  */
 import { describe, expect, it } from "vitest";
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
-import { wordsToBytes } from "../../src/bits/word.ts";
+import type { DmaRequest } from "../../src/contract/types.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
 import { fingerprintPage, Oracle, type OracleStep } from "../../src/oracle/index.ts";
-import type { DmaRequest } from "../../src/platform/types.ts";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
+import { wordsToBytes } from "../../src/spec/word.ts";
 import { VIommu } from "../../src/vtd/viommu.ts";
 import { config, ss } from "./stream.ts";
 

@@ -1,7 +1,7 @@
 /** Oracle fixes found by the property suite against the reference: request checks and fault records. */
 import { describe, expect, it } from "vitest";
-import { encodePasidEntry, PGTT } from "../../src/bits/pasid-entry.ts";
-import { capabilitiesFor } from "../../src/vtd/capabilities.ts";
+import { capabilitiesFor } from "../../src/contract/viommu-capabilities.ts";
+import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
 import { config, legacyDevice, Stream, ss } from "./stream.ts";
 
 const FAULT_F = 1n << 63n;

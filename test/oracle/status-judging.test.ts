@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
-import { wordsToBytes } from "../../src/bits/word.ts";
 import { fingerprintPage } from "../../src/oracle/index.ts";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
+import { wordsToBytes } from "../../src/spec/word.ts";
 import { config, legacyDevice, QUEUE, Stream, ss } from "./stream.ts";
 
 const IQE = 0x10n;

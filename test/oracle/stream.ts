@@ -1,10 +1,11 @@
 /** Hand-built step streams for the oracle tests: tables, registers and invalidations as a guest would write them. */
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
-import { wordsToBytes } from "../../src/bits/word.ts";
-import { Oracle, type OracleStep, type Verdict } from "../../src/oracle/index.ts";
-import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/platform/types.ts";
-import { legacyViommu } from "../../src/platform/viommu-options.ts";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+
+import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/contract/types.ts";
+import { legacyViommu } from "../../src/contract/viommu-options.ts";
+import { Oracle, type OracleJudgement, type OracleStep } from "../../src/oracle/index.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
+import { wordsToBytes } from "../../src/spec/word.ts";
 
 export function config(over: Partial<PlatformConfig["viommu"]> = {}): PlatformConfig {
   return {
@@ -26,14 +27,14 @@ export class Stream {
   readonly oracle: Oracle;
   private tail = 0;
   private seq = 1;
-  readonly verdicts: Verdict[] = [];
+  readonly verdicts: OracleJudgement[] = [];
 
   constructor(readonly cfg: PlatformConfig) {
     this.oracle = new Oracle(cfg);
     this.step({ op: "reset", args: [cfg] });
   }
 
-  step(s: OracleStep): Verdict {
+  step(s: OracleStep): OracleJudgement {
     const v = this.oracle.observe(s);
     this.verdicts.push(v);
     return v;
@@ -92,7 +93,7 @@ export class Stream {
     }
   }
 
-  dma(req: DmaRequest, result: DmaResult): Verdict {
+  dma(req: DmaRequest, result: DmaResult): OracleJudgement {
     return this.step({ op: "dma", args: [req], result });
   }
 

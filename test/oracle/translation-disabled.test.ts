@@ -1,6 +1,6 @@
 /** The oracle with translation disabled, before any root pointer, and in the reserved TTM modes. */
 import { describe, expect, it } from "vitest";
-import { Reg } from "../../src/vtd/register-offsets.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
 import { config, legacyDevice, Stream } from "./stream.ts";
 
 const read = (iova: bigint, pasid?: number) => ({

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { encodeFsEntry } from "../../src/bits/paging-entry.ts";
 import { readU64, writeU64 } from "../../src/memory/physical-memory.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
 import {
@@ -10,6 +9,7 @@ import {
   WalkTrace,
   walkFirstStage,
 } from "../../src/paging/index.ts";
+import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
 import { Tables } from "./tables.ts";
 
 const MEM = 1 << 30;

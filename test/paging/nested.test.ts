@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { encodeFsEntry } from "../../src/bits/paging-entry.ts";
 import { readU64, writeU64 } from "../../src/memory/physical-memory.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
 import {
@@ -13,6 +12,7 @@ import {
   walkNested,
   walkSecondStage,
 } from "../../src/paging/index.ts";
+import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
 import { Tables } from "./tables.ts";
 
 const OFFSET = 0x1000_0000; // stage 2 maps GPA g to HPA g + OFFSET

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { encodeSsEntry } from "../../src/bits/paging-entry.ts";
 import { readU64, writeU64 } from "../../src/memory/physical-memory.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
 import {
@@ -9,6 +8,7 @@ import {
   type SecondStageParams,
   walkSecondStage,
 } from "../../src/paging/index.ts";
+import { encodeSsEntry } from "../../src/spec/paging-entry.ts";
 import { Tables } from "./tables.ts";
 
 function setup(levels: 3 | 4 | 5 = 4, over: Partial<SecondStageParams> = {}) {

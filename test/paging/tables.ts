@@ -1,7 +1,8 @@
 /** Test helper: lays out first- and second-stage tables in a SparseMemory with the bits encoders. */
-import { encodeFsEntry, encodeSsEntry, type PagingLevel } from "../../src/bits/paging-entry.ts";
+
 import { readU64, writeU64 } from "../../src/memory/physical-memory.ts";
 import type { SparseMemory } from "../../src/memory/sparse-memory.ts";
+import { encodeFsEntry, encodeSsEntry, type PagingLevel } from "../../src/spec/paging-entry.ts";
 
 export function index(iova: bigint, level: number): number {
   return Number((iova >> BigInt(12 + 9 * (level - 1))) & 0x1ffn);

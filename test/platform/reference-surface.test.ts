@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { encodeLegacyContext } from "../../src/bits/context-entry.ts";
-import { encodeSsEntry } from "../../src/bits/paging-entry.ts";
-import { encodeLegacyRoot } from "../../src/bits/root-entry.ts";
-import { wordsToBytes } from "../../src/bits/word.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { Model, PlatformConfig } from "../../src/platform/types.ts";
-import { legacyViommu } from "../../src/platform/viommu-options.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { Model, PlatformConfig } from "../../src/contract/types.ts";
+import { legacyViommu } from "../../src/contract/viommu-options.ts";
+import { encodeLegacyContext } from "../../src/spec/context-entry.ts";
+import { encodeSsEntry } from "../../src/spec/paging-entry.ts";
+import { encodeLegacyRoot } from "../../src/spec/root-entry.ts";
+import { wordsToBytes } from "../../src/spec/word.ts";
 
 const GCMD = 0x18;
 const GSTS = 0x1c;

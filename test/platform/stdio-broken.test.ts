@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { createStdioModel } from "../../src/platform/stdio/client.ts";
-import { ProtocolError } from "../../src/platform/stdio/errors.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { createStdioModel } from "../../src/adapters/stdio/client.ts";
+import { ProtocolError } from "../../src/contract/errors.ts";
+import type { Model } from "../../src/contract/types.ts";
 import { memoryModelConfig } from "../fixtures/harness/memory-model.ts";
 
 const BROKEN = `node ${new URL("../fixtures/stdio/broken-model.mjs", import.meta.url).pathname}`;

@@ -5,6 +5,12 @@
  */
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import { createStdioModel } from "../../src/adapters/stdio/client.ts";
+import { serveModel } from "../../src/adapters/stdio/server.ts";
+import { ModelRequestError } from "../../src/contract/errors.ts";
+import { checkRequest } from "../../src/contract/schema.ts";
+import type { HostSurface, Model, PlatformConfig } from "../../src/contract/types.ts";
 import {
   Errno,
   HwptAllocFlags,
@@ -23,12 +29,6 @@ import {
   vfioAttachCodec,
   vfioDetachCodec,
 } from "../../src/host/index.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import { createStdioModel } from "../../src/platform/stdio/client.ts";
-import { ModelRequestError } from "../../src/platform/stdio/errors.ts";
-import { checkRequest } from "../../src/platform/stdio/schema.ts";
-import { serveModel } from "../../src/platform/stdio/server.ts";
-import type { HostSurface, Model, PlatformConfig } from "../../src/platform/types.ts";
 
 const BIN = new URL("../../bin/iommu-conformance.js", import.meta.url).pathname;
 

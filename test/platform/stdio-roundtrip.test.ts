@@ -1,10 +1,10 @@
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { createStdioModel } from "../../src/platform/stdio/client.ts";
-import { bytesToHex, encodeConfig, hexToBytes, hexToU64, u64ToHex } from "../../src/platform/stdio/codec.ts";
-import { ModelRequestError } from "../../src/platform/stdio/errors.ts";
-import { serveModel } from "../../src/platform/stdio/server.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { createStdioModel } from "../../src/adapters/stdio/client.ts";
+import { serveModel } from "../../src/adapters/stdio/server.ts";
+import { bytesToHex, encodeConfig, hexToBytes, hexToU64, u64ToHex } from "../../src/contract/codec.ts";
+import { ModelRequestError } from "../../src/contract/errors.ts";
+import type { Model } from "../../src/contract/types.ts";
 import { createMemoryModel, memoryModelConfig } from "../fixtures/harness/memory-model.ts";
 
 const SERVE = `node --import tsx ${new URL("../fixtures/harness/serve-memory-model.ts", import.meta.url).pathname}`;

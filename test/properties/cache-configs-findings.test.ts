@@ -5,14 +5,14 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { loadAdapter } from "../../src/adapters/adapter-spec.ts";
+import { referenceDescription } from "../../src/adapters/reference.ts";
 import { guestPlatformArb } from "../../src/arbitraries/guest-config.ts";
-import { loadAdapter } from "../../src/harness/adapter-spec.ts";
-import { pasidCachePasid, pasidIotlbPasid } from "../../src/harness/driver/index.ts";
-import { GuestCase } from "../../src/harness/guest-case.ts";
-import { type DomainPlan, GuestWorld, IOVA_SLOTS } from "../../src/harness/guest-case-world.ts";
-import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
-import { referenceDescription } from "../../src/platform/reference.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
+import { GuestCase } from "../../src/cases/guest-case.ts";
+import { type DomainPlan, GuestWorld, IOVA_SLOTS } from "../../src/cases/guest-case-world.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
+import { pasidCachePasid, pasidIotlbPasid } from "../../src/driver/index.ts";
+import { TraceRecorder } from "../../src/trace/recorder.ts";
 
 function config(mode: "legacy" | "scalable", cm: boolean): PlatformConfig {
   const [c] = fc.sample(guestPlatformArb(referenceDescription(), { mode }), { numRuns: 1, seed: 5 });

@@ -10,10 +10,10 @@ import { cacheCoherence } from "../../properties/cache-coherence.ts";
 import { pasidCacheGranularity } from "../../properties/pasid-cache-granularity.ts";
 import { robustness } from "../../properties/robustness.ts";
 import { translationEqualsWalk } from "../../properties/translation-equals-walk.ts";
-import { loadAdapter } from "../../src/harness/adapter-spec.ts";
-import type { PropertyDefinition } from "../../src/harness/property.ts";
-import { runProperties } from "../../src/harness/runner.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { loadAdapter } from "../../src/adapters/adapter-spec.ts";
+import type { PropertyDefinition } from "../../src/cases/property.ts";
+import type { Model } from "../../src/contract/types.ts";
+import { runProperties } from "../../src/runner/runner.ts";
 
 /** The cache configurations the suite must judge alike (see spec/oracle.md ORACLE-TIME-1). */
 const CACHE_CONFIGS = [

@@ -5,20 +5,21 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createReferenceModel, referenceDescription } from "../../src/adapters/reference.ts";
 import { guestPlatformArb } from "../../src/arbitraries/guest-config.ts";
-import { CaseFailed, GuestCase } from "../../src/harness/guest-case.ts";
-import { oracleJudge } from "../../src/harness/guest-case-judge.ts";
-import { GuestWorld, IOVA_BASE } from "../../src/harness/guest-case-world.ts";
-import { replayTrace } from "../../src/harness/replay.ts";
-import { TraceRecorder } from "../../src/harness/trace/recorder.ts";
-import { createReferenceModel, referenceDescription } from "../../src/platform/reference.ts";
+import { CaseFailed } from "../../src/cases/case-failed.ts";
+import { GuestCase } from "../../src/cases/guest-case.ts";
+import { oracleJudge } from "../../src/cases/guest-case-judge.ts";
+import { GuestWorld, IOVA_BASE } from "../../src/cases/guest-case-world.ts";
 import type {
   DmaRequest,
   DmaResult,
   Model,
   PlatformConfig,
   PlatformSurface,
-} from "../../src/platform/types.ts";
+} from "../../src/contract/types.ts";
+import { replayTrace } from "../../src/runner/replay.ts";
+import { TraceRecorder } from "../../src/trace/recorder.ts";
 
 function legacyConfig(): PlatformConfig {
   const [c] = fc.sample(guestPlatformArb(referenceDescription(), { mode: "legacy" }), {

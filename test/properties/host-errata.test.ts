@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { errata772415 } from "../../properties/errata-772415.ts";
+import { createMutantModel } from "../../src/adapters/mutants.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
 import { IOMMU_IOAS_MAP, IoasMapFlags } from "../../src/host/index.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("errata-772415 against the reference", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expectedInvalidate, hwptInvalidateProgress } from "../../properties/hwpt-invalidate-progress.ts";
+import { createMutantModel } from "../../src/adapters/mutants.ts";
 import { Errno } from "../../src/host/index.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("hwpt-invalidate-progress against the reference", () => {

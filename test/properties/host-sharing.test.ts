@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { stage2Sharing } from "../../properties/stage2-sharing.ts";
-import { HostClient } from "../../properties/support/host-client.ts";
+import { createMutantModel } from "../../src/adapters/mutants.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
 import { hostVm } from "../../src/arbitraries/host-vm.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { Model, PlatformSurface } from "../../src/platform/types.ts";
+import { HostClient } from "../../src/cases/host-client.ts";
+import type { Model, PlatformSurface } from "../../src/contract/types.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("stage2-sharing against the reference", () => {

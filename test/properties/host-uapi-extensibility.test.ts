@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { uapiExtensibility } from "../../properties/uapi-extensibility.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
+import { createMutantModel } from "../../src/adapters/mutants.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("uapi-extensibility against the reference", () => {

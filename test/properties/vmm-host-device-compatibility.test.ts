@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hostDeviceCompatibility } from "../../properties/host-device-compatibility.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { Model } from "../../src/contract/types.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("host-device-compatibility against the reference", () => {

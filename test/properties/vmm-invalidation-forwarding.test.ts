@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { invalidationForwarding } from "../../properties/invalidation-forwarding.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
+import { createMutantModel } from "../../src/adapters/mutants.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("invalidation-forwarding against the reference", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { nestedEquivalence } from "../../properties/nested-equivalence.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
+import { createMutantModel } from "../../src/adapters/mutants.ts";
 import { CACHE_CONFIGS, runAgainst } from "./vmm-support.ts";
 
 describe("nested-equivalence against the reference", () => {

@@ -1,13 +1,13 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { expectedRefusal, judgeReset } from "../../properties/support/vmm-compat.ts";
-import { VmmStepJudge, vmmJudge } from "../../properties/support/vmm-judge.ts";
-import { replayTrace } from "../../src/harness/replay.ts";
-import { loadTraceFile } from "../../src/harness/trace/load.ts";
-import { createMutantModel } from "../../src/platform/mutants.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import { decodeConfig, encodeConfig } from "../../src/platform/stdio/codec.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
+import { createMutantModel } from "../../src/adapters/mutants.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import { expectedRefusal, judgeReset } from "../../src/cases/vmm-compat.ts";
+import { VmmStepJudge, vmmJudge } from "../../src/cases/vmm-judge.ts";
+import { decodeConfig, encodeConfig } from "../../src/contract/codec.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
+import { replayTrace } from "../../src/runner/replay.ts";
+import { loadTraceFile } from "../../src/trace/load.ts";
 
 const TRACE = join(import.meta.dirname, "../../reference-traces/mutants/vmm-host-width-unchecked.json");
 

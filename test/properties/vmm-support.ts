@@ -2,10 +2,10 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { PropertyDefinition } from "../../src/harness/property.ts";
-import { type PropertyResult, runProperties } from "../../src/harness/runner.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { Model } from "../../src/platform/types.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { PropertyDefinition } from "../../src/cases/property.ts";
+import type { Model } from "../../src/contract/types.ts";
+import { type PropertyResult, runProperties } from "../../src/runner/runner.ts";
 
 /** Cache configurations every property must pass with: default, caches off, tiny, large. */
 export const CACHE_CONFIGS: Array<Record<string, string>> = [

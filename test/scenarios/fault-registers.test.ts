@@ -5,11 +5,11 @@
  * [VTD-FAULT-6] .. [VTD-FAULT-11].
  */
 import { describe, expect, it } from "vitest";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { legacyTranslate } from "../../src/harness/driver/entries.ts";
-import { globalCommand } from "../../src/harness/driver/registers.ts";
-import { LegacyFault as L } from "../../src/vtd/fault-reasons.ts";
-import { EventCtl, Gcmd, Reg } from "../../src/vtd/register-offsets.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
+import { legacyTranslate } from "../../src/driver/entries.ts";
+import { globalCommand } from "../../src/driver/registers.ts";
+import { LegacyFault as L } from "../../src/spec/fault-reasons.ts";
+import { EventCtl, Gcmd, Reg } from "../../src/spec/register-offsets.ts";
 import { boot, LEGACY_ONLY, request, SID } from "./fixtures.ts";
 
 const IOVA = 0x4000_0000n;

@@ -5,9 +5,9 @@
  * the DMA is blocked either way [VTD-FAULT-3] [VTD-CTX-7].
  */
 import { describe, expect, it } from "vitest";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { firstStageEntry, legacyTranslate, scalableContext } from "../../src/harness/driver/entries.ts";
-import { LegacyFault as L, ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
+import { firstStageEntry, legacyTranslate, scalableContext } from "../../src/driver/entries.ts";
+import { LegacyFault as L, ScalableFault as S } from "../../src/spec/fault-reasons.ts";
 import {
   boot,
   expectFault,

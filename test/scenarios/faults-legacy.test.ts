@@ -9,11 +9,11 @@
  *   requests are modelled, no ATS [VTD-DMA-1]; TT = 01b without ECAP.DT is LCT.4 instead.
  */
 import { describe, expect, it } from "vitest";
-import { TT } from "../../src/bits/context-entry.ts";
-import { encodeSsEntry } from "../../src/bits/paging-entry.ts";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { legacyPassThrough, legacyTranslate } from "../../src/harness/driver/entries.ts";
-import { LegacyFault as L, ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
+import { legacyPassThrough, legacyTranslate } from "../../src/driver/entries.ts";
+import { TT } from "../../src/spec/context-entry.ts";
+import { LegacyFault as L, ScalableFault as S } from "../../src/spec/fault-reasons.ts";
+import { encodeSsEntry } from "../../src/spec/paging-entry.ts";
 import { boot, expectFault, LEGACY_ONLY, landing, OUTSIDE, request, SID, setRootRawTtm } from "./fixtures.ts";
 
 const IOVA = 0x4000_0000n;

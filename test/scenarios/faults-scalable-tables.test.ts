@@ -14,16 +14,16 @@
  *   only the RID_PASID limit reaches SCT.4.
  */
 import { describe, expect, it } from "vitest";
-import type { PasidEntry } from "../../src/bits/pasid-entry.ts";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
 import {
   firstStageEntry,
   nestedEntry,
   passThroughEntry,
   scalableContext,
   secondStageEntry,
-} from "../../src/harness/driver/entries.ts";
-import { ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+} from "../../src/driver/entries.ts";
+import { ScalableFault as S } from "../../src/spec/fault-reasons.ts";
+import type { PasidEntry } from "../../src/spec/pasid-entry.ts";
 import { boot, expectFault, landing, OUTSIDE, request, SID } from "./fixtures.ts";
 
 const IOVA = 0x4000_0000n;

@@ -10,18 +10,18 @@
  *   (structure accesses always succeed once the entry was read).
  */
 import { describe, expect, it } from "vitest";
-import { encodeFsEntry, encodeSsEntry } from "../../src/bits/paging-entry.ts";
-import type { PasidEntry } from "../../src/bits/pasid-entry.ts";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
 import {
   firstStageEntry,
   nestedEntry,
   passThroughEntry,
   scalableContext,
   secondStageEntry,
-} from "../../src/harness/driver/entries.ts";
-import type { PageTable } from "../../src/harness/driver/page-table.ts";
-import { ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+} from "../../src/driver/entries.ts";
+import type { PageTable } from "../../src/driver/page-table.ts";
+import { ScalableFault as S } from "../../src/spec/fault-reasons.ts";
+import { encodeFsEntry, encodeSsEntry } from "../../src/spec/paging-entry.ts";
+import type { PasidEntry } from "../../src/spec/pasid-entry.ts";
 import { boot, expectFault, landing, OUTSIDE, request, SID } from "./fixtures.ts";
 
 const IOVA = 0x4000_0000n;

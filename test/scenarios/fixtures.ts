@@ -4,14 +4,14 @@
  * (memory, registers, DMA), and small helpers that judge a DMA and the fault record it left.
  */
 import { expect } from "vitest";
-import type { FaultRecord } from "../../src/bits/fault-record.ts";
-import { GuestDriver } from "../../src/harness/driver/driver.ts";
-import type { RecordedFault } from "../../src/harness/driver/faults.ts";
-import { globalCommand } from "../../src/harness/driver/registers.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { DmaRequest, Model, PlatformConfig, VIommuConfig } from "../../src/platform/types.ts";
-import { faultReasonName } from "../../src/vtd/fault-reasons.ts";
-import { Gcmd, Reg } from "../../src/vtd/register-offsets.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { DmaRequest, Model, PlatformConfig, VIommuConfig } from "../../src/contract/types.ts";
+import { GuestDriver } from "../../src/driver/driver.ts";
+import type { RecordedFault } from "../../src/driver/faults.ts";
+import { globalCommand } from "../../src/driver/registers.ts";
+import { faultReasonName } from "../../src/spec/fault-reasons.ts";
+import type { FaultRecord } from "../../src/spec/fault-record.ts";
+import { Gcmd, Reg } from "../../src/spec/register-offsets.ts";
 
 export const MIB = 1n << 20n;
 /** Guest memory of every scenario: 64 MiB of RAM from 0. */

@@ -5,16 +5,16 @@
  * cache off [VTD-CACHE-3] [VTD-CACHE-6] [VTD-CACHE-9] [VTD-QI-14].
  */
 import { describe, expect, it } from "vitest";
-import type { Descriptor } from "../../src/bits/descriptor.ts";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
 import {
   firstStageEntry,
   legacyTranslate,
   scalableContext,
   secondStageEntry,
-} from "../../src/harness/driver/entries.ts";
-import * as inv from "../../src/harness/driver/invalidations.ts";
-import type { PageTable } from "../../src/harness/driver/page-table.ts";
+} from "../../src/driver/entries.ts";
+import * as inv from "../../src/driver/invalidations.ts";
+import type { PageTable } from "../../src/driver/page-table.ts";
+import type { Descriptor } from "../../src/spec/descriptor.ts";
 import { boot, CACHE_SETTINGS, expectedAfter, LEGACY_ONLY, observe, type Probe, SID } from "./fixtures.ts";
 
 const IOVA = 0x4000_0000n;

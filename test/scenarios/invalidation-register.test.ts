@@ -4,14 +4,14 @@
  * enabled or in scalable mode [VTD-REG-13] [VTD-REG-14] [VTD-CACHE-5] [VTD-CACHE-6].
  */
 import { describe, expect, it } from "vitest";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { firstStageEntry, legacyTranslate, scalableContext } from "../../src/harness/driver/entries.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
+import { firstStageEntry, legacyTranslate, scalableContext } from "../../src/driver/entries.ts";
 import {
   type ContextRequest,
   type IotlbRequest,
   invalidateContextByRegister,
   invalidateIotlbByRegister,
-} from "../../src/harness/driver/register-invalidation.ts";
+} from "../../src/driver/register-invalidation.ts";
 import { boot, CACHE_SETTINGS, expectedAfter, LEGACY_ONLY, observe, type Probe, SID } from "./fixtures.ts";
 
 const IOVA = 0x4000_0000n;

@@ -7,11 +7,11 @@
  * entry cache invalidation, accepted and changing nothing [VTD-CACHE-10].
  */
 import { describe, expect, it } from "vitest";
-import type { Descriptor } from "../../src/bits/descriptor.ts";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { firstStageEntry, legacyTranslate, scalableContext } from "../../src/harness/driver/entries.ts";
-import * as inv from "../../src/harness/driver/invalidations.ts";
-import { LegacyFault as L, ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
+import { firstStageEntry, legacyTranslate, scalableContext } from "../../src/driver/entries.ts";
+import * as inv from "../../src/driver/invalidations.ts";
+import type { Descriptor } from "../../src/spec/descriptor.ts";
+import { LegacyFault as L, ScalableFault as S } from "../../src/spec/fault-reasons.ts";
 import {
   boot,
   CACHE_SETTINGS,

@@ -5,13 +5,13 @@
  * recovery [VTD-REG-8] [VTD-REG-9] [VTD-REG-11] [VTD-REG-12] [VTD-QI-*].
  */
 import { describe, expect, it } from "vitest";
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
-import type { GuestDriver } from "../../src/harness/driver/driver.ts";
-import { legacyTranslate } from "../../src/harness/driver/entries.ts";
-import { readGuestU32, writeGuestU32, writeGuestWords } from "../../src/harness/driver/guest-io.ts";
-import * as inv from "../../src/harness/driver/invalidations.ts";
-import { globalCommand } from "../../src/harness/driver/registers.ts";
-import { EventCtl, Gcmd, Gsts, Iqei, Reg } from "../../src/vtd/register-offsets.ts";
+import type { GuestDriver } from "../../src/driver/driver.ts";
+import { legacyTranslate } from "../../src/driver/entries.ts";
+import { readGuestU32, writeGuestU32, writeGuestWords } from "../../src/driver/guest-io.ts";
+import * as inv from "../../src/driver/invalidations.ts";
+import { globalCommand } from "../../src/driver/registers.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { EventCtl, Gcmd, Gsts, Iqei, Reg } from "../../src/spec/register-offsets.ts";
 import { boot, CACHES_OFF, LEGACY_ONLY, landing, request, SID } from "./fixtures.ts";
 
 const IOVA = 0x4000_0000n;

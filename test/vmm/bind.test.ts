@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Model } from "../../src/contract/types.ts";
 import {
   contextGlobal,
   type GuestDriver,
@@ -7,8 +8,7 @@ import {
   pasidCacheGlobal,
   pasidCachePasid,
   pasidIotlbPasid,
-} from "../../src/harness/driver/index.ts";
-import type { Model } from "../../src/platform/types.ts";
+} from "../../src/driver/index.ts";
 import { at, boot, platformConfig, ptDevice, scalable } from "./fixtures.ts";
 
 const EMU = 0x08;

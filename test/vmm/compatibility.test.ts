@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
 import { fsViommu, hostIommu, MiB, platformConfig, ptDevice } from "./fixtures.ts";
 
 async function resetWith(config: PlatformConfig): Promise<void> {

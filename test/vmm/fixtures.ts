@@ -1,13 +1,14 @@
 /** Configurations and a guest-driver setup for the VMM tests (through the public surfaces). */
-import { type ContextTables, GuestDriver, type PasidTables } from "../../src/harness/driver/index.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
+
+import { createReferenceModel } from "../../src/adapters/reference.ts";
 import type {
   DeviceConfig,
   HostIommuConfig,
   Model,
   PlatformConfig,
   VIommuConfig,
-} from "../../src/platform/types.ts";
+} from "../../src/contract/types.ts";
+import { type ContextTables, GuestDriver, type PasidTables } from "../../src/driver/index.ts";
 
 export const MiB = 1n << 20n;
 

@@ -3,10 +3,10 @@
  * survives a completed guest invalidation. [VMM-INV-4]
  */
 import { describe, expect, it } from "vitest";
-import { GuestDriver, pasidCachePasid, pasidIotlbPasid } from "../../src/harness/driver/index.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { HostView } from "../../src/contract/types.ts";
+import { GuestDriver, pasidCachePasid, pasidIotlbPasid } from "../../src/driver/index.ts";
 import { Errno, hwptInvalidateCodec, IOMMU_HWPT_INVALIDATE } from "../../src/host/index.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { HostView } from "../../src/platform/types.ts";
 import type { VmPlatform } from "../../src/vmm/platform.ts";
 import { platformConfig } from "./fixtures.ts";
 

@@ -6,7 +6,7 @@ import {
   pasidCachePasid,
   pasidIotlbPage,
   pasidIotlbPasid,
-} from "../../src/harness/driver/index.ts";
+} from "../../src/driver/index.ts";
 import { at, platformConfig, scalable } from "./fixtures.ts";
 
 const D1 = 0x10;

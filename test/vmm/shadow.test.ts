@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeSsEntry } from "../../src/bits/paging-entry.ts";
+import type { PlatformConfig } from "../../src/contract/types.ts";
 import {
   contextGlobal,
   type GuestDriver,
@@ -9,8 +9,8 @@ import {
   pasidCachePasid,
   pasidIotlbPasid,
   writeGuestWords,
-} from "../../src/harness/driver/index.ts";
-import type { PlatformConfig } from "../../src/platform/types.ts";
+} from "../../src/driver/index.ts";
+import { encodeSsEntry } from "../../src/spec/paging-entry.ts";
 import { at, boot, fsViommu, platformConfig, ptDevice, scalable } from "./fixtures.ts";
 
 const EMU = 0x08;

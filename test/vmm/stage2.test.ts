@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { Model } from "../../src/contract/types.ts";
 import { hwInfoCodec, IOMMU_GET_HW_INFO, pointerKey } from "../../src/host/index.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { Model } from "../../src/platform/types.ts";
 import { boot, hostIommu, MiB, platformConfig, ptDevice } from "./fixtures.ts";
 
 async function ridHwpts(model: Model): Promise<Map<number, number>> {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { PGTT } from "../../src/bits/pasid-entry.ts";
 import { writeU64 } from "../../src/memory/physical-memory.ts";
-import { type CachedTranslation, type IotlbKind, VtdCaches } from "../../src/vtd/caches.ts";
+import { PGTT } from "../../src/spec/pasid-entry.ts";
+import { type CachedTranslation, VtdCaches } from "../../src/vtd/caches.ts";
+import type { IotlbKind } from "../../src/vtd/entry-views.ts";
 import { platform, scalableDevice } from "./setup.ts";
 
 function tlb(did: number, pasid: number, kind: IotlbKind, iova: bigint, pageShift = 12): CachedTranslation {

@@ -4,17 +4,17 @@
  * the new tables visible.
  */
 import { describe, expect, it } from "vitest";
-import { encodeLegacyContext } from "../../src/bits/context-entry.ts";
-import { encodeFsEntry, encodeSsEntry } from "../../src/bits/paging-entry.ts";
-import { PGTT } from "../../src/bits/pasid-entry.ts";
-import { encodeLegacyRoot } from "../../src/bits/root-entry.ts";
-import { wordsToBytes } from "../../src/bits/word.ts";
+import { createReferenceModel } from "../../src/adapters/reference.ts";
+import type { Model, PlatformConfig } from "../../src/contract/types.ts";
+import { legacyViommu } from "../../src/contract/viommu-options.ts";
 import { readU64, writeU64 } from "../../src/memory/physical-memory.ts";
-import { createReferenceModel } from "../../src/platform/reference.ts";
-import type { Model, PlatformConfig } from "../../src/platform/types.ts";
-import { legacyViommu } from "../../src/platform/viommu-options.ts";
+import { encodeLegacyContext } from "../../src/spec/context-entry.ts";
+import { encodeFsEntry, encodeSsEntry } from "../../src/spec/paging-entry.ts";
+import { PGTT } from "../../src/spec/pasid-entry.ts";
+import { IOTLB_OFFSET, IVA_OFFSET } from "../../src/spec/register-offsets.ts";
+import { encodeLegacyRoot } from "../../src/spec/root-entry.ts";
+import { wordsToBytes } from "../../src/spec/word.ts";
 import { type CachedPagingStructure, type PscStage, prefixOf, VtdCaches } from "../../src/vtd/caches.ts";
-import { IOTLB_OFFSET, IVA_OFFSET } from "../../src/vtd/register-offsets.ts";
 import { platform, scalableDevice } from "./setup.ts";
 
 const GCMD = 0x18;

@@ -2,14 +2,15 @@
  * Test fixtures for the vIOMMU control path: a configuration, a recording InvalidationSink,
  * and the register sequences a guest driver (Linux's intel-iommu) issues.
  */
-import { type Descriptor, encodeDescriptor } from "../../src/bits/descriptor.ts";
+
+import type { TranslationMode, VIommuConfig } from "../../src/contract/types.ts";
 import { writeWords } from "../../src/memory/physical-memory.ts";
 import { SparseMemory } from "../../src/memory/sparse-memory.ts";
-import type { TranslationMode, VIommuConfig } from "../../src/platform/types.ts";
+import { type Descriptor, encodeDescriptor } from "../../src/spec/descriptor.ts";
+import type { InvalidationScope } from "../../src/spec/invalidation-scope.ts";
+import { Gcmd, Reg } from "../../src/spec/register-offsets.ts";
 import type { InvalidationSink, RootPointer } from "../../src/vtd/interfaces.ts";
-import { Gcmd, Reg } from "../../src/vtd/register-offsets.ts";
 import { DmarRegisters } from "../../src/vtd/registers.ts";
-import type { InvalidationScope } from "../../src/vtd/scope.ts";
 
 export function viommuConfig(over: Partial<VIommuConfig> = {}): VIommuConfig {
   return {

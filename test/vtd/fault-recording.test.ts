@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { decodeFaultRecord } from "../../src/bits/fault-record.ts";
-import { LegacyFault, ScalableFault } from "../../src/vtd/fault-reasons.ts";
+import { LegacyFault, ScalableFault } from "../../src/spec/fault-reasons.ts";
+import { decodeFaultRecord } from "../../src/spec/fault-record.ts";
+import type { FaultInfo } from "../../src/spec/invalidation-scope.ts";
+import { FRCD_OFFSET, Gcmd, Reg } from "../../src/spec/register-offsets.ts";
 import { FaultRecording, isQualifiedFault } from "../../src/vtd/fault-recording.ts";
-import { FRCD_OFFSET, Gcmd, Reg } from "../../src/vtd/register-offsets.ts";
 import type { DmarRegisters } from "../../src/vtd/registers.ts";
-import type { FaultInfo } from "../../src/vtd/scope.ts";
 import { gcmd, platform, setRootTable } from "./control-path-fixtures.ts";
 
 const fault = (sid: number, over: Partial<FaultInfo> = {}): FaultInfo => ({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { encodeDescriptor } from "../../src/bits/descriptor.ts";
 import { writeWords } from "../../src/memory/physical-memory.ts";
-import { Gcmd, Reg } from "../../src/vtd/register-offsets.ts";
+import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { Gcmd, Reg } from "../../src/spec/register-offsets.ts";
 import {
   enableQueue,
   gcmd,

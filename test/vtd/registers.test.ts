@@ -1,17 +1,19 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SparseMemory } from "../../src/memory/sparse-memory.ts";
-import type { VIommuConfig } from "../../src/platform/types.ts";
+import type { VIommuConfig } from "../../src/contract/types.ts";
 import {
   capabilitiesFor,
   capabilityRegistersFor,
   configFromCapabilities,
   configProblems,
+} from "../../src/contract/viommu-capabilities.ts";
+import { SparseMemory } from "../../src/memory/sparse-memory.ts";
+import {
   decodeCapabilities,
   encodeCapabilities,
   supportedAddressWidths,
-} from "../../src/vtd/capabilities.ts";
-import { Gcmd, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../../src/vtd/register-offsets.ts";
+} from "../../src/spec/capabilities.ts";
+import { Gcmd, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../../src/spec/register-offsets.ts";
 import { DmarRegisters } from "../../src/vtd/registers.ts";
 import {
   enableQueue,

@@ -1,15 +1,16 @@
 /** Test helper: a vIOMMU configuration, memory, caches and a translator with hand-built tables. */
+
+import type { VIommuConfig } from "../../src/contract/types.ts";
+import { writeWords } from "../../src/memory/physical-memory.ts";
+import { SparseMemory } from "../../src/memory/sparse-memory.ts";
+import { hi32, lo32 } from "../../src/paging/address.ts";
 import {
   encodeLegacyContext,
   encodeScalableContext,
   type ScalableContextEntry,
-} from "../../src/bits/context-entry.ts";
-import { encodePasidDir, encodePasidEntry, type PasidEntry } from "../../src/bits/pasid-entry.ts";
-import { encodeLegacyRoot, encodeScalableRoot } from "../../src/bits/root-entry.ts";
-import { writeWords } from "../../src/memory/physical-memory.ts";
-import { SparseMemory } from "../../src/memory/sparse-memory.ts";
-import { hi32, lo32 } from "../../src/paging/address.ts";
-import type { VIommuConfig } from "../../src/platform/types.ts";
+} from "../../src/spec/context-entry.ts";
+import { encodePasidDir, encodePasidEntry, type PasidEntry } from "../../src/spec/pasid-entry.ts";
+import { encodeLegacyRoot, encodeScalableRoot } from "../../src/spec/root-entry.ts";
 import { type CacheCapacities, VtdCaches } from "../../src/vtd/caches.ts";
 import type { TranslationRequest, TranslationResult } from "../../src/vtd/interfaces.ts";
 import { Translator } from "../../src/vtd/translate.ts";

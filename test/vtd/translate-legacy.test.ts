@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { encodeSsEntry } from "../../src/bits/paging-entry.ts";
 import { readU64, writeU64, writeWords } from "../../src/memory/physical-memory.ts";
-import { LegacyFault as L, ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+import { LegacyFault as L, ScalableFault as S } from "../../src/spec/fault-reasons.ts";
+import { encodeSsEntry } from "../../src/spec/paging-entry.ts";
 import { legacyDevice, platform, RTA, reason } from "./setup.ts";
 
 const SID = 0x0108;

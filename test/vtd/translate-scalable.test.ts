@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { PGTT } from "../../src/bits/pasid-entry.ts";
 import { readU64, writeU64 } from "../../src/memory/physical-memory.ts";
-import { ScalableFault as S } from "../../src/vtd/fault-reasons.ts";
+import { ScalableFault as S } from "../../src/spec/fault-reasons.ts";
+import { PGTT } from "../../src/spec/pasid-entry.ts";
 import { platform, RTA, reason, scalableDevice } from "./setup.ts";
 
 const SID = 0x0108;

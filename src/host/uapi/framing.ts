@@ -3,9 +3,9 @@
  * include/linux/uaccess.h, copy_struct_from_user) and the driver-payload copy rules
  * (include/linux/iommu.h, __iommu_copy_struct_from_user and its array form).
  */
-import { Errno, fail } from "../errno.ts";
-import type { StructLayout } from "./layout.ts";
-import type { UserMemory } from "./user-memory.ts";
+import { Errno, fail } from "../../spec/iommufd/errno.ts";
+import type { StructLayout } from "../../spec/iommufd/layout.ts";
+import type { UserMemory } from "../../spec/iommufd/user-memory.ts";
 
 /** The ioctl argument as the kernel holds it: its own-size copy plus the caller's size. */
 export interface UserCommand {

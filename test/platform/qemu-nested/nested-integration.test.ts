@@ -7,12 +7,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { properties } from "../../../properties/index.ts";
-import { replayTrace } from "../../../src/harness/replay.ts";
-import { loadTraceFile } from "../../../src/harness/trace/load.ts";
-import { createNestedModel } from "../../../src/platform/qemu-nested/adapter.ts";
-import { nestedStatus } from "../../../src/platform/qemu-nested/setup.ts";
-import type { PlatformConfig } from "../../../src/platform/types.ts";
-import { legacyViommu } from "../../../src/platform/viommu-options.ts";
+import { createNestedModel } from "../../../src/adapters/qemu-nested/adapter.ts";
+import { nestedStatus } from "../../../src/adapters/qemu-nested/setup.ts";
+import type { PlatformConfig } from "../../../src/contract/types.ts";
+import { legacyViommu } from "../../../src/contract/viommu-options.ts";
+import { replayTrace } from "../../../src/runner/replay.ts";
+import { loadTraceFile } from "../../../src/trace/load.ts";
 
 const root = process.env.IOMMU_QEMU_ROOT ?? "/var/cache/iommu-conformance/qemu-sid";
 const status = await nestedStatus(root);

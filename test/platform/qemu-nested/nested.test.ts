@@ -8,25 +8,25 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { properties } from "../../../properties/index.ts";
-import { expectedRefusal, judgeReset } from "../../../properties/support/vmm-compat.ts";
-import { compatibilityCaseArb } from "../../../src/arbitraries/vmm-config.ts";
-import { fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
-import { shadowPlatformArb } from "../../../src/arbitraries/vmm-shadow.ts";
-import { loadAdapter, parseAdapterSpec } from "../../../src/harness/adapter-spec.ts";
-import { replayTrace } from "../../../src/harness/replay.ts";
-import { loadTraceFile } from "../../../src/harness/trace/load.ts";
-import type { QemuInstall } from "../../../src/platform/qemu/process.ts";
+import { loadAdapter, parseAdapterSpec } from "../../../src/adapters/adapter-spec.ts";
+import type { QemuInstall } from "../../../src/adapters/qemu/process.ts";
 import {
   HOST_IOMMU_ID,
   hostIommuOf,
   NESTED_SIDS,
   parseNestedOptions,
   specFor,
-} from "../../../src/platform/qemu-nested/adapter.ts";
-import { l0Args } from "../../../src/platform/qemu-nested/chain.ts";
-import { l2Args } from "../../../src/platform/qemu-nested/l2.ts";
-import type { ModelDescription, PlatformConfig } from "../../../src/platform/types.ts";
-import { legacyViommu } from "../../../src/platform/viommu-options.ts";
+} from "../../../src/adapters/qemu-nested/adapter.ts";
+import { l0Args } from "../../../src/adapters/qemu-nested/chain.ts";
+import { l2Args } from "../../../src/adapters/qemu-nested/l2.ts";
+import { compatibilityCaseArb } from "../../../src/arbitraries/vmm-config.ts";
+import { fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
+import { shadowPlatformArb } from "../../../src/arbitraries/vmm-shadow.ts";
+import { expectedRefusal, judgeReset } from "../../../src/cases/vmm-compat.ts";
+import type { ModelDescription, PlatformConfig } from "../../../src/contract/types.ts";
+import { legacyViommu } from "../../../src/contract/viommu-options.ts";
+import { replayTrace } from "../../../src/runner/replay.ts";
+import { loadTraceFile } from "../../../src/trace/load.ts";
 
 /** CAP/ECAP of L0's VT-d (QEMU 7.2, aw-bits 39) as L1 read them. */
 const L1_CAP = 0xd2008c22260206n;

@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { isFaultOf } from "../../../src/platform/qemu/adapter.ts";
+import { isFaultOf } from "../../../src/adapters/qemu/adapter.ts";
 import {
   decodeViommuConfig,
   machineSpecFor,
   platformLimits,
   registerMismatches,
-} from "../../../src/platform/qemu/config.ts";
-import { uniquePattern } from "../../../src/platform/qemu/device-buffer.ts";
-import { checkBufferRange } from "../../../src/platform/qemu/edu.ts";
-import { haltingFirmware } from "../../../src/platform/qemu/firmware.ts";
-import { eduDevices, iommuDevice, machineArgs } from "../../../src/platform/qemu/machine.ts";
-import type { QemuInstall } from "../../../src/platform/qemu/process.ts";
-import { flavourOf, parseVersion } from "../../../src/platform/qemu/process.ts";
-import type { PlatformConfig, VIommuConfig } from "../../../src/platform/types.ts";
+} from "../../../src/adapters/qemu/config.ts";
+import { uniquePattern } from "../../../src/adapters/qemu/device-buffer.ts";
+import { checkBufferRange } from "../../../src/adapters/qemu/edu.ts";
+import { haltingFirmware } from "../../../src/adapters/qemu/firmware.ts";
+import { eduDevices, iommuDevice, machineArgs } from "../../../src/adapters/qemu/machine.ts";
+import type { QemuInstall } from "../../../src/adapters/qemu/process.ts";
+import { flavourOf, parseVersion } from "../../../src/adapters/qemu/process.ts";
+import type { PlatformConfig, VIommuConfig } from "../../../src/contract/types.ts";
 
 const v72: QemuInstall = {
   binary: "qemu-system-x86_64",

@@ -7,11 +7,11 @@
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { createReferenceModel } from "../../../src/adapters/reference.ts";
 import { checkFindings, FINDINGS_DIR, findingJudge, findQemus, rootOf } from "../../../src/cli/qemu.ts";
 import { loadRegistry } from "../../../src/cli/registry.ts";
-import { replayTrace } from "../../../src/harness/replay.ts";
-import { loadTraceFile } from "../../../src/harness/trace/load.ts";
-import { createReferenceModel } from "../../../src/platform/reference.ts";
+import { replayTrace } from "../../../src/runner/replay.ts";
+import { loadTraceFile } from "../../../src/trace/load.ts";
 
 const DIR = resolve(FINDINGS_DIR);
 const properties = await loadRegistry(undefined, process.cwd()).catch(() => []);

@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { parseAvoid, qemuDescription, withAvoided } from "../../../src/adapters/qemu/adapter.ts";
+import { machineSpecFor } from "../../../src/adapters/qemu/config.ts";
+import { parseVersion, type QemuInstall } from "../../../src/adapters/qemu/process.ts";
 import { avoidSet } from "../../../src/arbitraries/guest-avoid.ts";
 import { descriptorArb, iovaArb } from "../../../src/arbitraries/guest-commands.ts";
 import { guestConfigProblem, guestPlatformArb } from "../../../src/arbitraries/guest-config.ts";
-import { parseAvoid, qemuDescription, withAvoided } from "../../../src/platform/qemu/adapter.ts";
-import { machineSpecFor } from "../../../src/platform/qemu/config.ts";
-import { parseVersion, type QemuInstall } from "../../../src/platform/qemu/process.ts";
 
 const v72: QemuInstall = {
   binary: "qemu-system-x86_64",

@@ -6,13 +6,13 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeFaultRecord } from "../../../src/bits/fault-record.ts";
-import { encodeSsEntry } from "../../../src/bits/paging-entry.ts";
-import { wordsToBytes } from "../../../src/bits/word.ts";
-import { createQemuModel, type QemuModel } from "../../../src/platform/qemu/adapter.ts";
-import { detectQemu, liveQemuCount } from "../../../src/platform/qemu/process.ts";
-import type { PlatformConfig } from "../../../src/platform/types.ts";
-import { legacyViommu } from "../../../src/platform/viommu-options.ts";
+import { createQemuModel, type QemuModel } from "../../../src/adapters/qemu/adapter.ts";
+import { detectQemu, liveQemuCount } from "../../../src/adapters/qemu/process.ts";
+import type { PlatformConfig } from "../../../src/contract/types.ts";
+import { legacyViommu } from "../../../src/contract/viommu-options.ts";
+import { decodeFaultRecord } from "../../../src/spec/fault-record.ts";
+import { encodeSsEntry } from "../../../src/spec/paging-entry.ts";
+import { wordsToBytes } from "../../../src/spec/word.ts";
 
 const ROOT = resolve(process.env.IOMMU_QEMU_ROOT ?? ".cache/qemu-sid");
 

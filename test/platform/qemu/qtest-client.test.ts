@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { parseHexBytes, QtestClient, QtestError } from "../../../src/platform/qemu/qtest-client.ts";
+import { parseHexBytes, QtestClient, QtestError } from "../../../src/adapters/qemu/qtest-client.ts";
 
 /** A fake QEMU: it sees each command line and answers with whatever the test scripts. */
 function fakeQemu(answer: (line: string) => string[] | undefined) {

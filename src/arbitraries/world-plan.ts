@@ -1,0 +1,28 @@
+/** World plans: which domains exist (kind, levels), which devices start attached, queue or registers. */
+import fc from "fast-check";
+import type { DomainKind, WorldPlan } from "../cases/guest-case-world.ts";
+import type { PlatformConfig } from "../contract/types.ts";
+
+export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind[]): fc.Arbitrary<WorldPlan> {
+  const all: DomainKind[] = kinds === undefined ? ["second", "first", "pass-through", "nested"] : [...kinds];
+  const domain = fc.record({
+    kind: fc.constantFrom(...all),
+    levels: fc.constantFrom<3 | 4 | 5>(3, 4, 4, 5),
+  });
+  return fc.record({
+    domains: fc.array(domain, { minLength: 3, maxLength: 3 }),
+    attach: fc.array(fc.option(fc.integer({ min: 0, max: 2 }), { freq: 6, nil: undefined }), {
+      minLength: config.devices.length,
+      maxLength: config.devices.length,
+    }),
+    // Register-based invalidation exists for legacy mode only (scalable needs the queue).
+    queued: config.viommu.scalable ? fc.constant(true) : fc.boolean(),
+    // Mostly premapped, but shrinking tries without: a counterexample that needs no premapped
+    // slots shrinks to a far shorter trace.
+    premap: fc.oneof(
+      { withCrossShrink: true },
+      { arbitrary: fc.constant(false), weight: 1 },
+      { arbitrary: fc.constant(true), weight: 7 },
+    ),
+  });
+}

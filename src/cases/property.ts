@@ -1,0 +1,82 @@
+/**
+ * The interface a property implements to run under `iommu-conformance run`, and the context
+ * the harness hands it. Properties live in properties/ and are listed in properties/index.ts.
+ */
+
+import type { Model, ModelDescription } from "../contract/types.ts";
+import type { Json } from "../contract/wire.ts";
+import type { Trace } from "../trace/types.ts";
+import type { StepJudge } from "./judge.ts";
+
+export interface CaseFailure {
+  message: string;
+  /** The step judged wrong; default: the last checked step, else the last step. */
+  step?: number;
+  observed?: Json;
+  permitted?: Json;
+}
+
+export interface PropertyContext {
+  /** The model under test; every surface call made through it is recorded as a trace step. */
+  readonly model: Model;
+  readonly description: ModelDescription;
+  /** The adapter spec (for messages). */
+  readonly adapter: string;
+  /** Number of cases to run. */
+  readonly runs: number;
+  /** fast-check seed. */
+  readonly seed: number;
+  /** When set, replay exactly this fast-check path (one case, no shrinking). */
+  readonly path?: string;
+  /** The time this property may take, in milliseconds (fast-check interruptAfterTimeLimit). */
+  readonly timeLimitMs?: number;
+  /** False: stop at the first failing case without shrinking it (fast-check endOnFailure). */
+  readonly shrink?: boolean;
+  /** A new case starts: forget the steps recorded for the previous one. */
+  beginCase(): void;
+  /** A human-readable command of the current case, kept in its trace. */
+  note(command: string): void;
+  /** Mark the last step (or step `index`) as judged; returns its index. */
+  check(index?: number): number;
+  /**
+   * The current case failed. The harness writes its trace at once, and again for each smaller
+   * failing case shrinking finds, so the file always holds the latest. [HARNESS-TRACE-6]
+   */
+  caseFailed(failure: CaseFailure): Promise<void>;
+  /** Cases done so far (progress display). */
+  progress(done: number): void;
+}
+
+export type PropertyOutcome =
+  | { status: "pass"; runs: number }
+  | { status: "fail"; runs: number; seed: number; path: string; message: string; shrinks?: number }
+  /** Decided at run time, for example when the model refuses every configuration tried. */
+  | { status: "skip"; reason: string };
+
+export interface PropertyDefinition {
+  /** Stable id, e.g. "guest-translation-equals-walk". */
+  id: string;
+  title: string;
+  /** The spec rule ids it checks. */
+  rules: string[];
+  /** Why this model cannot run the property (it is then SKIPPED), or null. [HARNESS-SKIP-1] */
+  needs(description: ModelDescription): string | null;
+  run(ctx: PropertyContext): Promise<PropertyOutcome>;
+  /** The judge for replaying this property's traces; default: the recorded-result judge. */
+  judge?(trace: Trace): StepJudge;
+}
+
+/** Shell-style globs (* and ?), comma-separated alternatives, matched against whole ids. */
+export function matchesGlob(id: string, globs: string): boolean {
+  return globs
+    .split(",")
+    .map((g) => g.trim())
+    .filter((g) => g !== "")
+    .some((g) => {
+      const re = g
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".");
+      return new RegExp(`^${re}$`).test(id);
+    });
+}

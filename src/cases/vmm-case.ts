@@ -1,0 +1,105 @@
+/**
+ * One judged case of a VMM property: every surface call goes through `VmmCase.model`, is
+ * recorded (the trace) and judged at once by VmmStepJudge; a violation, or a failed check of the
+ * property's own, ends the case. `runVmmCases` runs the cases under fast-check, which shrinks a
+ * failing input. An adapter or protocol error is not a verdict: it propagates.
+ */
+import type fc from "fast-check";
+import type { Model, PlatformSurface } from "../contract/types.ts";
+import type { Json } from "../contract/wire.ts";
+import { TraceRecorder } from "../trace/recorder.ts";
+import { CaseFailed } from "./case-failed.ts";
+import type { PropertyContext, PropertyOutcome } from "./property.ts";
+import { runCases } from "./run-cases.ts";
+import { VmmStepJudge } from "./vmm-judge.ts";
+
+export class VmmCase {
+  readonly model: Model;
+  readonly judge = new VmmStepJudge();
+  private readonly recorder: TraceRecorder;
+
+  constructor(private readonly ctx: Pick<PropertyContext, "model" | "check" | "note">) {
+    this.recorder = new TraceRecorder(ctx.model);
+    this.model = this.wrap(this.recorder.model);
+  }
+
+  note(command: string): void {
+    this.ctx.note(command);
+  }
+
+  /** Mark the last step as judged; returns its index. */
+  check(): number {
+    return this.ctx.check();
+  }
+
+  private judgeLast(): void {
+    const index = this.recorder.steps.length - 1;
+    const step = this.recorder.steps[index];
+    if (step === undefined) return;
+    const outcome = step.error !== undefined ? { error: step.error } : { result: step.result as Json };
+    const v = this.judge.feed(step, outcome);
+    if (step.op === "dma") this.ctx.check(index);
+    if (v !== undefined) {
+      this.ctx.check(index);
+      throw new CaseFailed({
+        step: index,
+        message: v.message,
+        observed: v.observed,
+        permitted: [...v.permitted],
+      });
+    }
+  }
+
+  /** Make the call and judge it; a reset is judged even when it throws (a refusal is an outcome). */
+  private async judged<T>(call: () => Promise<T>, judgeRefusal = false): Promise<T> {
+    let value: T;
+    try {
+      value = await call();
+    } catch (e) {
+      if (judgeRefusal) this.judgeLast();
+      throw e;
+    }
+    this.judgeLast();
+    return value;
+  }
+
+  private wrap(inner: Model): Model {
+    const p = (): PlatformSurface => inner.platform;
+    const platform: PlatformSurface = {
+      writeGuest: (gpa, bytes) => this.judged(() => p().writeGuest(gpa, bytes)),
+      readGuest: (gpa, len) => this.judged(() => p().readGuest(gpa, len)),
+      writeReg: (off, value, width) => this.judged(() => p().writeReg(off, value, width)),
+      readReg: (off, width) => this.judged(() => p().readReg(off, width)),
+      dma: (req) => this.judged(() => p().dma(req)),
+    };
+    if (inner.platform.hostView !== undefined || p().hostView !== undefined) {
+      platform.hostView = () => {
+        const hv = p().hostView;
+        if (hv === undefined) throw new Error("the model has no hostView");
+        return hv.call(p());
+      };
+    }
+    return {
+      describe: () => inner.describe(),
+      reset: (config) => this.judged(() => inner.reset(config), true),
+      platform,
+      close: () => inner.close(),
+      ...(inner.host === undefined ? {} : { host: inner.host }),
+    };
+  }
+}
+
+/** Run `body` on each generated input, each in a fresh VmmCase. */
+export function runVmmCases<T>(
+  ctx: PropertyContext,
+  input: fc.Arbitrary<T>,
+  body: (vc: VmmCase, value: T) => Promise<void>,
+): Promise<PropertyOutcome> {
+  return runCases(
+    ctx,
+    input,
+    () => new VmmCase(ctx),
+    body,
+    (e) => (e instanceof CaseFailed ? e.failure : undefined),
+  );
+}

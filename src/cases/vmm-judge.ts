@@ -1,0 +1,207 @@
+/**
+ * Judging a VM with passed-through devices. Every platform step goes to the permitted-outcome
+ * oracle as for an emulated device, except DMAs of passed-through devices: the oracle does not
+ * see those (they reach host memory, record no vIOMMU fault), but each must be one of the
+ * outcomes the oracle permits for an emulated device with the same guest tables, mapped through
+ * the VM's stage 2: writes to read-only regions and, for an errata IOMMU's nest parent, anything
+ * in a read-only region are blocked. [VMM-S2-2] [VMM-S2-4] [VMM-S2-7] [HOST-XLATE-13]
+ * A reset is judged as well: accepted exactly when the VMM-COMPAT rules accept its configuration.
+ * The same judge serves live cases and `replay`, so both judge alike.
+ */
+
+import { decodeConfig, decodeDmaRequest, decodeDmaResult, hexToBytes, hexToU64 } from "../contract/codec.ts";
+import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
+import type { Json, ParamsOf, ResultOf } from "../contract/wire.ts";
+import { decodeFingerprint, Oracle, type Violation } from "../oracle/index.ts";
+import type { StepOutcome, Trace, TraceStep } from "../trace/types.ts";
+import { type Judgement, recordedResultJudge, type StepJudge } from "./judge.ts";
+import { judgeReset } from "./vmm-compat.ts";
+
+/** What a passed-through device's stage 2 lets through: guest regions, read-only ones maybe left out. */
+export interface Stage2Map {
+  regions: Array<{ gpa: number; end: number; readOnly: boolean }>;
+}
+
+/** [VMM-S2-2] [VMM-S2-4] The stage 2 of each passed-through SID. */
+export function stage2Maps(config: PlatformConfig): Map<number, Stage2Map> {
+  const nesting = config.viommu.scalable && config.viommu.firstStage;
+  const regions =
+    config.memory.regions.length > 0
+      ? config.memory.regions
+      : [{ gpa: 0n, size: config.memory.size, readOnly: false }];
+  const out = new Map<number, Stage2Map>();
+  for (const d of config.devices) {
+    if (d.kind !== "passthrough" || d.host === undefined) continue;
+    const errata = config.hostIommus.find((h) => h.id === d.host?.iommu)?.errata772415 ?? false;
+    out.set(d.sid, {
+      regions: regions
+        .filter((r) => !(r.readOnly && nesting && errata))
+        .map((r) => ({ gpa: Number(r.gpa), end: Number(r.gpa + r.size), readOnly: r.readOnly })),
+    });
+  }
+  return out;
+}
+
+export function stage2Allows(s2: Stage2Map, addr: number, len: number, write: boolean): boolean {
+  const r = s2.regions.find((x) => addr >= x.gpa && addr + Math.max(len, 1) <= x.end);
+  return r !== undefined && !(write && r.readOnly);
+}
+
+type PtOutcome = { kind: "aborted" } | { kind: "ok"; addr: number };
+
+/** The outcomes a passed-through device may show for req now: the oracle's, through stage 2. */
+export function permittedForPassthrough(oracle: Oracle, s2: Stage2Map, req: DmaRequest): PtOutcome[] {
+  const out: PtOutcome[] = [];
+  for (const o of oracle.permittedFor(req).outcomes) {
+    const r = o.outcome;
+    const p: PtOutcome =
+      r.kind === "ok" && stage2Allows(s2, r.addr, req.len, req.write)
+        ? { kind: "ok", addr: r.addr }
+        : { kind: "aborted" };
+    if (!out.some((x) => JSON.stringify(x) === JSON.stringify(p))) out.push(p);
+  }
+  return out;
+}
+
+function describePt(p: PtOutcome): string {
+  return p.kind === "aborted" ? "aborted" : `completes at GPA 0x${p.addr.toString(16)}`;
+}
+
+/** Judge a passed-through device's DMA against the permitted set; a violation or undefined. */
+export function judgePassthroughDma(
+  oracle: Oracle,
+  s2: Stage2Map,
+  req: DmaRequest,
+  result: DmaResult,
+): Violation | undefined {
+  const permitted = permittedForPassthrough(oracle, s2, req);
+  const lines = [
+    ...permitted.map((p) => `${describePt(p)} (passed through)`),
+    ...oracle.permittedFor(req).text(),
+  ];
+  const who = `passed-through device 0x${req.sid.toString(16)}${req.pasid === undefined ? "" : ` PASID ${req.pasid}`}`;
+  if (result.status === "aborted") {
+    if (permitted.some((p) => p.kind === "aborted")) return undefined;
+    return {
+      message: `${who}: the DMA was aborted, but only completions are permitted`,
+      observed: "aborted",
+      permitted: lines,
+    };
+  }
+  const oks = permitted.filter((p): p is { kind: "ok"; addr: number } => p.kind === "ok");
+  if (oks.length === 0)
+    return {
+      message: `${who}: the DMA completed, but it must be blocked`,
+      observed: "completed",
+      permitted: lines,
+    };
+  if (req.write) return undefined;
+  const hit = decodeFingerprint(result.data ?? new Uint8Array(0), Number(req.iova & 0xfffn));
+  if (hit !== null && oks.some((p) => p.addr === hit.gpa)) return undefined;
+  const observed =
+    hit === null ? "data with no fingerprint" : `data fingerprinted as GPA 0x${hit.gpa.toString(16)}`;
+  return { message: `${who}: the DMA read returned data from no permitted page`, observed, permitted: lines };
+}
+
+/**
+ * The step judge of VMM cases: a fresh oracle at each reset; passed-through DMAs judged through
+ * stage 2 and not shown to the oracle; host-surface steps not judged here.
+ */
+export class VmmStepJudge {
+  private oracle?: Oracle;
+  private s2 = new Map<number, Stage2Map>();
+
+  constructor(config?: Json) {
+    if (config !== undefined) this.start(decodeConfig(config));
+  }
+
+  get current(): Oracle | undefined {
+    return this.oracle;
+  }
+
+  stage2Of(sid: number): Stage2Map | undefined {
+    return this.s2.get(sid);
+  }
+
+  feed(step: Pick<TraceStep, "op" | "args">, outcome: StepOutcome): Violation | undefined {
+    if (step.op === "reset") {
+      // [ORACLE-JUDGE-7] a reset is judged too: accepted or refused as the VMM-COMPAT rules say.
+      const config = decodeConfig((step.args as ParamsOf["reset"]).config);
+      if (outcome.error === undefined) this.start(config);
+      else this.stop();
+      return judgeReset(config, outcome);
+    }
+    if (outcome.error !== undefined) return undefined;
+    const r = outcome.result;
+    const o = this.oracle;
+    if (o === undefined) return undefined;
+    const v = (() => {
+      switch (step.op) {
+        case "writeGuest": {
+          const a = step.args as ParamsOf["writeGuest"];
+          return o.observe({ op: "writeGuest", args: [hexToU64(a.gpa), hexToBytes(a.data)] });
+        }
+        case "readGuest": {
+          const a = step.args as ParamsOf["readGuest"];
+          const data = hexToBytes((r as ResultOf["readGuest"]).data);
+          return o.observe({ op: "readGuest", args: [hexToU64(a.gpa), a.len], result: data });
+        }
+        case "writeReg": {
+          const a = step.args as ParamsOf["writeReg"];
+          return o.observe({ op: "writeReg", args: [a.off, hexToU64(a.value), a.width] });
+        }
+        case "readReg": {
+          const a = step.args as ParamsOf["readReg"];
+          const value = hexToU64((r as ResultOf["readReg"]).value);
+          return o.observe({ op: "readReg", args: [a.off, a.width], result: value });
+        }
+        case "dma": {
+          const req = decodeDmaRequest(step.args as unknown as ParamsOf["dma"]);
+          const res = decodeDmaResult(r as unknown as ResultOf["dma"]);
+          const s2 = this.s2.get(req.sid);
+          if (s2 !== undefined) {
+            const pv = judgePassthroughDma(o, s2, req, res);
+            return pv === undefined ? { ok: true as const } : { ok: false as const, violation: pv };
+          }
+          return o.observe({ op: "dma", args: [req], result: res });
+        }
+        default:
+          return { ok: true as const };
+      }
+    })();
+    return v.ok ? undefined : v.violation;
+  }
+
+  /** A refused reset: no platform to judge until the next reset. */
+  private stop(): void {
+    this.oracle = undefined;
+    this.s2 = new Map();
+  }
+
+  private start(config: PlatformConfig): void {
+    this.oracle = new Oracle(config);
+    this.oracle.observe({ op: "reset", args: [config] });
+    this.s2 = stage2Maps(config);
+  }
+}
+
+/**
+ * [ORACLE-JUDGE-7] The replay judge of VMM properties: resets against the VMM-COMPAT rules,
+ * platform steps through the oracle (and stage 2), checked host-surface and hostView steps against
+ * their recorded results. It judges refused resets itself. [HARNESS-REPLAY-3]
+ */
+export function vmmJudge(trace: Trace): StepJudge {
+  const judge = new VmmStepJudge(trace.steps[0]?.op === "reset" ? undefined : trace.config);
+  const recorded = recordedResultJudge(trace);
+  const hostOps = new Set(["hostView", "ioctl", "deviceIoctl", "hostDma"]);
+  return {
+    judgesResets: true,
+    onStep(step, outcome): Judgement {
+      if (hostOps.has(step.op)) return recorded.onStep(step, outcome);
+      const v = judge.feed(step, outcome);
+      return v === undefined
+        ? { ok: true }
+        : { ok: false, message: v.message, observed: v.observed, permitted: [...v.permitted] };
+    },
+  };
+}

@@ -348,6 +348,13 @@ export async function createNestedModel(options: Record<string, string> = {}): P
   };
 }
 
+/** A JSON form independent of key order (configurations decoded from traces order keys alphabetically). */
+function canonical(v: object): string {
+  return JSON.stringify(
+    Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  );
+}
+
 function plainIommu(aw: 39 | 48): IommuOptions {
   return {
     scalable: false,
@@ -393,7 +400,7 @@ export function specFor(
       continue;
     }
     const h = config.hostIommus.find((x) => x.id === d.host?.iommu);
-    if (h === undefined || JSON.stringify({ ...h, id: host.id }) !== JSON.stringify(host))
+    if (h === undefined || canonical({ ...h, id: host.id }) !== canonical(host))
       reasons.push(`${sid}: its host IOMMU must be L1's (${JSON.stringify(host)})`);
     if (d.host?.iommufd || d.host?.behindBridge || d.host?.noSnoop)
       reasons.push(

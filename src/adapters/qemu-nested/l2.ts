@@ -37,6 +37,9 @@ export class L2Refused extends Error {
 }
 
 const BAR_STRIDE = 0x100000n;
+/** Lines of QEMU's CPU state dump (cpu_dump_state after hw_error). */
+const CPU_DUMP =
+  /^(RAX|RSI|R8 |R12|R\d+|RIP|[ECSDFG]S |LDT|TR |GDT|IDT|CR0|DR\d|DR6|EFER|FCW|FPR\d|XMM\d|YMM|ZMM|CPU#\d|Code=|CCS=)/;
 
 /** QEMU's arguments for L2 [QEMU-NEST-4]. */
 export function l2Args(install: QemuInstall, spec: L2Spec): string[] {
@@ -100,9 +103,12 @@ export class L2 implements EduDmaHost {
     private readonly l0Mem: ProcessMemory | undefined,
   ) {}
 
-  /** The last lines L2 printed (its log: start-up errors, trace events). */
+  /**
+   * The last lines L2 printed (its log: start-up errors, trace events, what it said when it died),
+   * without the CPU register dump an aborting QEMU prints after its message [QEMU-NEST-7].
+   */
   log(): string[] {
-    return [...this.tail];
+    return this.tail.filter((l) => !CPU_DUMP.test(l));
   }
 
   /**
@@ -169,8 +175,8 @@ export class L2 implements EduDmaHost {
             onExit: (cb) =>
               s.once("close", () =>
                 setTimeout(
-                  () => cb(`L2's qtest connection closed; L2 said: ${this.tail.slice(-3).join(" | ")}`),
-                  20,
+                  () => cb(`L2's qtest connection closed; L2 said: ${this.log().slice(-6).join(" | ")}`),
+                  50,
                 ),
               ),
           },
@@ -178,7 +184,7 @@ export class L2 implements EduDmaHost {
             timeoutMs,
             onOtherLine: (line) => {
               this.tail.push(line);
-              if (this.tail.length > 64) this.tail.shift();
+              if (this.tail.length > 256) this.tail.shift();
               if (/vtd_dmar_fault|vtd_fault_disabled|^Invalid (read|write) at addr /.test(line))
                 this.faults.push(line);
             },

@@ -4,6 +4,8 @@
  *                        capacities, e.g. reference:iotlb=0,psc=0
  *   mutant:ID            the reference with one known bug (src/adapters/mutants.ts)
  *   qemu[:k=v,…]         QEMU's intel-iommu over qtest (src/adapters/qemu/adapter.ts)
+ *   qemu:nested[,k=v,…]  QEMU's VMM side: L2 QEMU with a passed-through device in a Linux guest
+ *                        (src/adapters/qemu-nested/adapter.ts)
  *   module:PATH[?k=v,…]  a module exporting createModel (or a default factory), called
  *                        with the options, e.g. module:./my-model.ts?cores=2
  *   stdio:COMMAND        a process speaking docs/protocol.md
@@ -20,6 +22,7 @@ export type AdapterSpec =
   | { kind: "reference"; options: Record<string, string> }
   | { kind: "mutant"; id: string }
   | { kind: "qemu"; options: Record<string, string> }
+  | { kind: "qemu-nested"; options: Record<string, string> }
   | { kind: "module"; path: string; options: Record<string, string> }
   | { kind: "stdio"; command: string };
 
@@ -37,6 +40,7 @@ export const ADAPTER_FORMS = [
   "reference[:key=value,...]",
   "mutant:ID",
   "qemu[:key=value,...]",
+  "qemu:nested[,key=value,...]",
   "module:PATH[?key=value,...]",
   "stdio:COMMAND",
 ] as const;
@@ -57,8 +61,13 @@ export function parseAdapterSpec(spec: string): AdapterSpec {
         );
       }
       return { kind: "mutant", id: rest };
-    case "qemu":
-      return { kind: "qemu", options: parseOptions(spec, rest ?? "") };
+    case "qemu": {
+      const options = parseOptions(spec, rest ?? "");
+      if (options.nested === undefined) return { kind: "qemu", options };
+      if (options.nested !== "true") throw new AdapterSpecError(`"${spec}": write qemu:nested[,key=value,…]`);
+      delete options.nested;
+      return { kind: "qemu-nested", options };
+    }
     case "module":
       if (rest === undefined || rest.trim() === "" || rest.startsWith("?"))
         throw new AdapterSpecError(`"${spec}": module needs a path, e.g. module:./my-model.ts`);
@@ -104,6 +113,7 @@ const BUILT_IN = {
   reference: `./reference${MODULE_EXT}`,
   mutants: `./mutants${MODULE_EXT}`,
   qemu: `./qemu/adapter${MODULE_EXT}`,
+  qemuNested: `./qemu-nested/adapter${MODULE_EXT}`,
 };
 
 /** Import a built-in adapter's module, or say plainly that this build does not have it. */
@@ -168,6 +178,12 @@ export async function loadAdapter(spec: string, options: LoadOptions = {}): Prom
         const m = await importBuiltIn("qemu", "qemu");
         return await (
           needFunction(m, "createQemuModel", "qemu") as (o: Record<string, string>) => Promise<Model>
+        )(parsed.options);
+      }
+      case "qemu-nested": {
+        const m = await importBuiltIn("qemuNested", "qemu:nested");
+        return await (
+          needFunction(m, "createNestedModel", "qemu:nested") as (o: Record<string, string>) => Promise<Model>
         )(parsed.options);
       }
       case "module":

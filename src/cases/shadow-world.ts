@@ -102,10 +102,12 @@ export class ShadowWorld {
     vc: VmmCase,
     config: PlatformConfig,
     plans: readonly ShadowTablePlan[],
+    opts: { queue: boolean } = { queue: true },
   ): Promise<ShadowWorld> {
     await vc.model.reset(config);
     const driver = await GuestDriver.create(vc.model.platform, config.memory);
-    await driver.setupQueue();
+    // Without the queue, invalidations go through CCMD and the IOTLB registers (legacy mode).
+    if (opts.queue) await driver.setupQueue();
     const levels = config.viommu.awBits === 39 ? 3 : 4;
     const tables: PageTable<"second">[] = [];
     for (const p of plans) tables.push(await driver.newPageTable("second", levels, p.upper));

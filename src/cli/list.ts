@@ -45,6 +45,7 @@ export async function listCommand(topic: string, opts: { registry?: string }, io
         "reference[:key=value,...]": `the reference model; options: cache capacities (context, pasid, iotlb, psc)${have("reference")}`,
         "mutant:ID": `the reference with one known bug; see \`list mutants\`${have("mutants")}`,
         "qemu[:key=value,...]": `QEMU's intel-iommu over qtest${have("qemu/adapter")}`,
+        "qemu:nested[,key=value,...]": `QEMU's VMM side: a passed-through device in a nested guest (qemu setup --nested)${have("qemu-nested/adapter")}`,
         "module:PATH[?key=value,...]":
           "a module exporting createModel(options) (or a default factory) returning a Model; see docs/adapters.md",
         "stdio:COMMAND": "a process speaking the JSON-lines protocol of docs/protocol.md",

@@ -83,7 +83,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .description("run the properties against an adapter")
     .option(
       "--adapter <spec>",
-      "reference, mutant:ID, qemu[:k=v,...], module:PATH or stdio:COMMAND",
+      "reference, mutant:ID, qemu[:k=v,...], qemu:nested[,k=v,...], module:PATH or stdio:COMMAND",
       "reference",
     )
     .option("--property <glob>", "only properties whose id matches (globs, comma-separated; !GLOB excludes)")

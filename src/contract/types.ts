@@ -221,6 +221,25 @@ export interface PlatformLimits {
    * report shows them. Generators reject an id they do not know (src/arbitraries/guest-avoid.ts).
    */
   avoid?: string[];
+  /**
+   * The passed-through devices the model really has (an emulator driving real host devices):
+   * at most `max` of them, each behind one of `hostIommus` with the host side `host`. VMM
+   * generators fit their configurations to these (src/arbitraries/vmm-fit.ts); absent, any host
+   * IOMMU and host side may be generated (a model of the host, like the reference).
+   */
+  /**
+   * false: DMA reads by emulated devices report completion or abort only, never the bytes (the
+   * bytes stay inside an emulator this suite cannot reach, as qemu:nested's L2). Guest-side
+   * properties then skip; absent or true: reads return their bytes as `supports.dmaRead` says.
+   */
+  emulatedReadData?: boolean;
+  passthrough?: {
+    max: number;
+    hostIommus: HostIommuConfig[];
+    host: NonNullable<DeviceConfig["host"]>;
+    /** Whether guest memory may have read-only regions. */
+    readOnlyMemory: boolean;
+  };
 }
 
 /** Surfaces and features an adapter offers; properties whose needs are not met are skipped. */

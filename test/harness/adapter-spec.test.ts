@@ -41,7 +41,7 @@ describe("parseAdapterSpec", () => {
 
   it("[HARNESS-ADAPTER-1] refuses malformed specs with the valid forms", () => {
     expect(() => parseAdapterSpec("bochs")).toThrow(
-      'unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], module:PATH[?key=value,...], stdio:COMMAND',
+      'unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], qemu:nested[,key=value,...], module:PATH[?key=value,...], stdio:COMMAND',
     );
     expect(() => parseAdapterSpec("reference:=0")).toThrow(AdapterSpecError);
     expect(() => parseAdapterSpec("mutant:")).toThrow(/mutant needs an id/);

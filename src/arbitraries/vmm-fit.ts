@@ -43,6 +43,13 @@ function fitViommu(d: ModelDescription, v: VIommuConfig, maxAw: number | undefin
  */
 export const AVOID_CM_BEFORE_WIDTH = "compat-caching-mode-checked-before-width";
 
+/**
+ * Recorded finding shadow and forwarding cases can steer around (`avoid=`): QEMU accepts snoop
+ * control beside a passed-through device and aborts when the guest enables translation for it
+ * (docs/qemu-findings.md, VMM side). Avoided, a VM with a passed-through device has no snoop control.
+ */
+export const AVOID_SC_PASSTHROUGH = "snoop-control-passthrough-aborts";
+
 export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptions): PlatformConfig {
   const pt = d.limits?.passthrough;
   if (pt === undefined) return c;
@@ -71,6 +78,7 @@ export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptio
     }
     return { sid, kind: "emulated" };
   });
+  if ((d.limits?.avoid ?? []).includes(AVOID_SC_PASSTHROUGH) && passed > 0) viommu.snoopControl = false;
   // Guest memory: all RAM, split around the model's holes (read-only regions only if offered).
   const size = c.memory.size;
   let spans: Array<[bigint, bigint]> = pt.readOnlyMemory

@@ -20,7 +20,7 @@ import {
 import { l0Args } from "../../../src/adapters/qemu-nested/chain.ts";
 import { l2Args } from "../../../src/adapters/qemu-nested/l2.ts";
 import { compatibilityCaseArb } from "../../../src/arbitraries/vmm-config.ts";
-import { fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
+import { AVOID_SC_PASSTHROUGH, fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
 import { shadowPlatformArb } from "../../../src/arbitraries/vmm-shadow.ts";
 import { expectedRefusal, judgeReset } from "../../../src/cases/vmm-compat.ts";
 import type { ModelDescription, PlatformConfig } from "../../../src/contract/types.ts";
@@ -230,6 +230,29 @@ describe("qemu:nested", () => {
       }),
       { numRuns: 100, seed: 7 },
     );
+  });
+
+  it("[QEMU-AVOID-1] avoiding snoop-control-passthrough-aborts: VMs with a passed-through device get no snoop control", () => {
+    const avoiding = {
+      ...nestedDescription,
+      limits: { ...nestedDescription.limits, avoid: [AVOID_SC_PASSTHROUGH] },
+    };
+    const sc = config({
+      viommu: legacyViommu({ cachingMode: true, awBits: 39, hawBits: 39, snoopControl: true }),
+    });
+    expect(fitVmmConfig(nestedDescription, sc, { accepted: true }).viommu.snoopControl).toBe(true);
+    expect(fitVmmConfig(avoiding, sc, { accepted: true }).viommu.snoopControl).toBe(false);
+    const emulatedOnly = { ...sc, devices: [{ sid: 0x08, kind: "emulated" as const }] };
+    expect(fitVmmConfig(avoiding, emulatedOnly, { accepted: true }).viommu.snoopControl).toBe(true);
+    let drawn = 0;
+    fc.assert(
+      fc.property(shadowPlatformArb(avoiding), (cfg) => {
+        drawn++;
+        expect(cfg.viommu.snoopControl).toBe(false);
+      }),
+      { numRuns: 50, seed: 5 },
+    );
+    expect(drawn).toBe(50);
   });
 
   it("[QEMU-NEST-9] compatibility cases vary the vIOMMU against the real host; refusals are still generated", () => {

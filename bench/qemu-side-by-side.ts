@@ -26,7 +26,7 @@ const PROPERTIES = "translation-equals-walk,cache-coherence";
 const AVOID_QEMU_11 =
   "wait-descriptor-without-sw-or-if+fault-info-above-agaw+first-stage-width-from-pasid-aw+scalable-write-fault-legacy-reason+scalable-root-not-present-legacy-reason";
 const AVOID_NESTED =
-  "shadow-write-only-mapping-readable+compat-caching-mode-checked-before-width+snoop-control-passthrough-aborts";
+  "shadow-write-only-mapping-readable+compat-caching-mode-checked-before-width+snoop-control-passthrough-aborts+scalable-write-fault-legacy-reason";
 
 interface Counts {
   resets: number[];

@@ -112,12 +112,30 @@ function roundArb(
   });
 }
 
+/**
+ * Recorded guest-side findings that leave these storms legacy mode only when avoided: QEMU records
+ * scalable-mode faults of its emulated devices with legacy reasons (docs/qemu-findings.md), which
+ * this form judges strictly. [QEMU-AVOID-1]
+ */
+const LEGACY_ONLY_AVOIDS = [
+  "scalable-write-fault-legacy-reason",
+  "scalable-root-not-present-legacy-reason",
+  "pasid-directory-not-present-reason",
+];
+
+/** The description the storm draws from: scalable mode left out when an avoided finding asks. */
+export function drawnFrom(d: ModelDescription): ModelDescription {
+  const avoid = d.limits?.avoid ?? [];
+  if (!d.supports.legacy || !LEGACY_ONLY_AVOIDS.some((id) => avoid.includes(id))) return d;
+  return { ...d, supports: { ...d.supports, scalable: false } };
+}
+
 /** Run the passed-through form of a guest-side property [VMM-S2-7] [QEMU-NEST-5]. */
 export function runPassthroughStorm(
   ctx: PropertyContext,
   o: PassthroughStormOptions,
 ): Promise<PropertyOutcome> {
-  const d = ctx.description;
+  const d = drawnFrom(ctx.description);
   const draw = shadowDraw(d);
   const input = shadowPlatformArb(d).chain((config) => {
     const rom = config.memory.regions.some((r) => r.readOnly);

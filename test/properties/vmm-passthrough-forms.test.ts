@@ -8,7 +8,7 @@ import { cacheCoherence } from "../../properties/cache-coherence.ts";
 import { translationEqualsWalk } from "../../properties/translation-equals-walk.ts";
 import { createMutantModel } from "../../src/adapters/mutants.ts";
 import { createReferenceModel } from "../../src/adapters/reference.ts";
-import { guestFormOf, usesPassthroughForm } from "../../src/arbitraries/passthrough-storm.ts";
+import { drawnFrom, guestFormOf, usesPassthroughForm } from "../../src/arbitraries/passthrough-storm.ts";
 import type { Model } from "../../src/contract/types.ts";
 import { runAgainst } from "./vmm-support.ts";
 
@@ -32,6 +32,10 @@ describe("passed-through forms of the guest-side properties", () => {
     expect(translationEqualsWalk.needs?.(only)).toBeNull();
     const noPt = { ...only, supports: { ...only.supports, passthroughDevices: false } };
     expect(guestFormOf(noPt)).toEqual({ problem: expect.stringMatching(/status only/) });
+    // [QEMU-AVOID-1] avoiding QEMU's legacy reasons for scalable-mode faults: legacy VMs only.
+    expect(drawnFrom(only).supports.scalable).toBe(true);
+    const avoiding = { ...only, limits: { ...only.limits, avoid: ["scalable-write-fault-legacy-reason"] } };
+    expect(drawnFrom(avoiding).supports).toMatchObject({ scalable: false, legacy: true });
     await ref.close();
   });
 

@@ -111,6 +111,10 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(
       new Option("--time-limit <s>", "time budget for the whole run, in seconds").argParser(positiveNumber),
     )
+    .option(
+      "--no-shrink",
+      "report each property's first failing case as found, unshrunk (for slow models: a shrink step there is a whole case)",
+    )
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (opts) => setCode(await runCommand(opts, io)));

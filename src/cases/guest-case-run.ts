@@ -12,6 +12,7 @@ export function runGuestCases<T>(
   ctx: PropertyContext,
   input: fc.Arbitrary<T>,
   body: (gc: GuestCase, value: T) => Promise<void>,
+  replayOf?: (value: T) => string | undefined,
 ): Promise<PropertyOutcome> {
   return runCases(
     ctx,
@@ -19,5 +20,6 @@ export function runGuestCases<T>(
     () => new GuestCase(ctx),
     body,
     (e) => (e instanceof CaseFailed ? e.failure : undefined),
+    replayOf,
   );
 }

@@ -18,6 +18,8 @@ export interface CliIO {
   isTTY: boolean;
   /** Base for relative paths. */
   cwd: string;
+  /** How the user calls this CLI from cwd (default "npx iommu-conformance"). [HARNESS-SEED-2] */
+  invocation?: string;
 }
 
 /** 1 if anything failed, else 2 if anything broke, else 0. */

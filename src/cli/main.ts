@@ -6,10 +6,12 @@
 import { availableParallelism } from "node:os";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AdapterLoadError, AdapterSpecError } from "../adapters/adapter-spec.ts";
+import { parseCommandsReplayPath } from "../arbitraries/commands-replay.ts";
 import { ModelRequestError, ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
 import { TraceLoadError } from "../trace/load.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
+import { invocation } from "./invocation.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
 import { mutantsCommand } from "./mutants.ts";
 import { registerQemuCommand } from "./qemu.ts";
@@ -43,6 +45,12 @@ function pathValue(value: string): string {
   return value;
 }
 
+function replayPathValue(value: string): string {
+  if (parseCommandsReplayPath(value) === undefined)
+    throw new InvalidArgumentError('must be a replay path as printed with a failure, such as "3@AB:E"');
+  return value;
+}
+
 const timeoutOption = (): Option =>
   new Option("--timeout <ms>", "per-request timeout for stdio adapters, in milliseconds")
     .argParser(positiveInt)
@@ -73,6 +81,12 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       new Option("--path <p>", "replay one fast-check case (with --seed and one property)").argParser(
         pathValue,
       ),
+    )
+    .addOption(
+      new Option(
+        "--replay-path <r>",
+        "with --path: fast-check's record of the commands that ran (N@PATH, printed with failures)",
+      ).argParser(replayPathValue),
     )
     .addOption(
       new Option("--report <format>", "report format").choices(["text", "json", "junit"]).default("text"),
@@ -141,6 +155,7 @@ export function processIO(): CliIO {
     err: (s) => process.stderr.write(s),
     isTTY: process.stdout.isTTY === true,
     cwd: process.cwd(),
+    invocation: invocation(process.cwd()),
   };
 }
 

@@ -18,6 +18,7 @@ export interface RunCommandOptions {
   runs: number;
   seed?: number;
   path?: string;
+  replayPath?: string;
   report: ReportFormat;
   out: string;
   timeLimit?: number;
@@ -46,6 +47,8 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
       "--path replays one case: give --seed too and a --property that selects exactly one property",
     );
   }
+  if (opts.replayPath !== undefined && opts.path === undefined)
+    throw new UsageError("--replay-path goes with --path (both are printed with a failure)");
   // [HARNESS-REPORT-2] without --seed a random one is chosen and printed, so any run can be repeated.
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fff_ffff) | 0;
   const outDir = resolve(io.cwd, opts.out);
@@ -60,6 +63,15 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
       seed,
       outDir,
       ...(opts.path === undefined ? {} : { path: opts.path }),
+      ...(opts.replayPath === undefined ? {} : { replayPath: opts.replayPath }),
+      commands: {
+        invocation: io.invocation ?? "npx iommu-conformance",
+        cwd: io.cwd,
+        extraArgs: [
+          ...(opts.registry === undefined ? [] : ["--registry", opts.registry]),
+          ...(opts.timeout === 10_000 ? [] : ["--timeout", String(opts.timeout)]),
+        ],
+      },
       ...(opts.timeLimit === undefined ? {} : { timeLimitMs: opts.timeLimit * 1000 }),
       onPropertyStart: (p) => progress.start(p.id, opts.runs),
       onCases: (done) => progress.update(done),

@@ -5,12 +5,14 @@
  */
 import { join } from "node:path";
 import type { CaseFailure, PropertyContext, PropertyDefinition } from "../cases/property.ts";
+import { CaseBroke } from "../cases/run-cases.ts";
 import { ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
 import type { Model, ModelDescription } from "../contract/types.ts";
 import { TraceRecorder } from "../trace/recorder.ts";
 import type { Trace, Verdict } from "../trace/types.ts";
 import { writeTraceFile } from "../trace/write.ts";
+import { type CommandContext, type FailureCommands, failureCommands } from "./commands.ts";
 
 export type PropertyStatus = "pass" | "fail" | "skip" | "error";
 
@@ -31,11 +33,15 @@ export interface PropertyResult {
   message?: string;
   seed?: number;
   path?: string;
+  /** With path, fast-check's record for properties built on fc.commands. [HARNESS-SEED-1] */
+  replayPath?: string;
   shrinks?: number;
   /** The trace file written for a failure or an error. */
   trace?: string;
   /** Steps in that trace. */
   traceSteps?: number;
+  /** Commands that rerun, replay and export a failure, as the user types them. [HARNESS-SEED-2] */
+  commands?: FailureCommands;
 }
 
 export interface RunReport {
@@ -57,6 +63,8 @@ export interface RunOptions {
   runs: number;
   seed: number;
   path?: string;
+  /** With path: fast-check's record for properties built on fc.commands. [HARNESS-SEED-1] */
+  replayPath?: string;
   /** Where traces go (DIR/traces/); no traces are written without it. */
   outDir?: string;
   /** Budget for the whole run, in milliseconds. */
@@ -66,9 +74,14 @@ export interface RunOptions {
   onPropertyStart?: (property: PropertyDefinition, index: number, total: number) => void;
   onCases?: (done: number, total: number) => void;
   onPropertyEnd?: (result: PropertyResult) => void;
+  /** How the user calls the CLI, for the commands printed with failures. */
+  commands?: CommandContext;
   /** Clock, replaceable for tests. */
   now?: () => number;
 }
+
+/** Without the CLI's knowledge: a local install's invocation, file names as they are. */
+const DEFAULT_COMMANDS: CommandContext = { invocation: "npx iommu-conformance", cwd: "" };
 
 export async function runProperties(
   properties: PropertyDefinition[],
@@ -81,6 +94,10 @@ export async function runProperties(
   for (const [index, property] of properties.entries()) {
     options.onPropertyStart?.(property, index, properties.length);
     const result = await runOne(property, description, options, started, now);
+    if (result.status === "fail" || result.status === "error") {
+      const commands = failureCommands(options.adapter, result, options.commands ?? DEFAULT_COMMANDS);
+      if (Object.keys(commands).length > 0) result.commands = commands;
+    }
     results.push(result);
     options.onPropertyEnd?.(result);
   }
@@ -133,17 +150,16 @@ async function runOne(
   let written: Trace | undefined;
   let cases = 0;
   let firstFailureAt: number | undefined;
+  /** The trace of a case that broke while a failure was being shrunk. */
+  let brokeFile: string | undefined;
 
   const writeTrace = async (
     verdict: Verdict,
     failure: CaseFailure | undefined,
     path: string,
+    file = traceFile,
   ): Promise<void> => {
-    if (
-      traceFile === undefined ||
-      recorder.steps.length === 0 ||
-      !recorder.steps.some((s) => s.op === "reset")
-    )
+    if (file === undefined || recorder.steps.length === 0 || !recorder.steps.some((s) => s.op === "reset"))
       return;
     const checked = recorder.steps.map((s, i) => (s.checked ? i : -1)).filter((i) => i >= 0);
     const trace = recorder.toTrace({
@@ -163,8 +179,8 @@ async function runOne(
             },
           }),
     });
-    await writeTraceFile(traceFile, trace);
-    written = trace;
+    await writeTraceFile(file, trace);
+    if (file === traceFile) written = trace;
   };
 
   const ctx: PropertyContext = {
@@ -174,6 +190,7 @@ async function runOne(
     runs: options.runs,
     seed: options.seed,
     ...(options.path === undefined ? {} : { path: options.path }),
+    ...(options.replayPath === undefined ? {} : { replayPath: options.replayPath }),
     ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
     ...(options.shrink === false ? { shrink: false } : {}),
     beginCase: () => {
@@ -186,6 +203,15 @@ async function runOne(
       firstFailureAt ??= now();
       return writeTrace("fail", failure, "");
     },
+    // [HARNESS-BROKEN-1] the case that broke, ending at the call that broke; beside a failure
+    // already kept, in a file of its own.
+    caseBroke: (error, afterFailure) => {
+      firstFailureAt ??= now();
+      const failure = { message: errorMessage(error), step: recorder.steps.length - 1 };
+      const file = afterFailure ? traceFile?.replace(/\.json$/, "-broke.json") : traceFile;
+      if (afterFailure) brokeFile = file;
+      return writeTrace("error", failure, "", file);
+    },
     progress: (n) => options.onCases?.(n, options.runs),
   };
 
@@ -193,32 +219,54 @@ async function runOne(
   try {
     outcome = await property.run(ctx);
   } catch (e) {
-    const message =
-      e instanceof ProtocolError
-        ? e.message
-        : `${(e as Error).name ?? "Error"}: ${(e as Error).message ?? String(e)}`;
+    if (e instanceof CaseBroke) {
+      // The trace was written when the case broke; now it gets the case's final path.
+      const replay = e.replayPath === undefined ? {} : { replayPath: e.replayPath };
+      if (written !== undefined && traceFile !== undefined) {
+        Object.assign(written, { path: e.path, ...replay });
+        await writeTraceFile(traceFile, written);
+      }
+      return done("error", {
+        runs: cases,
+        message: errorMessage(e.error),
+        seed: e.seed,
+        path: e.path,
+        ...replay,
+        ...traceFields(traceFile, written),
+      });
+    }
+    const message = errorMessage(e);
     const stepCount = recorder.steps.length;
-    await writeTrace("error", stepCount > 0 ? { message, step: stepCount - 1 } : undefined, "").catch(
-      () => undefined,
-    );
+    if (written === undefined)
+      await writeTrace("error", stepCount > 0 ? { message, step: stepCount - 1 } : undefined, "").catch(
+        () => undefined,
+      );
     return done("error", { runs: cases, message, ...traceFields(traceFile, written) });
   }
   if (outcome.status === "skip") return done("skip", { runs: cases, message: outcome.reason });
   if (outcome.status === "pass") return done("pass", { runs: outcome.runs });
   // The last case reported through caseFailed is the shrunk one; rewrite it with its final path.
+  const replay = outcome.replayPath === undefined ? {} : { replayPath: outcome.replayPath };
   if (written !== undefined && traceFile !== undefined) {
-    written.path = outcome.path;
+    Object.assign(written, { path: outcome.path, ...replay });
     await writeTraceFile(traceFile, written);
   }
   return done("fail", {
     runs: outcome.runs,
-    message: outcome.message,
+    message: brokeFile === undefined ? outcome.message : `${outcome.message} (its trace: ${brokeFile})`,
     seed: outcome.seed,
     path: outcome.path,
+    ...replay,
     ...(firstFailureAt === undefined ? {} : { firstFailureMs: Math.round(firstFailureAt - started) }),
     ...(outcome.shrinks === undefined ? {} : { shrinks: outcome.shrinks }),
     ...traceFields(traceFile, written),
   });
+}
+
+function errorMessage(e: unknown): string {
+  if (e instanceof ProtocolError) return e.message;
+  if (e instanceof Error) return `${e.name ?? "Error"}: ${e.message}`;
+  return String(e);
 }
 
 function traceFields(file: string | undefined, written: Trace | undefined): Partial<PropertyResult> {

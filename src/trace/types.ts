@@ -48,6 +48,8 @@ export interface Trace {
   seed: number;
   /** fast-check path of the case; "" when unknown. */
   path: string;
+  /** With path, fast-check's record for properties built on fc.commands. [HARNESS-SEED-1] */
+  replayPath?: string;
   commands?: string[];
   steps: TraceStep[];
   failure?: TraceFailure;

@@ -24,18 +24,16 @@ export function textReport(report: RunReport): string {
     if (r.status === "fail" || r.status === "error") {
       for (const l of (r.message ?? "").split("\n")) lines.push(`      ${l}`);
     }
-    if (r.status === "fail" && r.seed !== undefined) {
+    if ((r.status === "fail" || r.status === "error") && r.seed !== undefined) {
       const shrinks = r.shrinks === undefined ? "" : `, shrunk ${r.shrinks} times`;
-      lines.push(`      seed ${r.seed}, path "${r.path ?? ""}"${shrinks}`);
-      lines.push(
-        `      again: iommu-conformance run --adapter '${report.adapter}' --property '${r.id}' --seed ${r.seed} --path '${r.path ?? ""}'`,
-      );
+      const replayPath = r.replayPath === undefined ? "" : `, replay path "${r.replayPath}"`;
+      lines.push(`      seed ${r.seed}, path "${r.path ?? ""}"${replayPath}${shrinks}`);
     }
-    if (r.trace !== undefined) {
-      lines.push(
-        `      trace: ${r.trace} (${r.traceSteps ?? 0} steps); replay: iommu-conformance replay ${r.trace}`,
-      );
-    }
+    // [HARNESS-SEED-2] commands as the user types them, from where the run was started.
+    if (r.commands?.again !== undefined) lines.push(`      again: ${r.commands.again}`);
+    if (r.trace !== undefined) lines.push(`      trace: ${r.trace} (${r.traceSteps ?? 0} steps)`);
+    if (r.commands?.replay !== undefined) lines.push(`      replay: ${r.commands.replay}`);
+    if (r.commands?.export !== undefined) lines.push(`      export: ${r.commands.export}`);
   }
   const s = report.summary;
   lines.push(

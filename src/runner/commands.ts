@@ -6,7 +6,6 @@
  * [HARNESS-SEED-2]
  */
 import { isAbsolute, relative } from "node:path";
-import type { PropertyResult } from "./runner.ts";
 
 export interface CommandContext {
   /** How the user calls the CLI, e.g. "npx iommu-conformance". */
@@ -43,7 +42,16 @@ export function displayPath(file: string, cwd: string): string {
   return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? file : rel;
 }
 
-export function failureCommands(adapter: string, r: PropertyResult, ctx: CommandContext): FailureCommands {
+/** What of a property's result the commands need. */
+export interface FailureRef {
+  id: string;
+  seed?: number;
+  path?: string;
+  replayPath?: string;
+  trace?: string;
+}
+
+export function failureCommands(adapter: string, r: FailureRef, ctx: CommandContext): FailureCommands {
   const out: FailureCommands = {};
   const extra = ctx.extraArgs ?? [];
   if (r.seed !== undefined && r.path !== undefined && r.path !== "") {

@@ -12,6 +12,8 @@ export interface CaseFailure {
   message: string;
   /** The step judged wrong; default: the last checked step, else the last step. */
   step?: number;
+  /** The rule broken, an id of spec/. [HARNESS-FAIL-1] */
+  rule?: string;
   observed?: Json;
   permitted?: Json;
 }

@@ -18,6 +18,7 @@ import { registerQemuCommand } from "./qemu.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
+import { storyCommand } from "./story.ts";
 
 function positiveInt(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
@@ -108,6 +109,12 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (target: string, opts) => setCode(await replayCommand(target, opts, io)));
+
+  program
+    .command("story")
+    .description("tell a trace step by step: registers by name, descriptors and table entries decoded")
+    .argument("<trace>", "a trace file")
+    .action(async (target: string) => setCode(await storyCommand(target, io)));
 
   program
     .command("list")

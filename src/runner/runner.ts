@@ -13,6 +13,7 @@ import { TraceRecorder } from "../trace/recorder.ts";
 import type { Trace, Verdict } from "../trace/types.ts";
 import { writeTraceFile } from "../trace/write.ts";
 import { type CommandContext, type FailureCommands, failureCommands } from "./commands.ts";
+import { type Finding, findingOf } from "./finding.ts";
 
 export type PropertyStatus = "pass" | "fail" | "skip" | "error";
 
@@ -42,6 +43,8 @@ export interface PropertyResult {
   traceSteps?: number;
   /** Commands that rerun, replay and export a failure, as the user types them. [HARNESS-SEED-2] */
   commands?: FailureCommands;
+  /** The failure in words: rule, request, observed against permitted, walks. [HARNESS-FAIL-1] */
+  finding?: Finding;
 }
 
 export interface RunReport {
@@ -174,6 +177,7 @@ async function runOne(
             failure: {
               step: failure.step ?? checked.at(-1) ?? recorder.steps.length - 1,
               message: failure.message,
+              ...(failure.rule === undefined ? {} : { rule: failure.rule }),
               ...(failure.observed === undefined ? {} : { observed: failure.observed }),
               ...(failure.permitted === undefined ? {} : { permitted: failure.permitted }),
             },
@@ -270,7 +274,9 @@ function errorMessage(e: unknown): string {
 }
 
 function traceFields(file: string | undefined, written: Trace | undefined): Partial<PropertyResult> {
-  return file === undefined || written === undefined ? {} : { trace: file, traceSteps: written.steps.length };
+  if (file === undefined || written === undefined) return {};
+  const finding = findingOf(written);
+  return { trace: file, traceSteps: written.steps.length, ...(finding === undefined ? {} : { finding }) };
 }
 
 function safeName(id: string): string {

@@ -31,6 +31,8 @@ export interface TraceFailure {
   /** Index in steps of the step whose outcome was judged wrong. */
   step: number;
   message: string;
+  /** The rule broken, an id of spec/, when the judge names one. [HARNESS-FAIL-1] */
+  rule?: string;
   observed?: Json;
   permitted?: Json;
 }

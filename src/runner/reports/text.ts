@@ -1,4 +1,5 @@
 /** The run report for people: one line a property, details under failures. [HARNESS-REPORT-1] */
+import { findingLine, walkText } from "../finding.ts";
 import type { PropertyResult, RunReport } from "../runner.ts";
 
 const LABEL: Record<PropertyResult["status"], string> = {
@@ -22,7 +23,10 @@ export function textReport(report: RunReport): string {
     lines.push(`${LABEL[r.status]} ${r.id}: ${r.title}${timing}`);
     if (r.status === "skip") lines.push(`      skipped: ${r.message ?? ""}`);
     if (r.status === "fail" || r.status === "error") {
+      // [HARNESS-FAIL-1] the rule, the request, observed against permitted, in one line.
+      if (r.finding !== undefined) lines.push(`      ${findingLine(r.finding)}`);
       for (const l of (r.message ?? "").split("\n")) lines.push(`      ${l}`);
+      if (r.finding?.walk !== undefined) for (const l of walkText(r.finding.walk)) lines.push(`        ${l}`);
     }
     if ((r.status === "fail" || r.status === "error") && r.seed !== undefined) {
       const shrinks = r.shrinks === undefined ? "" : `, shrunk ${r.shrinks} times`;

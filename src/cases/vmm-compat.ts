@@ -28,14 +28,20 @@ export function expectedRefusal(config: PlatformConfig): Refusal | undefined {
     const h = config.hostIommus.find((x) => x.id === d.host?.iommu);
     if (h === undefined) return { check: "config", rule: "VMM-COMPAT-10", pattern: /IOMMU/ };
     if (v.awBits > h.awBits)
-      return { check: "aw-bits", rule: "VMM-COMPAT-1", pattern: new RegExp(`aw-bits ${v.awBits} > host aw-bits ${h.awBits}`) };
+      return {
+        check: "aw-bits",
+        rule: "VMM-COMPAT-1",
+        pattern: new RegExp(`aw-bits ${v.awBits} > host aw-bits ${h.awBits}`),
+      };
     if (v.scalable && v.firstStage) {
       if (!d.host.iommufd) return { check: "backend", rule: "VMM-COMPAT-3", pattern: /iommufd/i };
-      if (h.kind !== "intel-vtd") return { check: "iommu-type", rule: "VMM-COMPAT-4", pattern: /VT-d|IOMMU type/i };
+      if (h.kind !== "intel-vtd")
+        return { check: "iommu-type", rule: "VMM-COMPAT-4", pattern: /VT-d|IOMMU type/i };
       if (v.fs1gp && !h.fs1gp) return { check: "fs1gp", rule: "VMM-COMPAT-5", pattern: /FS1GP|1 ?GiB|1GB/i };
       if (d.host.behindBridge) return { check: "bridge", rule: "VMM-COMPAT-6", pattern: /bridge/i };
       if (!h.nesting) return { check: "nesting", rule: "VMM-COMPAT-7", pattern: /nest/i };
-      if (v.pasidBits > h.pasidBits) return { check: "pasid-width", rule: "VMM-COMPAT-8", pattern: /PASID width/i };
+      if (v.pasidBits > h.pasidBits)
+        return { check: "pasid-width", rule: "VMM-COMPAT-8", pattern: /PASID width/i };
       if (v.fl5lp && !h.fl5lp) return { check: "fl5lp", rule: "VMM-COMPAT-9", pattern: /FL5LP|5-level/i };
       if (v.supervisorRequests && !h.supervisorRequests)
         return { check: "supervisor", rule: "VMM-COMPAT-9", pattern: /SRS|supervisor/i };

@@ -90,7 +90,9 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       ).argParser(replayPathValue),
     )
     .addOption(
-      new Option("--report <format>", "report format").choices(["text", "json", "junit"]).default("text"),
+      new Option("--report <format>", "report format")
+        .choices(["text", "json", "junit", "html"])
+        .default("text"),
     )
     .option("--out <dir>", "directory for traces and the report file", "out")
     .addOption(
@@ -120,6 +122,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .command("list")
     .description("list properties, rules (with what cites them), mutants or adapters")
     .addArgument(new Argument("<topic>", "what to list").choices([...LIST_TOPICS]))
+    .option("--html", "rules: the rule × property grid as an HTML page")
     .addOption(registryOption())
     .action(async (topic: string, opts) => setCode(await listCommand(topic, opts, io)));
 
@@ -140,7 +143,11 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       new Option("--unsound <ids>", "skip the baseline: these properties fail on the reference").hideHelp(),
     )
     .option("--out <dir>", "directory for traces", "out")
-    .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
+    .addOption(
+      new Option("--report <format>", "report format (html: OUT/mutants.html)")
+        .choices(["text", "json", "html"])
+        .default("text"),
+    )
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (opts) => setCode(await mutantsCommand(opts, io)));

@@ -1,6 +1,8 @@
 /** `iommu-conformance run`: properties against one adapter, with reports and traces. */
 import { join, resolve } from "node:path";
 import { loadAdapter, parseAdapterSpec } from "../adapters/adapter-spec.ts";
+import { displayPath } from "../runner/commands.ts";
+import { htmlReport } from "../runner/reports/html.ts";
 import { jsonReport } from "../runner/reports/json.ts";
 import { junitReport } from "../runner/reports/junit.ts";
 import { textReport } from "../runner/reports/text.ts";
@@ -10,7 +12,7 @@ import { type CliIO, exitCodeFor, UsageError } from "./errors.ts";
 import { createProgress } from "./progress.ts";
 import { loadRegistry, selectProperties } from "./registry.ts";
 
-export type ReportFormat = "text" | "json" | "junit";
+export type ReportFormat = "text" | "json" | "junit" | "html";
 
 export interface RunCommandOptions {
   adapter: string;
@@ -29,6 +31,7 @@ export interface RunCommandOptions {
 export function renderReport(report: RunReport, format: ReportFormat): string {
   if (format === "json") return jsonReport(report);
   if (format === "junit") return junitReport(report);
+  if (format === "html") return htmlReport(report);
   return textReport(report);
 }
 
@@ -36,6 +39,7 @@ const REPORT_FILE: Record<ReportFormat, string> = {
   text: "report.txt",
   json: "report.json",
   junit: "junit.xml",
+  html: "report.html",
 };
 
 export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<number> {
@@ -82,7 +86,10 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
     await model.close().catch(() => undefined);
   }
   const text = renderReport(report, opts.report);
-  io.out(text);
-  await writeFileAtomic(join(outDir, REPORT_FILE[opts.report]), text);
+  const file = join(outDir, REPORT_FILE[opts.report]);
+  await writeFileAtomic(file, text);
+  // [HARNESS-HTML-1] the page goes to its file; the terminal gets the text report and where it is.
+  if (opts.report === "html") io.out(`${textReport(report)}HTML report: ${displayPath(file, io.cwd)}\n`);
+  else io.out(text);
   return exitCodeFor(report.summary.failed, report.summary.errors);
 }

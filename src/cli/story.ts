@@ -13,8 +13,10 @@ export async function storyCommand(target: string, io: CliIO): Promise<number> {
   ];
   if (trace.failure !== undefined) {
     lines.push(`failure at step ${trace.failure.step}: ${trace.failure.message}`);
-    if (trace.failure.observed !== undefined) lines.push(`  observed:  ${JSON.stringify(trace.failure.observed)}`);
-    if (trace.failure.permitted !== undefined) lines.push(`  permitted: ${JSON.stringify(trace.failure.permitted)}`);
+    if (trace.failure.observed !== undefined)
+      lines.push(`  observed:  ${JSON.stringify(trace.failure.observed)}`);
+    if (trace.failure.permitted !== undefined)
+      lines.push(`  permitted: ${JSON.stringify(trace.failure.permitted)}`);
   }
   io.out(`${lines.join("\n")}\n`);
   return EXIT_OK;

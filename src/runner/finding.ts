@@ -69,9 +69,20 @@ export function rules(specDir = SPEC_DIR): Map<string, RuleRef> {
 
 function requestText(op: string, args: unknown): string | undefined {
   if (op !== "dma" && op !== "hostDma") return undefined;
-  const a = args as { sid?: number; devId?: number; pasid?: number; iova: string; len: number; write: boolean };
+  const a = args as {
+    sid?: number;
+    devId?: number;
+    pasid?: number;
+    iova: string;
+    len: number;
+    write: boolean;
+  };
   const who =
-    a.sid !== undefined ? `SID 0x${a.sid.toString(16)}` : a.devId !== undefined ? `device ${a.devId}` : "device";
+    a.sid !== undefined
+      ? `SID 0x${a.sid.toString(16)}`
+      : a.devId !== undefined
+        ? `device ${a.devId}`
+        : "device";
   const pasid = a.pasid === undefined ? "no PASID" : `PASID ${a.pasid}`;
   return `${op === "hostDma" ? "host " : ""}DMA ${a.write ? "write" : "read"}, ${who}, ${pasid}, IOVA ${a.iova}, ${a.len} bytes`;
 }
@@ -89,7 +100,11 @@ export function findingOf(trace: Trace, book = rules()): Finding | undefined {
       ? []
       : [typeof f.permitted === "string" ? f.permitted : JSON.stringify(f.permitted)];
   const observed =
-    f.observed === undefined ? undefined : typeof f.observed === "string" ? f.observed : JSON.stringify(f.observed);
+    f.observed === undefined
+      ? undefined
+      : typeof f.observed === "string"
+        ? f.observed
+        : JSON.stringify(f.observed);
   const finding: Finding = { step: f.step, op: step?.op ?? "?", message: f.message, permitted };
   if (rule !== undefined) finding.rule = rule;
   const request = step === undefined ? undefined : requestText(step.op, step.args);
@@ -113,7 +128,8 @@ export function findingLine(f: Finding): string {
 export function walkText(rows: readonly WalkRow[]): string[] {
   const w0 = Math.max(5, ...rows.map((r) => r.level.length));
   const w1 = Math.max(9, ...rows.map((r) => r.permitted.length));
-  const line = (a: string, b: string, c: string): string => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`.trimEnd();
+  const line = (a: string, b: string, c: string): string =>
+    `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`.trimEnd();
   return [line("level", "permitted", "observed"), ...rows.map((r) => line(r.level, r.permitted, r.observed))];
 }
 
@@ -124,7 +140,12 @@ const TOKEN = /^([A-Za-z0-9-]+)\[(0x[0-9a-f]+)\](?:=(\S+))?$/;
  * level. The observed column shows, for each entry, an earlier value the trace wrote there that
  * differs from the one the permitted walk read, and where the observed page is that value's page.
  */
-function walkRows(trace: Trace, failStep: number, permitted: string, observed?: string): WalkRow[] | undefined {
+function walkRows(
+  trace: Trace,
+  failStep: number,
+  permitted: string,
+  observed?: string,
+): WalkRow[] | undefined {
   const explain = permitted.split(" — ")[1];
   if (explain === undefined) return undefined;
   const tokens = explain.split(/\s+->\s+|\s+/).filter((t) => t !== "");

@@ -14,8 +14,8 @@ import { decodeLegacyContext, decodeScalableContext } from "../spec/context-entr
 import { type Descriptor, decodeDescriptor } from "../spec/descriptor.ts";
 import { faultReasonName } from "../spec/fault-reasons.ts";
 import { decodeFaultRecord, faultRecordType } from "../spec/fault-record.ts";
-import { decodePasidDir, decodePasidEntry } from "../spec/pasid-entry.ts";
 import { decodeFsEntry, decodeSsEntry, type PagingLevel } from "../spec/paging-entry.ts";
+import { decodePasidDir, decodePasidEntry } from "../spec/pasid-entry.ts";
 import { FRCD_OFFSET, FRCD_SIZE, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../spec/register-offsets.ts";
 import type { Trace, TraceStep } from "../trace/types.ts";
 
@@ -118,7 +118,8 @@ function findTables(steps: readonly TraceStep[]): Map<number, Table> {
               const e = decodeLegacyContext([w0, w1]);
               if (e.tt !== 2 && e.aw >= 1 && e.aw <= 3)
                 grew =
-                  add(e.ssptptr, { kind: "paging", stage: "second", level: (e.aw + 2) as PagingLevel }) || grew;
+                  add(e.ssptptr, { kind: "paging", stage: "second", level: (e.aw + 2) as PagingLevel }) ||
+                  grew;
             }
           }
         }
@@ -137,7 +138,8 @@ function findTables(steps: readonly TraceStep[]): Map<number, Table> {
               if (!e.present) continue;
               if ((e.pgtt === 2 || e.pgtt === 3) && e.aw >= 1 && e.aw <= 3)
                 grew =
-                  add(e.ssptptr, { kind: "paging", stage: "second", level: (e.aw + 2) as PagingLevel }) || grew;
+                  add(e.ssptptr, { kind: "paging", stage: "second", level: (e.aw + 2) as PagingLevel }) ||
+                  grew;
               if (e.pgtt === 1 || e.pgtt === 3)
                 grew =
                   add(e.fsptptr, { kind: "paging", stage: "first", level: e.fspm === 1 ? 5 : 4 }) || grew;
@@ -197,9 +199,14 @@ function entryText(t: Table, base: number, at: number, words: bigint[]): string 
     case "pasid-table": {
       const e = decodePasidEntry(words);
       if (!e.present) return `PASID entry ${idx(64)} (low 6 bits of the PASID): not present`;
-      const pgtt = ["reserved PGTT 0", "first stage", "second stage", "nested", "pass-through"][e.pgtt] ?? `reserved PGTT ${e.pgtt}`;
+      const pgtt =
+        ["reserved PGTT 0", "first stage", "second stage", "nested", "pass-through"][e.pgtt] ??
+        `reserved PGTT ${e.pgtt}`;
       const ss = e.pgtt === 2 || e.pgtt === 3 ? `, second-stage table ${hex(e.ssptptr)} AW ${e.aw}` : "";
-      const fs = e.pgtt === 1 || e.pgtt === 3 ? `, first-stage table ${hex(e.fsptptr)} (${e.fspm === 1 ? 5 : 4} levels)${e.sre ? " SRE" : ""}${e.wpe ? " WPE" : ""}` : "";
+      const fs =
+        e.pgtt === 1 || e.pgtt === 3
+          ? `, first-stage table ${hex(e.fsptptr)} (${e.fspm === 1 ? 5 : 4} levels)${e.sre ? " SRE" : ""}${e.wpe ? " WPE" : ""}`
+          : "";
       return `PASID entry ${idx(64)} (low 6 bits of the PASID): present${e.fpd ? " FPD" : ""}, ${pgtt}, DID ${e.did}${ss}${fs}`;
     }
     case "paging": {
@@ -207,12 +214,23 @@ function entryText(t: Table, base: number, at: number, words: bigint[]): string 
       if (t.stage === "first") {
         const e = decodeFsEntry(w0, t.level);
         if (!e.present) return `${prefix}: not present`;
-        const rights = bits([["W", e.write], ["U", e.user], ["A", e.accessed], ["D", e.dirty]]);
+        const rights = bits([
+          ["W", e.write],
+          ["U", e.user],
+          ["A", e.accessed],
+          ["D", e.dirty],
+        ]);
         return `${prefix}: ${e.leaf ? `maps ${pageSize(t.level)} page ${hex(e.addr)}` : `points to L${t.level - 1} table ${hex(e.addr)}`} R${rights === "" ? "" : ` ${rights}`}`;
       }
       const e = decodeSsEntry(w0, t.level);
       if (!e.present) return `${prefix}: not present (R = W = 0)`;
-      const rights = bits([["R", e.read], ["W", e.write], ["A", e.accessed], ["D", e.dirty], ["SNP", e.snoop]]);
+      const rights = bits([
+        ["R", e.read],
+        ["W", e.write],
+        ["A", e.accessed],
+        ["D", e.dirty],
+        ["SNP", e.snoop],
+      ]);
       return `${prefix}: ${e.leaf ? `maps ${pageSize(t.level)} page ${hex(e.addr)}` : `points to L${t.level - 1} table ${hex(e.addr)}`} ${rights}`;
     }
   }
@@ -225,8 +243,18 @@ function pageSize(level: number): string {
 const GRANULARITY: Record<string, Record<string, string>> = {
   "context-cache": { 1: "global", 2: "domain-selective", 3: "device-selective" },
   iotlb: { 1: "global", 2: "domain-selective", 3: "page-selective within domain" },
-  "pasid-iotlb": { 0: "domain-selective", 1: "PASID-selective", 2: "PASID-selective", 3: "page-selective within PASID" },
-  "pasid-cache": { 0: "domain-selective", 1: "PASID-selective within domain", 2: "reserved granularity", 3: "global" },
+  "pasid-iotlb": {
+    0: "domain-selective",
+    1: "PASID-selective",
+    2: "PASID-selective",
+    3: "page-selective within PASID",
+  },
+  "pasid-cache": {
+    0: "domain-selective",
+    1: "PASID-selective within domain",
+    2: "reserved granularity",
+    3: "global",
+  },
 };
 
 function pages(addr: bigint, am: number): string {
@@ -280,7 +308,14 @@ const ENTRY_SIZE: Record<Table["kind"], number> = {
 };
 
 function dmaText(args: Json, result: Json | undefined, error: { message: string } | undefined): string {
-  const a = args as { sid: number; pasid?: number; priv?: boolean; iova: string; len: number; write: boolean };
+  const a = args as {
+    sid: number;
+    pasid?: number;
+    priv?: boolean;
+    iova: string;
+    len: number;
+    write: boolean;
+  };
   const who = `SID ${hex(a.sid)}${a.pasid === undefined ? "" : ` PASID ${a.pasid}${a.priv ? " (supervisor)" : ""}`}`;
   const req = `DMA ${a.write ? "write" : "read"} by ${who} at IOVA ${a.iova}, ${a.len} bytes`;
   if (error !== undefined) return `${req}: failed (${error.message})`;
@@ -306,8 +341,9 @@ function regValueText(off: number, value: bigint): string {
   if (off === Reg.RTADDR)
     return `${name} = ${hex(value)} (root table ${hex(value & ~PAGE)}, ${((value >> 10n) & 3n) === 1n ? "scalable" : "legacy"} mode)`;
   if (off === Reg.IQA)
-    return `${name} = ${hex(value)} (queue ${hex(value & ~PAGE)}, ${(value >> 11n) & 1n ? "256" : "128"}-bit descriptors, ${2 ** Number(value & 7n) * 256 >> Number((value >> 11n) & 1n)} entries)`;
-  if (off === Reg.IQT || off === Reg.IQH) return `${name} = ${hex(value)} (descriptor ${Number((value >> 4n) & 0x7fffn)})`;
+    return `${name} = ${hex(value)} (queue ${hex(value & ~PAGE)}, ${(value >> 11n) & 1n ? "256" : "128"}-bit descriptors, ${(2 ** Number(value & 7n) * 256) >> Number((value >> 11n) & 1n)} entries)`;
+  if (off === Reg.IQT || off === Reg.IQH)
+    return `${name} = ${hex(value)} (descriptor ${Number((value >> 4n) & 0x7fffn)})`;
   if (off === Reg.CCMD && (value >> 63n) & 1n) {
     const g = Number((value >> 61n) & 3n);
     const gran = ["reserved granularity 0", "global", "domain-selective", "device-selective"][g];
@@ -317,7 +353,12 @@ function regValueText(off: number, value: bigint): string {
   }
   if (off === IOTLB_OFFSET && (value >> 63n) & 1n) {
     const g = Number((value >> 60n) & 3n);
-    const gran = ["reserved granularity 0", "global", "domain-selective", "page-selective within domain (address in IVA)"][g];
+    const gran = [
+      "reserved granularity 0",
+      "global",
+      "domain-selective",
+      "page-selective within domain (address in IVA)",
+    ][g];
     const did = g >= 2 ? `, DID ${(value >> 32n) & 0xffffn}` : "";
     const drain = `${(value >> 49n) & 1n ? ", DR" : ""}${(value >> 48n) & 1n ? ", DW" : ""}`;
     return `${name} = ${hex(value)} (IVT: IOTLB invalidation, ${gran}${did}${drain})`;
@@ -354,7 +395,10 @@ export function traceStory(trace: Trace): StoryLine[] {
     const args = step.args as Record<string, unknown>;
     switch (step.op) {
       case "reset": {
-        const cfg = (args.config ?? {}) as { viommu?: { scalable?: boolean; awBits?: number }; devices?: unknown[] };
+        const cfg = (args.config ?? {}) as {
+          viommu?: { scalable?: boolean; awBits?: number };
+          devices?: unknown[];
+        };
         line.text = `reset: ${cfg.viommu?.scalable ? "scalable" : "legacy"}-mode vIOMMU, ${cfg.viommu?.awBits ?? "?"}-bit addresses, ${cfg.devices?.length ?? 0} devices`;
         break;
       }
@@ -369,7 +413,9 @@ export function traceStory(trace: Trace): StoryLine[] {
         const off = args.off as number;
         const r = step.result as { value?: string } | null | undefined;
         line.text =
-          r?.value === undefined ? `read ${registerName(off)}` : `read ${regValueText(off, hexToU64(r.value))}`;
+          r?.value === undefined
+            ? `read ${registerName(off)}`
+            : `read ${regValueText(off, hexToU64(r.value))}`;
         break;
       }
       case "writeGuest": {
@@ -387,7 +433,8 @@ export function traceStory(trace: Trace): StoryLine[] {
       default:
         line.text = `${step.op} ${JSON.stringify(step.args).slice(0, 120)}`;
     }
-    if (step.error !== undefined && step.op !== "dma") line.text += ` — error ${step.error.code}: ${step.error.message}`;
+    if (step.error !== undefined && step.op !== "dma")
+      line.text += ` — error ${step.error.code}: ${step.error.message}`;
     return line;
   });
 }
@@ -405,14 +452,21 @@ function describeGuestWrite(
     const size = queue.width / 8;
     for (let off = 0; off + size <= data.length; off += size) {
       const words = words64(data, off, size / 8);
-      const d = decodeDescriptor(words, { width: queue.width, pageRequestDrain: true, deviceTlbThrottle: true });
+      const d = decodeDescriptor(words, {
+        width: queue.width,
+        pageRequestDrain: true,
+        deviceTlbThrottle: true,
+      });
       const slot = (gpa + off - queue.base) / size;
-      details.push(`descriptor ${slot}: ${d.ok ? descriptorText(d.descriptor) : `invalid (type ${d.type}): ${d.detail}`}`);
+      details.push(
+        `descriptor ${slot}: ${d.ok ? descriptorText(d.descriptor) : `invalid (type ${d.type}): ${d.detail}`}`,
+      );
     }
     return `guest writes ${details.length} invalidation descriptor${details.length === 1 ? "" : "s"} into the queue at ${hex(gpa)}`;
   }
   const t = tables.get(page);
-  if (t !== undefined && allZero && data.length === 4096) return `guest clears the ${tableName(t)} at ${hex(gpa)}`;
+  if (t !== undefined && allZero && data.length === 4096)
+    return `guest clears the ${tableName(t)} at ${hex(gpa)}`;
   if (t !== undefined) {
     const size =
       t.kind === "context" && t.scalable ? 32 : t.kind === "root" && !t.scalable ? 16 : ENTRY_SIZE[t.kind];
@@ -427,7 +481,8 @@ function describeGuestWrite(
     return `guest writes the ${tableName(t)} at ${hex(gpa)} (${data.length} bytes)`;
   }
   if (allZero) return `guest zeroes ${data.length} bytes at ${hex(gpa)}`;
-  if (data.length === 8) return `guest writes ${hex(words64(data, 0, 1)[0] ?? 0n)} at ${hex(gpa)} (no table found here)`;
+  if (data.length === 8)
+    return `guest writes ${hex(words64(data, 0, 1)[0] ?? 0n)} at ${hex(gpa)} (no table found here)`;
   return `guest writes ${data.length} bytes of data at ${hex(gpa)}`;
 }
 

@@ -8,8 +8,8 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
 import { properties } from "../../properties/index.ts";
+import { main } from "../../src/cli/main.ts";
 
 /** One mutant each property kills at this seed (`iommu-conformance mutants --seed 7` shows more). */
 const KILLS: Record<string, { mutant: string; seed: number }> = {
@@ -97,7 +97,10 @@ describe("seed replay", () => {
       expect(rerun.code, rerun.out).toBe(1);
       expect(rerun.out).toContain(`again: ${again}`);
       const name = join("out", "traces", `${property}-${seed}.json`);
-      const [a, b] = await Promise.all([readFile(join(first, name), "utf8"), readFile(join(second, name), "utf8")]);
+      const [a, b] = await Promise.all([
+        readFile(join(first, name), "utf8"),
+        readFile(join(second, name), "utf8"),
+      ]);
       expect(b).toBe(a);
     });
   }

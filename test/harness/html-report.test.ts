@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { properties } from "../../properties/index.ts";
 import { loadAdapter } from "../../src/adapters/adapter-spec.ts";
+import { rules } from "../../src/runner/finding.ts";
 import { htmlReport, killMatrixHtml, ruleGridHtml } from "../../src/runner/reports/html.ts";
 import { runProperties } from "../../src/runner/runner.ts";
-import { properties } from "../../properties/index.ts";
-import { rules } from "../../src/runner/finding.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -77,10 +77,16 @@ describe.skipIf(!haveChromium)("HTML reports in Chromium", () => {
     expect(await failure.locator("table.walk tbody tr").count()).toBeGreaterThan(3);
     expect(await failure.locator("table.walk").textContent()).toContain("the observed page");
     expect(await failure.locator("ol.timeline li.failed").count()).toBe(1);
-    expect(await failure.locator("ol.timeline").textContent()).toMatch(/root entry bus \d+[^:]*: present, context table/);
+    expect(await failure.locator("ol.timeline").textContent()).toMatch(
+      /root entry bus \d+[^:]*: present, context table/,
+    );
     const commands = (await failure.locator("pre.commands").textContent()) ?? "";
-    expect(commands).toMatch(/again: {2}npx iommu-conformance run --adapter mutant:psi-mask-off-by-one .* --replay-path /);
-    expect(commands).toContain("export: npx iommu-conformance export traces/cache-coherence-7.json --format jsonl");
+    expect(commands).toMatch(
+      /again: {2}npx iommu-conformance run --adapter mutant:psi-mask-off-by-one .* --replay-path /,
+    );
+    expect(commands).toContain(
+      "export: npx iommu-conformance export traces/cache-coherence-7.json --format jsonl",
+    );
     expect(problems).toEqual([]);
     await page.close();
   }, 120_000);
@@ -100,7 +106,11 @@ describe.skipIf(!haveChromium)("HTML reports in Chromium", () => {
               { id: "queue-behaviour", status: "pass", runs: 100 },
             ],
           },
-          { mutant: "other", status: "survived", results: [{ id: "cache-coherence", status: "pass", runs: 100 }] },
+          {
+            mutant: "other",
+            status: "survived",
+            results: [{ id: "cache-coherence", status: "pass", runs: 100 }],
+          },
         ],
         7,
         100,
@@ -111,7 +121,14 @@ describe.skipIf(!haveChromium)("HTML reports in Chromium", () => {
     const killed = m.page.locator("td.killed");
     expect(await killed.count()).toBe(1);
     expect(await killed.getAttribute("title")).toBe("killed after 4 cases");
-    expect(await killed.evaluate((el) => getComputedStyle(el).backgroundColor)).toMatch(/^rgba?\(164, 22, 26/);
+    expect(
+      await killed.evaluate(
+        (el) =>
+          (
+            globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }
+          ).getComputedStyle(el).backgroundColor,
+      ),
+    ).toMatch(/^rgba?\(164, 22, 26/);
     expect(m.problems).toEqual([]);
     await m.page.close();
 
@@ -121,7 +138,10 @@ describe.skipIf(!haveChromium)("HTML reports in Chromium", () => {
     const g = await open(grid);
     expect(await g.page.locator("table.grid tbody tr").count()).toBe(book.length);
     expect(await g.page.locator("table.grid thead th").count()).toBe(properties.length + 2);
-    const cited = properties.reduce((n, p) => n + p.rules.filter((r) => book.some((b) => b.id === r)).length, 0);
+    const cited = properties.reduce(
+      (n, p) => n + p.rules.filter((r) => book.some((b) => b.id === r)).length,
+      0,
+    );
     expect(await g.page.locator("td.cited").count()).toBe(cited);
     expect(g.problems).toEqual([]);
     await g.page.close();

@@ -11,6 +11,7 @@ import { ModelRequestError, ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
 import { TraceLoadError } from "../trace/load.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
+import { exportCommand } from "./export.ts";
 import { invocation } from "./invocation.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
 import { mutantsCommand } from "./mutants.ts";
@@ -111,6 +112,19 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (target: string, opts) => setCode(await replayCommand(target, opts, io)));
+
+  program
+    .command("export")
+    .description(
+      "write a standalone reproducer of a trace (qtest: QEMU and a shell script; jsonl: stdio requests)",
+    )
+    .argument("<trace>", "a trace file")
+    .addOption(
+      new Option("--format <format>", "reproducer format").choices(["qtest", "jsonl"]).makeOptionMandatory(),
+    )
+    .option("--out <dir>", "directory to write (default out/export/NAME.FORMAT)")
+    .option("--adapter <spec>", "qtest: the QEMU to write for, qemu[:root=DIR] (default: the trace's)")
+    .action(async (target: string, opts) => setCode(await exportCommand(target, opts, io)));
 
   program
     .command("story")

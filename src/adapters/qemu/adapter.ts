@@ -28,7 +28,7 @@ import { detectQemu, flavourOf, type QemuInstall } from "./process.ts";
 /** Size of the DMAR register block. */
 const DMAR_SIZE = 0x1000;
 /** Guest memory moves in pieces of this size per qtest command. */
-const GUEST_CHUNK = 0x10000;
+export const GUEST_CHUNK = 0x10000;
 
 export interface QemuModel extends Model {
   /** Which QEMU runs, for reports. */

@@ -92,6 +92,28 @@ export async function createQemuModel(options: Record<string, string> = {}): Pro
       return dmaThroughEdu(current().m, req);
     },
   };
+  // [QEMU-DEATH-1] a call QEMU died under reports the death (how it ended, its last lines), not
+  // the symptom the call met (a short read of its memory, a lost reply).
+  for (const key of Object.keys(platform) as Array<keyof PlatformSurface>) {
+    const call = platform[key] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (call === undefined) continue;
+    (platform as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
+      const m = machine;
+      try {
+        const result = await call(...args);
+        const how = m?.proc.ended();
+        if (m !== undefined && how !== undefined) throw qemuEnded(m, how);
+        return result;
+      } catch (e) {
+        if (m === undefined || (e instanceof Error && e.name === "QemuEnded")) throw e;
+        const how = await Promise.race([
+          m.proc.exited,
+          new Promise<undefined>((resolve) => setTimeout(resolve, 500, undefined)),
+        ]);
+        throw how === undefined ? e : qemuEnded(m, how);
+      }
+    };
+  }
 
   return {
     install,
@@ -134,6 +156,16 @@ export async function createQemuModel(options: Record<string, string> = {}): Pro
       machine = undefined;
     },
   };
+}
+
+/** QEMU's death as an error: how it ended and its last lines. [QEMU-DEATH-1] */
+function qemuEnded(m: Machine, how: string): Error {
+  const lines = m.proc.log().slice(-10);
+  const e = new Error(
+    `QEMU ended (${how}) during this call${lines.length > 0 ? `; its last lines:\n  ${lines.join("\n  ")}` : ""}`,
+  );
+  e.name = "QemuEnded";
+  return e;
 }
 
 /** describe(): what this QEMU offers, from its options and CAP/ECAP read back [QEMU-ADAPT-1]. */

@@ -16,10 +16,11 @@ import {
   shadowRoundArb,
   shadowTablePlanArb,
 } from "../src/arbitraries/vmm-shadow.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { LARGE_PAGES, SHADOW_SLOTS } from "../src/cases/shadow-plan.ts";
 import { ShadowWorld } from "../src/cases/shadow-world.ts";
-import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import type { DmaResult } from "../src/contract/types.ts";
 
@@ -47,7 +48,7 @@ async function checkEquivalent(
           const bytes = (r: DmaResult) => Buffer.from(r.status === "ok" ? (r.data ?? []) : []);
           const same = got.status === ref.status && Buffer.compare(bytes(got), bytes(ref)) === 0;
           if (!same)
-            fail(
+            failCase(
               `passed-through device 0x${world.config.devices[dev]?.sid.toString(16)}: IOVA 0x${world.iovaOf(d).toString(16)}${pasid === 1 ? " PASID 1" : ""} ${describeResult(got)}, the emulated device with the same tables ${describeResult(ref)}`,
               { step, observed: describeResult(got), permitted: describeResult(ref) },
             );

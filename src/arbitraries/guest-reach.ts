@@ -24,7 +24,7 @@ import {
 import type { Descriptor } from "../spec/descriptor.ts";
 import { PGTT } from "../spec/pasid-entry.ts";
 import { Reg } from "../spec/register-offsets.ts";
-import { type GuestCommand, GuestStep, hex } from "./guest-step.ts";
+import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 
 /** How often each reach command is drawn, next to the CommandWeights of guest-commands.ts. */
 export interface ReachWeights {
@@ -47,7 +47,7 @@ export interface ReachWeights {
  * registers at probe and masks or unmasks them, polls FSTS, ICS and the queue registers, and clears
  * ICS.IWC. Nothing here changes translation; the oracle judges the status reads (ORACLE-CTL-3).
  */
-class EventRegsCmd extends GuestStep {
+class EventRegsCmd extends GuestCommandBase {
   constructor(
     readonly fault: boolean,
     readonly masked: boolean,
@@ -76,7 +76,7 @@ class EventRegsCmd extends GuestStep {
   }
 }
 
-class RewireCmd extends GuestStep {
+class RewireCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -108,7 +108,7 @@ class RewireCmd extends GuestStep {
  * coveringInvalidation) and its wait, then the same read: the stale IOTLB entry must be gone
  * [ORACLE-COV-6].
  */
-class RemapAfterDmaCmd extends GuestStep {
+class RemapAfterDmaCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -145,7 +145,7 @@ class RemapAfterDmaCmd extends GuestStep {
   }
 }
 
-class FpdEntryCmd extends GuestStep {
+class FpdEntryCmd extends GuestCommandBase {
   constructor(
     readonly what: "attach" | "pasid" | "context",
     readonly dev: number,
@@ -174,7 +174,7 @@ function recentEdit(w: GuestWorld, k: number): RecentEdit | undefined {
   return r.length === 0 ? undefined : r[r.length - 1 - (k % r.length)];
 }
 
-class RecentDmaCmd extends GuestStep {
+class RecentDmaCmd extends GuestCommandBase {
   constructor(
     readonly k: number,
     readonly pick: number,
@@ -284,7 +284,7 @@ function withFm(descs: Descriptor[], fm: number): Descriptor[] {
   return descs.map((d) => (d.kind === "context-cache" && d.g === 3 ? { ...d, fm } : d));
 }
 
-class RecentInvalidateCmd extends GuestStep {
+class RecentInvalidateCmd extends GuestCommandBase {
   constructor(
     readonly k: number,
     readonly form: number,

@@ -26,7 +26,8 @@ import {
 import type { Descriptor } from "../spec/descriptor.ts";
 import type { PagingLevel } from "../spec/paging-entry.ts";
 import { PGTT } from "../spec/pasid-entry.ts";
-import { CaseFailed, type GuestCase } from "./guest-case.ts";
+import { CaseFailed } from "./case-failed.ts";
+import type { GuestCase } from "./guest-case.ts";
 
 export type DomainKind = "second" | "first" | "pass-through" | "nested";
 

@@ -10,24 +10,9 @@ import { bytesToHex, decodeConfig, encodeConfig, u64ToHex } from "../contract/co
 import type { DmaRequest, DmaResult, Model, PlatformConfig, PlatformSurface } from "../contract/types.ts";
 import type { Json } from "../contract/wire.ts";
 import type { OracleStep, Violation } from "../oracle/index.ts";
+import { CaseFailed } from "./case-failed.ts";
 import { StepOracle, violationReport } from "./guest-case-judge.ts";
-import type { CaseFailure, PropertyContext } from "./property.ts";
-
-/** A case ends early with this: the model did something the property does not permit. */
-export class CaseFailed extends Error {
-  constructor(readonly failure: CaseFailure) {
-    super(failure.message);
-    this.name = "CaseFailed";
-  }
-}
-
-/** Fail the current case (a check of a property beyond the oracle's judgement). */
-export function failCase(
-  message: string,
-  detail: { step?: number; observed?: Json; permitted?: Json } = {},
-): never {
-  throw new CaseFailed({ message, ...detail });
-}
+import type { PropertyContext } from "./property.ts";
 
 export class GuestCase {
   /** The model to drive: every surface call is counted and judged. */

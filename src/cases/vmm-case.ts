@@ -8,24 +8,10 @@ import type fc from "fast-check";
 import type { Model, PlatformSurface } from "../contract/types.ts";
 import type { Json } from "../contract/wire.ts";
 import { TraceRecorder } from "../trace/recorder.ts";
-import type { CaseFailure, PropertyContext, PropertyOutcome } from "./property.ts";
+import { CaseFailed } from "./case-failed.ts";
+import type { PropertyContext, PropertyOutcome } from "./property.ts";
 import { runCases } from "./run-cases.ts";
 import { VmmStepJudge } from "./vmm-judge.ts";
-
-export class VmmCaseFailed extends Error {
-  constructor(readonly failure: CaseFailure) {
-    super(failure.message);
-    this.name = "VmmCaseFailed";
-  }
-}
-
-/** End the case: the model did something the property does not permit. */
-export function fail(
-  message: string,
-  detail: { step?: number; observed?: Json; permitted?: Json } = {},
-): never {
-  throw new VmmCaseFailed({ message, ...detail });
-}
 
 export class VmmCase {
   readonly model: Model;
@@ -55,9 +41,10 @@ export class VmmCase {
     if (step.op === "dma") this.ctx.check(index);
     if (v !== undefined) {
       this.ctx.check(index);
-      throw new VmmCaseFailed({
+      throw new CaseFailed({
         step: index,
         message: v.message,
+        ...(v.rule === undefined ? {} : { rule: v.rule }),
         observed: v.observed,
         permitted: [...v.permitted],
       });
@@ -114,6 +101,6 @@ export function runVmmCases<T>(
     input,
     () => new VmmCase(ctx),
     body,
-    (e) => (e instanceof VmmCaseFailed ? e.failure : undefined),
+    (e) => (e instanceof CaseFailed ? e.failure : undefined),
   );
 }

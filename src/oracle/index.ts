@@ -24,6 +24,12 @@ export {
 } from "../contract/fingerprint.ts";
 export { coversKey } from "./api-helpers.ts";
 export type { CacheKey, StageKind } from "./keys.ts";
-export { Oracle, type OracleStep, type PermittedSet, type Verdict, type Violation } from "./oracle.ts";
+export {
+  Oracle,
+  type OracleJudgement,
+  type OracleStep,
+  type PermittedSet,
+  type Violation,
+} from "./oracle.ts";
 export type { OutcomeValue, Permitted } from "./outcome.ts";
 export type { Resolved } from "./resolve.ts";

@@ -32,7 +32,7 @@ export interface Violation {
   permitted: string[];
 }
 
-export type Verdict = { ok: true } | { ok: false; violation: Violation };
+export type OracleJudgement = { ok: true } | { ok: false; violation: Violation };
 
 /** The outcomes permitted for one request now, each with what it means and why. */
 export interface PermittedSet {
@@ -55,7 +55,7 @@ interface AbortedDma {
   faults: Array<{ reason: number; record: string }>;
 }
 
-const OK: Verdict = { ok: true };
+const OK: OracleJudgement = { ok: true };
 const AD_BITS = 0x760n; // A/D/EA of first-stage (5, 6, 10) and second-stage (8, 9) entries
 
 export class Oracle {
@@ -80,7 +80,7 @@ export class Oracle {
   }
 
   /** Judge one observed step (and learn from it). */
-  observe(step: OracleStep): Verdict {
+  observe(step: OracleStep): OracleJudgement {
     this.t++;
     switch (step.op) {
       case "reset":
@@ -207,7 +207,7 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-2] [ORACLE-JUDGE-3] A DMA: its outcome must be one of the permitted ones. */
-  private onDma(req: DmaRequest, result: DmaResult): Verdict {
+  private onDma(req: DmaRequest, result: DmaResult): OracleJudgement {
     const set = this.permittedFor(req);
     const lines = () => set.text(); // for reports only: made when a step is judged wrong
     if (result.status === "aborted") {
@@ -281,10 +281,10 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-4] Guest memory read back: completions, landed writes, and unexplained changes. */
-  private onReadGuest(gpa: number, bytes: Uint8Array): Verdict {
+  private onReadGuest(gpa: number, bytes: Uint8Array): OracleJudgement {
     const comps = this.tl.control.readGuest(this.t, gpa, bytes);
     this.addCompletions(comps);
-    let verdict: Verdict = OK;
+    let verdict: OracleJudgement = OK;
     // Resolve pending writes whose candidates this read covers entirely.
     for (const w of [...this.pendingWrites]) {
       let landed = -1;
@@ -340,7 +340,7 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-5] Register reads: invalidation completion and fault records. */
-  private onReadReg(off: number, width: 4 | 8, value: bigint): Verdict {
+  private onReadReg(off: number, width: 4 | 8, value: bigint): OracleJudgement {
     this.learnCapabilities(off, width, value);
     if (off === Reg.FSTS) {
       const v = this.faultStatus(value);
@@ -443,7 +443,7 @@ export class Oracle {
    * recorded leaves PPF (its record, or the pending record it was compressed into) or PFO set
    * until software clears a record or PFO.
    */
-  private faultStatus(value: bigint): Verdict {
+  private faultStatus(value: bigint): OracleJudgement {
     if ((value & 0x10n) !== 0n && !this.tl.control.iqePermitted)
       return bad(
         "ORACLE-CTL-5",
@@ -484,7 +484,7 @@ function bad(
   message: string,
   observed: string,
   permitted: string[] | (() => string[]),
-): Verdict {
+): OracleJudgement {
   return {
     ok: false,
     violation: {

@@ -24,7 +24,11 @@ export function junitReport(report: RunReport): string {
       .time(r.durationMs / 1000);
     const details: string[] = [];
     if (r.rules.length > 0) details.push(`rules: ${r.rules.join(", ")}`);
-    if (r.seed !== undefined) details.push(`seed ${r.seed}, path "${r.path ?? ""}"`);
+    if (r.seed !== undefined)
+      details.push(
+        `seed ${r.seed}, path "${r.path ?? ""}"${r.replayPath === undefined ? "" : `, replay path "${r.replayPath}"`}`,
+      );
+    if (r.commands?.again !== undefined) details.push(`again: ${r.commands.again}`);
     if (r.trace !== undefined) details.push(`trace: ${r.trace} (${r.traceSteps ?? 0} steps)`);
     if (details.length > 0) test.standardOutput(details.join("\n"));
     if (r.status === "fail") test.failure(r.message ?? "failed", "PropertyFailure");

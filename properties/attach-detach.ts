@@ -94,7 +94,9 @@ export const attachDetach: PropertyDefinition = {
           await vc.model.platform.writeGuest(BigInt(gpa), fingerprintPage(gpa, 1 + dev * 2 + k));
           const ioas = await host.ioasAlloc();
           const m = await host.ioasMap(ioas.value as number, IOVA, BigInt(gpa), 0x1000n);
-          const h = await host.hwptPaging(devId, ioas.value as number, { pasid: (pasidBits[dev] ?? 0) > 0 });
+          const h = await host.hwptAllocPaging(devId, ioas.value as number, {
+            pasid: (pasidBits[dev] ?? 0) > 0,
+          });
           if (ioas.errno !== 0 || m.errno !== 0 || h.errno !== 0)
             failCase(
               `setup failed: IOAS_ALLOC ${errnoName(ioas.errno)}, IOAS_MAP ${errnoName(m.errno)}, HWPT_ALLOC ${errnoName(h.errno)}`,

@@ -93,7 +93,7 @@ export const coherencyMatrix: PropertyDefinition = {
       for (let dev = 0; dev < c.hosts.length; dev++) {
         const iommu = iommuOf(c, dev);
         if (iommu.kind !== "intel-vtd") continue;
-        const info = await host.hwInfo(dev + 1);
+        const info = await host.getHwInfo(dev + 1);
         const step = vc.check();
         const sc = ((info.value?.ecap ?? 0n) & ECAP_SC) !== 0n;
         if (info.errno !== 0 || sc !== iommu.snoopControl)
@@ -143,7 +143,7 @@ export const coherencyMatrix: PropertyDefinition = {
           if (m.errno !== 0)
             failCase(`IOAS_MAP of a guest page gave ${errnoName(m.errno)}`, { step: vc.check() });
         }
-        const h = await host.hwptPaging(t.owner + 1, ioasId);
+        const h = await host.hwptAllocPaging(t.owner + 1, ioasId);
         if (h.errno !== 0)
           failCase(`HWPT_ALLOC for host device ${t.owner + 1} gave ${errnoName(h.errno)}`, {
             step: vc.check(),

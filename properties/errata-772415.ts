@@ -110,7 +110,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
   };
   // [HOST-ERRATA-3] GET_HW_INFO's VT-d flags report the errata.
   for (const [i, d] of devs.entries()) {
-    const info = await host.hwInfo(d.devId);
+    const info = await host.getHwInfo(d.devId);
     const step = vc.check();
     const flag = ((info.value?.flags ?? 0) & HwInfoVtdFlags.ERRATA_772415_SPR17) !== 0;
     if (info.errno !== 0 || flag !== iommuOf(i).errata772415)
@@ -155,7 +155,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
         "IOAS_MAP of a read-only page into an IOAS without HWPTs",
         host.ioasMap(ioas, IOVA_RO, PAGE_GPA, 0x1000n, false),
       );
-      const h = await host.hwptPaging(ownerId, ioas, { nestParent: true, pasid: true });
+      const h = await host.hwptAllocPaging(ownerId, ioas, { nestParent: true, pasid: true });
       const step = vc.check();
       // [HOST-ERRATA-1] [HOST-HWPT-2] no errata nest parent over an IOAS that holds a read-only mapping.
       const refused = refusesReadOnly({ ...s2, through: [] });
@@ -168,7 +168,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
         // The errata concerns nest parents only: a plain paging HWPT takes the read-only mapping.
         await checked(
           `HWPT_ALLOC of a plain paging HWPT for host device ${ownerId} over a read-only mapping`,
-          host.hwptPaging(ownerId, ioas, { pasid: true }),
+          host.hwptAllocPaging(ownerId, ioas, { pasid: true }),
         );
         continue;
       }
@@ -177,7 +177,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
       await checked("IOAS_MAP of a writable page", host.ioasMap(ioas, IOVA_W, PAGE_GPA, 0x1000n));
       const parent = await checked(
         `HWPT_ALLOC of a nest parent for host device ${ownerId}`,
-        host.hwptPaging(ownerId, ioas, { nestParent: true, pasid: true }),
+        host.hwptAllocPaging(ownerId, ioas, { nestParent: true, pasid: true }),
       );
       if (j !== null) await join(t, parent, j, s2);
       const r = await host.ioasMap(ioas, IOVA_RO, PAGE_GPA, 0x1000n, false);
@@ -212,7 +212,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
     const target = t.nested
       ? await checked(
           `HWPT_ALLOC of a nested HWPT on nest parent ${parent}`,
-          host.hwptNested((t.owner % devs.length) + 1, parent, S1_PTR, { pasid: true }),
+          host.hwptAllocNested((t.owner % devs.length) + 1, parent, S1_PTR, { pasid: true }),
         )
       : parent;
     if (t.nested) {

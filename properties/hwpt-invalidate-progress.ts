@@ -158,8 +158,8 @@ export const hwptInvalidateProgress: PropertyDefinition = {
       }
       const ioas = await host.ioasAlloc();
       const map = await host.ioasMap(ioas.value as number, 0n, 0n, VM_RAM);
-      const parent = await host.hwptPaging(1, ioas.value as number, { nestParent: true });
-      const nested = await host.hwptNested(1, parent.value as number, BigInt(table.root));
+      const parent = await host.hwptAllocPaging(1, ioas.value as number, { nestParent: true });
+      const nested = await host.hwptAllocNested(1, parent.value as number, BigInt(table.root));
       const att = await host.attach(1, undefined, nested.value as number);
       if ([ioas, map, parent, nested, att].some((c) => c.errno !== 0))
         failCase(

@@ -226,7 +226,7 @@ export const ioasMappings: PropertyDefinition = {
       const aperture = (dev: number) => 1n << BigInt(12 + 9 * hostStage2Levels(iommuOf(dev)?.awBits ?? 39));
       const model = new IoasModel();
       const ioas = (await host.ioasAlloc()).value as number;
-      const h1 = await host.hwptPaging(1, ioas);
+      const h1 = await host.hwptAllocPaging(1, ioas);
       const at = await host.attach(1, undefined, h1.value as number);
       if (h1.errno !== 0 || at.errno !== 0)
         failCase(`setup: HWPT_ALLOC ${errnoName(h1.errno)}, attach ${errnoName(at.errno)}`, {
@@ -315,7 +315,7 @@ async function step(
       const ap = secondAperture();
       if (ap === undefined) return;
       vc.note("a second paging HWPT (device 2) on the IOAS");
-      const h = await host.hwptPaging(2, ioas);
+      const h = await host.hwptAllocPaging(2, ioas);
       const s = vc.check();
       // [HOST-HWPT-2] refused while a mapping lies beyond its aperture.
       const want = model.areas.some((a) => a.iova + a.length > ap) ? Errno.EADDRINUSE : 0;

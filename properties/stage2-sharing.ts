@@ -225,7 +225,7 @@ export const stage2Sharing: PropertyDefinition = {
       const page = fingerprintPage(Number(X_GPA), 0x5a);
       await vc.model.platform.writeGuest(X_GPA, page);
       const m = await host.ioasMap(id, X_IOVA, X_GPA, 0x1000n);
-      const h = await host.hwptPaging(1, id);
+      const h = await host.hwptAllocPaging(1, id);
       if (m.errno !== 0 || h.errno !== 0)
         failCase(`the first VM's marker: IOAS_MAP ${errnoName(m.errno)}, HWPT_ALLOC ${errnoName(h.errno)}`, {
           step: vc.check(),

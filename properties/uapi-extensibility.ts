@@ -217,7 +217,7 @@ export const uapiExtensibility: PropertyDefinition = {
         if (i.struct === "vfio-attach" && !deviceFiles) continue;
         const ioas = await host.ioasAlloc();
         const victim = await host.ioasAlloc();
-        const hwpt = await host.hwptPaging(1, ioas.value as number);
+        const hwpt = await host.hwptAllocPaging(1, ioas.value as number);
         if (ioas.errno !== 0 || victim.errno !== 0 || hwpt.errno !== 0)
           failCase(`setup failed: ${[ioas, victim, hwpt].map((c) => errnoName(c.errno)).join(", ")}`, {
             step: vc.check(),

@@ -8,6 +8,7 @@
  */
 import fc from "fast-check";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../cases/guest-case-world.ts";
+import { pasidTag } from "../contract/surface.ts";
 import type { PageSize } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
 import { type GuestCommand, GuestCommandBase } from "./guest-command-base.ts";
@@ -40,7 +41,7 @@ async function userDma(
     iova: IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint,
     len: 8,
     write: write && o.writes,
-    ...(pasid === undefined ? {} : { pasid, priv: false }),
+    ...pasidTag(pasid, false),
   });
 }
 
@@ -109,7 +110,7 @@ class PresentAfterFaultProbe extends GuestCommandBase {
         iova: IOVA_SLOTS[this.slot] as bigint,
         len: 8,
         write: false,
-        ...(pasid === undefined ? {} : { pasid, priv: false }),
+        ...pasidTag(pasid, false),
       });
     const cleared =
       pasid === undefined ? await w.clearContext(this.dev) : await w.clearPasid(this.dev, pasid);

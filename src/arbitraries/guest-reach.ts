@@ -8,6 +8,7 @@
  */
 import fc from "fast-check";
 import { type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../cases/guest-case-world.ts";
+import { pasidTag } from "../contract/surface.ts";
 import {
   afterLegacyContextChange,
   afterPasidEntryChange,
@@ -20,6 +21,7 @@ import {
   pasidCachePasid,
   pasidIotlbPage,
   pasidIotlbPasid,
+  requestPasid,
 } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
 import { PGTT } from "../spec/pasid-entry.ts";
@@ -132,7 +134,7 @@ class RemapAfterDmaCmd extends GuestCommandBase {
             iova: IOVA_SLOTS[this.slot % IOVA_SLOTS.length] as bigint,
             len: 8,
             write: false,
-            ...(pasid === undefined ? {} : { pasid, priv: false }),
+            ...pasidTag(pasid, false),
           });
     await read();
     if (!(await w.map(this.dom, this.slot, "4K", this.target, 3))) return;
@@ -199,7 +201,7 @@ class RecentDmaCmd extends GuestCommandBase {
       slot = e.slot;
     } else {
       dev = e.dev;
-      pasid = e.pasid === 0 ? undefined : e.pasid;
+      pasid = requestPasid(e.pasid);
     }
     if (!this.pasids) pasid = undefined;
     const iova = (IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint) + BigInt(this.offset);
@@ -208,7 +210,7 @@ class RecentDmaCmd extends GuestCommandBase {
       iova,
       len: 8,
       write: this.write,
-      ...(pasid === undefined ? {} : { pasid, priv: this.priv }),
+      ...pasidTag(pasid, this.priv),
     });
   }
   toString() {

@@ -58,6 +58,11 @@ export interface PropertyContext {
   caseBroke?(error: unknown, afterFailure: boolean): Promise<void>;
   /** Cases done so far (progress display). */
   progress(done: number): void;
+  /**
+   * Why the run was interrupted (a signal), or undefined. A property checks it before each
+   * case and stops generating; the harness reports the property as incomplete. [HARNESS-STOP-1]
+   */
+  interrupted?(): string | undefined;
 }
 
 export type PropertyOutcome =
@@ -72,6 +77,8 @@ export type PropertyOutcome =
       message: string;
       shrinks?: number;
     }
+  /** Stopped by the time limit before its cases were all run. [HARNESS-STOP-2] */
+  | { status: "incomplete"; runs: number; reason: string }
   /** Decided at run time, for example when the model refuses every configuration tried. */
   | { status: "skip"; reason: string };
 
@@ -86,19 +93,4 @@ export interface PropertyDefinition {
   run(ctx: PropertyContext): Promise<PropertyOutcome>;
   /** The judge for replaying this property's traces; default: the recorded-result judge. */
   judge?(trace: Trace): StepJudge;
-}
-
-/** Shell-style globs (* and ?), comma-separated alternatives, matched against whole ids. */
-export function matchesGlob(id: string, globs: string): boolean {
-  return globs
-    .split(",")
-    .map((g) => g.trim())
-    .filter((g) => g !== "")
-    .some((g) => {
-      const re = g
-        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-        .replace(/\*/g, ".*")
-        .replace(/\?/g, ".");
-      return new RegExp(`^${re}$`).test(id);
-    });
 }

@@ -5,8 +5,10 @@
  * failing input. An adapter or protocol error is not a verdict: it propagates.
  */
 import type fc from "fast-check";
-import type { Model, PlatformSurface } from "../contract/types.ts";
+import { invoke, surfaceFunction, surfaceModel } from "../contract/surface.ts";
+import type { Model } from "../contract/types.ts";
 import type { Json } from "../contract/wire.ts";
+import { isOracleMethod } from "../oracle/index.ts";
 import { TraceRecorder } from "../trace/recorder.ts";
 import { CaseFailed } from "./case-failed.ts";
 import type { PropertyContext, PropertyOutcome } from "./property.ts";
@@ -64,29 +66,20 @@ export class VmmCase {
     return value;
   }
 
+  /** The oracle's calls judged; hostView and the host surface as they are (judged by replay only). */
   private wrap(inner: Model): Model {
-    const p = (): PlatformSurface => inner.platform;
-    const platform: PlatformSurface = {
-      writeGuest: (gpa, bytes) => this.judged(() => p().writeGuest(gpa, bytes)),
-      readGuest: (gpa, len) => this.judged(() => p().readGuest(gpa, len)),
-      writeReg: (off, value, width) => this.judged(() => p().writeReg(off, value, width)),
-      readReg: (off, width) => this.judged(() => p().readReg(off, width)),
-      dma: (req) => this.judged(() => p().dma(req)),
-    };
-    if (inner.platform.hostView !== undefined || p().hostView !== undefined) {
-      platform.hostView = () => {
-        const hv = p().hostView;
-        if (hv === undefined) throw new Error("the model has no hostView");
-        return hv.call(p());
-      };
-    }
-    return {
+    const missing = (lacks: string) => new Error(`the model has no ${lacks}`);
+    const model = surfaceModel({
       describe: () => inner.describe(),
-      reset: (config) => this.judged(() => inner.reset(config), true),
-      platform,
       close: () => inner.close(),
-      ...(inner.host === undefined ? {} : { host: inner.host }),
-    };
+      has: (m) => isOracleMethod(m) || (m === "hostView" && surfaceFunction(inner, m) !== undefined),
+      call: (c) =>
+        isOracleMethod(c.op)
+          ? this.judged(() => invoke(inner, c, missing), c.op === "reset")
+          : invoke(inner, c, missing),
+    });
+    if (inner.host !== undefined) model.host = inner.host;
+    return model;
   }
 }
 

@@ -3,6 +3,7 @@ import { relative, resolve } from "node:path";
 import { loadAdapter, parseAdapterSpec } from "../adapters/adapter-spec.ts";
 import { recordedResultJudge, type StepJudge } from "../cases/judge.ts";
 import type { PropertyDefinition } from "../cases/property.ts";
+import { suiteVersion } from "../contract/suite-version.ts";
 import type { Model } from "../contract/types.ts";
 import { type ReplayResult, replayTrace } from "../runner/replay.ts";
 import { listTraceFiles, loadTraceFile, TraceLoadError } from "../trace/load.ts";
@@ -64,9 +65,9 @@ export async function replayCommand(target: string, opts: ReplayCommandOptions, 
   } finally {
     for (const m of models.values()) await m.close().catch(() => undefined);
   }
-  io.out(opts.report === "json" ? `${JSON.stringify(rows, null, 2)}\n` : textRows(rows));
   const count = (o: ReplayResult["outcome"][]): number =>
     rows.filter((r) => o.includes(r.result.outcome)).length;
+  io.out(opts.report === "json" ? `${JSON.stringify(replayReport(rows), null, 2)}\n` : textRows(rows));
   return exitCodeFor(count(["reproduced", "fails"]), count(["error"]));
 }
 
@@ -90,6 +91,24 @@ async function replayOne(
   const property = properties.find((p) => p.id === trace.property);
   const judge: StepJudge = property?.judge?.(trace) ?? recordedResultJudge(trace);
   return replayTrace(trace, model, judge);
+}
+
+/** `replay --report json`: versioned like the run report (docs/reports.md). [HARNESS-REPORT-3] */
+function replayReport(rows: Row[]) {
+  const n = (o: ReplayResult["outcome"]): number => rows.filter((r) => r.result.outcome === o).length;
+  return {
+    format: "iommu-conformance-replay",
+    version: 1,
+    suite: suiteVersion(),
+    traces: rows,
+    summary: {
+      reproduced: n("reproduced"),
+      fails: n("fails"),
+      passesNow: n("passes-now"),
+      passes: n("passes"),
+      errors: n("error"),
+    },
+  };
 }
 
 function textRows(rows: Row[]): string {

@@ -25,8 +25,11 @@ export {
 export { coversKey } from "./api-helpers.ts";
 export type { CacheKey, StageKind } from "./keys.ts";
 export {
+  isOracleMethod,
+  ORACLE_METHODS,
   Oracle,
   type OracleJudgement,
+  type OracleMethod,
   type OracleStep,
   type PermittedSet,
   type Violation,

@@ -4,6 +4,7 @@
  */
 
 import { decodeFingerprint } from "../contract/fingerprint.ts";
+import type { SurfaceStep } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import { faultReasonName } from "../spec/fault-reasons.ts";
 import { decodeFaultRecord } from "../spec/fault-record.ts";
@@ -11,18 +12,21 @@ import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
+import { FlagMarks } from "./flag-marks.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { Permitted } from "./outcome.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";
 
-/** One observed platform-surface call with its result. */
-export type OracleStep =
-  | { op: "reset"; args: [PlatformConfig] }
-  | { op: "writeGuest"; args: [bigint, Uint8Array] }
-  | { op: "readGuest"; args: [bigint, number]; result: Uint8Array }
-  | { op: "writeReg"; args: [number, bigint, 4 | 8] }
-  | { op: "readReg"; args: [number, 4 | 8]; result: bigint }
-  | { op: "dma"; args: [DmaRequest]; result: DmaResult };
+/** The surface calls the oracle judges: the platform's, but hostView. */
+export const ORACLE_METHODS = ["reset", "writeGuest", "readGuest", "writeReg", "readReg", "dma"] as const;
+export type OracleMethod = (typeof ORACLE_METHODS)[number];
+
+export function isOracleMethod(op: string): op is OracleMethod {
+  return (ORACLE_METHODS as readonly string[]).includes(op);
+}
+
+/** One observed platform-surface call with its result (the contract's decoded step). */
+export type OracleStep = SurfaceStep<OracleMethod>;
 
 export interface Violation {
   /** The rule broken (an id of spec/), when the judge can name one. */
@@ -56,7 +60,6 @@ interface AbortedDma {
 }
 
 const OK: OracleJudgement = { ok: true };
-const AD_BITS = 0x760n; // A/D/EA of first-stage (5, 6, 10) and second-stage (8, 9) entries
 
 export class Oracle {
   private t = -1;
@@ -177,6 +180,7 @@ export class Oracle {
       start,
       completions: new Map(),
       events: [],
+      flags: new FlagMarks(),
     };
     this.chains = new Map();
     this.pendingWrites = [];
@@ -243,6 +247,8 @@ export class Oracle {
         : "data with no fingerprint";
       return bad("ORACLE-JUDGE-2", "the DMA read returned data from no permitted page", where, lines);
     }
+    // [ORACLE-JUDGE-9] a completed write may set D in the leaves of walks of its page.
+    for (const c of this.chains.values()) if (c.page === this.chainFor(req).page) c.noteWrite();
     const data = req.data ?? new Uint8Array(req.len);
     const candidates = [...new Set(oks)];
     if (candidates.length === 1) this.memWrite(candidates[0] as number, data);
@@ -267,8 +273,8 @@ export class Oracle {
       const shift = BigInt((a % 8) * 8);
       const diff = BigInt((cur[i] as number) ^ (data[i] as number)) << shift;
       const set = BigInt(data[i] as number) << shift;
-      // [ORACLE-JUDGE-4] walks only ever set these bits.
-      if ((diff & ~AD_BITS) === 0n && (set & diff) === diff) continue;
+      // [ORACLE-JUDGE-9] walks only ever set flags, and only those of entries they used.
+      if ((diff & ~this.tl.flags.allowed(a - (a % 8))) === 0n && (set & diff) === diff) continue;
       return false;
     }
     return true;
@@ -322,7 +328,9 @@ export class Oracle {
       if (this.pendingByte(a, bytes[i] as number)) continue;
       const wa = a - (a % 8);
       const diff = (BigInt(cur[i] as number) ^ BigInt(bytes[i] as number)) << BigInt((a - wa) * 8);
-      if ((diff & ~AD_BITS) === 0n) continue; // [ORACLE-JUDGE-4] A/D/EA updates by the model's walks
+      const set = BigInt(bytes[i] as number) << BigInt((a - wa) * 8);
+      // [ORACLE-JUDGE-9] A/EA/D flags the model's walks may set (never clear) in entries they used.
+      if ((diff & ~this.tl.flags.allowed(wa)) === 0n && (set & diff) === diff) continue;
       if (comps.length > 0 || this.isStatus(a)) continue; // wait-descriptor status writes
       verdict = bad(
         "ORACLE-JUDGE-4",

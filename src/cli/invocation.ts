@@ -3,11 +3,9 @@
  * when this package is the project there or one of its dependencies (a local install), by name
  * when it is installed globally, else by the path of its script. [HARNESS-SEED-2]
  */
-import { dirname, relative, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { relative, resolve, sep } from "node:path";
+import { PACKAGE_ROOT } from "../contract/package-files.ts";
 import { shellQuote } from "../runner/commands.ts";
-
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 function inside(dir: string, parent: string): boolean {
   const rel = relative(parent, dir);

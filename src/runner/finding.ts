@@ -6,8 +6,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { hexToBytes, hexToU64 } from "../contract/codec.ts";
+import { packageFile } from "../contract/package-files.ts";
 import type { Trace } from "../trace/types.ts";
 
 export interface RuleRef {
@@ -36,7 +36,7 @@ export interface Finding {
   walk?: WalkRow[];
 }
 
-const SPEC_DIR = fileURLToPath(new URL("../../spec/", import.meta.url));
+const SPEC_DIR = packageFile("spec");
 const HEADING = /^###\s+([A-Z][A-Z\d]*(?:-[A-Z\d]+)*-\d+)\s+[—–-]+\s+(.+?)\s*$/;
 const RULE_ID = /\[([A-Z][A-Z\d]*(?:-[A-Z\d]+)*-\d+)/;
 let rulebook: Map<string, RuleRef> | undefined;
@@ -94,8 +94,9 @@ export function findingOf(trace: Trace, book = rules()): Finding | undefined {
   const step = trace.steps[f.step];
   const ruleId = f.rule ?? RULE_ID.exec(f.message)?.[1];
   const rule = ruleId === undefined ? undefined : (book.get(ruleId) ?? { id: ruleId, title: "", text: "" });
+  const text = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
   const permitted = Array.isArray(f.permitted)
-    ? f.permitted.map((p) => String(p))
+    ? f.permitted.map(text)
     : f.permitted === undefined
       ? []
       : [typeof f.permitted === "string" ? f.permitted : JSON.stringify(f.permitted)];

@@ -44,7 +44,7 @@ async function open(file: string): Promise<{ page: Page; problems: string[] }> {
 }
 
 describe.skipIf(!haveChromium)("HTML reports in Chromium", () => {
-  it("[HARNESS-HTML-1] [HARNESS-FAIL-1] a run report: summary, and per failure the finding, rule, walk, timeline and commands", async () => {
+  it("[HARNESS-HTML-1] [HARNESS-FAIL-1] [HARNESS-STORY-1] a run report: summary, and per failure the finding, rule, walk, timeline and commands", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iommu-html-"));
     const model = await loadAdapter("mutant:psi-mask-off-by-one", { timeoutMs: 10_000, cwd: dir });
     const chosen = properties.filter((p) => p.id === "cache-coherence" || p.id === "uapi-extensibility");

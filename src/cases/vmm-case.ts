@@ -46,6 +46,7 @@ export class VmmCase {
       throw new CaseFailed({
         step: index,
         message: v.message,
+        ...(v.rule === undefined ? {} : { rule: v.rule }),
         observed: v.observed,
         permitted: [...v.permitted],
       });

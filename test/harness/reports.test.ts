@@ -81,10 +81,10 @@ describe("reports", () => {
     expect(wantsColor(true, { TERM: "dumb" })).toBe(false);
     const report = await buggyRun();
     // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences
-    const escape = /\u001b\[/;
-    expect(textReport(report, colors(true))).toMatch(escape);
-    expect(textReport(report)).not.toMatch(escape);
-    expect(REPORTERS.text.render(report)).not.toMatch(escape);
+    const ansiEscape = /\u001b\[/;
+    expect(textReport(report, colors(true))).toMatch(ansiEscape);
+    expect(textReport(report)).not.toMatch(ansiEscape);
+    expect(REPORTERS.text.render(report)).not.toMatch(ansiEscape);
   });
 
   it("[HARNESS-REPORT-1] on a terminal one progress line shows the cases of the whole run and an estimate", () => {

@@ -71,7 +71,7 @@ describe("iommu-conformance usage errors", () => {
     const unknown = await cli("run", "--adapter", "bochs", "--registry", REGISTRY);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'iommu-conformance: unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], module:PATH[?key=value,...], stdio:COMMAND\n',
+      'iommu-conformance: unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], qemu:nested[,key=value,...], module:PATH[?key=value,...], stdio:COMMAND\n',
     );
     const missing = await cli("run", "--adapter", "module:./nowhere.ts", "--registry", REGISTRY);
     expect(missing.code).toBe(2);

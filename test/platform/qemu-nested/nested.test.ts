@@ -18,7 +18,7 @@ import {
   specFor,
 } from "../../../src/adapters/qemu-nested/adapter.ts";
 import { l0Args } from "../../../src/adapters/qemu-nested/chain.ts";
-import { l2Args } from "../../../src/adapters/qemu-nested/l2.ts";
+import { l0Blocked, l2Args } from "../../../src/adapters/qemu-nested/l2.ts";
 import { compatibilityCaseArb } from "../../../src/arbitraries/vmm-config.ts";
 import { AVOID_SC_PASSTHROUGH, fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
 import { shadowPlatformArb } from "../../../src/arbitraries/vmm-shadow.ts";
@@ -188,6 +188,20 @@ describe("qemu:nested", () => {
     expect(() => specFor(config({ devices: [{ sid: 0x09, kind: "emulated" }] }), chain, [], host)).toThrow(
       /function 0/,
     );
+  });
+
+  it("[QEMU-NEST-5] a request L0 blocked: its fault, or an IOTLB hit whose leaf lacks the right", () => {
+    const fault = "12@1.5:vtd_dmar_fault sid 0x8 fault 5 addr 0x10003000 write 1";
+    expect(l0Blocked(fault, true)).toBe(8);
+    const hit = (slpte: string) =>
+      `12@1.6:vtd_iotlb_page_hit IOTLB page hit sid 0x10 iova 0x10003000 slpte 0x${slpte} domain 0x1`;
+    // A read-only leaf: a write through it is blocked (silently, by QEMU 7.2), a read is not.
+    expect(l0Blocked(hit("4001"), true)).toBe(0x10);
+    expect(l0Blocked(hit("4001"), false)).toBeUndefined();
+    // A write-only leaf blocks reads; a read-write leaf blocks nothing.
+    expect(l0Blocked(hit("4002"), false)).toBe(0x10);
+    expect(l0Blocked(hit("4003"), true)).toBeUndefined();
+    expect(l0Blocked("12@1.7:vtd_iotlb_page_update something", true)).toBeUndefined();
   });
 
   it("[QEMU-NEST-5] L1's host IOMMU from L0's CAP/ECAP: 39 bits, no nesting, no PASIDs", () => {

@@ -20,7 +20,11 @@ import {
 import { l0Args } from "../../../src/adapters/qemu-nested/chain.ts";
 import { l0Blocked, l2Args } from "../../../src/adapters/qemu-nested/l2.ts";
 import { compatibilityCaseArb } from "../../../src/arbitraries/vmm-config.ts";
-import { AVOID_SC_PASSTHROUGH, fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
+import {
+  AVOID_CM_BEFORE_BACKEND,
+  AVOID_SC_PASSTHROUGH,
+  fitVmmConfig,
+} from "../../../src/arbitraries/vmm-fit.ts";
 import { shadowPlatformArb } from "../../../src/arbitraries/vmm-shadow.ts";
 import { expectedRefusal, judgeReset } from "../../../src/cases/vmm-compat.ts";
 import type { ModelDescription, PlatformConfig } from "../../../src/contract/types.ts";
@@ -258,6 +262,21 @@ describe("qemu:nested", () => {
     expect(fitVmmConfig(avoiding, sc, { accepted: true }).viommu.snoopControl).toBe(false);
     const emulatedOnly = { ...sc, devices: [{ sid: 0x08, kind: "emulated" as const }] };
     expect(fitVmmConfig(avoiding, emulatedOnly, { accepted: true }).viommu.snoopControl).toBe(true);
+    // avoiding compat-caching-mode-checked-before-backend: a first-stage vIOMMU keeps caching mode on.
+    const fsCmOff = config({
+      viommu: {
+        ...legacyViommu({ awBits: 48, hawBits: 48 }),
+        scalable: true,
+        firstStage: true,
+        cachingMode: false,
+      },
+    });
+    const backend = {
+      ...nestedDescription,
+      limits: { ...nestedDescription.limits, avoid: [AVOID_CM_BEFORE_BACKEND] },
+    };
+    expect(fitVmmConfig(nestedDescription, fsCmOff, { accepted: false }).viommu.cachingMode).toBe(false);
+    expect(fitVmmConfig(backend, fsCmOff, { accepted: false }).viommu.cachingMode).toBe(true);
     let drawn = 0;
     fc.assert(
       fc.property(shadowPlatformArb(avoiding), (cfg) => {

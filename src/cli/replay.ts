@@ -81,7 +81,7 @@ async function replayOne(
   let model = models.get(spec);
   try {
     if (model === undefined) {
-      model = await loadAdapter(spec, { timeoutMs: opts.timeout, cwd: io.cwd });
+      model = await loadAdapter(spec, { timeoutMs: opts.timeout, cwd: io.cwd, seed: trace.seed });
       models.set(spec, model);
     }
   } catch (e) {

@@ -49,7 +49,7 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
   // [HARNESS-REPORT-2] without --seed a random one is chosen and printed, so any run can be repeated.
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fff_ffff) | 0;
   const outDir = resolve(io.cwd, opts.out);
-  const model = await loadAdapter(opts.adapter, { timeoutMs: opts.timeout, cwd: io.cwd });
+  const model = await loadAdapter(opts.adapter, { timeoutMs: opts.timeout, cwd: io.cwd, seed });
   const progress = createProgress(io.isTTY);
   let report: RunReport;
   try {

@@ -9,7 +9,7 @@ import { type GuestDma, type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../cases
 import type { PageSize } from "../driver/index.ts";
 import { describeDescriptor } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
-import { type AvoidSet, FI_ABOVE_AGAW, fullRightsOnly, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
+import { type AvoidSet, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
 import { type GuestCommand, GuestStep, hex } from "./guest-step.ts";
@@ -213,8 +213,8 @@ const pasid = fc.constantFrom(...PASID_POOL);
 const slotAddr = slotIdx.map((i) => IOVA_SLOTS[i] as bigint);
 
 /** Input addresses: the slots and their neighbours, rarely anything at all. */
-export function iovaArb(avoid: AvoidSet = NONE): fc.Arbitrary<bigint> {
-  const top = avoid.has(FI_ABOVE_AGAW) ? (1n << 39n) - 1n : (1n << 64n) - 1n;
+export function iovaArb(): fc.Arbitrary<bigint> {
+  const top = (1n << 64n) - 1n;
   return fc.oneof(
     {
       arbitrary: fc.tuple(slotAddr, fc.constantFrom(0, 8, 0x800, 0xff0)).map(([a, o]) => a + BigInt(o)),
@@ -235,7 +235,7 @@ export function dmaArb(o: { pasids: boolean; writes: boolean; avoid?: AvoidSet }
         { arbitrary: fc.constant(false), weight: 5 },
         { arbitrary: fc.constant(true), weight: 1 },
       ),
-      iova: iovaArb(o.avoid),
+      iova: iovaArb(),
       len: fc.constantFrom(4, 8, 16),
       write: o.writes ? fc.boolean() : fc.constant(false),
     })
@@ -373,9 +373,7 @@ const word = fc.oneof(
 /** The generated command list of one case. */
 export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<GuestCommand>> {
   const w = o.weights;
-  // [QEMU-AVOID-1] rights a cached translation could refuse, left out when asked.
-  const fullRights = fullRightsOnly(o.avoid ?? NONE);
-  const rights = fullRights ? fc.constant(3) : fc.nat(3);
+  const rights = fc.nat(3);
   const arbs: Array<fc.WeightedArbitrary<GuestCommand>> = [];
   const add = (weight: number, a: fc.Arbitrary<GuestCommand>) => {
     if (weight > 0) arbs.push({ arbitrary: a, weight });
@@ -440,7 +438,7 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   // Rewiring, FPD entries and follow-ups on the latest edits (guest-reach.ts), and probes.
   const derived = reachWeights(w);
   const kinds = o.kinds === undefined ? {} : { kinds: o.kinds };
-  const shape = { pasids: o.pasids, writes: o.writes, fullRights, ...kinds };
+  const shape = { pasids: o.pasids, writes: o.writes, ...kinds };
   arbs.push(...reachArbs({ weights: w, derived, ...shape }));
   add(w.probe ?? derived.probe, probeArb(shape));
   add(w.faults, fc.constant(new ReadFaultsCmd()));

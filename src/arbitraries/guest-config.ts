@@ -5,7 +5,6 @@
 import fc from "fast-check";
 import type { ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 import { configProblems } from "../contract/viommu-capabilities.ts";
-import { avoidPlatform, avoidSet } from "./guest-avoid.ts";
 
 /** Guest RAM of every generated platform: 16 MiB from GPA 0. */
 export const GUEST_RAM = 16n << 20n;
@@ -28,11 +27,6 @@ export function guestConfigProblem(d: ModelDescription, wants: GuestConfigWants 
   if (s.maxDevices < 1) return "the model takes no devices";
   if (s.awBits.length === 0 || s.cachingMode.length === 0) return "the model supports no address width or CM";
   if (!s.legacy && !s.scalable) return "the model supports neither legacy nor scalable mode";
-  const ap = avoidPlatform(avoidSet(d));
-  if (ap.legacyOnly && (wants.mode === "scalable" || wants.firstStage || wants.pasid))
-    return `the findings avoided (${(d.limits?.avoid ?? []).join(", ")}) leave legacy mode only`;
-  if (ap.noFirstStage && wants.firstStage)
-    return `the findings avoided (${(d.limits?.avoid ?? []).join(", ")}) leave no first-stage translation`;
   if (wants.mode === "legacy" && !s.legacy) return "the model has no legacy mode";
   if ((wants.mode === "scalable" || wants.firstStage || wants.pasid) && !s.scalable)
     return "the model has no scalable mode";
@@ -50,17 +44,12 @@ export function viommuConfigArb(
   wants: GuestConfigWants = {},
 ): fc.Arbitrary<VIommuConfig> {
   const s = d.supports;
-  // [QEMU-AVOID-1] avoided findings may rule out scalable mode or first-stage translation.
-  const ap = avoidPlatform(avoidSet(d));
-  const templates = limitTemplates(d, wants).filter(
-    (t) => !(ap.legacyOnly && t.scalable === true) && !(ap.noFirstStage && t.firstStage === true),
-  );
-  if (templates.length === 0)
-    throw new Error("no configuration within the model's limits avoids the findings");
+  const templates = limitTemplates(d, wants);
+  if (templates.length === 0) throw new Error("no configuration within the model's limits");
   const modes: boolean[] = [];
   if (s.legacy && s.secondStage && wants.mode !== "scalable" && !wants.firstStage && !wants.pasid)
     modes.push(false);
-  if (s.scalable && wants.mode !== "legacy" && !ap.legacyOnly) modes.push(true);
+  if (s.scalable && wants.mode !== "legacy") modes.push(true);
   return fc
     .record({
       // Scalable mode and first-stage tables hold most of the structures and checks: drawn 2:1.
@@ -69,7 +58,7 @@ export function viommuConfigArb(
       cachingMode: fc.constantFrom(...s.cachingMode),
       firstStage: wants.firstStage
         ? fc.constant(true)
-        : s.firstStage && !ap.noFirstStage
+        : s.firstStage
           ? fc.constantFrom(false, true, true)
           : fc.constant(false),
       nested: s.nested ? fc.boolean() : fc.constant(false),

@@ -343,8 +343,6 @@ export function reachArbs(o: {
   derived: ReachWeights;
   pasids: boolean;
   writes: boolean;
-  /** Only read/write upper entries (guest-avoid.ts fullRightsOnly). */
-  fullRights?: boolean;
   /** Descriptor kinds invalidations may use (default: all). */
   kinds?: ReadonlyArray<Descriptor["kind"]>;
 }): Array<fc.WeightedArbitrary<GuestCommand>> {
@@ -357,10 +355,7 @@ export function reachArbs(o: {
     w.rewire,
     fc
       .tuple(domIdx, slotIdx, fc.nat(3), domIdx, slotIdx, fc.nat(3))
-      .map(
-        ([d, s, l, fd, fs, ro]) =>
-          new RewireCmd(d, s, l, fd, fs, o.writes && o.fullRights !== true && ro === 0),
-      ),
+      .map(([d, s, l, fd, fs, ro]) => new RewireCmd(d, s, l, fd, fs, o.writes && ro === 0)),
   );
   add(
     w.rewire > 0 ? Math.ceil(w.rewire / 2) : 0,

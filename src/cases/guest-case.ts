@@ -32,11 +32,12 @@ export function failCase(
 export class GuestCase {
   /** The model to drive: every surface call is counted and judged. */
   readonly model: Model;
-  private readonly judge = new StepOracle();
+  private readonly judge: StepOracle;
   /** Surface calls made so far (the same steps the run's recorder records). */
   private steps = 0;
 
-  constructor(private readonly ctx: Pick<PropertyContext, "model" | "check" | "note">) {
+  constructor(private readonly ctx: Pick<PropertyContext, "model" | "check" | "note" | "tolerance">) {
+    this.judge = new StepOracle(undefined, ctx.tolerance);
     this.model = this.wrap(ctx.model);
   }
 

@@ -5,6 +5,7 @@
 
 import type { Model, ModelDescription } from "../contract/types.ts";
 import type { Json } from "../contract/wire.ts";
+import type { Tolerance } from "../oracle/index.ts";
 import type { Trace } from "../trace/types.ts";
 import type { StepJudge } from "./judge.ts";
 
@@ -32,6 +33,8 @@ export interface PropertyContext {
   readonly timeLimitMs?: number;
   /** False: stop at the first failing case without shrinking it (fast-check endOnFailure). */
   readonly shrink?: boolean;
+  /** Known deviations the oracle judges with their relaxations, counting each use [HARNESS-KNOWN-1]. */
+  readonly tolerance?: Tolerance;
   /** A new case starts: forget the steps recorded for the previous one. */
   beginCase(): void;
   /** A human-readable command of the current case, kept in its trace. */

@@ -81,6 +81,10 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(
       new Option("--time-limit <s>", "time budget for the whole run, in seconds").argParser(positiveNumber),
     )
+    .option(
+      "--known <ids|file>",
+      "known deviations to tolerate: ID,ID…, a known-deviations file, or none (default for qemu: its recorded findings)",
+    )
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (opts) => setCode(await runCommand(opts, io)));

@@ -112,7 +112,7 @@ export interface FindingRow {
   ok: boolean;
 }
 
-async function readExpectation(file: string): Promise<FindingExpectation> {
+export async function readExpectation(file: string): Promise<FindingExpectation> {
   const e = JSON.parse(await readFile(file, "utf8")) as FindingExpectation;
   if (typeof e.finding !== "string" || typeof e.rule !== "string" || typeof e.expected !== "object")
     throw new Error(`${file}: needs finding, rule and expected`);
@@ -120,7 +120,7 @@ async function readExpectation(file: string): Promise<FindingExpectation> {
 }
 
 /** The expectation for a version: exact, else the newest recorded one of the same major. */
-function expectedFor(e: FindingExpectation, version: string): FindingVerdict | undefined {
+export function expectedFor(e: FindingExpectation, version: string): FindingVerdict | undefined {
   if (e.expected[version] !== undefined) return e.expected[version];
   const major = version.split(".")[0];
   const same = Object.keys(e.expected)

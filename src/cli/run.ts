@@ -7,6 +7,7 @@ import { textReport } from "../runner/reports/text.ts";
 import { type RunReport, runProperties } from "../runner/runner.ts";
 import { writeFileAtomic } from "../trace/write.ts";
 import { type CliIO, exitCodeFor, UsageError } from "./errors.ts";
+import { resolveKnown } from "./known.ts";
 import { createProgress } from "./progress.ts";
 import { loadRegistry, selectProperties } from "./registry.ts";
 
@@ -23,6 +24,8 @@ export interface RunCommandOptions {
   timeLimit?: number;
   timeout: number;
   registry?: string;
+  /** Known deviations to tolerate: ids, a file, or none (default: qemu's recorded findings). */
+  known?: string;
 }
 
 export function renderReport(report: RunReport, format: ReportFormat): string {
@@ -53,12 +56,19 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
   const progress = createProgress(io.isTTY);
   let report: RunReport;
   try {
+    const known = await resolveKnown(
+      opts.known,
+      parseAdapterSpec(opts.adapter).kind,
+      (await model.describe()).version,
+      io.cwd,
+    );
     report = await runProperties(chosen, {
       adapter: opts.adapter,
       model,
       runs: opts.runs,
       seed,
       outDir,
+      known,
       ...(opts.path === undefined ? {} : { path: opts.path }),
       ...(opts.timeLimit === undefined ? {} : { timeLimitMs: opts.timeLimit * 1000 }),
       onPropertyStart: (p) => progress.start(p.id, opts.runs),

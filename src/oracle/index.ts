@@ -27,3 +27,4 @@ export type { CacheKey, StageKind } from "./keys.ts";
 export { Oracle, type OracleStep, type PermittedSet, type Verdict, type Violation } from "./oracle.ts";
 export type { OutcomeValue, Permitted } from "./outcome.ts";
 export type { Resolved } from "./resolve.ts";
+export type { DeviationContext, Relaxation, ResolvedFault, Tolerance } from "./tolerance.ts";

@@ -4,6 +4,7 @@
  * the reports. [HARNESS-SKIP-1] [HARNESS-SKIP-2] [HARNESS-TRACE-6]
  */
 import { join } from "node:path";
+import { countingTolerance, type KnownDeviation } from "../cases/known/index.ts";
 import type { CaseFailure, PropertyContext, PropertyDefinition } from "../cases/property.ts";
 import { ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
@@ -32,6 +33,8 @@ export interface PropertyResult {
   seed?: number;
   path?: string;
   shrinks?: number;
+  /** Steps judged with each known deviation's relaxation (id → count), when any was [HARNESS-KNOWN-1]. */
+  tolerated?: Record<string, number>;
   /** The trace file written for a failure or an error. */
   trace?: string;
   /** Steps in that trace. */
@@ -46,6 +49,8 @@ export interface RunReport {
   model: { name: string; version: string };
   seed: number;
   runs: number;
+  /** The known deviations the run tolerated (ids), when any [HARNESS-KNOWN-1]. */
+  known?: string[];
   results: PropertyResult[];
   summary: { passed: number; failed: number; skipped: number; errors: number };
   durationMs: number;
@@ -63,6 +68,8 @@ export interface RunOptions {
   timeLimitMs?: number;
   /** False: report the first failing case as found, without shrinking it (default true). */
   shrink?: boolean;
+  /** Known deviations to tolerate (--known) [HARNESS-KNOWN-1]. */
+  known?: readonly KnownDeviation[];
   onPropertyStart?: (property: PropertyDefinition, index: number, total: number) => void;
   onCases?: (done: number, total: number) => void;
   onPropertyEnd?: (result: PropertyResult) => void;
@@ -93,6 +100,9 @@ export async function runProperties(
     model: { name: description.name, version: description.version },
     seed: options.seed,
     runs: options.runs,
+    ...(options.known === undefined || options.known.length === 0
+      ? {}
+      : { known: options.known.map((d) => d.id) }),
     results,
     summary: { passed: count("pass"), failed: count("fail"), skipped: count("skip"), errors: count("error") },
     durationMs: Math.round(now() - started),
@@ -108,12 +118,14 @@ async function runOne(
 ): Promise<PropertyResult> {
   const started = now();
   const base = { id: property.id, title: property.title, rules: property.rules };
+  const counts = new Map<string, number>();
   const done = (status: PropertyStatus, extra: Partial<PropertyResult> = {}): PropertyResult => ({
     ...base,
     status,
     runs: 0,
     durationMs: Math.round(now() - started),
     ...extra,
+    ...(counts.size === 0 ? {} : { tolerated: Object.fromEntries([...counts].sort()) }),
   });
 
   const reason = property.needs(description);
@@ -176,6 +188,9 @@ async function runOne(
     ...(options.path === undefined ? {} : { path: options.path }),
     ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
     ...(options.shrink === false ? { shrink: false } : {}),
+    ...(options.known === undefined || options.known.length === 0
+      ? {}
+      : { tolerance: countingTolerance(options.known, counts) }),
     beginCase: () => {
       recorder.clear();
       cases++;

@@ -12,15 +12,26 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** "scalable-write-fault-legacy-reason ×37, fault-info-above-agaw ×2" */
+function tolerated(counts: Array<[string, number]>): string {
+  return counts.map(([id, n]) => `${id} ×${n}`).join(", ");
+}
+
 export function textReport(report: RunReport): string {
   const lines: string[] = [];
   lines.push(
     `iommu-conformance ${report.suite}: adapter ${report.adapter} (${report.model.name} ${report.model.version}), seed ${report.seed}, ${report.runs} runs per property`,
   );
+  if (report.known !== undefined) lines.push(`known deviations tolerated: ${report.known.join(", ")}`);
+  const total = new Map<string, number>();
   for (const r of report.results) {
     const timing = r.status === "skip" ? "" : ` (${r.runs} runs, ${seconds(r.durationMs)})`;
     lines.push(`${LABEL[r.status]} ${r.id}: ${r.title}${timing}`);
     if (r.status === "skip") lines.push(`      skipped: ${r.message ?? ""}`);
+    if (r.tolerated !== undefined) {
+      lines.push(`      tolerated: ${tolerated(Object.entries(r.tolerated))}`);
+      for (const [id, n] of Object.entries(r.tolerated)) total.set(id, (total.get(id) ?? 0) + n);
+    }
     if (r.status === "fail" || r.status === "error") {
       for (const l of (r.message ?? "").split("\n")) lines.push(`      ${l}`);
     }
@@ -37,6 +48,7 @@ export function textReport(report: RunReport): string {
       );
     }
   }
+  if (total.size > 0) lines.push(`tolerated: ${tolerated([...total].sort())}`);
   const s = report.summary;
   lines.push(
     `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.errors} errors in ${seconds(report.durationMs)}`,

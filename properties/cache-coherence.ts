@@ -45,5 +45,5 @@ export const cacheCoherence: PropertyDefinition = {
       weights: { ...COHERENCE_WEIGHTS, rewire: 5, recentInvalidate: 6, recentDma: 8 },
       maxCommands: 24,
     }),
-  judge: (trace) => oracleJudge(trace),
+  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
 };

@@ -145,5 +145,5 @@ export const queueBehaviour: PropertyDefinition = {
       void size;
     });
   },
-  judge: (trace) => oracleJudge(trace),
+  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
 };

@@ -52,5 +52,5 @@ export const translationEqualsWalk: PropertyDefinition = {
     return guestConfigProblem(d);
   },
   run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 16 }),
-  judge: (trace) => oracleJudge(trace),
+  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
 };

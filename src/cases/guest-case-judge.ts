@@ -63,8 +63,8 @@ export function violationReport(v: Violation): { message: string; observed: Json
  * Extra checks a property made beyond the oracle (queue registers, fault status) are re-judged
  * by `extra`, when given.
  */
-export function oracleJudge(trace: Trace, extra?: StepJudge): StepJudge {
-  const judge = new StepOracle(trace.steps[0]?.op === "reset" ? undefined : trace.config);
+export function oracleJudge(trace: Trace, extra?: StepJudge, tolerance?: Tolerance): StepJudge {
+  const judge = new StepOracle(trace.steps[0]?.op === "reset" ? undefined : trace.config, tolerance);
   return {
     onStep(step, outcome): Judgement {
       const v = judge.feed(step, outcome);

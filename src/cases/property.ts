@@ -65,8 +65,11 @@ export interface PropertyDefinition {
   /** Why this model cannot run the property (it is then SKIPPED), or null. [HARNESS-SKIP-1] */
   needs(description: ModelDescription): string | null;
   run(ctx: PropertyContext): Promise<PropertyOutcome>;
-  /** The judge for replaying this property's traces; default: the recorded-result judge. */
-  judge?(trace: Trace): StepJudge;
+  /**
+   * The judge for replaying this property's traces; default: the recorded-result judge.
+   * tolerance: known deviations to judge with their relaxations (replay --known).
+   */
+  judge?(trace: Trace, tolerance?: Tolerance): StepJudge;
 }
 
 /** Shell-style globs (* and ?), comma-separated alternatives, matched against whole ids. */

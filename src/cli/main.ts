@@ -94,6 +94,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .description("replay trace files against an adapter (default: the adapter each trace names)")
     .argument("<target>", "a trace file or a directory of them")
     .option("--adapter <spec>", "adapter to replay against")
+    .option("--known <ids|file>", "known deviations to judge with their relaxations (ID,ID… or a file)")
     .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
     .addOption(timeoutOption())
     .addOption(registryOption())

@@ -297,24 +297,39 @@ export class Oracle {
 
   /**
    * [ORACLE-TOL-1] The aborted DMA a record reports: strictly first; then a deviant fault of a DMA
-   * (via its relaxation), then the conforming record a deviant one stands for.
+   * (via its relaxation); then the conforming records a deviant one stands for, each relaxation
+   * putting right its own field (so two deviations in one record are each named).
    */
   private recordMatch(
     r: FaultRecord,
     matches: (rec: FaultRecord, via?: string) => AbortedDma | undefined,
-  ): { match?: AbortedDma; via?: string } {
+  ): { match?: AbortedDma; via: string[] } {
     const strict = matches(r);
-    if (strict !== undefined) return { match: strict };
-    for (const via of new Set(this.aborted.flatMap((d) => d.faults.map((f) => f.via)))) {
-      const match = via === undefined ? undefined : matches(r, via);
-      if (match !== undefined) return { match, via };
-    }
-    for (const rel of this.tolerance?.relaxations ?? [])
-      for (const conforming of rel.record?.(r, this.deviationContext) ?? []) {
-        const match = matches(conforming);
-        if (match !== undefined) return { match, via: rel.id };
+    if (strict !== undefined) return { match: strict, via: [] };
+    const relaxations = this.tolerance?.relaxations.filter((x) => x.record !== undefined) ?? [];
+    const deviantFaults = new Set(this.aborted.flatMap((d) => d.faults.flatMap((f) => f.via ?? [])));
+    // Records reachable by putting right one field after another, with the relaxations used.
+    let layer: Array<{ rec: FaultRecord; via: string[] }> = [{ rec: r, via: [] }];
+    for (let round = 0; round <= relaxations.length && layer.length > 0; round++) {
+      for (const { rec, via } of layer) {
+        if (round > 0) {
+          const match = matches(rec);
+          if (match !== undefined) return { match, via };
+        }
+        for (const f of deviantFaults) {
+          const match = matches(rec, f);
+          if (match !== undefined) return { match, via: [...via, f] };
+        }
       }
-    return {};
+      layer = layer.flatMap(({ rec, via }) =>
+        relaxations
+          .filter((x) => !via.includes(x.id))
+          .flatMap((x) =>
+            (x.record?.(rec, this.deviationContext) ?? []).map((c) => ({ rec: c, via: [...via, x.id] })),
+          ),
+      );
+    }
+    return { via: [] };
   }
 
   private get deviationContext(): DeviationContext {
@@ -444,7 +459,7 @@ export class Oracle {
       );
     const { match, via } = this.recordMatch(r, matches);
     if (match !== undefined) {
-      if (via !== undefined) this.tolerance?.tolerated(via);
+      for (const id of via) this.tolerance?.tolerated(id);
       slot.dma = match;
       this.aborted.splice(this.aborted.indexOf(match), 1);
       return OK;

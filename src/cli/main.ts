@@ -13,6 +13,7 @@ import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
 import { mutantsCommand } from "./mutants.ts";
 import { registerQemuCommand } from "./qemu.ts";
+import { reachCommand } from "./reach.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
@@ -99,6 +100,16 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (target: string, opts) => setCode(await replayCommand(target, opts, io)));
+
+  program
+    .command("reach")
+    .description(
+      "measure what the generators produce: every field's value classes, invalidations, edits, VMM events",
+    )
+    .addOption(new Option("--runs <n>", "cases per property").argParser(positiveInt).default(100))
+    .addOption(new Option("--seed <s>", "fast-check seed").argParser(seedValue).default(1))
+    .addOption(registryOption())
+    .action(async (opts) => setCode(await reachCommand(opts, io)));
 
   program
     .command("list")

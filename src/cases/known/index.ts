@@ -16,7 +16,7 @@ import { scalableContextNotPresentLegacyReason } from "./scalable-context-not-pr
 import { scalableRootNotPresentLegacyReason } from "./scalable-root-not-present-legacy-reason.ts";
 import { scalableSecondStageReservedLegacyReason } from "./scalable-second-stage-reserved-legacy-reason.ts";
 import { scalableWriteFaultLegacyReason } from "./scalable-write-fault-legacy-reason.ts";
-import { secondStageLargeReservedWritePermission } from "./second-stage-large-reserved-write-permission.ts";
+import { secondStageReservedWritePermission } from "./second-stage-reserved-write-permission.ts";
 import type { KnownDeviation } from "./types.ts";
 
 export type { KnownDeviation } from "./types.ts";
@@ -30,7 +30,7 @@ export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [
   scalableContextNotPresentLegacyReason,
   scalableWriteFaultLegacyReason,
   scalableSecondStageReservedLegacyReason,
-  secondStageLargeReservedWritePermission,
+  secondStageReservedWritePermission,
   pasidDirectoryNotPresentReason,
   firstStageWidthFromPasidAw,
   passThroughPasidEntryAwChecked,

@@ -11,6 +11,7 @@ import { faultInfoAboveAgaw } from "./fault-info-above-agaw.ts";
 import { faultRecordPvWithoutPasid } from "./fault-record-pv-without-pasid.ts";
 import { firstStageWidthFromPasidAw } from "./first-stage-width-from-pasid-aw.ts";
 import { pasidDirectoryNotPresentReason } from "./pasid-directory-not-present-reason.ts";
+import { passThroughAboveHawNotRecorded } from "./pass-through-above-haw-not-recorded.ts";
 import { passThroughPasidEntryAwChecked } from "./pass-through-pasid-entry-aw-checked.ts";
 import { scalableContextNotPresentLegacyReason } from "./scalable-context-not-present-legacy-reason.ts";
 import { scalableRootNotPresentLegacyReason } from "./scalable-root-not-present-legacy-reason.ts";
@@ -32,6 +33,7 @@ export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [
   scalableSecondStageReservedLegacyReason,
   secondStageReservedWritePermission,
   pasidDirectoryNotPresentReason,
+  passThroughAboveHawNotRecorded,
   firstStageWidthFromPasidAw,
   passThroughPasidEntryAwChecked,
 ];

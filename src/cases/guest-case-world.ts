@@ -45,6 +45,10 @@ export interface WorldPlan {
   queued: boolean;
   /** Map every input slot in every domain, and (scalable) attach PASIDs of the pool, before enabling. */
   premap: boolean;
+  /** Scalable: each device's PASID directory holds 2^(pdts + 7) entries (context PDTS); default 0. */
+  pdts?: number;
+  /** The invalidation queue is 2^queuePages pages (IQA.QS); default 0. */
+  queuePages?: number;
 }
 
 /** Input pages every command draws from: neighbours around a 2 MiB boundary and across 1 GiB. */
@@ -100,6 +104,12 @@ export interface GuestDma {
   write: boolean;
 }
 
+/**
+ * A single-bit edit of a live entry, as a driver (or a buggy one) makes it: present cleared with
+ * the rest kept, one permission bit, one address bit, or another bit.
+ */
+export type BitEdit = "present" | "permission" | "address" | "other";
+
 /** How many recent edits are kept. */
 const RECENT = 4;
 
@@ -141,7 +151,7 @@ export class GuestWorld {
     );
     await gc.reset(config);
     const driver = await GuestDriver.create(gc.model.platform, config.memory, { tablePages: 512 });
-    if (plan.queued || config.viommu.scalable) await driver.setupQueue();
+    if (plan.queued || config.viommu.scalable) await driver.setupQueue({ qs: plan.queuePages ?? 0 });
     const root = await driver.newRootTable(config.viommu.scalable ? "scalable" : "legacy");
     const w = new GuestWorld(gc, config, driver, root);
     await w.buildDomains(plan.domains);
@@ -154,7 +164,7 @@ export class GuestWorld {
         for (let slot = 0; slot < IOVA_SLOTS.length; slot++) await w.map(k, slot, "4K", slot + k, 3);
     for (const [i, sid] of w.sids.entries()) {
       if (config.viommu.scalable) {
-        const pt = await driver.newPasidTables(0);
+        const pt = await driver.newPasidTables(plan.pdts ?? 0);
         w.pasidTables.set(sid, pt);
         await root.setScalableContext(sid, scalableContext(pt, { paside: config.viommu.pasidBits > 0 }));
       }
@@ -278,6 +288,67 @@ export class GuestWorld {
     if (at === undefined || (at.word & 3n) === 0n) return false;
     const word = (at.word | bits) & ~clear;
     return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl as PagingLevel, word));
+  }
+
+  /**
+   * Edit one bit of the live entry at `level` of slot's walk in domain i, the rest kept: P (first
+   * stage) or R and W (second stage) cleared, one permission bit flipped (W, or U/S), one address
+   * bit flipped (bit 12 + k), or another bit flipped (an ignored or attribute bit). False when the
+   * walk does not reach a present entry there.
+   */
+  async editEntryBit(dom: number, slot: number, level: number, edit: BitEdit, k: number): Promise<boolean> {
+    const walk = await this.slotWalk(dom, slot);
+    if (walk === undefined) return false;
+    const { table, iova } = walk;
+    const lvl = 1 + (level % table.levels);
+    const at = walk.steps.find((x) => x.level === lvl);
+    if (at === undefined || (at.word & 3n) === 0n) return false;
+    const first = table.stage === "first";
+    const flip =
+      edit === "permission"
+        ? first && k % 2 === 1
+          ? 4n
+          : 2n
+        : edit === "address"
+          ? 1n << BigInt(12 + (k % 8))
+          : first
+            ? 1n << 11n
+            : 1n << 10n;
+    const word = edit === "present" ? at.word & ~(first ? 1n : 3n) : at.word ^ flip;
+    return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl as PagingLevel, word));
+  }
+
+  /**
+   * The same single-bit edits of a device's context entry (pasid undefined) or PASID entry: present
+   * cleared with the rest kept, a permission-like bit (PASID entry SRE or WPE; context FPD), one bit
+   * of the table pointer, or another bit (FPD, or a PASID entry's PWSNP). False without an entry.
+   */
+  async editStructureBit(dev: number, pasid: number | undefined, edit: BitEdit, k: number): Promise<boolean> {
+    const sid = this.sid(dev);
+    const pt = this.pasidTables.get(sid);
+    const words =
+      pasid === undefined || !this.scalable
+        ? await this.root.readContext(sid)
+        : await pt?.readEntry(pasid % (pt.dirEntries * 64));
+    if (words === undefined || (words[0] ?? 0n) === 0n) return false;
+    const w = [...words];
+    const w0 = w[0] as bigint;
+    if (edit === "present") w[0] = w0 & ~1n;
+    else if (edit === "address") w[0] = w0 ^ (1n << BigInt(12 + (k % 8)));
+    else if (pasid === undefined || !this.scalable)
+      w[0] = w0 ^ 2n; // FPD
+    else if (edit === "permission")
+      w[2] = (w[2] as bigint) ^ (k % 2 === 0 ? 1n : 0x10n); // SRE or WPE
+    else w[1] = (w[1] as bigint) ^ (1n << 23n); // PWSNP
+    if (pasid === undefined || !this.scalable) {
+      await this.root.setContextRaw(sid, w);
+      this.dropRoutes(dev);
+    } else {
+      if (pt === undefined) return false;
+      await pt.setEntryRaw(pasid % (pt.dirEntries * 64), w);
+      this.setRoute(dev, pasid % (pt.dirEntries * 64), undefined);
+    }
+    return true;
   }
 
   /** A self-referencing table: the entry at `level` points at its own table. */

@@ -165,8 +165,12 @@ export const EDITS = [
   "cleared to zero",
 ] as const;
 
-/** Structures whose edits are counted. */
+/** Structures whose edits are counted; context entries have no permission bit. */
 export const EDITED = ["legacy context", "scalable context", "PASID entry", "paging first", "paging second"];
+
+export function editsOf(structure: string): string[] {
+  return structure.endsWith("context") ? EDITS.filter((e) => e !== "one permission bit") : [...EDITS];
+}
 
 /** Descriptor kinds with their granularities (QI) and register-based invalidations. */
 export const INVALIDATIONS: Readonly<Record<string, readonly string[]>> = {
@@ -239,7 +243,7 @@ export function catalogue(): Array<{ row: string; cells: string[] }> {
     for (const level of PAGING_LEVELS[stage])
       for (const f of pagingFields(stage, level))
         out.push({ row: `paging ${stage} L${level}.${f.name}`, cells: [...f.classes] });
-  for (const s of EDITED) out.push({ row: `edit ${s}`, cells: [...EDITS] });
+  for (const s of EDITED) out.push({ row: `edit ${s}`, cells: editsOf(s) });
   for (const [k, gs] of Object.entries(INVALIDATIONS))
     for (const g of gs) out.push({ row: `invalidate ${k} ${g}`, cells: [...CACHE_STATES] });
   out.push({ row: "descriptors", cells: [...DESCRIPTOR_CELLS] });

@@ -41,7 +41,8 @@ export class ReachDecoder {
   private pending = new Map<number, Array<{ addr: number; old: bigint[]; first: boolean }>>();
   private unit!: Unit;
   private passthrough = new Set<number>();
-  private vmmPending = new Map<number, string>();
+  /** Passed-through devices whose entry changed, until their next DMA: what, and whether invalidated. */
+  private vmmPending = new Map<number, { what: string; invalidated: boolean }>();
   private te = false;
   private queue = { base: 0, bytes: 16, tail: 0, size: 4096 };
   private iotlbReg = IOTLB_OFFSET;
@@ -188,18 +189,21 @@ export class ReachDecoder {
   }
 
   private vmmChange(sid: number, what: string): void {
-    if (this.passthrough.has(sid)) this.vmmPending.set(sid, what);
+    if (this.passthrough.has(sid)) this.vmmPending.set(sid, { what, invalidated: false });
   }
 
+  /** Every invalidation between a change and the device's next DMA covers the change. */
   private vmmFollowup(kind: string): void {
-    for (const what of this.vmmPending.values()) this.hit(`vmm passthrough ${what} then ${kind}`);
-    this.vmmPending.clear();
+    for (const p of this.vmmPending.values()) {
+      this.hit(`vmm passthrough ${p.what} then ${kind}`);
+      p.invalidated = true;
+    }
   }
 
   dma(req: DmaRequest): void {
-    const what = this.vmmPending.get(req.sid);
-    if (what === undefined) return;
-    this.hit(`vmm passthrough ${what} then none before DMA`);
+    const p = this.vmmPending.get(req.sid);
+    if (p === undefined) return;
+    if (!p.invalidated) this.hit(`vmm passthrough ${p.what} then none before DMA`);
     this.vmmPending.delete(req.sid);
   }
 
@@ -340,6 +344,8 @@ function editClass(kind: PageKind, before: bigint[], after: bigint[], firstWrite
   const d0 = diffs[0] ?? 0n;
   const perms = kind.kind === "paging" ? (kind.stage === "second" ? 3n : 6n) : 0n;
   if ((d0 & perms) !== 0n) return "one permission bit";
+  // A PASID entry's SRE and WPE (word 2 bits 0 and 4) say what requests may do.
+  if (kind.kind === "PASID entry" && ((diffs[2] ?? 0n) & 0x11n) !== 0n) return "one permission bit";
   if ((d0 & ADDR) !== 0n) return "one address bit";
   return "another single bit";
 }

@@ -333,7 +333,12 @@ export class Oracle {
   }
 
   private get deviationContext(): DeviationContext {
-    return { cfg: this.tl.cfg };
+    const mem = this.tl.mem;
+    return {
+      cfg: this.tl.cfg,
+      root: this.tl.control.rootHistory.at(-1)?.rp,
+      read: (gpa, len) => mem.read(gpa, len),
+    };
   }
 
   /**

@@ -8,15 +8,21 @@
  */
 import type { DmaRequest } from "../contract/types.ts";
 import type { FaultRecord } from "../spec/fault-record.ts";
+import type { RootPointer } from "../spec/root-entry.ts";
 import type { OracleConfig } from "./config.ts";
 import type { OutcomeValue } from "./outcome.ts";
 import type { Resolved } from "./resolve.ts";
 
 export type ResolvedFault = Extract<Resolved, { kind: "fault" }>;
 
-/** What a relaxation may look at besides its arguments: the configuration the oracle judges by. */
+/**
+ * What a relaxation may look at besides its arguments: the configuration the oracle judges by, and
+ * guest memory and the root pointer as they are now (to tell, say, a pass-through device's request).
+ */
 export interface DeviationContext {
   readonly cfg: Readonly<OracleConfig>;
+  readonly root: RootPointer | undefined;
+  read(gpa: number, len: number): Uint8Array;
 }
 
 export interface Relaxation {

@@ -449,16 +449,17 @@ export class Oracle {
     const { mgaw, fsts, fs5lp } = this.tl.cfg;
     const fiBits = Math.max(mgaw, fsts ? (fs5lp ? 57 : 48) : 0);
     const pageOf = (d: AbortedDma) => d.req.iova & ~0xfffn & ((1n << BigInt(fiBits)) - 1n);
-    const pasid = r.pp ? r.pv : undefined;
-    const same = (d: AbortedDma) =>
-      d.req.sid === r.sid &&
+    const same = (d: AbortedDma, rec: FaultRecord = r) =>
+      d.req.sid === rec.sid &&
       // Without ECAP.PASID, PP, PV, EXE and PRIV are RsvdZ (VTD-FAULT-5, §11.4.7.6).
-      (this.tl.cfg.pasidBits === 0 ? !r.pp && r.pv === 0 && !r.exe && !r.priv : d.req.pasid === pasid) &&
-      d.req.write === !r.t1;
-    const matches = (rec: typeof r, via?: string) =>
+      (this.tl.cfg.pasidBits === 0
+        ? !rec.pp && rec.pv === 0 && !rec.exe && !rec.priv
+        : d.req.pasid === (rec.pp ? rec.pv : undefined)) &&
+      d.req.write === !rec.t1;
+    const matches = (rec: FaultRecord, via?: string) =>
       this.aborted.find(
         (d) =>
-          same(d) &&
+          same(d, rec) &&
           pageOf(d) === rec.fi &&
           d.faults.some((f) => f.reason === rec.fr && f.record !== "no" && f.via === via),
       );
@@ -473,7 +474,7 @@ export class Oracle {
     return bad(
       `fault record ${index} matches no aborted DMA's permitted recorded faults`,
       described,
-      this.aborted.filter(same).map(
+      this.aborted.filter((d) => same(d)).map(
         (d) =>
           `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} FI 0x${pageOf(d).toString(16)}: ${d.faults
             .filter((f) => f.record !== "no")

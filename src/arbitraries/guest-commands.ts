@@ -152,6 +152,28 @@ class RawStructureCmd extends GuestStep {
   }
 }
 
+/** Junk in the structures above the context entries: a root entry, a PASID-directory entry. */
+class RawUpperCmd extends GuestStep {
+  constructor(
+    readonly what: "root" | "pasid-dir",
+    readonly dev: number,
+    readonly pasid: number,
+    readonly words: [bigint, bigint],
+  ) {
+    super();
+  }
+  act(w: GuestWorld) {
+    return this.what === "root"
+      ? w.rawRoot(this.dev, this.words)
+      : w.rawPasidDir(this.dev, this.pasid, this.words[0]);
+  }
+  toString() {
+    return this.what === "root"
+      ? `raw root entry of device#${this.dev}'s bus = [${this.words.map(hex).join(", ")}]`
+      : `raw PASID-directory entry of device#${this.dev} for PASID ${this.pasid} = ${hex(this.words[0])}`;
+  }
+}
+
 class DmaCmd extends GuestStep {
   constructor(readonly d: GuestDma) {
     super();
@@ -415,6 +437,12 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
     fc
       .tuple(devIdx, fc.option(pasid), fc.array(word, { minLength: 8, maxLength: 8 }))
       .map(([v, p, ws]) => new RawStructureCmd(v, p ?? undefined, ws)),
+  );
+  add(
+    w.rawStructure > 0 ? Math.ceil(w.rawStructure / 3) : 0,
+    fc
+      .tuple(fc.constantFrom<"root" | "pasid-dir">("root", "pasid-dir"), devIdx, pasid, word, word)
+      .map(([what, v, p, a, b]) => new RawUpperCmd(what, v, p, [a, b])),
   );
   add(
     w.dma,

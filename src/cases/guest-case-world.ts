@@ -293,7 +293,7 @@ export class GuestWorld {
   /**
    * Edit one bit of the live entry at `level` of slot's walk in domain i, the rest kept: P (first
    * stage) or R and W (second stage) cleared, one permission bit flipped (W, or U/S), one address
-   * bit flipped (bit 12 + k), or another bit flipped (an ignored or attribute bit). False when the
+   * bit flipped (bit 12 + k), or another bit flipped (A, D, EA or SNP). False when the
    * walk does not reach a present entry there.
    */
   async editEntryBit(dom: number, slot: number, level: number, edit: BitEdit, k: number): Promise<boolean> {
@@ -311,9 +311,8 @@ export class GuestWorld {
           : 2n
         : edit === "address"
           ? 1n << BigInt(12 + (k % 8))
-          : first
-            ? 1n << 11n
-            : 1n << 10n;
+          : // Another bit: A, D or EA (first stage), A, D or SNP (second stage), as software may set them.
+            1n << BigInt((first ? [5, 6, 10] : [8, 9, 11])[k % 3] as number);
     const word = edit === "present" ? at.word & ~(first ? 1n : 3n) : at.word ^ flip;
     return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl as PagingLevel, word));
   }
@@ -553,6 +552,22 @@ export class GuestWorld {
     );
     this.noContext.delete(dev % this.sids.length);
     this.noteEdit({ kind: "entry", dev: dev % this.sids.length });
+  }
+
+  /** Write the root entry of device i's bus verbatim: every device on that bus loses its route. */
+  async rawRoot(dev: number, words: readonly [bigint, bigint]): Promise<void> {
+    const bus = this.sid(dev) >> 8;
+    await this.root.setRootRaw(bus, words);
+    for (let i = 0; i < this.sids.length; i++) if (this.sid(i) >> 8 === bus) this.dropRoutes(i);
+  }
+
+  /** Write the PASID-directory entry covering `pasid` of device i verbatim. */
+  async rawPasidDir(dev: number, pasid: number, word: bigint): Promise<boolean> {
+    const pt = this.pasidTables.get(this.sid(dev));
+    if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
+    await pt.setDirEntryRaw(pasid, word);
+    for (const p of PASID_POOL) if (p >> 6 === pasid >> 6) this.setRoute(dev, p, undefined);
+    return true;
   }
 
   async rawContext(dev: number, words: readonly bigint[]): Promise<void> {

@@ -474,13 +474,15 @@ export class Oracle {
     return bad(
       `fault record ${index} matches no aborted DMA's permitted recorded faults`,
       described,
-      this.aborted.filter((d) => same(d)).map(
-        (d) =>
-          `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} FI 0x${pageOf(d).toString(16)}: ${d.faults
-            .filter((f) => f.record !== "no")
-            .map((f) => faultReasonName(f.reason))
-            .join(" | ")}`,
-      ),
+      this.aborted
+        .filter((d) => same(d))
+        .map(
+          (d) =>
+            `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} FI 0x${pageOf(d).toString(16)}: ${d.faults
+              .filter((f) => f.record !== "no")
+              .map((f) => faultReasonName(f.reason))
+              .join(" | ")}`,
+        ),
     );
   }
 

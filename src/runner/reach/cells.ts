@@ -55,12 +55,16 @@ const width = (name: string, word: number, lo: number): Field => ({
   },
 });
 
+/**
+ * DIDs: 0 (reserved with CM = 1), or in range. DIDs beyond ND are a class only of units with fewer
+ * than 16 domain-id bits; the reference and QEMU report ND = 16 bits, so none exists there.
+ */
 const did = (word: number, lo: number): Field => ({
   name: "DID",
-  classes: ["0", "in range", "beyond ND"],
+  classes: ["0", "in range"],
   classify: (w, u) => {
     const v = bits(w[word] ?? 0n, lo + 15, lo);
-    return v === 0 ? "0" : v >= 2 ** u.caps.domainIdBits ? "beyond ND" : "in range";
+    return v === 0 ? "0" : v >= 2 ** u.caps.domainIdBits ? undefined : "in range";
   },
 });
 

@@ -8,6 +8,7 @@ import type { Tolerance } from "../../oracle/index.ts";
 import { cachedReadOnlyWriteNotRecorded } from "./cached-read-only-write-not-recorded.ts";
 import { cachedWriteOnlyReadNotRecorded } from "./cached-write-only-read-not-recorded.ts";
 import { faultInfoAboveAgaw } from "./fault-info-above-agaw.ts";
+import { faultRecordPpWithoutPasid } from "./fault-record-pp-without-pasid.ts";
 import { faultRecordPvWithoutPasid } from "./fault-record-pv-without-pasid.ts";
 import { firstStageWidthFromPasidAw } from "./first-stage-width-from-pasid-aw.ts";
 import { pasidDirectoryNotPresentReason } from "./pasid-directory-not-present-reason.ts";
@@ -25,6 +26,7 @@ export type { KnownDeviation } from "./types.ts";
 export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [
   faultInfoAboveAgaw,
   faultRecordPvWithoutPasid,
+  faultRecordPpWithoutPasid,
   cachedReadOnlyWriteNotRecorded,
   cachedWriteOnlyReadNotRecorded,
   scalableRootNotPresentLegacyReason,

@@ -4,7 +4,8 @@ import { type KnownDeviation, reasonStandsFor } from "./types.ts";
 /**
  * In scalable mode second-stage permission faults are recorded with the legacy reasons: a write
  * without W LGN.2 instead of SGN.6, a read without R LGN.3 instead of SGN.7, and a request through
- * an entry with R = W = 0 the legacy code of its access type (LGN.2 / LGN.3) instead of SSS.2.
+ * an entry with R = W = 0 the legacy code of its access type (LGN.2 / LGN.3) instead of SSS.2, and
+ * an input beyond the second-stage width LGN.1 instead of SGN.5 (7.2).
  */
 export const scalableWriteFaultLegacyReason: KnownDeviation = {
   id: "scalable-write-fault-legacy-reason",
@@ -16,5 +17,6 @@ export const scalableWriteFaultLegacyReason: KnownDeviation = {
     reasonStandsFor({
       [L.LGN_2_NO_WRITE]: r.t1 ? [S.SGN_6_NO_WRITE] : [S.SGN_6_NO_WRITE, S.SSS_2_SS_NONLEAF_NO_PERMISSION],
       [L.LGN_3_NO_READ]: r.t1 ? [S.SGN_7_NO_READ, S.SSS_2_SS_NONLEAF_NO_PERMISSION] : [S.SGN_7_NO_READ],
+      [L.LGN_1_ADDRESS_BEYOND_WIDTH]: [S.SGN_5_SS_INPUT_BEYOND_WIDTH],
     })(r),
 };

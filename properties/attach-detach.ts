@@ -8,9 +8,10 @@
  */
 import fc from "fast-check";
 import { hostSetupArb } from "../src/arbitraries/host-vm.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import type { HostView } from "../src/contract/types.ts";
 import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
@@ -93,9 +94,11 @@ export const attachDetach: PropertyDefinition = {
           await vc.model.platform.writeGuest(BigInt(gpa), fingerprintPage(gpa, 1 + dev * 2 + k));
           const ioas = await host.ioasAlloc();
           const m = await host.ioasMap(ioas.value as number, IOVA, BigInt(gpa), 0x1000n);
-          const h = await host.hwptPaging(devId, ioas.value as number, { pasid: (pasidBits[dev] ?? 0) > 0 });
+          const h = await host.hwptAllocPaging(devId, ioas.value as number, {
+            pasid: (pasidBits[dev] ?? 0) > 0,
+          });
           if (ioas.errno !== 0 || m.errno !== 0 || h.errno !== 0)
-            fail(
+            failCase(
               `setup failed: IOAS_ALLOC ${errnoName(ioas.errno)}, IOAS_MAP ${errnoName(m.errno)}, HWPT_ALLOC ${errnoName(h.errno)}`,
               { step: vc.check() },
             );
@@ -105,7 +108,7 @@ export const attachDetach: PropertyDefinition = {
         hwpts.push(mine);
         // Start from a known state: the VMM attached the RID to its stage 2; take it off.
         if ((await host.detach(devId, undefined)) !== 0)
-          fail(`device ${devId}: detaching the RID failed`, { step: vc.check() });
+          failCase(`device ${devId}: detaching the RID failed`, { step: vc.check() });
       }
       const state = new Map<string, number>();
       const key = (dev: number, pasid: number) => `${dev}/${pasid}`;
@@ -122,19 +125,19 @@ export const attachDetach: PropertyDefinition = {
           // [HOST-HWPT-31] a PASID must fit the IOMMU's width and the HWPT must be PASID-capable.
           const ok = pasid === undefined || (bits > 0 && pasid < 2 ** bits);
           if (ok && r.errno !== 0)
-            fail(`${slot}: attach failed with ${errnoName(r.errno)}`, {
+            failCase(`${slot}: attach failed with ${errnoName(r.errno)}`, {
               step,
               observed: r.errno,
               permitted: 0,
             });
           if (!ok && r.errno !== Errno.EINVAL)
-            fail(`${slot}: attach of a PASID the IOMMU cannot take gave ${errnoName(r.errno)}`, {
+            failCase(`${slot}: attach of a PASID the IOMMU cannot take gave ${errnoName(r.errno)}`, {
               step,
               observed: r.errno,
               permitted: Errno.EINVAL,
             });
           if (ok && r.value !== target)
-            fail(`${slot}: attach wrote back pt_id ${r.value}, not ${target}`, { step });
+            failCase(`${slot}: attach wrote back pt_id ${r.value}, not ${target}`, { step });
           if (ok) state.set(key(o.dev, o.pasid), target);
         } else if (o.op === "detach") {
           vc.note(`detach ${slot}`);
@@ -142,7 +145,11 @@ export const attachDetach: PropertyDefinition = {
           const step = vc.check();
           const expected = 0; // [HOST-UAPI-71] detaching what is not attached succeeds too
           if (errno !== expected)
-            fail(`${slot}: detach gave ${errnoName(errno)}`, { step, observed: errno, permitted: expected });
+            failCase(`${slot}: detach gave ${errnoName(errno)}`, {
+              step,
+              observed: errno,
+              permitted: expected,
+            });
           state.delete(key(o.dev, o.pasid));
         } else {
           const iova = o.mapped ? IOVA + 0x18n : IOVA + 0x10_0000n;
@@ -152,14 +159,14 @@ export const attachDetach: PropertyDefinition = {
           const at = state.get(key(o.dev, o.pasid));
           const gpa = at === undefined || !o.mapped ? undefined : (pageOf.get(at) as number) + 0x18;
           if (gpa === undefined && r.status === "ok")
-            fail(
+            failCase(
               `${slot}: DMA completed but the slot is ${at === undefined ? "detached (blocking)" : "attached to a HWPT without that IOVA"}`,
               { step, observed: "ok", permitted: "aborted" },
             );
           if (gpa !== undefined) {
             const hit = r.status === "ok" ? decodeFingerprint(r.data ?? new Uint8Array(), 0x18) : null;
             if (hit?.gpa !== gpa)
-              fail(`${slot}: attached to HWPT ${at}, the DMA must read GPA 0x${gpa.toString(16)}`, {
+              failCase(`${slot}: attached to HWPT ${at}, the DMA must read GPA 0x${gpa.toString(16)}`, {
                 step,
                 observed:
                   r.status === "ok"
@@ -179,7 +186,7 @@ export const attachDetach: PropertyDefinition = {
               const a = view.attachments.find((x) => x.sid === sids[dev] && (x.pasid ?? 0) === p);
               const want = state.get(key(dev, p));
               if ((a?.hwptId ?? undefined) !== want)
-                fail(
+                failCase(
                   `host view: device ${dev + 1} ${p === 0 ? "RID" : `PASID ${p}`} shows HWPT ${a?.hwptId ?? "none"}, expected ${want ?? "none"}`,
                   { step },
                 );

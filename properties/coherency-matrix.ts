@@ -13,212 +13,25 @@
  * and sharing properties use the same helper.
  */
 import fc from "fast-check";
-import { hostIommuArb, hostStage2Levels } from "../src/arbitraries/host-caps.ts";
-import { type HostSide, sidsArb } from "../src/arbitraries/host-devices.ts";
-import { hostVm, nestingHostIommuArb, PLAIN_VIOMMU } from "../src/arbitraries/host-vm.ts";
+import { hostCaseArb } from "../src/arbitraries/host-vm.ts";
+import { failCase } from "../src/cases/case-failed.ts";
+import {
+  expectAcceptance,
+  expectedNonCoherent,
+  type HostVmMode,
+  hostAccepts,
+  hostViewOf,
+  iommuOf,
+  joined,
+  resetAccepted,
+  ridHwpts,
+  type Stage2State,
+} from "../src/cases/host-case.ts";
 import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
-import type { HostIommuConfig, HostView, PlatformConfig, VIommuConfig } from "../src/contract/types.ts";
-import { Errno, errnoName } from "../src/spec/iommufd/index.ts";
-
-// ---------------------------------------------------------------------------
-// What the host must accept, from the rules
-
-/** A stage-2 (paging) HWPT as a property tracks it. [HOST-HWPT-1] */
-export interface Stage2State {
-  /** The IOMMU of the device it was allocated for. */
-  owner: HostIommuConfig;
-  nestParent: boolean;
-  /** [HOST-COH-2] chosen at allocation from the owner's snoop control. */
-  enforcing: boolean;
-  /** Ever had a mapping (at allocation, the IOAS's existing ones count). */
-  hasMappings: boolean;
-  /** Its IOAS holds a read-only mapping. */
-  readOnly: boolean;
-  /** IOMMUs of the devices attached through it. */
-  through: HostIommuConfig[];
-}
-
-export type Acceptance = { ok: true; upgrade: boolean } | { ok: false; rule: string; why: string };
-
-/**
- * Whether a device behind `iommu` may attach to the stage 2 `h` (directly or through a nested HWPT
- * on it), and whether that upgrades `h` to enforcing. Every refusal is EINVAL.
- * [HOST-HWPT-32] [HOST-COH-1] [HOST-COH-3] [HOST-COH-4] [HOST-ERRATA-2]
- */
-export function hostAccepts(h: Stage2State, iommu: HostIommuConfig): Acceptance {
-  if (h.owner.kind !== iommu.kind)
-    return { ok: false, rule: "HOST-HWPT-32", why: "a HWPT of another IOMMU driver" };
-  if (hostStage2Levels(h.owner.awBits) > hostStage2Levels(iommu.awBits))
-    return { ok: false, rule: "HOST-HWPT-32", why: "a HWPT with more levels than the IOMMU walks" };
-  if (h.enforcing && !iommu.snoopControl)
-    return { ok: false, rule: "HOST-COH-3", why: "an enforcing HWPT and an IOMMU without snoop control" };
-  if (h.nestParent && iommu.errata772415 && h.readOnly)
-    return {
-      ok: false,
-      rule: "HOST-ERRATA-2",
-      why: "an errata IOMMU and a nest parent with read-only mappings",
-    };
-  if (iommu.snoopControl && !h.enforcing) {
-    if (h.hasMappings)
-      return { ok: false, rule: "HOST-COH-4", why: "upgrading to enforcing a HWPT that has had mappings" };
-    if (!h.through.every((i) => i.snoopControl))
-      return {
-        ok: false,
-        rule: "HOST-COH-4",
-        why: "upgrading a HWPT attached through an IOMMU without snoop control",
-      };
-    return { ok: true, upgrade: true };
-  }
-  return { ok: true, upgrade: false };
-}
-
-/** Apply an accepted attach to the tracked state. */
-export function joined(h: Stage2State, iommu: HostIommuConfig, a: Acceptance): void {
-  if (!a.ok) return;
-  if (a.upgrade) h.enforcing = true;
-  h.through.push(iommu);
-}
-
-/** [HOST-COH-5] [HOST-COH-6] Box 3: a no-snoop device behind an IOMMU that cannot force snooping. */
-export function expectedNonCoherent(config: PlatformConfig): boolean {
-  return config.devices.some((d) => {
-    if (d.kind !== "passthrough" || d.host === undefined) return false;
-    const iommu = config.hostIommus.find((i) => i.id === d.host?.iommu);
-    return d.host.noSnoop && iommu !== undefined && !iommu.snoopControl;
-  });
-}
-
-// ---------------------------------------------------------------------------
-// VMs of host properties
-
-/** A vIOMMU offering first-stage translation: the VMM's stage 2 are then nest parents. [VMM-S2-3] */
-export const NESTING_VIOMMU: VIommuConfig = {
-  ...PLAIN_VIOMMU,
-  awBits: 48,
-  firstStage: true,
-  secondStage: false,
-  pasidBits: 8,
-};
-
-export type HostVmMode = "plain" | "nesting";
-
-export interface HostCase {
-  mode: HostVmMode;
-  config: PlatformConfig;
-  iommus: HostIommuConfig[];
-  hosts: HostSide[];
-}
-
-/**
- * A VM with one emulated device and `devices` iommufd host devices over 2..3 host IOMMUs: "plain"
- * (no first stage offered: any host IOMMU), or "nesting" (first stage offered: VT-d IOMMUs with
- * nesting, so every device passes VMM-COMPAT). Optionally a read-only region at the top of memory.
- */
-export function hostCaseArb(
-  mode: HostVmMode,
-  o: {
-    devices?: number;
-    readOnlyTop?: bigint;
-    iommu?: (id: string) => fc.Arbitrary<HostIommuConfig>;
-    /** Some devices bound through the legacy VFIO container (plain VMs only). [VMM-S2-6] */
-    vfioCompat?: boolean;
-  } = {},
-): fc.Arbitrary<HostCase> {
-  const n = o.devices ?? 3;
-  const iommu = o.iommu ?? (mode === "nesting" ? nestingHostIommuArb : hostIommuArb);
-  return fc.integer({ min: 2, max: 3 }).chain((k) => {
-    const ids = Array.from({ length: k }, (_, i) => `h${i}`);
-    return fc
-      .record({
-        iommus: fc.tuple(...ids.map((id) => iommu(id))),
-        hosts: fc.array(
-          fc.record({
-            iommu: fc.constantFrom(...ids),
-            noSnoop: fc.boolean(),
-            behindBridge: fc.constant(false),
-            iommufd:
-              o.vfioCompat && mode === "plain"
-                ? fc.oneof(
-                    { weight: 3, arbitrary: fc.constant(true) },
-                    { weight: 1, arbitrary: fc.constant(false) },
-                  )
-                : fc.constant(true),
-          }),
-          { minLength: n, maxLength: n },
-        ),
-        sids: sidsArb(n + 1),
-      })
-      .map((r) => {
-        const base = hostVm([...r.iommus], r.hosts, r.sids, o.readOnlyTop ?? 0n);
-        const config = mode === "nesting" ? { ...base, viommu: NESTING_VIOMMU } : base;
-        return { mode, config, iommus: [...r.iommus], hosts: r.hosts };
-      });
-  });
-}
-
-/** The host IOMMU of host device `dev` (0-based; its device id is dev + 1). [VMM-S2-9] */
-export function iommuOf(c: HostCase, dev: number): HostIommuConfig {
-  const id = c.hosts[dev]?.iommu;
-  const found = c.iommus.find((i) => i.id === id);
-  if (found === undefined) throw new Error(`host device ${dev + 1} has no IOMMU in the case`);
-  return found;
-}
-
-/** Reset into the case; the VMM must accept it (every check passes by construction). */
-export async function resetAccepted(vc: VmmCase, c: HostCase): Promise<void> {
-  try {
-    await vc.model.reset(c.config);
-  } catch (e) {
-    fail(`the VMM refused a VM every host IOMMU of which covers the vIOMMU: ${(e as Error).message}`, {
-      step: vc.check(),
-      observed: (e as Error).message,
-      permitted: "accepted",
-    });
-  }
-}
-
-/** The host view, or undefined when the model has none. */
-export async function hostViewOf(vc: VmmCase): Promise<HostView | undefined> {
-  const hv = vc.model.platform.hostView;
-  return hv === undefined ? undefined : hv.call(vc.model.platform);
-}
-
-/** The HWPT each host device's RID is attached to, from the host view; fails if one is not attached. */
-export function ridHwpts(vc: VmmCase, c: HostCase, view: HostView): number[] {
-  const sids = c.config.devices.filter((d) => d.kind === "passthrough").map((d) => d.sid);
-  return sids.map((sid, i) => {
-    const a = view.attachments.find((x) => x.sid === sid && x.pasid === undefined);
-    if (a === undefined)
-      fail(`host view: host device ${i + 1} (SID 0x${sid.toString(16)}) is not attached to a stage 2`, {
-        step: vc.check(),
-        observed: "not attached",
-        permitted: "attached to a paging HWPT [VMM-S2-3]",
-      });
-    return a.hwptId;
-  });
-}
-
-/** Check an errno against an acceptance. */
-export function expectAcceptance(what: string, errno: number, a: Acceptance, step: number): void {
-  if (a.ok && errno !== 0)
-    fail(`${what}: refused with ${errnoName(errno)}, but the host rules accept it`, {
-      step,
-      observed: errnoName(errno),
-      permitted: "0",
-    });
-  if (!a.ok && errno !== Errno.EINVAL)
-    fail(
-      `${what}: ${errno === 0 ? "accepted" : `gave ${errnoName(errno)}`}, but ${a.why} is EINVAL [${a.rule}]`,
-      {
-        step,
-        observed: errnoName(errno),
-        permitted: "EINVAL",
-      },
-    );
-}
+import { errnoName } from "../src/spec/iommufd/index.ts";
 
 // ---------------------------------------------------------------------------
 // The property
@@ -280,11 +93,11 @@ export const coherencyMatrix: PropertyDefinition = {
       for (let dev = 0; dev < c.hosts.length; dev++) {
         const iommu = iommuOf(c, dev);
         if (iommu.kind !== "intel-vtd") continue;
-        const info = await host.hwInfo(dev + 1);
+        const info = await host.getHwInfo(dev + 1);
         const step = vc.check();
         const sc = ((info.value?.ecap ?? 0n) & ECAP_SC) !== 0n;
         if (info.errno !== 0 || sc !== iommu.snoopControl)
-          fail(
+          failCase(
             `GET_HW_INFO of host device ${dev + 1}: ECAP.SC ${sc ? 1 : 0}, its IOMMU ${iommu.id} has ${iommu.snoopControl ? 1 : 0}`,
             {
               step,
@@ -302,7 +115,7 @@ export const coherencyMatrix: PropertyDefinition = {
         for (let i = 0; i < home.length; i++)
           for (let j = i + 1; j < home.length; j++)
             if (home[i] === home[j] && iommuOf(c, i).snoopControl !== iommuOf(c, j).snoopControl)
-              fail(
+              failCase(
                 `host devices ${i + 1} and ${j + 1} share HWPT ${home[i]}, but only one of their IOMMUs has snoop control`,
                 { step, observed: `shared HWPT ${home[i]}`, permitted: "a HWPT per coherency class" },
               );
@@ -310,7 +123,7 @@ export const coherencyMatrix: PropertyDefinition = {
         const want = expectedNonCoherent(c.config);
         if (view.nonCoherentDma === undefined) vc.note("the host view does not report nonCoherentDma");
         else if (view.nonCoherentDma !== want)
-          fail(
+          failCase(
             `host view: nonCoherentDma is ${view.nonCoherentDma}, but ${want ? "a device can issue no-snoop behind an IOMMU without snoop control" : "no device can issue no-snoop behind an IOMMU without snoop control"}`,
             { step, observed: view.nonCoherentDma, permitted: want },
           );
@@ -322,17 +135,19 @@ export const coherencyMatrix: PropertyDefinition = {
           `trial: HWPT for device ${t.owner + 1} on an IOAS ${t.mapped ? "with a mapping" : "without mappings"}${t.ownerFirst ? ", device attached" : ""}; device ${t.joiner + 1} attaches`,
         );
         const ioas = await host.ioasAlloc();
-        if (ioas.errno !== 0) fail(`IOAS_ALLOC gave ${errnoName(ioas.errno)}`, { step: vc.check() });
+        if (ioas.errno !== 0) failCase(`IOAS_ALLOC gave ${errnoName(ioas.errno)}`, { step: vc.check() });
         const ioasId = ioas.value as number;
         if (t.mapped) {
           // [VMM-S2-10] guest page TRIAL_GPA is user address 0x4000_0000 + TRIAL_GPA.
           const m = await host.ioasMap(ioasId, TRIAL_IOVA, TRIAL_GPA, 0x1000n);
           if (m.errno !== 0)
-            fail(`IOAS_MAP of a guest page gave ${errnoName(m.errno)}`, { step: vc.check() });
+            failCase(`IOAS_MAP of a guest page gave ${errnoName(m.errno)}`, { step: vc.check() });
         }
-        const h = await host.hwptPaging(t.owner + 1, ioasId);
+        const h = await host.hwptAllocPaging(t.owner + 1, ioasId);
         if (h.errno !== 0)
-          fail(`HWPT_ALLOC for host device ${t.owner + 1} gave ${errnoName(h.errno)}`, { step: vc.check() });
+          failCase(`HWPT_ALLOC for host device ${t.owner + 1} gave ${errnoName(h.errno)}`, {
+            step: vc.check(),
+          });
         const hwpt = h.value as number;
         // [HOST-COH-2] enforcing from allocation exactly when the owner's IOMMU has snoop control.
         const s2: Stage2State = {
@@ -375,9 +190,12 @@ export const coherencyMatrix: PropertyDefinition = {
             const shown = now?.attachments.find((x) => x.sid === sid && x.pasid === undefined)?.hwptId;
             const want = a.ok ? hwpt : home[t.joiner];
             if (shown !== want)
-              fail(`host view: host device ${t.joiner + 1} shows HWPT ${shown ?? "none"}, expected ${want}`, {
-                step: vstep,
-              });
+              failCase(
+                `host view: host device ${t.joiner + 1} shows HWPT ${shown ?? "none"}, expected ${want}`,
+                {
+                  step: vstep,
+                },
+              );
           }
         }
         // Put the devices back on their stage 2 and free the trial's objects.
@@ -386,7 +204,7 @@ export const coherencyMatrix: PropertyDefinition = {
           if (back === undefined) continue;
           const r = await host.attach(dev + 1, undefined, back);
           if (r.errno !== 0)
-            fail(
+            failCase(
               `host device ${dev + 1}: replacing back to its stage 2 (HWPT ${back}) gave ${errnoName(r.errno)}`,
               {
                 step: vc.check(),
@@ -395,9 +213,9 @@ export const coherencyMatrix: PropertyDefinition = {
         }
         if (home !== undefined) {
           if ((await host.destroy(hwpt)) !== 0)
-            fail(`DESTROY of the unused HWPT ${hwpt} failed`, { step: vc.check() });
+            failCase(`DESTROY of the unused HWPT ${hwpt} failed`, { step: vc.check() });
           if ((await host.destroy(ioasId)) !== 0)
-            fail(`DESTROY of the unused IOAS ${ioasId} failed`, { step: vc.check() });
+            failCase(`DESTROY of the unused IOAS ${ioasId} failed`, { step: vc.check() });
         }
       }
     });

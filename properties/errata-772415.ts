@@ -18,22 +18,23 @@
 import fc from "fast-check";
 import { passthroughDevices, vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
 import { tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
-import { HostClient, withoutDeviceFiles } from "../src/cases/host-client.ts";
-import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
-import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
-import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
-import { VmmWorld } from "../src/cases/vmm-world.ts";
-import type { HostIommuConfig, PlatformConfig } from "../src/contract/types.ts";
-import { decodeFingerprint } from "../src/oracle/index.ts";
-import { Errno, errnoName, HwInfoVtdFlags } from "../src/spec/iommufd/index.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import {
   type Acceptance,
   expectAcceptance,
   hostAccepts,
   joined,
   type Stage2State,
-} from "./coherency-matrix.ts";
+} from "../src/cases/host-case.ts";
+import { HostClient, withoutDeviceFiles } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
+import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
+import { VmmWorld } from "../src/cases/vmm-world.ts";
+import type { HostIommuConfig, PlatformConfig } from "../src/contract/types.ts";
+import { decodeFingerprint } from "../src/oracle/index.ts";
+import { Errno, errnoName, HwInfoVtdFlags } from "../src/spec/iommufd/index.ts";
 
 const ROM = 0x10_0000n;
 const IOVA_W = 0x10_0000n;
@@ -109,11 +110,11 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
   };
   // [HOST-ERRATA-3] GET_HW_INFO's VT-d flags report the errata.
   for (const [i, d] of devs.entries()) {
-    const info = await host.hwInfo(d.devId);
+    const info = await host.getHwInfo(d.devId);
     const step = vc.check();
     const flag = ((info.value?.flags ?? 0) & HwInfoVtdFlags.ERRATA_772415_SPR17) !== 0;
     if (info.errno !== 0 || flag !== iommuOf(i).errata772415)
-      fail(
+      failCase(
         `GET_HW_INFO of host device ${d.devId}: ERRATA_772415_SPR17 ${flag ? "set" : "clear"}, its IOMMU ${iommuOf(i).id} ${iommuOf(i).errata772415 ? "has" : "does not have"} the errata`,
         {
           step,
@@ -125,7 +126,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
   const checked = async (what: string, p: Promise<{ errno: number; value?: number | bigint }>) => {
     const r = await p;
     if (r.errno !== 0)
-      fail(`${what} gave ${errnoName(r.errno)}`, {
+      failCase(`${what} gave ${errnoName(r.errno)}`, {
         step: vc.check(),
         observed: errnoName(r.errno),
         permitted: "0",
@@ -154,12 +155,12 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
         "IOAS_MAP of a read-only page into an IOAS without HWPTs",
         host.ioasMap(ioas, IOVA_RO, PAGE_GPA, 0x1000n, false),
       );
-      const h = await host.hwptPaging(ownerId, ioas, { nestParent: true, pasid: true });
+      const h = await host.hwptAllocPaging(ownerId, ioas, { nestParent: true, pasid: true });
       const step = vc.check();
       // [HOST-ERRATA-1] [HOST-HWPT-2] no errata nest parent over an IOAS that holds a read-only mapping.
       const refused = refusesReadOnly({ ...s2, through: [] });
       if (refused !== (h.errno === Errno.EINVAL) || (!refused && h.errno !== 0))
-        fail(
+        failCase(
           `HWPT_ALLOC of a nest parent for host device ${ownerId} over a read-only mapping gave ${errnoName(h.errno)}; ${refused ? "its IOMMU has the errata: EINVAL" : "its IOMMU has no errata: it must succeed"}`,
           { step, observed: errnoName(h.errno), permitted: refused ? "EINVAL" : "0" },
         );
@@ -167,7 +168,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
         // The errata concerns nest parents only: a plain paging HWPT takes the read-only mapping.
         await checked(
           `HWPT_ALLOC of a plain paging HWPT for host device ${ownerId} over a read-only mapping`,
-          host.hwptPaging(ownerId, ioas, { pasid: true }),
+          host.hwptAllocPaging(ownerId, ioas, { pasid: true }),
         );
         continue;
       }
@@ -176,7 +177,7 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
       await checked("IOAS_MAP of a writable page", host.ioasMap(ioas, IOVA_W, PAGE_GPA, 0x1000n));
       const parent = await checked(
         `HWPT_ALLOC of a nest parent for host device ${ownerId}`,
-        host.hwptPaging(ownerId, ioas, { nestParent: true, pasid: true }),
+        host.hwptAllocPaging(ownerId, ioas, { nestParent: true, pasid: true }),
       );
       if (j !== null) await join(t, parent, j, s2);
       const r = await host.ioasMap(ioas, IOVA_RO, PAGE_GPA, 0x1000n, false);
@@ -184,12 +185,12 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
       const refused = refusesReadOnly(s2);
       const through = s2.through.map((i) => i.id).join(", ");
       if (refused && r.errno !== Errno.EINVAL)
-        fail(
+        failCase(
           `IOAS_MAP of a read-only page into the IOAS of nest parent ${parent} (allocated for IOMMU ${owner.id}${through === "" ? "" : `, attached through ${through}`}) gave ${errnoName(r.errno)}, but an errata IOMMU serves it [HOST-ERRATA-1]`,
           { step, observed: errnoName(r.errno), permitted: "EINVAL" },
         );
       if (!refused && r.errno !== 0)
-        fail(
+        failCase(
           `IOAS_MAP of a read-only page into a nest parent no errata IOMMU serves gave ${errnoName(r.errno)}`,
           {
             step,
@@ -211,14 +212,14 @@ async function hostTrials(vc: VmmCase, config: PlatformConfig, trials: readonly 
     const target = t.nested
       ? await checked(
           `HWPT_ALLOC of a nested HWPT on nest parent ${parent}`,
-          host.hwptNested((t.owner % devs.length) + 1, parent, S1_PTR, { pasid: true }),
+          host.hwptAllocNested((t.owner % devs.length) + 1, parent, S1_PTR, { pasid: true }),
         )
       : parent;
     if (t.nested) {
       // [HOST-HWPT-10] a nest parent cannot be destroyed while a nested HWPT is built on it.
       const errno = await host.destroy(parent);
       if (errno !== Errno.EBUSY)
-        fail(`DESTROY of nest parent ${parent} under nested HWPT ${target} gave ${errnoName(errno)}`, {
+        failCase(`DESTROY of nest parent ${parent} under nested HWPT ${target} gave ${errnoName(errno)}`, {
           step: vc.check(),
           observed: errnoName(errno),
           permitted: "EBUSY",
@@ -292,7 +293,7 @@ async function guestAgrees(
         config.hostIommus.find((h) => h.id === config.devices[dev]?.host?.iommu)?.errata772415 ?? false;
       // [VMM-S2-2] writes into the read-only region are blocked for every device.
       if (r.write && inRom(refHit.gpa) && got.status === "ok")
-        fail(`${who}: wrote the read-only region at GPA 0x${refHit.gpa.toString(16)}`, {
+        failCase(`${who}: wrote the read-only region at GPA 0x${refHit.gpa.toString(16)}`, {
           step,
           observed: "completed",
           permitted: "aborted",
@@ -300,19 +301,19 @@ async function guestAgrees(
       if (r.write) continue;
       const allowed = stage2Allows(s2, refHit.gpa, 8, false);
       if (!allowed && got.status === "ok")
-        fail(
+        failCase(
           `${who}: read GPA 0x${refHit.gpa.toString(16)} in the read-only region, which the VMM must leave out of an errata IOMMU's nest parent [VMM-S2-4]`,
           { step, observed: "completed", permitted: "aborted" },
         );
       if (allowed && got.status !== "ok")
-        fail(
+        failCase(
           `${who}${errata ? " (errata IOMMU)" : ""}: blocked a read the emulated device makes at GPA 0x${refHit.gpa.toString(16)}${inRom(refHit.gpa) ? " (read-only region)" : ""}`,
           { step, observed: "aborted", permitted: `completes at GPA 0x${refHit.gpa.toString(16)}` },
         );
       if (allowed && got.status === "ok") {
         const hit = decodeFingerprint(got.data ?? new Uint8Array(), Number(iova & 0xfffn));
         if (hit?.gpa !== refHit.gpa)
-          fail(
+          failCase(
             `${who}: read ${hit === null ? "data with no fingerprint" : `GPA 0x${hit.gpa.toString(16)}`}, the emulated device reads 0x${refHit.gpa.toString(16)}`,
             { step },
           );
@@ -369,7 +370,7 @@ export const errata772415: PropertyDefinition = {
       try {
         await vc.model.reset(v.config);
       } catch (e) {
-        fail(`the VMM refused a VM whose host IOMMUs cover the vIOMMU: ${(e as Error).message}`, {
+        failCase(`the VMM refused a VM whose host IOMMUs cover the vIOMMU: ${(e as Error).message}`, {
           step: vc.check(),
           observed: (e as Error).message,
           permitted: "accepted",

@@ -7,7 +7,7 @@
 import type { CommandWeights } from "../src/arbitraries/guest-commands.ts";
 import { guestConfigProblem } from "../src/arbitraries/guest-config.ts";
 import { runStorm } from "../src/arbitraries/guest-storm.ts";
-import { failCase } from "../src/cases/guest-case.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import { oracleJudge } from "../src/cases/guest-case-judge.ts";
 import type { GuestWorld } from "../src/cases/guest-case-world.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";

@@ -7,8 +7,9 @@
  * guest memory (and the host shows it attached).
  */
 import { type CompatibilityCase, compatibilityCaseArb } from "../src/arbitraries/vmm-config.ts";
+import { CaseFailed } from "../src/cases/case-failed.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { runVmmCases, VmmCaseFailed } from "../src/cases/vmm-case.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { expectedRefusal } from "../src/cases/vmm-compat.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { fingerprintPage } from "../src/oracle/index.ts";
@@ -55,7 +56,7 @@ export const hostDeviceCompatibility: PropertyDefinition = {
       try {
         await vc.model.reset(c.config);
       } catch (e) {
-        if (e instanceof VmmCaseFailed) throw e;
+        if (e instanceof CaseFailed) throw e;
         refused = true;
       }
       vc.check();

@@ -9,9 +9,10 @@ import fc from "fast-check";
 import { sidsArb } from "../src/arbitraries/host-devices.ts";
 import { hostVm, nestingHostIommuArb } from "../src/arbitraries/host-vm.ts";
 import { VM_RAM } from "../src/arbitraries/vmm-config.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import { HostClient, hostProblem, U64_MAX, withoutDeviceFiles } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { SLOT_BASE } from "../src/cases/vmm-plan.ts";
 import { GuestDriver } from "../src/driver/index.ts";
@@ -157,13 +158,16 @@ export const hwptInvalidateProgress: PropertyDefinition = {
       }
       const ioas = await host.ioasAlloc();
       const map = await host.ioasMap(ioas.value as number, 0n, 0n, VM_RAM);
-      const parent = await host.hwptPaging(1, ioas.value as number, { nestParent: true });
-      const nested = await host.hwptNested(1, parent.value as number, BigInt(table.root));
+      const parent = await host.hwptAllocPaging(1, ioas.value as number, { nestParent: true });
+      const nested = await host.hwptAllocNested(1, parent.value as number, BigInt(table.root));
       const att = await host.attach(1, undefined, nested.value as number);
       if ([ioas, map, parent, nested, att].some((c) => c.errno !== 0))
-        fail(`setup failed: ${[ioas, map, parent, nested, att].map((c) => errnoName(c.errno)).join(", ")}`, {
-          step: vc.check(),
-        });
+        failCase(
+          `setup failed: ${[ioas, map, parent, nested, att].map((c) => errnoName(c.errno)).join(", ")}`,
+          {
+            step: vc.check(),
+          },
+        );
       vc.note(
         "host DMA reads every slot (the host IOTLB fills), then the guest remaps every slot without invalidating",
       );
@@ -189,7 +193,7 @@ export const hwptInvalidateProgress: PropertyDefinition = {
       const step = vc.check();
       const { errno, done } = expectedInvalidate(v.target, v.entries, v.entryLen, bufferBytes);
       if (r.errno !== errno || r.value !== done)
-        fail(
+        failCase(
           `HWPT_INVALIDATE gave ${errnoName(r.errno)} with entry_num ${r.value}; the rules give ${errnoName(errno)} after ${done} entries`,
           {
             step,
@@ -204,7 +208,7 @@ export const hwptInvalidateProgress: PropertyDefinition = {
         const s = vc.check();
         const hit = got.status === "ok" ? decodeFingerprint(got.data ?? new Uint8Array(), 0) : null;
         if (hit?.gpa !== b[i])
-          fail(
+          failCase(
             `slot ${i} was invalidated by a processed entry but the host still translates it to ${hit === null ? "nothing" : `GPA 0x${hit.gpa.toString(16)}`}`,
             {
               step: s,

@@ -2,6 +2,7 @@
  * The property registry: every property `iommu-conformance run` knows. Add each property's
  * definition here (see src/cases/property.ts for the interface).
  */
+
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { attachDetach } from "./attach-detach.ts";
 import { cacheCoherence } from "./cache-coherence.ts";

@@ -9,7 +9,6 @@
  * and be blocked where nothing is mapped, so the HWPT's tables follow the IOAS.
  */
 import fc from "fast-check";
-import { hostStage2Levels } from "../src/arbitraries/host-caps.ts";
 import {
   HIGH_IOVA_BASE,
   type IoasMapOp,
@@ -18,10 +17,12 @@ import {
   ioasOpsArb,
 } from "../src/arbitraries/host-ioas.ts";
 import { hostSetupArb } from "../src/arbitraries/host-vm.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import { HostClient, hostProblem, U64_MAX, USER_BASE, withoutDeviceFiles } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { hostStage2Levels } from "../src/contract/host-iommu.ts";
 import { decodeFingerprint, fingerprintPage, fingerprintWord } from "../src/oracle/index.ts";
 import { Errno, errnoName, IOMMU_IOAS_MAP, IoasMapFlags, ioasMapCodec } from "../src/spec/iommufd/index.ts";
 
@@ -225,10 +226,12 @@ export const ioasMappings: PropertyDefinition = {
       const aperture = (dev: number) => 1n << BigInt(12 + 9 * hostStage2Levels(iommuOf(dev)?.awBits ?? 39));
       const model = new IoasModel();
       const ioas = (await host.ioasAlloc()).value as number;
-      const h1 = await host.hwptPaging(1, ioas);
+      const h1 = await host.hwptAllocPaging(1, ioas);
       const at = await host.attach(1, undefined, h1.value as number);
       if (h1.errno !== 0 || at.errno !== 0)
-        fail(`setup: HWPT_ALLOC ${errnoName(h1.errno)}, attach ${errnoName(at.errno)}`, { step: vc.check() });
+        failCase(`setup: HWPT_ALLOC ${errnoName(h1.errno)}, attach ${errnoName(at.errno)}`, {
+          step: vc.check(),
+        });
       model.apertures.push(aperture(0));
       const tags = new Map<bigint, number>();
       let second = false;
@@ -254,7 +257,7 @@ async function step(
 ): Promise<void> {
   const expectErrno = (what: string, got: number, want: number, step: number) => {
     if (got !== want)
-      fail(`${what}: ${errnoName(got)}, the rules give ${errnoName(want)}`, {
+      failCase(`${what}: ${errnoName(got)}, the rules give ${errnoName(want)}`, {
         step,
         observed: errnoName(got),
         permitted: errnoName(want),
@@ -282,7 +285,7 @@ async function step(
       expectErrno("IOAS_MAP", raw.errno, want.errno, s);
       const iova = ioasMapCodec.decode(raw.bytes).iova;
       if (want.errno === 0 && iova !== want.iova)
-        fail(
+        failCase(
           `IOAS_MAP placed the mapping at 0x${iova.toString(16)}, the rules at 0x${want.iova?.toString(16)}`,
           {
             step: s,
@@ -300,7 +303,7 @@ async function step(
       const want = model.unmap(r.iova, r.length);
       expectErrno("IOAS_UNMAP", got.errno, want.errno, s);
       if (want.errno === 0 && got.value !== want.length)
-        fail(
+        failCase(
           `IOAS_UNMAP wrote back length 0x${got.value?.toString(16)}, 0x${want.length?.toString(16)} were unmapped`,
           {
             step: s,
@@ -312,7 +315,7 @@ async function step(
       const ap = secondAperture();
       if (ap === undefined) return;
       vc.note("a second paging HWPT (device 2) on the IOAS");
-      const h = await host.hwptPaging(2, ioas);
+      const h = await host.hwptAllocPaging(2, ioas);
       const s = vc.check();
       // [HOST-HWPT-2] refused while a mapping lies beyond its aperture.
       const want = model.areas.some((a) => a.iova + a.length > ap) ? Errno.EADDRINUSE : 0;
@@ -352,7 +355,7 @@ async function step(
       const s = vc.check();
       const where = hpa === undefined ? "nothing is mapped there" : `mapped to user 0x${hpa.toString(16)}`;
       if (!allowed && r.status === "ok")
-        fail(
+        failCase(
           `DMA ${write ? "write" : "read"} at IOVA 0x${iova.toString(16)} completed; ${where}${hit ? " without that right" : ""}`,
           {
             step: s,
@@ -361,7 +364,7 @@ async function step(
           },
         );
       if (allowed && r.status !== "ok")
-        fail(`DMA at IOVA 0x${iova.toString(16)} was blocked; ${where}`, {
+        failCase(`DMA at IOVA 0x${iova.toString(16)} was blocked; ${where}`, {
           step: s,
           observed: "aborted",
           permitted: "completed",
@@ -370,7 +373,7 @@ async function step(
         const got = decodeFingerprint(r.data ?? new Uint8Array(), Number(hpa % PAGE));
         const want = Number(hpa - USER_BASE);
         if (got?.gpa !== want)
-          fail(
+          failCase(
             `DMA read at IOVA 0x${iova.toString(16)} reached ${got === null ? "an unfingerprinted page" : `GPA 0x${got.gpa.toString(16)}`}; ${where}`,
             {
               step: s,

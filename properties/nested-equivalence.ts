@@ -10,8 +10,9 @@
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
 import { tablePlansArb } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { stage2Allows, vmmJudge } from "../src/cases/vmm-judge.ts";
 import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
 import { VmmWorld } from "../src/cases/vmm-world.ts";
@@ -99,7 +100,7 @@ export const nestedEquivalence: PropertyDefinition = {
           const allowed = refHit !== null && stage2Allows(s2, refHit.gpa, 8, r.write);
           const who = `passed-through device 0x${world.sidOf(dev).toString(16)}`;
           if (!allowed && got.status === "ok")
-            fail(
+            failCase(
               `${who}: completed a DMA the emulated device with the same tables ${refHit === null ? "could not make" : "makes only outside this device's stage 2"}`,
               {
                 step,
@@ -108,15 +109,18 @@ export const nestedEquivalence: PropertyDefinition = {
               },
             );
           if (allowed && got.status === "aborted")
-            fail(`${who}: blocked a DMA the emulated device completes at GPA 0x${refHit?.gpa.toString(16)}`, {
-              step,
-              observed: "aborted",
-              permitted: `completes at GPA 0x${refHit?.gpa.toString(16)}`,
-            });
+            failCase(
+              `${who}: blocked a DMA the emulated device completes at GPA 0x${refHit?.gpa.toString(16)}`,
+              {
+                step,
+                observed: "aborted",
+                permitted: `completes at GPA 0x${refHit?.gpa.toString(16)}`,
+              },
+            );
           if (allowed && !r.write && got.status === "ok") {
             const hit = decodeFingerprint(got.data ?? new Uint8Array(), Number(iova & 0xfffn));
             if (hit?.gpa !== refHit?.gpa)
-              fail(
+              failCase(
                 `${who}: read GPA ${hit === null ? "(no fingerprint)" : `0x${hit.gpa.toString(16)}`}, the emulated device reads 0x${refHit?.gpa.toString(16)}`,
                 {
                   step,

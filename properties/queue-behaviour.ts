@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { avoidSet, WAIT_WITHOUT_SIGNAL } from "../src/arbitraries/guest-avoid.ts";
 import { descriptorArb, dmaArb } from "../src/arbitraries/guest-commands.ts";
 import { describeConfig, guestConfigProblem, guestPlatformArb } from "../src/arbitraries/guest-config.ts";
-import { failCase } from "../src/cases/guest-case.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import { oracleJudge } from "../src/cases/guest-case-judge.ts";
 import { runGuestCases } from "../src/cases/guest-case-run.ts";
 import { GuestWorld } from "../src/cases/guest-case-world.ts";

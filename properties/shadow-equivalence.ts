@@ -11,15 +11,17 @@
  */
 import fc from "fast-check";
 import {
+  shadowDraw,
   shadowPlatformArb,
   shadowProblem,
   shadowRoundArb,
   shadowTablePlanArb,
 } from "../src/arbitraries/vmm-shadow.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 import { LARGE_PAGES, SHADOW_SLOTS } from "../src/cases/shadow-plan.ts";
 import { ShadowWorld } from "../src/cases/shadow-world.ts";
-import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import type { DmaResult } from "../src/contract/types.ts";
 
@@ -45,9 +47,14 @@ async function checkEquivalent(
           const got = await world.dma(dev, d);
           const step = vc.check();
           const bytes = (r: DmaResult) => Buffer.from(r.status === "ok" ? (r.data ?? []) : []);
-          const same = got.status === ref.status && Buffer.compare(bytes(got), bytes(ref)) === 0;
+          // [QEMU-NEST-5] An emulated device that reports status only (limits.emulatedReadData
+          // false): statuses are compared here; the passed-through read's bytes were judged
+          // against the walk through the VM's memory map by the case's judge already.
+          const statusOnly = ref.status === "ok" && ref.data === undefined;
+          const same =
+            got.status === ref.status && (statusOnly || Buffer.compare(bytes(got), bytes(ref)) === 0);
           if (!same)
-            fail(
+            failCase(
               `passed-through device 0x${world.config.devices[dev]?.sid.toString(16)}: IOVA 0x${world.iovaOf(d).toString(16)}${pasid === 1 ? " PASID 1" : ""} ${describeResult(got)}, the emulated device with the same tables ${describeResult(ref)}`,
               { step, observed: describeResult(got), permitted: describeResult(ref) },
             );
@@ -78,17 +85,19 @@ export const shadowEquivalence: PropertyDefinition = {
   ],
   needs: (d) => shadowProblem(d),
   run(ctx) {
+    const draw = shadowDraw(ctx.description);
     const input = shadowPlatformArb(ctx.description).chain((config) => {
       const rom = config.memory.regions.some((r) => r.readOnly);
       return fc.record({
         config: fc.constant(config),
-        tables: fc.tuple(shadowTablePlanArb(rom), shadowTablePlanArb(rom)),
+        tables: fc.tuple(shadowTablePlanArb(rom, draw), shadowTablePlanArb(rom, draw)),
         rounds: fc.array(
           shadowRoundArb({
             rom,
             scalable: config.viommu.scalable,
             pasids: config.viommu.pasidBits > 0,
             passThrough: config.viommu.passThrough,
+            draw,
           }),
           { minLength: 0, maxLength: 3 },
         ),

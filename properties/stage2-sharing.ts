@@ -13,25 +13,26 @@
  * would need two models, which a property does not get. [VMM-S2-8]
  */
 import fc from "fast-check";
-import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-client.ts";
-import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
-import { vmmJudge } from "../src/cases/vmm-judge.ts";
-import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
-import { Errno, errnoName } from "../src/spec/iommufd/index.ts";
+import { hostCaseArb } from "../src/arbitraries/host-vm.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import {
   expectAcceptance,
   type HostCase,
   type HostVmMode,
   hostAccepts,
-  hostCaseArb,
   hostViewOf,
   iommuOf,
   joined,
   resetAccepted,
   ridHwpts,
   type Stage2State,
-} from "./coherency-matrix.ts";
+} from "../src/cases/host-case.ts";
+import { HostClient, hostProblem, withoutDeviceFiles } from "../src/cases/host-client.ts";
+import type { PropertyDefinition } from "../src/cases/property.ts";
+import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
+import { decodeFingerprint, fingerprintPage } from "../src/oracle/index.ts";
+import { Errno, errnoName } from "../src/spec/iommufd/index.ts";
 
 /** The stage 2 the rules predict for each host device: a group index into `states`. */
 export interface ExpectedStage2 {
@@ -103,14 +104,17 @@ async function checkSharing(
       const b = iommuOf(c, j);
       // [HOST-COH-3] [HOST-COH-4] one coherency class per HWPT.
       if (a.snoopControl !== b.snoopControl)
-        fail(`${label}: host devices ${i + 1} and ${j + 1} share HWPT ${home[i]} across coherency classes`, {
-          step,
-          observed: `shared HWPT ${home[i]}`,
-          permitted: "a HWPT per coherency class",
-        });
+        failCase(
+          `${label}: host devices ${i + 1} and ${j + 1} share HWPT ${home[i]} across coherency classes`,
+          {
+            step,
+            observed: `shared HWPT ${home[i]}`,
+            permitted: "a HWPT per coherency class",
+          },
+        );
       // [VMM-S2-4] errata IOMMUs of a nesting guest never share the nest parent that holds read-only regions.
       if (nesting && a.errata772415 !== b.errata772415)
-        fail(`${label}: host devices ${i + 1} and ${j + 1} share HWPT ${home[i]} across errata classes`, {
+        failCase(`${label}: host devices ${i + 1} and ${j + 1} share HWPT ${home[i]} across errata classes`, {
           step,
           observed: `shared HWPT ${home[i]}`,
           permitted: "a stage 2 per errata class",
@@ -124,13 +128,13 @@ async function checkSharing(
     if (seen === undefined) {
       const clash = of.indexOf(home[i] as number);
       if (clash >= 0)
-        fail(
+        failCase(
           `${label}: host device ${i + 1} shares HWPT ${home[i]} with devices it must not share with (the host refuses or the rule gives it another stage 2)`,
           { step, observed: `HWPT ${home[i]}`, permitted: "a stage 2 of its own" },
         );
       of[g] = home[i] as number;
     } else if (seen !== home[i])
-      fail(
+      failCase(
         `${label}: host device ${i + 1} got HWPT ${home[i]}, but the first HWPT of its container the host accepts is ${seen}`,
         { step, observed: `HWPT ${home[i]}`, permitted: `HWPT ${seen}` },
       );
@@ -202,7 +206,7 @@ export const stage2Sharing: PropertyDefinition = {
           if (r.errno !== 0) continue;
           const back = await host.attach(i + 1, undefined, home[i] as number);
           if (back.errno !== 0)
-            fail(
+            failCase(
               `host device ${i + 1}: replacing back to its stage 2 (HWPT ${home[i]}) gave ${errnoName(back.errno)}`,
               {
                 step: vc.check(),
@@ -215,15 +219,15 @@ export const stage2Sharing: PropertyDefinition = {
       let id = 0;
       while (id < SPARE_IDS) {
         const s = await host.ioasAlloc();
-        if (s.errno !== 0) fail(`IOAS_ALLOC gave ${errnoName(s.errno)}`, { step: vc.check() });
+        if (s.errno !== 0) failCase(`IOAS_ALLOC gave ${errnoName(s.errno)}`, { step: vc.check() });
         id = s.value as number;
       }
       const page = fingerprintPage(Number(X_GPA), 0x5a);
       await vc.model.platform.writeGuest(X_GPA, page);
       const m = await host.ioasMap(id, X_IOVA, X_GPA, 0x1000n);
-      const h = await host.hwptPaging(1, id);
+      const h = await host.hwptAllocPaging(1, id);
       if (m.errno !== 0 || h.errno !== 0)
-        fail(`the first VM's marker: IOAS_MAP ${errnoName(m.errno)}, HWPT_ALLOC ${errnoName(h.errno)}`, {
+        failCase(`the first VM's marker: IOAS_MAP ${errnoName(m.errno)}, HWPT_ALLOC ${errnoName(h.errno)}`, {
           step: vc.check(),
         });
       const marker = h.value as number;
@@ -233,7 +237,7 @@ export const stage2Sharing: PropertyDefinition = {
       const mstep = vc.check();
       const hit = got.status === "ok" ? decodeFingerprint(got.data ?? new Uint8Array(), 0x18) : null;
       if (on.errno !== 0 || hit?.gpa !== Number(X_GPA) + 0x18)
-        fail(
+        failCase(
           `first VM: host device 1 on the marker HWPT ${marker} (attach ${errnoName(on.errno)}) must read guest page 0x${X_GPA.toString(16)}`,
           {
             step: mstep,
@@ -257,7 +261,7 @@ export const stage2Sharing: PropertyDefinition = {
       const dma = await host.read(1, X_IOVA + 0x18n);
       const dstep = vc.check();
       if (dma.status === "ok")
-        fail(
+        failCase(
           `second VM: host device 1 reached IOVA 0x${X_IOVA.toString(16)}, mapped only by the first VM's HWPT ${marker} (attach gave ${errnoName(r.errno)})`,
           { step: dstep, observed: "completed", permitted: "aborted" },
         );
@@ -266,7 +270,7 @@ export const stage2Sharing: PropertyDefinition = {
           `HWPT id ${marker} names an object of the second VM (attach succeeded, the first VM's mapping is not there)`,
         );
       else if (r.errno !== Errno.ENOENT && r.errno !== Errno.EINVAL)
-        fail(`second VM: attaching to the first VM's HWPT id ${marker} gave ${errnoName(r.errno)}`, {
+        failCase(`second VM: attaching to the first VM's HWPT id ${marker} gave ${errnoName(r.errno)}`, {
           step,
           observed: errnoName(r.errno),
           permitted: "ENOENT",

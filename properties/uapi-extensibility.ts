@@ -12,9 +12,10 @@ import { hostIommuArb } from "../src/arbitraries/host-caps.ts";
 import { sidsArb } from "../src/arbitraries/host-devices.ts";
 import { declaredSize, STRUCT_SIZES, type UapiInput, uapiInputArb } from "../src/arbitraries/host-ioctl.ts";
 import { hostVm } from "../src/arbitraries/host-vm.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import { HostClient, hostProblem, U64_MAX, USER_BASE } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { bytesToHex } from "../src/contract/codec.ts";
 import {
@@ -216,9 +217,9 @@ export const uapiExtensibility: PropertyDefinition = {
         if (i.struct === "vfio-attach" && !deviceFiles) continue;
         const ioas = await host.ioasAlloc();
         const victim = await host.ioasAlloc();
-        const hwpt = await host.hwptPaging(1, ioas.value as number);
+        const hwpt = await host.hwptAllocPaging(1, ioas.value as number);
         if (ioas.errno !== 0 || victim.errno !== 0 || hwpt.errno !== 0)
-          fail(`setup failed: ${[ioas, victim, hwpt].map((c) => errnoName(c.errno)).join(", ")}`, {
+          failCase(`setup failed: ${[ioas, victim, hwpt].map((c) => errnoName(c.errno)).join(", ")}`, {
             step: vc.check(),
           });
         const objects = {
@@ -239,7 +240,7 @@ export const uapiExtensibility: PropertyDefinition = {
             : await hostSurface.ioctl(f.cmd, bytes);
         const step = vc.check();
         if (r.errno !== expected)
-          fail(
+          failCase(
             `${i.struct} with size ${size} (${bytes.length} bytes): errno ${errnoName(r.errno)}, the rules give ${errnoName(expected)}`,
             {
               step,
@@ -253,7 +254,7 @@ export const uapiExtensibility: PropertyDefinition = {
           r.bytes.length !== bytes.length ||
           bytesToHex(r.bytes.subarray(keep)) !== bytesToHex(bytes.subarray(keep))
         )
-          fail(
+          failCase(
             `${i.struct}: the kernel wrote outside what it may (${r.errno === 0 ? `beyond byte ${keep}` : "after a failure"})`,
             {
               step,

@@ -10,8 +10,9 @@
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
 import { tablePlansArb, vmmCommandsArb } from "../src/arbitraries/vmm-pasid-ops.ts";
+import { failCase } from "../src/cases/case-failed.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { fail, runVmmCases } from "../src/cases/vmm-case.ts";
+import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { describeCommand, SLOTS, VMM_PASIDS, type VmmCommand } from "../src/cases/vmm-plan.ts";
 import type { VmmWorld } from "../src/cases/vmm-world.ts";
@@ -51,7 +52,7 @@ function checkAttachments(
       const where = `device 0x${d.sid.toString(16)} ${slot}`;
       if (!e.present) {
         if (a !== undefined)
-          fail(`${where}: the guest entry is absent, yet the host has it attached to HWPT ${a.hwptId}`, {
+          failCase(`${where}: the guest entry is absent, yet the host has it attached to HWPT ${a.hwptId}`, {
             step,
             observed: { hwptId: a.hwptId, kind: a.kind },
             permitted: "no attachment",
@@ -59,18 +60,20 @@ function checkAttachments(
         continue;
       }
       if (a === undefined)
-        fail(`${where}: the guest entry is present, yet the host has nothing attached`, {
+        failCase(`${where}: the guest entry is present, yet the host has nothing attached`, {
           step,
           permitted: "attached",
         });
       if (e.passThrough === true) {
         if (a.kind !== "paging")
-          fail(`${where}: a pass-through entry must bind the stage 2 itself, not a ${a.kind} HWPT`, { step });
+          failCase(`${where}: a pass-through entry must bind the stage 2 itself, not a ${a.kind} HWPT`, {
+            step,
+          });
         continue;
       }
       const root = world.tables[e.table as number]?.root;
       if (a.kind !== "nested" || a.stage1 !== BigInt(root ?? -1))
-        fail(
+        failCase(
           `${where}: bound to ${a.kind} HWPT with stage 1 ${a.stage1 ?? "none"}, the guest's table is at 0x${root?.toString(16)}`,
           {
             step,
@@ -143,7 +146,7 @@ export const unbindPropagation: PropertyDefinition = {
             if (d.kind !== "passthrough" || touched.has(`${dev}/${c.pasid}`)) continue;
             const a = view.attachments.find((x) => x.sid === d.sid && (x.pasid ?? 0) === c.pasid);
             if (c.pasid !== 0 && a !== undefined)
-              fail(
+              failCase(
                 `device 0x${d.sid.toString(16)} never had a PASID ${c.pasid} entry, yet the host bound it`,
                 {
                   step,

@@ -4,20 +4,26 @@
  *                        capacities, e.g. reference:iotlb=0,psc=0
  *   mutant:ID            the reference with one known bug (src/adapters/mutants.ts)
  *   qemu[:k=v,…]         QEMU's intel-iommu over qtest (src/adapters/qemu/adapter.ts)
- *   module:PATH          a module exporting createModel (or a default factory)
+ *   qemu:nested[,k=v,…]  QEMU's VMM side: L2 QEMU with a passed-through device in a Linux guest
+ *                        (src/adapters/qemu-nested/adapter.ts)
+ *   module:PATH[?k=v,…]  a module exporting createModel (or a default factory), called
+ *                        with the options, e.g. module:./my-model.ts?cores=2
  *   stdio:COMMAND        a process speaking docs/protocol.md
  */
 import { existsSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { MODULE_EXT } from "../contract/package-files.ts";
 import type { Model, ModelFactory } from "../contract/types.ts";
+import { importModule } from "./import-module.ts";
 import { createStdioModel } from "./stdio/client.ts";
 
 export type AdapterSpec =
   | { kind: "reference"; options: Record<string, string> }
   | { kind: "mutant"; id: string }
   | { kind: "qemu"; options: Record<string, string> }
-  | { kind: "module"; path: string }
+  | { kind: "qemu-nested"; options: Record<string, string> }
+  | { kind: "module"; path: string; options: Record<string, string> }
   | { kind: "stdio"; command: string };
 
 /** A spec that cannot be parsed: a usage error (exit 2). */
@@ -34,7 +40,8 @@ export const ADAPTER_FORMS = [
   "reference[:key=value,...]",
   "mutant:ID",
   "qemu[:key=value,...]",
-  "module:PATH",
+  "qemu:nested[,key=value,...]",
+  "module:PATH[?key=value,...]",
   "stdio:COMMAND",
 ] as const;
 
@@ -54,12 +61,23 @@ export function parseAdapterSpec(spec: string): AdapterSpec {
         );
       }
       return { kind: "mutant", id: rest };
-    case "qemu":
-      return { kind: "qemu", options: parseOptions(spec, rest ?? "") };
+    case "qemu": {
+      const options = parseOptions(spec, rest ?? "");
+      if (options.nested === undefined) return { kind: "qemu", options };
+      if (options.nested !== "true") throw new AdapterSpecError(`"${spec}": write qemu:nested[,key=value,…]`);
+      delete options.nested;
+      return { kind: "qemu-nested", options };
+    }
     case "module":
-      if (rest === undefined || rest.trim() === "")
+      if (rest === undefined || rest.trim() === "" || rest.startsWith("?"))
         throw new AdapterSpecError(`"${spec}": module needs a path, e.g. module:./my-model.ts`);
-      return { kind: "module", path: rest };
+      return rest.includes("?")
+        ? {
+            kind: "module",
+            path: rest.slice(0, rest.lastIndexOf("?")),
+            options: parseOptions(spec, rest.slice(rest.lastIndexOf("?") + 1)),
+          }
+        : { kind: "module", path: rest, options: {} };
     case "stdio":
       if (rest === undefined || rest.trim() === "")
         throw new AdapterSpecError(`"${spec}": stdio needs a command, e.g. "stdio:./my-model --serve"`);
@@ -94,9 +112,10 @@ export interface LoadOptions {
 
 /** The built-in adapters' modules, relative to this file. */
 const BUILT_IN = {
-  reference: "./reference.ts",
-  mutants: "./mutants.ts",
-  qemu: "./qemu/adapter.ts",
+  reference: `./reference${MODULE_EXT}`,
+  mutants: `./mutants${MODULE_EXT}`,
+  qemu: `./qemu/adapter${MODULE_EXT}`,
+  qemuNested: `./qemu-nested/adapter${MODULE_EXT}`,
 };
 
 /** Import a built-in adapter's module, or say plainly that this build does not have it. */
@@ -165,8 +184,14 @@ export async function loadAdapter(spec: string, options: LoadOptions = {}): Prom
           needFunction(m, "createQemuModel", "qemu") as (o: Record<string, string>) => Promise<Model>
         )(parsed.options);
       }
+      case "qemu-nested": {
+        const m = await importBuiltIn("qemuNested", "qemu:nested");
+        return await (
+          needFunction(m, "createNestedModel", "qemu:nested") as (o: Record<string, string>) => Promise<Model>
+        )(parsed.options);
+      }
       case "module":
-        return await loadModuleAdapter(parsed.path, options.cwd ?? process.cwd());
+        return await loadModuleAdapter(parsed.path, parsed.options, options.cwd ?? process.cwd());
       case "stdio":
         return await createStdioModel(parsed.command, { timeoutMs: options.timeoutMs ?? 10_000 });
     }
@@ -176,13 +201,15 @@ export async function loadAdapter(spec: string, options: LoadOptions = {}): Prom
   }
 }
 
-async function loadModuleAdapter(path: string, cwd: string): Promise<Model> {
+async function loadModuleAdapter(path: string, options: Record<string, string>, cwd: string): Promise<Model> {
   const url = pathToFileURL(resolve(cwd, path)).href;
   let module: Record<string, unknown>;
   try {
-    module = (await import(url)) as Record<string, unknown>;
+    module = await importModule(url);
   } catch (e) {
-    throw new AdapterLoadError(`adapter module:${path} could not be imported: ${(e as Error).message}`);
+    throw new AdapterLoadError(
+      `adapter module:${path} could not be imported: ${(e as Error).message}${moduleHint(e)}`,
+    );
   }
   const factory = (module.createModel ?? module.default) as ModelFactory | undefined;
   if (typeof factory !== "function") {
@@ -190,5 +217,37 @@ async function loadModuleAdapter(path: string, cwd: string): Promise<Model> {
       `adapter module:${path} exports neither createModel nor a default factory function`,
     );
   }
-  return factory();
+  const model = await factory(options);
+  const problem = notAModel(model);
+  if (problem !== undefined)
+    throw new AdapterLoadError(
+      `adapter module:${path}: the factory's result is not a Model (${problem}); see docs/adapters.md`,
+    );
+  return model;
+}
+
+/** A hint for the usual ES-module mistakes of a model written as CommonJS. */
+function moduleHint(e: unknown): string {
+  const text = `${(e as { code?: string }).code ?? ""} ${(e as Error).message ?? ""}`;
+  return /ERR_REQUIRE_ESM|ERR_REQUIRE_ASYNC_MODULE|ERR_REQUIRE_CYCLE_MODULE|Cannot require\(\) ES Module|Cannot use import statement|exports is not defined|require is not defined|module is not defined/.test(
+    text,
+  )
+    ? ` (the suite loads models as ES modules with import(): export createModel with \`export\`, and name the file .mjs/.mts or set "type": "module" in its package.json; see docs/adapters.md)`
+    : "";
+}
+
+/** What keeps `value` from being a Model (src/contract/types.ts), or undefined. */
+export function notAModel(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null)
+    return `it returned ${value === null ? "null" : typeof value}, not an object`;
+  const m = value as Record<string, unknown>;
+  const missing = ["describe", "reset", "close"].filter((k) => typeof m[k] !== "function");
+  if (missing.length > 0) return `no ${missing.join(", ")} method${missing.length > 1 ? "s" : ""}`;
+  const platform = m.platform as Record<string, unknown> | undefined;
+  if (typeof platform !== "object" || platform === null) return "no platform object";
+  const calls = ["writeGuest", "readGuest", "writeReg", "readReg", "dma"].filter(
+    (k) => typeof platform[k] !== "function",
+  );
+  if (calls.length > 0) return `its platform lacks ${calls.join(", ")}`;
+  return undefined;
 }

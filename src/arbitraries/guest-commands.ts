@@ -10,11 +10,11 @@ import type { PageSize } from "../driver/index.ts";
 import { describeDescriptor } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
 import { type AvoidSet, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
+import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
-import { type GuestCommand, GuestStep, hex } from "./guest-step.ts";
 
-class MapCmd extends GuestStep {
+class MapCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -32,7 +32,7 @@ class MapCmd extends GuestStep {
   }
 }
 
-class UnmapCmd extends GuestStep {
+class UnmapCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -48,7 +48,7 @@ class UnmapCmd extends GuestStep {
   }
 }
 
-class RawEntryCmd extends GuestStep {
+class RawEntryCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -65,7 +65,7 @@ class RawEntryCmd extends GuestStep {
   }
 }
 
-class LoopCmd extends GuestStep {
+class LoopCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -81,7 +81,7 @@ class LoopCmd extends GuestStep {
   }
 }
 
-class AttachCmd extends GuestStep {
+class AttachCmd extends GuestCommandBase {
   constructor(
     readonly dev: number,
     readonly dom: number,
@@ -96,7 +96,7 @@ class AttachCmd extends GuestStep {
   }
 }
 
-class PasidCmd extends GuestStep {
+class PasidCmd extends GuestCommandBase {
   constructor(
     readonly dev: number,
     readonly pasid: number,
@@ -116,7 +116,7 @@ class PasidCmd extends GuestStep {
   }
 }
 
-class ContextCmd extends GuestStep {
+class ContextCmd extends GuestCommandBase {
   constructor(
     readonly dev: number,
     readonly dom: number | undefined,
@@ -133,7 +133,7 @@ class ContextCmd extends GuestStep {
   }
 }
 
-class RawStructureCmd extends GuestStep {
+class RawStructureCmd extends GuestCommandBase {
   constructor(
     readonly dev: number,
     readonly pasid: number | undefined,
@@ -153,7 +153,7 @@ class RawStructureCmd extends GuestStep {
 }
 
 /** Junk in the structures above the context entries: a root entry, a PASID-directory entry. */
-class RawUpperCmd extends GuestStep {
+class RawUpperCmd extends GuestCommandBase {
   constructor(
     readonly what: "root" | "pasid-dir",
     readonly dev: number,
@@ -174,7 +174,7 @@ class RawUpperCmd extends GuestStep {
   }
 }
 
-class DmaCmd extends GuestStep {
+class DmaCmd extends GuestCommandBase {
   constructor(readonly d: GuestDma) {
     super();
   }
@@ -187,7 +187,7 @@ class DmaCmd extends GuestStep {
   }
 }
 
-class InvalidateCmd extends GuestStep {
+class InvalidateCmd extends GuestCommandBase {
   constructor(
     readonly descs: Descriptor[],
     readonly wait: boolean,
@@ -202,7 +202,7 @@ class InvalidateCmd extends GuestStep {
   }
 }
 
-class FlushCmd extends GuestStep {
+class FlushCmd extends GuestCommandBase {
   act(w: GuestWorld) {
     return w.flushAll();
   }
@@ -211,7 +211,7 @@ class FlushCmd extends GuestStep {
   }
 }
 
-class ReadFaultsCmd extends GuestStep {
+class ReadFaultsCmd extends GuestCommandBase {
   act(w: GuestWorld) {
     return w.driver.readFaults();
   }

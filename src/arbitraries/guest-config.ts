@@ -25,6 +25,8 @@ export interface GuestConfigWants {
 export function guestConfigProblem(d: ModelDescription, wants: GuestConfigWants = {}): string | null {
   const s = d.supports;
   if (s.maxDevices < 1) return "the model takes no devices";
+  if (d.limits?.emulatedReadData === false)
+    return "the model's emulated devices report DMA status only, without the bytes read (guest-side properties need them: run them with the qemu adapter)";
   if (s.awBits.length === 0 || s.cachingMode.length === 0) return "the model supports no address width or CM";
   if (!s.legacy && !s.scalable) return "the model supports neither legacy nor scalable mode";
   if (wants.mode === "legacy" && !s.legacy) return "the model has no legacy mode";

@@ -8,10 +8,11 @@
  */
 import fc from "fast-check";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../cases/guest-case-world.ts";
+import { pasidTag } from "../contract/surface.ts";
 import type { PageSize } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
+import { type GuestCommand, GuestCommandBase } from "./guest-command-base.ts";
 import { coveringInvalidation } from "./guest-reach.ts";
-import { type GuestCommand, GuestStep } from "./guest-step.ts";
 
 /** What a probe may use: PASID requests, DMA writes, descriptor kinds. */
 export interface ProbeOptions {
@@ -38,7 +39,7 @@ async function userDma(
     iova: IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint,
     len: 8,
     write: write && o.writes,
-    ...(pasid === undefined ? {} : { pasid, priv: false }),
+    ...pasidTag(pasid, false),
   });
 }
 
@@ -58,7 +59,7 @@ async function invalidateNewest(w: GuestWorld, o: ProbeOptions, form: number): P
  * function mask that covers it — and the device tries again: nothing of the old entry may
  * survive [VTD-CACHE-5] [ORACLE-COV-6].
  */
-class ContextChangeProbe extends GuestStep {
+class ContextChangeProbe extends GuestCommandBase {
   constructor(
     readonly o: ProbeOptions,
     readonly dev: number,
@@ -89,7 +90,7 @@ class ContextChangeProbe extends GuestStep {
  * not-present entry was never cached, so the retry must use the new entry [VTD-CACHE-1]
  * [VTD-CACHE-2]; with CM = 1 either outcome is permitted.
  */
-class PresentAfterFaultProbe extends GuestStep {
+class PresentAfterFaultProbe extends GuestCommandBase {
   constructor(
     readonly o: ProbeOptions,
     readonly dev: number,
@@ -107,7 +108,7 @@ class PresentAfterFaultProbe extends GuestStep {
         iova: IOVA_SLOTS[this.slot] as bigint,
         len: 8,
         write: false,
-        ...(pasid === undefined ? {} : { pasid, priv: false }),
+        ...pasidTag(pasid, false),
       });
     const cleared =
       pasid === undefined ? await w.clearContext(this.dev) : await w.clearPasid(this.dev, pasid);
@@ -132,7 +133,7 @@ class PresentAfterFaultProbe extends GuestStep {
  * capabilities (FS1GP, second-stage large pages) and the permissions of every level decide the
  * outcome [VTD-FS-4] [VTD-SS-3] [VTD-SS-5] — then the fault records read.
  */
-class MapAndUseProbe extends GuestStep {
+class MapAndUseProbe extends GuestCommandBase {
   constructor(
     readonly o: ProbeOptions,
     /** Index among the first-stage domains when `firstStage` and there are any, else among all. */
@@ -168,7 +169,7 @@ class MapAndUseProbe extends GuestStep {
  * address width (bits 51:HAW are reserved [VTD-FS-4] [VTD-SS-4]) or a high reserved bit; then a
  * DMA through it and the fault records, which must name a reserved-bit fault.
  */
-class TaintProbe extends GuestStep {
+class TaintProbe extends GuestCommandBase {
   constructor(
     readonly o: ProbeOptions,
     readonly dom: number,
@@ -199,7 +200,7 @@ class TaintProbe extends GuestStep {
  * above a writable leaf, the covering invalidation, and a write through it: the write must fault
  * — write access needs the permission at every level [VTD-SS-3] [VTD-FS-6].
  */
-class ReadOnlyUpperProbe extends GuestStep {
+class ReadOnlyUpperProbe extends GuestCommandBase {
   constructor(
     readonly o: ProbeOptions,
     readonly dom: number,
@@ -230,7 +231,7 @@ class ReadOnlyUpperProbe extends GuestStep {
  * to another table, the covering invalidation — often domain-selective — and the same DMA: no
  * walk may start from the old upper entry [VTD-CACHE-12] [VTD-CACHE-6].
  */
-class UpperChangeProbe extends GuestStep {
+class UpperChangeProbe extends GuestCommandBase {
   constructor(
     readonly o: ProbeOptions,
     readonly dom: number,
@@ -259,7 +260,7 @@ class UpperChangeProbe extends GuestStep {
  * blocked without a fault record [VTD-DMA-4]; after TE = 1 (root pointer latched again) the
  * tables translate as before.
  */
-class TranslationOffProbe extends GuestStep {
+class TranslationOffProbe extends GuestCommandBase {
   constructor(
     readonly o: ProbeOptions,
     readonly dev: number,

@@ -8,6 +8,7 @@
  */
 import fc from "fast-check";
 import { type BitEdit, type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../cases/guest-case-world.ts";
+import { pasidTag } from "../contract/surface.ts";
 import {
   afterLegacyContextChange,
   afterPasidEntryChange,
@@ -20,11 +21,12 @@ import {
   pasidCachePasid,
   pasidIotlbPage,
   pasidIotlbPasid,
+  requestPasid,
 } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
 import { PGTT } from "../spec/pasid-entry.ts";
 import { Reg } from "../spec/register-offsets.ts";
-import { type GuestCommand, GuestStep, hex } from "./guest-step.ts";
+import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 
 /** How often each reach command is drawn, next to the CommandWeights of guest-commands.ts. */
 export interface ReachWeights {
@@ -49,7 +51,7 @@ export interface ReachWeights {
  * registers at probe and masks or unmasks them, polls FSTS, ICS and the queue registers, and clears
  * ICS.IWC. Nothing here changes translation; the oracle judges the status reads (ORACLE-CTL-3).
  */
-class EventRegsCmd extends GuestStep {
+class EventRegsCmd extends GuestCommandBase {
   constructor(
     readonly fault: boolean,
     readonly masked: boolean,
@@ -78,7 +80,7 @@ class EventRegsCmd extends GuestStep {
   }
 }
 
-class RewireCmd extends GuestStep {
+class RewireCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -110,7 +112,7 @@ class RewireCmd extends GuestStep {
  * coveringInvalidation) and its wait, then the same read: the stale IOTLB entry must be gone
  * [ORACLE-COV-6].
  */
-class RemapAfterDmaCmd extends GuestStep {
+class RemapAfterDmaCmd extends GuestCommandBase {
   constructor(
     readonly dom: number,
     readonly slot: number,
@@ -134,7 +136,7 @@ class RemapAfterDmaCmd extends GuestStep {
             iova: IOVA_SLOTS[this.slot % IOVA_SLOTS.length] as bigint,
             len: 8,
             write: false,
-            ...(pasid === undefined ? {} : { pasid, priv: false }),
+            ...pasidTag(pasid, false),
           });
     await read();
     if (!(await w.map(this.dom, this.slot, "4K", this.target, 3))) return;
@@ -147,7 +149,7 @@ class RemapAfterDmaCmd extends GuestStep {
   }
 }
 
-class FpdEntryCmd extends GuestStep {
+class FpdEntryCmd extends GuestCommandBase {
   constructor(
     readonly what: "attach" | "pasid" | "context",
     readonly dev: number,
@@ -171,7 +173,7 @@ class FpdEntryCmd extends GuestStep {
 }
 
 /** A single-bit edit of a live paging, context or PASID entry (the rest of it kept). */
-class BitEditCmd extends GuestStep {
+class BitEditCmd extends GuestCommandBase {
   constructor(
     readonly target: "paging" | "context" | "pasid",
     readonly index: number,
@@ -205,7 +207,7 @@ const PASID_EDITS = [0, 1, 2, 0x41] as const;
  * [VTD-REG-9] The root pointer latched again while translation stays enabled (SRTP with TE = 1),
  * then the global invalidations a driver issues without ESRTPS: what a kexec or a table switch does.
  */
-class RootRelatchCmd extends GuestStep {
+class RootRelatchCmd extends GuestCommandBase {
   async act(w: GuestWorld) {
     await w.driver.setRoot(w.root);
   }
@@ -220,7 +222,7 @@ function recentEdit(w: GuestWorld, k: number): RecentEdit | undefined {
   return r.length === 0 ? undefined : r[r.length - 1 - (k % r.length)];
 }
 
-class RecentDmaCmd extends GuestStep {
+class RecentDmaCmd extends GuestCommandBase {
   constructor(
     readonly k: number,
     readonly pick: number,
@@ -245,7 +247,7 @@ class RecentDmaCmd extends GuestStep {
       slot = e.slot;
     } else {
       dev = e.dev;
-      pasid = e.pasid === 0 ? undefined : e.pasid;
+      pasid = requestPasid(e.pasid);
     }
     if (!this.pasids) pasid = undefined;
     const iova = (IOVA_SLOTS[slot % IOVA_SLOTS.length] as bigint) + BigInt(this.offset);
@@ -254,7 +256,7 @@ class RecentDmaCmd extends GuestStep {
       iova,
       len: 8,
       write: this.write,
-      ...(pasid === undefined ? {} : { pasid, priv: this.priv }),
+      ...pasidTag(pasid, this.priv),
     });
   }
   toString() {
@@ -330,7 +332,7 @@ function withFm(descs: Descriptor[], fm: number): Descriptor[] {
   return descs.map((d) => (d.kind === "context-cache" && d.g === 3 ? { ...d, fm } : d));
 }
 
-class RecentInvalidateCmd extends GuestStep {
+class RecentInvalidateCmd extends GuestCommandBase {
   constructor(
     readonly k: number,
     readonly form: number,

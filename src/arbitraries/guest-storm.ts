@@ -12,7 +12,7 @@ import { avoidSet } from "./guest-avoid.ts";
 import { type CommandWeights, guestCommandsArb } from "./guest-commands.ts";
 import { describeConfig, type GuestConfigWants, guestPlatformArb } from "./guest-config.ts";
 import type { ReachWeights } from "./guest-reach.ts";
-import { worldPlanArb } from "./guest-world.ts";
+import { worldPlanArb } from "./world-plan.ts";
 
 export interface StormOptions {
   wants?: GuestConfigWants;

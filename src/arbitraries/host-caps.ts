@@ -58,8 +58,3 @@ export function coveringHostIommuArb(id: string, v: VIommuConfig): fc.Arbitrary<
     extendedAccessed: v.extendedAccessed ? fc.constant(true) : fc.boolean(),
   });
 }
-
-/** Levels of a host IOMMU's second-stage tables for its width. [HOST-XLATE-3] */
-export function hostStage2Levels(awBits: number): 3 | 4 | 5 {
-  return awBits >= 57 ? 5 : awBits >= 48 ? 4 : 3;
-}

@@ -3,9 +3,9 @@
  * through iommufd or the legacy VFIO container. [HOST-COH-5] [VMM-COMPAT-3] [VMM-COMPAT-6]
  */
 import fc from "fast-check";
-import type { DeviceConfig } from "../contract/types.ts";
+import type { HostSide } from "../contract/host-iommu.ts";
 
-export type HostSide = NonNullable<DeviceConfig["host"]>;
+export type { HostSide };
 
 /** Any host side of a passed-through device behind one of `iommus`. */
 export function hostSideArb(iommus: readonly string[]): fc.Arbitrary<HostSide> {

@@ -4,6 +4,7 @@
  * host device attaches; the properties then work on the host surface directly. [VMM-COMPAT-2]
  */
 import fc from "fast-check";
+import type { HostCase, HostVmMode } from "../cases/host-case.ts";
 import type { DeviceConfig, HostIommuConfig, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 import { hostIommuArb } from "./host-caps.ts";
 import type { HostSide } from "./host-devices.ts";
@@ -44,12 +45,34 @@ export function nestingHostIommuArb(id: string): fc.Arbitrary<HostIommuConfig> {
   }));
 }
 
-/** 2..3 host IOMMUs and 3 iommufd host devices spread over them (no bridges). */
-export function hostSetupArb(
-  iommu: (id: string) => fc.Arbitrary<HostIommuConfig> = hostIommuArb,
-): fc.Arbitrary<{ config: PlatformConfig; iommus: HostIommuConfig[]; hosts: HostSide[] }> {
-  return fc.integer({ min: 2, max: 3 }).chain((n) => {
-    const ids = Array.from({ length: n }, (_, i) => `h${i}`);
+/** A vIOMMU offering first-stage translation: the VMM's stage 2 are then nest parents. [VMM-S2-3] */
+export const NESTING_VIOMMU: VIommuConfig = {
+  ...PLAIN_VIOMMU,
+  awBits: 48,
+  firstStage: true,
+  secondStage: false,
+  pasidBits: 8,
+};
+
+/**
+ * A VM with one emulated device and `devices` iommufd host devices over 2..3 host IOMMUs: "plain"
+ * (no first stage offered: any host IOMMU), or "nesting" (first stage offered: VT-d IOMMUs with
+ * nesting, so every device passes VMM-COMPAT). Optionally a read-only region at the top of memory.
+ */
+export function hostCaseArb(
+  mode: HostVmMode,
+  o: {
+    devices?: number;
+    readOnlyTop?: bigint;
+    iommu?: (id: string) => fc.Arbitrary<HostIommuConfig>;
+    /** Some devices bound through the legacy VFIO container (plain VMs only). [VMM-S2-6] */
+    vfioCompat?: boolean;
+  } = {},
+): fc.Arbitrary<HostCase> {
+  const n = o.devices ?? 3;
+  const iommu = o.iommu ?? (mode === "nesting" ? nestingHostIommuArb : hostIommuArb);
+  return fc.integer({ min: 2, max: 3 }).chain((k) => {
+    const ids = Array.from({ length: k }, (_, i) => `h${i}`);
     return fc
       .record({
         iommus: fc.tuple(...ids.map((id) => iommu(id))),
@@ -58,16 +81,29 @@ export function hostSetupArb(
             iommu: fc.constantFrom(...ids),
             noSnoop: fc.boolean(),
             behindBridge: fc.constant(false),
-            iommufd: fc.constant(true),
+            iommufd:
+              o.vfioCompat && mode === "plain"
+                ? fc.oneof(
+                    { weight: 3, arbitrary: fc.constant(true) },
+                    { weight: 1, arbitrary: fc.constant(false) },
+                  )
+                : fc.constant(true),
           }),
-          { minLength: 3, maxLength: 3 },
+          { minLength: n, maxLength: n },
         ),
-        sids: sidsArb(4),
+        sids: sidsArb(n + 1),
       })
-      .map((r) => ({
-        config: hostVm([...r.iommus], r.hosts, r.sids),
-        iommus: [...r.iommus],
-        hosts: r.hosts,
-      }));
+      .map((r) => {
+        const base = hostVm([...r.iommus], r.hosts, r.sids, o.readOnlyTop ?? 0n);
+        const config = mode === "nesting" ? { ...base, viommu: NESTING_VIOMMU } : base;
+        return { mode, config, iommus: [...r.iommus], hosts: r.hosts };
+      });
   });
+}
+
+/** 2..3 host IOMMUs and 3 iommufd host devices spread over them (no bridges): a plain host case. */
+export function hostSetupArb(
+  iommu: (id: string) => fc.Arbitrary<HostIommuConfig> = hostIommuArb,
+): fc.Arbitrary<{ config: PlatformConfig; iommus: HostIommuConfig[]; hosts: HostSide[] }> {
+  return hostCaseArb("plain", { iommu }).map(({ config, iommus, hosts }) => ({ config, iommus, hosts }));
 }

@@ -16,6 +16,7 @@ import { configProblems } from "../contract/viommu-capabilities.ts";
 import { legacyViommu } from "../contract/viommu-options.ts";
 import { coveringHostIommuArb, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
+import { fitVmmConfig } from "./vmm-fit.ts";
 import { nearMissArb } from "./vmm-near-miss.ts";
 
 /** Guest memory of generated VMs: 16 MiB. */
@@ -27,6 +28,9 @@ export const ROM_SIZES = [0x10_0000n, 0x20_0000n] as const;
 export function vmmProblem(d: ModelDescription, opts: { hostView?: boolean } = {}): string | null {
   const s = d.supports;
   if (!s.passthroughDevices) return "the model has no passed-through devices";
+  const pt = d.limits?.passthrough;
+  if (pt !== undefined && !pt.host.iommufd)
+    return "the passed-through devices are bound through the legacy VFIO container: first-stage (nested) translation of a passed-through device needs IOMMUFD, which the VMM then refuses (VMM-COMPAT-3); the second-stage (shadow) form runs in shadow-equivalence";
   if (!s.scalable || !s.firstStage) return "the model has no scalable-mode first-stage translation";
   if (!s.pasidRequests) return "the model's devices issue no PASID requests";
   if (!s.dmaRead) return "the model's devices cannot issue DMA reads";
@@ -135,7 +139,11 @@ export function vmmPlatformArb(d: ModelDescription): fc.Arbitrary<PlatformConfig
             ? { sid, kind: "passthrough", host: r.hosts[h++] as HostSide }
             : { sid, kind: "emulated" },
         );
-        return { viommu: r.viommu, devices, memory: r.memory, hostIommus: [...r.hostIommus] };
+        return fitVmmConfig(
+          d,
+          { viommu: r.viommu, devices, memory: r.memory, hostIommus: [...r.hostIommus] },
+          { accepted: true },
+        );
       }),
   );
 }
@@ -222,7 +230,14 @@ export function compatibilityCaseArb(d: ModelDescription): fc.Arbitrary<Compatib
         s === sid ? { sid: s, kind: "passthrough", host: r.host } : { sid: s, kind: "emulated" },
       );
       const hostIommus: HostIommuConfig[] = [r.iommu];
-      return { config: { viommu: r.viommu, devices, memory: r.memory, hostIommus }, sid };
+      const config = fitVmmConfig(
+        d,
+        { viommu: r.viommu, devices, memory: r.memory, hostIommus },
+        { accepted: false },
+      );
+      // [QEMU-NEST-9] a model with real host devices: the one passed through, on its own SID.
+      const fitted = config.devices.find((x) => x.kind === "passthrough")?.sid ?? sid;
+      return { config, sid: fitted };
     });
 }
 

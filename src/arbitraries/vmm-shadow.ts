@@ -21,6 +21,7 @@ import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } fro
 import { coveringHostIommuArb, HOST_AW_BITS, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
 import { guestMemoryArb, vmmViommu } from "./vmm-config.ts";
+import { fitVmmConfig } from "./vmm-fit.ts";
 
 /** Why a model cannot run shadow properties, or null. */
 export function shadowProblem(d: ModelDescription): string | null {
@@ -109,7 +110,11 @@ export function shadowPlatformArb(d: ModelDescription): fc.Arbitrary<PlatformCon
             ? { sid, kind: "passthrough", host: r.hosts[h++] as HostSide }
             : { sid, kind: "emulated" },
         );
-        return { viommu: r.viommu, devices, memory: r.memory, hostIommus: [...r.hostIommus] };
+        return fitVmmConfig(
+          d,
+          { viommu: r.viommu, devices, memory: r.memory, hostIommus: [...r.hostIommus] },
+          { accepted: true },
+        );
       }),
   );
 }
@@ -121,7 +126,32 @@ const rightsArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ read: false, write: false }) },
 );
 
-export function shadowLeafArb(rom: boolean): fc.Arbitrary<ShadowLeaf> {
+/**
+ * Recorded finding a shadow generator can steer around (`--adapter qemu:nested,avoid=…`):
+ * QEMU shadows a write-only second-stage mapping readable (docs/qemu-findings.md, VMM side).
+ */
+export const AVOID_WRITE_ONLY = "shadow-write-only-mapping-readable";
+
+/** What shadow generators may draw: `writeOnly` false leaves out write-only leaves and upper levels. */
+export interface ShadowDraw {
+  writeOnly: boolean;
+}
+
+/** The draw for a model: everything, unless it asks to steer around a recorded finding. */
+export function shadowDraw(d: ModelDescription): ShadowDraw {
+  return { writeOnly: !(d.limits?.avoid ?? []).includes(AVOID_WRITE_ONLY) };
+}
+
+const readableRightsArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constant({ read: true, write: true }) },
+  { weight: 2, arbitrary: fc.constant({ read: true, write: false }) },
+  { weight: 1, arbitrary: fc.constant({ read: false, write: false }) },
+);
+
+export function shadowLeafArb(
+  rom: boolean,
+  draw: ShadowDraw = { writeOnly: true },
+): fc.Arbitrary<ShadowLeaf> {
   return fc
     .record({
       target: fc.oneof(
@@ -129,12 +159,15 @@ export function shadowLeafArb(rom: boolean): fc.Arbitrary<ShadowLeaf> {
         { weight: rom ? 3 : 0, arbitrary: fc.constant("rom" as const) },
         { weight: 1, arbitrary: fc.constant("outside" as const) },
       ),
-      rights: rightsArb,
+      rights: draw.writeOnly ? rightsArb : readableRightsArb,
     })
     .map((r) => ({ target: r.target, ...r.rights }));
 }
 
-export function shadowTablePlanArb(rom: boolean): fc.Arbitrary<ShadowTablePlan> {
+export function shadowTablePlanArb(
+  rom: boolean,
+  draw: ShadowDraw = { writeOnly: true },
+): fc.Arbitrary<ShadowTablePlan> {
   return fc.record({
     slots: fc.array(
       fc.record({
@@ -142,14 +175,14 @@ export function shadowTablePlanArb(rom: boolean): fc.Arbitrary<ShadowTablePlan> 
           { weight: 3, arbitrary: fc.constant("4K" as const) },
           { weight: 1, arbitrary: fc.constant("2M" as const) },
         ),
-        leaf: fc.option(shadowLeafArb(rom), { freq: 5 }),
+        leaf: fc.option(shadowLeafArb(rom, draw), { freq: 5 }),
       }),
       { minLength: SHADOW_SLOTS, maxLength: SHADOW_SLOTS },
     ),
     upper: fc.oneof(
       { weight: 6, arbitrary: fc.constant({ read: true, write: true }) },
       { weight: 1, arbitrary: fc.constant({ read: true, write: false }) },
-      { weight: 1, arbitrary: fc.constant({ read: false, write: true }) },
+      { weight: draw.writeOnly ? 1 : 0, arbitrary: fc.constant({ read: false, write: true }) },
     ),
     interruptLeaf: fc.oneof(
       { weight: 3, arbitrary: fc.constant(false) },
@@ -178,16 +211,18 @@ export function shadowRoundArb(o: {
   scalable: boolean;
   pasids: boolean;
   passThrough: boolean;
+  draw?: ShadowDraw;
 }) {
+  const draw = o.draw ?? { writeOnly: true };
   const slot = fc.integer({ min: 0, max: SHADOW_SLOTS - 1 });
   const edit: fc.Arbitrary<ShadowEdit> = fc.oneof(
     {
       weight: 3,
-      arbitrary: fc.record({ kind: fc.constant("remap" as const), slot, leaf: shadowLeafArb(o.rom) }),
+      arbitrary: fc.record({ kind: fc.constant("remap" as const), slot, leaf: shadowLeafArb(o.rom, draw) }),
     },
     {
       weight: 2,
-      arbitrary: fc.record({ kind: fc.constant("rights" as const), slot, leaf: shadowLeafArb(o.rom) }),
+      arbitrary: fc.record({ kind: fc.constant("rights" as const), slot, leaf: shadowLeafArb(o.rom, draw) }),
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("unmap" as const), slot }) },
     { weight: 2, arbitrary: fc.constant({ kind: "switch" as const }) },

@@ -4,7 +4,8 @@
  * failing input. [HARNESS-TRACE-6] An adapter or protocol error is not a verdict: it propagates.
  */
 import type fc from "fast-check";
-import { CaseFailed, GuestCase } from "./guest-case.ts";
+import { CaseFailed } from "./case-failed.ts";
+import { GuestCase } from "./guest-case.ts";
 import type { PropertyContext, PropertyOutcome } from "./property.ts";
 import { runCases } from "./run-cases.ts";
 

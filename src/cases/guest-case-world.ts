@@ -5,6 +5,7 @@
  * Actions are small and total: a generated command never needs to know the world's history.
  */
 
+import { pasidTag } from "../contract/surface.ts";
 import type { DmaResult, PlatformConfig } from "../contract/types.ts";
 import { DriverError } from "../driver/errors.ts";
 import {
@@ -26,7 +27,8 @@ import {
 import type { Descriptor } from "../spec/descriptor.ts";
 import type { PagingLevel } from "../spec/paging-entry.ts";
 import { PGTT } from "../spec/pasid-entry.ts";
-import { CaseFailed, type GuestCase } from "./guest-case.ts";
+import { CaseFailed } from "./case-failed.ts";
+import type { GuestCase } from "./guest-case.ts";
 
 export type DomainKind = "second" | "first" | "pass-through" | "nested";
 
@@ -443,7 +445,7 @@ export class GuestWorld {
     this.noteEdit({
       kind: "entry",
       dev: dev % this.sids.length,
-      ...(pasid === undefined ? {} : { pasid }),
+      ...pasidTag(pasid),
       ...(before === undefined ? {} : { before }),
     });
   }
@@ -592,7 +594,7 @@ export class GuestWorld {
       iova: o.iova,
       len: o.len,
       write: o.write,
-      ...(o.pasid === undefined ? {} : { pasid: o.pasid, priv: o.priv ?? false }),
+      ...pasidTag(o.pasid, o.priv ?? false),
       ...(o.write ? { data: this.nextData(o.len) } : {}),
     };
     return this.gc.model.platform.dma(req);

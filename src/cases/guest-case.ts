@@ -6,28 +6,13 @@
  * every write is judged. [ORACLE-JUDGE-4] [ORACLE-JUDGE-7]
  */
 
-import { bytesToHex, decodeConfig, encodeConfig, u64ToHex } from "../contract/codec.ts";
-import type { DmaRequest, DmaResult, Model, PlatformConfig, PlatformSurface } from "../contract/types.ts";
-import type { Json } from "../contract/wire.ts";
-import type { OracleStep, Violation } from "../oracle/index.ts";
+import { checkEncodable } from "../contract/codec.ts";
+import { decodeCall, encodeArgs, invoke, type SurfaceCall, surfaceModel } from "../contract/surface.ts";
+import type { DmaResult, Model, PlatformConfig } from "../contract/types.ts";
+import { isOracleMethod, type OracleMethod, type OracleStep, type Violation } from "../oracle/index.ts";
+import { CaseFailed } from "./case-failed.ts";
 import { StepOracle, violationReport } from "./guest-case-judge.ts";
-import type { CaseFailure, PropertyContext } from "./property.ts";
-
-/** A case ends early with this: the model did something the property does not permit. */
-export class CaseFailed extends Error {
-  constructor(readonly failure: CaseFailure) {
-    super(failure.message);
-    this.name = "CaseFailed";
-  }
-}
-
-/** Fail the current case (a check of a property beyond the oracle's judgement). */
-export function failCase(
-  message: string,
-  detail: { step?: number; observed?: Json; permitted?: Json } = {},
-): never {
-  throw new CaseFailed({ message, ...detail });
-}
+import type { PropertyContext } from "./property.ts";
 
 export class GuestCase {
   /** The model to drive: every surface call is counted and judged. */
@@ -82,19 +67,21 @@ export class GuestCase {
 
   /**
    * Make one call and judge it. A call that raises an error is a step too (the trace records it)
-   * but leaves nothing to judge. `encodable` rejects, before any step, the values the trace
-   * encoding rejects (as recording them would).
+   * but leaves nothing to judge. Values the trace encoding rejects are rejected before any step
+   * (as recording them would).
    */
-  private async judged<T>(
-    op: OracleStep["op"],
-    encodable: () => void,
-    call: () => Promise<T>,
-    step: (value: T) => OracleStep,
-  ): Promise<T> {
-    encodable();
+  private async judged(inner: Model, call: SurfaceCall<OracleMethod>): Promise<unknown> {
+    let args = call.args;
+    // The oracle gets the configuration as a trace carries it (encoded and decoded).
+    if (call.op === "reset") args = decodeCall("reset", encodeArgs(call)).args;
+    else checkEncodable((hex) => encodeArgs(call, hex));
     this.steps++;
-    const value = await call();
-    this.judgeLast(op, step(value));
+    const value = await invoke(inner, call, (lacks) => new Error(`the model has no ${lacks}`));
+    this.judgeLast(call.op, { op: call.op, args, result: value } as OracleStep);
+    if (call.op === "dma") {
+      const [req] = call.args;
+      if (req.write && (value as DmaResult).status === "ok") await this.resolveWrites(req.len);
+    }
     return value;
   }
 
@@ -110,81 +97,15 @@ export class GuestCase {
       }
   }
 
+  /** The platform's calls judged; the host surface as it is (guest cases judge no host call). */
   private wrap(inner: Model): Model {
-    const p = (): PlatformSurface => inner.platform;
-    const platform: PlatformSurface = {
-      writeGuest: (gpa, bytes) =>
-        this.judged(
-          "writeGuest",
-          () => {
-            u64(gpa);
-            bytesOf(bytes);
-          },
-          () => p().writeGuest(gpa, bytes),
-          () => ({ op: "writeGuest", args: [gpa, bytes] }),
-        ),
-      readGuest: (gpa, len) =>
-        this.judged(
-          "readGuest",
-          () => u64(gpa),
-          () => p().readGuest(gpa, len),
-          (result) => ({ op: "readGuest", args: [gpa, len], result }),
-        ),
-      writeReg: (off, value, width) =>
-        this.judged(
-          "writeReg",
-          () => u64(value),
-          () => p().writeReg(off, value, width),
-          () => ({ op: "writeReg", args: [off, value, width] }),
-        ),
-      readReg: (off, width) =>
-        this.judged(
-          "readReg",
-          () => undefined,
-          () => p().readReg(off, width),
-          (result) => ({ op: "readReg", args: [off, width], result }),
-        ),
-      dma: async (req: DmaRequest): Promise<DmaResult> => {
-        const r = await this.judged(
-          "dma",
-          () => {
-            u64(req.iova);
-            if (req.data !== undefined) bytesOf(req.data);
-          },
-          () => p().dma(req),
-          (result) => ({ op: "dma", args: [req], result }),
-        );
-        if (req.write && r.status === "ok") await this.resolveWrites(req.len);
-        return r;
-      },
-    };
-    return {
+    const model = surfaceModel({
       describe: () => inner.describe(),
-      reset: (config) => {
-        // The oracle gets the configuration as a trace carries it (encoded and decoded).
-        let encoded: Json;
-        return this.judged(
-          "reset",
-          () => {
-            encoded = encodeConfig(config);
-          },
-          () => inner.reset(config),
-          () => ({ op: "reset", args: [decodeConfig(encoded)] }),
-        );
-      },
-      platform,
       close: () => inner.close(),
-      ...(inner.host === undefined ? {} : { host: inner.host }),
-    };
+      has: isOracleMethod,
+      call: (call) => this.judged(inner, call as SurfaceCall<OracleMethod>),
+    });
+    if (inner.host !== undefined) model.host = inner.host;
+    return model;
   }
-}
-
-/** Throws as the trace encoding would for a value outside u64. */
-function u64(v: bigint): void {
-  if (typeof v !== "bigint" || v < 0n || v >= 1n << 64n) u64ToHex(v);
-}
-
-/** Throws as the trace encoding would for bytes that are not a Uint8Array. */
-function bytesOf(b: Uint8Array): void {
-  if (!(b instanceof Uint8Array)) bytesToHex(b);
 }

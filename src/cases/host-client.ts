@@ -2,9 +2,11 @@
  * The iommufd and VFIO cdev calls host properties make through a model's HostSurface, with the
  * uAPI codecs, each returning its errno and result. Host device ids follow docs/protocol.md: the
  * passed-through devices of the configuration are 1, 2, … in order; user memory is guest memory
- * at 0x4000_0000 + GPA ([VMM-S2-1] [HOST-XLATE-1]).
+ * at 0x4000_0000 + GPA ([VMM-S2-1] [HOST-XLATE-1]). Methods are named after the ioctls they
+ * issue, as in the VMM's HostIo (src/vmm/host-io.ts): getHwInfo, ioasAlloc, hwptAllocPaging, ….
  */
 
+import { pasidTag } from "../contract/surface.ts";
 import type { HostSurface, IoctlResult } from "../contract/types.ts";
 import {
   destroyCodec,
@@ -77,7 +79,7 @@ export class HostClient {
     return { errno: raw.errno, value: ioasUnmapCodec.decode(raw.bytes).length, raw };
   }
 
-  async hwptPaging(
+  async hwptAllocPaging(
     devId: number,
     ptId: number,
     o: { nestParent?: boolean; pasid?: boolean } = {},
@@ -87,7 +89,7 @@ export class HostClient {
   }
 
   /** A nested HWPT: the guest's 4-level first-stage table at `pgtbl` (a GPA) on `parent`. */
-  async hwptNested(
+  async hwptAllocNested(
     devId: number,
     parent: number,
     pgtbl: bigint,
@@ -109,7 +111,7 @@ export class HostClient {
     return { errno: raw.errno, value: hwptInvalidateCodec.decode(raw.bytes).entry_num, raw };
   }
 
-  async hwInfo(
+  async getHwInfo(
     devId: number,
   ): Promise<Call<{ type: number; maxPasidLog2: number; flags: number; cap: bigint; ecap: bigint }>> {
     const raw = await this.call(hwInfoRequest(devId, PAYLOAD));
@@ -157,7 +159,7 @@ export class HostClient {
       iova,
       len: 8,
       write: false,
-      ...(pasid === undefined ? {} : { pasid, priv: false }),
+      ...pasidTag(pasid, false),
     });
   }
 }

@@ -48,11 +48,18 @@ export interface PropertyContext {
   caseFailed(failure: CaseFailure): Promise<void>;
   /** Cases done so far (progress display). */
   progress(done: number): void;
+  /**
+   * Why the run was interrupted (a signal), or undefined. A property checks it before each
+   * case and stops generating; the harness reports the property as incomplete. [HARNESS-STOP-1]
+   */
+  interrupted?(): string | undefined;
 }
 
 export type PropertyOutcome =
   | { status: "pass"; runs: number }
   | { status: "fail"; runs: number; seed: number; path: string; message: string; shrinks?: number }
+  /** Stopped by the time limit before its cases were all run. [HARNESS-STOP-2] */
+  | { status: "incomplete"; runs: number; reason: string }
   /** Decided at run time, for example when the model refuses every configuration tried. */
   | { status: "skip"; reason: string };
 
@@ -70,19 +77,4 @@ export interface PropertyDefinition {
    * tolerance: known deviations to judge with their relaxations (replay --known).
    */
   judge?(trace: Trace, tolerance?: Tolerance): StepJudge;
-}
-
-/** Shell-style globs (* and ?), comma-separated alternatives, matched against whole ids. */
-export function matchesGlob(id: string, globs: string): boolean {
-  return globs
-    .split(",")
-    .map((g) => g.trim())
-    .filter((g) => g !== "")
-    .some((g) => {
-      const re = g
-        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-        .replace(/\*/g, ".*")
-        .replace(/\?/g, ".");
-      return new RegExp(`^${re}$`).test(id);
-    });
 }

@@ -5,6 +5,7 @@
  * model's failure too; anything else (an adapter or protocol error) is not a verdict and
  * propagates. With ctx.path set, exactly that case is replayed.
  */
+import { setImmediate as nextMacrotask } from "node:timers/promises";
 import fc from "fast-check";
 import { DriverError } from "../driver/errors.ts";
 import type { CaseFailure, PropertyContext, PropertyOutcome } from "./property.ts";
@@ -19,6 +20,32 @@ export function driverGaveUp(e: unknown): CaseFailure | undefined {
   return undefined;
 }
 
+/** Thrown at the start of a case once the run is interrupted: fast-check ends without running it. */
+export class RunInterrupted extends Error {
+  override readonly name = "RunInterrupted";
+}
+
+/**
+ * Called at the start of every case: lets signals and timers in (an in-process model runs on
+ * microtasks only) and stops at once after an interrupt. [HARNESS-STOP-1]
+ */
+export async function enterCase(ctx: PropertyContext): Promise<void> {
+  await nextMacrotask();
+  const interrupted = ctx.interrupted?.();
+  if (interrupted !== undefined) throw new RunInterrupted(interrupted);
+}
+
+/** The outcome of a run the time limit cut short, or undefined. [HARNESS-STOP-2] */
+export function cutShort(ctx: PropertyContext, details: fc.RunDetails<unknown>): PropertyOutcome | undefined {
+  const wanted = ctx.path === undefined ? ctx.runs : 1;
+  if (details.failed || !details.interrupted || details.numRuns >= wanted) return undefined;
+  return {
+    status: "incomplete",
+    runs: details.numRuns,
+    reason: `the time limit stopped it after ${details.numRuns} of ${wanted} cases`,
+  };
+}
+
 export async function runCases<C, T>(
   ctx: PropertyContext,
   input: fc.Arbitrary<T>,
@@ -30,6 +57,7 @@ export async function runCases<C, T>(
   let done = 0;
   let lastFailure = "";
   const property = fc.asyncProperty(input, async (value) => {
+    await enterCase(ctx);
     ctx.beginCase();
     const c = newCase();
     try {
@@ -52,6 +80,8 @@ export async function runCases<C, T>(
     ...(ctx.shrink === false ? { endOnFailure: true } : {}),
     ...(ctx.timeLimitMs === undefined ? {} : { interruptAfterTimeLimit: ctx.timeLimitMs }),
   });
+  const incomplete = cutShort(ctx, details as fc.RunDetails<unknown>);
+  if (incomplete !== undefined) return incomplete;
   if (!details.failed) return { status: "pass", runs: details.numRuns };
   const err = details.errorInstance as Error | null | undefined;
   if (err !== null && err !== undefined && !/Property failed by returning false/.test(err.message)) throw err;

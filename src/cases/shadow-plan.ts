@@ -83,5 +83,6 @@ export interface ShadowDma {
   page: number;
   word: number;
   write: boolean;
+  /** The PASID entry: 0 (RID_PASID, a request without PASID) or 1 (when the vIOMMU has PASIDs). */
   pasid: 0 | 1;
 }

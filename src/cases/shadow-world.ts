@@ -8,6 +8,7 @@
  * [VMM-SHADOW-2] [VMM-SHADOW-3] [VMM-SHADOW-5]
  */
 
+import { pasidTag } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import {
   type ContextTables,
@@ -101,10 +102,12 @@ export class ShadowWorld {
     vc: VmmCase,
     config: PlatformConfig,
     plans: readonly ShadowTablePlan[],
+    opts: { queue: boolean } = { queue: true },
   ): Promise<ShadowWorld> {
     await vc.model.reset(config);
     const driver = await GuestDriver.create(vc.model.platform, config.memory);
-    await driver.setupQueue();
+    // Without the queue, invalidations go through CCMD and the IOTLB registers (legacy mode).
+    if (opts.queue) await driver.setupQueue();
     const levels = config.viommu.awBits === 39 ? 3 : 4;
     const tables: PageTable<"second">[] = [];
     for (const p of plans) tables.push(await driver.newPageTable("second", levels, p.upper));
@@ -329,7 +332,7 @@ export class ShadowWorld {
       iova: this.iovaOf(d),
       len: 8,
       write: false,
-      ...(d.pasid === 1 && this.pasidRequests ? { pasid: 1, priv: false } : {}),
+      ...pasidTag(d.pasid === 1 && this.pasidRequests ? 1 : undefined, false),
     };
     return judgedDma(this.vc, this.tags, req, d.write && this.config.devices[dev]?.kind === "passthrough");
   }

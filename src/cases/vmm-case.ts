@@ -5,27 +5,15 @@
  * failing input. An adapter or protocol error is not a verdict: it propagates.
  */
 import type fc from "fast-check";
-import type { Model, PlatformSurface } from "../contract/types.ts";
+import { invoke, surfaceFunction, surfaceModel } from "../contract/surface.ts";
+import type { Model } from "../contract/types.ts";
 import type { Json } from "../contract/wire.ts";
+import { isOracleMethod } from "../oracle/index.ts";
 import { TraceRecorder } from "../trace/recorder.ts";
-import type { CaseFailure, PropertyContext, PropertyOutcome } from "./property.ts";
+import { CaseFailed } from "./case-failed.ts";
+import type { PropertyContext, PropertyOutcome } from "./property.ts";
 import { runCases } from "./run-cases.ts";
 import { VmmStepJudge } from "./vmm-judge.ts";
-
-export class VmmCaseFailed extends Error {
-  constructor(readonly failure: CaseFailure) {
-    super(failure.message);
-    this.name = "VmmCaseFailed";
-  }
-}
-
-/** End the case: the model did something the property does not permit. */
-export function fail(
-  message: string,
-  detail: { step?: number; observed?: Json; permitted?: Json } = {},
-): never {
-  throw new VmmCaseFailed({ message, ...detail });
-}
 
 export class VmmCase {
   readonly model: Model;
@@ -55,7 +43,7 @@ export class VmmCase {
     if (step.op === "dma") this.ctx.check(index);
     if (v !== undefined) {
       this.ctx.check(index);
-      throw new VmmCaseFailed({
+      throw new CaseFailed({
         step: index,
         message: v.message,
         observed: v.observed,
@@ -77,29 +65,20 @@ export class VmmCase {
     return value;
   }
 
+  /** The oracle's calls judged; hostView and the host surface as they are (judged by replay only). */
   private wrap(inner: Model): Model {
-    const p = (): PlatformSurface => inner.platform;
-    const platform: PlatformSurface = {
-      writeGuest: (gpa, bytes) => this.judged(() => p().writeGuest(gpa, bytes)),
-      readGuest: (gpa, len) => this.judged(() => p().readGuest(gpa, len)),
-      writeReg: (off, value, width) => this.judged(() => p().writeReg(off, value, width)),
-      readReg: (off, width) => this.judged(() => p().readReg(off, width)),
-      dma: (req) => this.judged(() => p().dma(req)),
-    };
-    if (inner.platform.hostView !== undefined || p().hostView !== undefined) {
-      platform.hostView = () => {
-        const hv = p().hostView;
-        if (hv === undefined) throw new Error("the model has no hostView");
-        return hv.call(p());
-      };
-    }
-    return {
+    const missing = (lacks: string) => new Error(`the model has no ${lacks}`);
+    const model = surfaceModel({
       describe: () => inner.describe(),
-      reset: (config) => this.judged(() => inner.reset(config), true),
-      platform,
       close: () => inner.close(),
-      ...(inner.host === undefined ? {} : { host: inner.host }),
-    };
+      has: (m) => isOracleMethod(m) || (m === "hostView" && surfaceFunction(inner, m) !== undefined),
+      call: (c) =>
+        isOracleMethod(c.op)
+          ? this.judged(() => invoke(inner, c, missing), c.op === "reset")
+          : invoke(inner, c, missing),
+    });
+    if (inner.host !== undefined) model.host = inner.host;
+    return model;
   }
 }
 
@@ -114,6 +93,6 @@ export function runVmmCases<T>(
     input,
     () => new VmmCase(ctx),
     body,
-    (e) => (e instanceof VmmCaseFailed ? e.failure : undefined),
+    (e) => (e instanceof CaseFailed ? e.failure : undefined),
   );
 }

@@ -41,7 +41,7 @@ export function expectedRefusal(config: PlatformConfig): Refusal | undefined {
         return { check: "extended-accessed", pattern: /EAFS|extended accessed/i };
     }
     // [VMM-COMPAT-11] every passed-through device needs caching mode ([VMM-SHADOW-1] its second-stage case).
-    if (!v.cachingMode) return { check: "caching-mode", pattern: /caching mode|CM/i };
+    if (!v.cachingMode) return { check: "caching-mode", pattern: /caching[ -]mode|\bCM\b/i };
   }
   return undefined;
 }

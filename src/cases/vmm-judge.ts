@@ -9,10 +9,11 @@
  * The same judge serves live cases and `replay`, so both judge alike.
  */
 
-import { decodeConfig, decodeDmaRequest, decodeDmaResult, hexToBytes, hexToU64 } from "../contract/codec.ts";
+import { decodeConfig } from "../contract/codec.ts";
+import { decodeCall, decodeStep } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
-import type { Json, ParamsOf, ResultOf } from "../contract/wire.ts";
-import { decodeFingerprint, Oracle, type Violation } from "../oracle/index.ts";
+import type { Json } from "../contract/wire.ts";
+import { decodeFingerprint, isOracleMethod, Oracle, type Violation } from "../oracle/index.ts";
 import type { StepOutcome, Trace, TraceStep } from "../trace/types.ts";
 import { type Judgement, recordedResultJudge, type StepJudge } from "./judge.ts";
 import { judgeReset } from "./vmm-compat.ts";
@@ -126,49 +127,20 @@ export class VmmStepJudge {
   feed(step: Pick<TraceStep, "op" | "args">, outcome: StepOutcome): Violation | undefined {
     if (step.op === "reset") {
       // [ORACLE-JUDGE-7] a reset is judged too: accepted or refused as the VMM-COMPAT rules say.
-      const config = decodeConfig((step.args as ParamsOf["reset"]).config);
+      const config = decodeCall("reset", step.args).args[0];
       if (outcome.error === undefined) this.start(config);
       else this.stop();
       return judgeReset(config, outcome);
     }
     if (outcome.error !== undefined) return undefined;
-    const r = outcome.result;
     const o = this.oracle;
-    if (o === undefined) return undefined;
-    const v = (() => {
-      switch (step.op) {
-        case "writeGuest": {
-          const a = step.args as ParamsOf["writeGuest"];
-          return o.observe({ op: "writeGuest", args: [hexToU64(a.gpa), hexToBytes(a.data)] });
-        }
-        case "readGuest": {
-          const a = step.args as ParamsOf["readGuest"];
-          const data = hexToBytes((r as ResultOf["readGuest"]).data);
-          return o.observe({ op: "readGuest", args: [hexToU64(a.gpa), a.len], result: data });
-        }
-        case "writeReg": {
-          const a = step.args as ParamsOf["writeReg"];
-          return o.observe({ op: "writeReg", args: [a.off, hexToU64(a.value), a.width] });
-        }
-        case "readReg": {
-          const a = step.args as ParamsOf["readReg"];
-          const value = hexToU64((r as ResultOf["readReg"]).value);
-          return o.observe({ op: "readReg", args: [a.off, a.width], result: value });
-        }
-        case "dma": {
-          const req = decodeDmaRequest(step.args as unknown as ParamsOf["dma"]);
-          const res = decodeDmaResult(r as unknown as ResultOf["dma"]);
-          const s2 = this.s2.get(req.sid);
-          if (s2 !== undefined) {
-            const pv = judgePassthroughDma(o, s2, req, res);
-            return pv === undefined ? { ok: true as const } : { ok: false as const, violation: pv };
-          }
-          return o.observe({ op: "dma", args: [req], result: res });
-        }
-        default:
-          return { ok: true as const };
-      }
-    })();
+    if (o === undefined || !isOracleMethod(step.op)) return undefined;
+    const s = decodeStep(step.op, step.args, outcome.result);
+    if (s.op === "dma") {
+      const s2 = this.s2.get(s.args[0].sid);
+      if (s2 !== undefined) return judgePassthroughDma(o, s2, s.args[0], s.result);
+    }
+    const v = o.observe(s);
     return v.ok ? undefined : v.violation;
   }
 
@@ -193,11 +165,11 @@ export class VmmStepJudge {
 export function vmmJudge(trace: Trace): StepJudge {
   const judge = new VmmStepJudge(trace.steps[0]?.op === "reset" ? undefined : trace.config);
   const recorded = recordedResultJudge(trace);
-  const hostOps = new Set(["hostView", "ioctl", "deviceIoctl", "hostDma"]);
   return {
     judgesResets: true,
     onStep(step, outcome): Judgement {
-      if (hostOps.has(step.op)) return recorded.onStep(step, outcome);
+      // hostView and the host surface: not the oracle's, compared with their recording.
+      if (!isOracleMethod(step.op)) return recorded.onStep(step, outcome);
       const v = judge.feed(step, outcome);
       return v === undefined
         ? { ok: true }

@@ -60,7 +60,10 @@ export type VmmCommand =
   | { op: "srtp" }
   /** Translation off, then on again. */
   | { op: "te" }
-  /** A DMA by device `dev`: PASID 0 means a request without PASID (RID_PASID 0). */
+  /**
+   * A DMA by device `dev` through PASID entry `pasid`, as set and cleared above: entry 0 is the
+   * context's RID_PASID, so its requests carry no PASID (src/driver, requestPasid).
+   */
   | { op: "dma"; dev: number; pasid: number; slot: number; offset: number; write: boolean; priv: boolean };
 
 /** One line per command, for traces. */

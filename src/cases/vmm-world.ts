@@ -6,6 +6,7 @@
  * (and, for passed-through devices, stage 2) judges it.
  */
 
+import { pasidTag } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import {
   type ContextTables,
@@ -22,6 +23,7 @@ import {
   pasidCachePasid,
   pasidIotlbPasid,
   passThroughEntry,
+  requestPasid,
   scalableContext,
 } from "../driver/index.ts";
 import { fingerprintPage, fingerprintWord } from "../oracle/index.ts";
@@ -169,7 +171,7 @@ export class VmmWorld {
       iova,
       len: 8,
       write: false,
-      ...(pasid === 0 ? {} : { pasid, priv }),
+      ...pasidTag(requestPasid(pasid), priv),
     };
     return judgedDma(this.vc, this.tags, req, write && this.isPassthrough(dev));
   }

@@ -16,13 +16,21 @@ export interface CliIO {
   err(text: string): void;
   /** Whether stdout is a terminal (progress display). */
   isTTY: boolean;
+  /** Colours in the text on stdout (a terminal without NO_COLOR). */
+  color?: boolean;
+  /** The terminal to draw the run's progress line on (stdout, when it is one). */
+  terminal?: NodeJS.WriteStream;
   /** Base for relative paths. */
   cwd: string;
 }
 
-/** 1 if anything failed, else 2 if anything broke, else 0. */
-export function exitCodeFor(failed: number, errors: number): number {
+/** Nothing failed or broke, but a property was cut short or not run (time limit). [HARNESS-EXIT-3] */
+export const EXIT_INCOMPLETE = 3;
+
+/** 1 if anything failed, else 2 if anything broke, else 3 if anything is incomplete, else 0. */
+export function exitCodeFor(failed: number, errors: number, incomplete = 0): number {
   if (failed > 0) return EXIT_FAILED;
   if (errors > 0) return EXIT_ERROR;
+  if (incomplete > 0) return EXIT_INCOMPLETE;
   return EXIT_OK;
 }

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ADAPTER_FORMS, importBuiltIn } from "../adapters/adapter-spec.ts";
+import { MODULE_EXT, PACKAGE_ROOT } from "../contract/package-files.ts";
 import { type CliIO, EXIT_OK, UsageError } from "./errors.ts";
 import { loadRegistry } from "./registry.ts";
 import { addDeclaredRules, parseRules, rulesReport, scanCitations } from "./rules.ts";
@@ -10,7 +11,7 @@ import { addDeclaredRules, parseRules, rulesReport, scanCitations } from "./rule
 export const LIST_TOPICS = ["properties", "rules", "mutants", "adapters"] as const;
 
 /** The repository root (where spec/, test/ and properties/ are). */
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const REPO_ROOT = PACKAGE_ROOT;
 
 export async function listCommand(topic: string, opts: { registry?: string }, io: CliIO): Promise<number> {
   switch (topic) {
@@ -35,16 +36,21 @@ export async function listCommand(topic: string, opts: { registry?: string }, io
       return EXIT_OK;
     }
     case "adapters": {
+      // The built-in adapters' modules, beside this file's folder, as source or compiled.
       const have = (rel: string): string =>
-        existsSync(join(REPO_ROOT, "src", rel)) ? "" : "  (not in this build)";
+        existsSync(fileURLToPath(new URL(`../adapters/${rel}${MODULE_EXT}`, import.meta.url)))
+          ? ""
+          : "  (not in this build)";
       const notes: Record<(typeof ADAPTER_FORMS)[number], string> = {
-        "reference[:key=value,...]": `the reference model; options: cache capacities (context, pasid, iotlb, psc)${have("platform/reference.ts")}`,
-        "mutant:ID": `the reference with one known bug; see \`list mutants\`${have("platform/mutants.ts")}`,
-        "qemu[:key=value,...]": `QEMU's intel-iommu over qtest${have("platform/qemu/adapter.ts")}`,
-        "module:PATH": "a module exporting createModel() (or a default factory) returning a Model",
+        "reference[:key=value,...]": `the reference model; options: cache capacities (context, pasid, iotlb, psc)${have("reference")}`,
+        "mutant:ID": `the reference with one known bug; see \`list mutants\`${have("mutants")}`,
+        "qemu[:key=value,...]": `QEMU's intel-iommu over qtest${have("qemu/adapter")}`,
+        "qemu:nested[,key=value,...]": `QEMU's VMM side: a passed-through device in a nested guest (qemu setup --nested)${have("qemu-nested/adapter")}`,
+        "module:PATH[?key=value,...]":
+          "a module exporting createModel(options) (or a default factory) returning a Model; see docs/adapters.md",
         "stdio:COMMAND": "a process speaking the JSON-lines protocol of docs/protocol.md",
       };
-      for (const form of ADAPTER_FORMS) io.out(`${form.padEnd(26)} ${notes[form]}\n`);
+      for (const form of ADAPTER_FORMS) io.out(`${form.padEnd(28)} ${notes[form]}\n`);
       return EXIT_OK;
     }
     default:

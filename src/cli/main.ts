@@ -8,15 +8,19 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { AdapterLoadError, AdapterSpecError } from "../adapters/adapter-spec.ts";
 import { ModelRequestError, ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
+import { REPORT_FORMATS, type ReportFormat } from "../runner/reports/index.ts";
 import { TraceLoadError } from "../trace/load.ts";
+import { wantsColor } from "./colors.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
+import { mergeCommand } from "./merge.ts";
 import { mutantsCommand } from "./mutants.ts";
 import { registerQemuCommand } from "./qemu.ts";
 import { reachCommand } from "./reach.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
+import { parseShard } from "./shard.ts";
 
 function positiveInt(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
@@ -25,10 +29,26 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** fast-check seeds are 32-bit: a larger one would silently run as another seed. */
 function seedValue(value: string): number {
-  if (!/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)))
-    throw new InvalidArgumentError("must be an integer");
-  return Number(value) | 0;
+  if (!/^-?[0-9]+$/.test(value)) throw new InvalidArgumentError("must be an integer");
+  const n = Number(value);
+  if (n < -0x8000_0000 || n > 0x7fff_ffff)
+    throw new InvalidArgumentError(
+      "fast-check seeds are 32-bit: give an integer from -2147483648 to 2147483647",
+    );
+  return n;
+}
+
+function reportFormats(value: string): ReportFormat[] {
+  const formats = value.split(",").map((f) => f.trim());
+  for (const f of formats) {
+    if (!(REPORT_FORMATS as string[]).includes(f))
+      throw new InvalidArgumentError(
+        `"${f}" is not a report format; choose from ${REPORT_FORMATS.join(", ")}`,
+      );
+  }
+  return formats as ReportFormat[];
 }
 
 function positiveNumber(value: string): number {
@@ -64,10 +84,10 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .description("run the properties against an adapter")
     .option(
       "--adapter <spec>",
-      "reference, mutant:ID, qemu[:k=v,...], module:PATH or stdio:COMMAND",
+      "reference, mutant:ID, qemu[:k=v,...], qemu:nested[,k=v,...], module:PATH or stdio:COMMAND",
       "reference",
     )
-    .option("--property <glob>", "only properties whose id matches (*, ?, comma-separated)")
+    .option("--property <glob>", "only properties whose id matches (globs, comma-separated; !GLOB excludes)")
     .addOption(new Option("--runs <n>", "cases per property").argParser(positiveInt).default(100))
     .addOption(new Option("--seed <s>", "fast-check seed (default: random, printed)").argParser(seedValue))
     .addOption(
@@ -76,9 +96,19 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       ),
     )
     .addOption(
-      new Option("--report <format>", "report format").choices(["text", "json", "junit"]).default("text"),
+      new Option(
+        "--report <formats>",
+        `reports written to OUT, comma-separated: ${REPORT_FORMATS.join(", ")} (the text report is always on stdout)`,
+      )
+        .argParser(reportFormats)
+        .default(["text"], "text"),
     )
-    .option("--out <dir>", "directory for traces and the report file", "out")
+    .option("--out <dir>", "directory for traces and the report files", "out")
+    .addOption(
+      new Option("--shard <i/n>", "run shard i of n of the selected properties (needs --seed)").argParser(
+        parseShard,
+      ),
+    )
     .addOption(
       new Option("--time-limit <s>", "time budget for the whole run, in seconds").argParser(positiveNumber),
     )
@@ -89,6 +119,21 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (opts) => setCode(await runCommand(opts, io)));
+
+  program
+    .command("merge")
+    .description("merge the JSON reports of the shards of a run (run --shard i/n) into one report")
+    .argument("<reports...>", "the shards' report.json files")
+    .option("--out <dir>", "directory for the merged report files", "out")
+    .addOption(
+      new Option(
+        "--report <formats>",
+        `reports written to OUT, comma-separated: ${REPORT_FORMATS.join(", ")}`,
+      )
+        .argParser(reportFormats)
+        .default(["json", "junit"], "json,junit"),
+    )
+    .action(async (files: string[], opts) => setCode(await mergeCommand(files, opts, io)));
 
   program
     .command("replay")
@@ -156,6 +201,8 @@ export function processIO(): CliIO {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
     isTTY: process.stdout.isTTY === true,
+    color: wantsColor(process.stdout.isTTY === true),
+    ...(process.stdout.isTTY === true ? { terminal: process.stdout } : {}),
     cwd: process.cwd(),
   };
 }

@@ -6,12 +6,12 @@
  * result is lost silently. [HARNESS-MUTANT-1]
  */
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { packageFile } from "../contract/package-files.ts";
 import type { CliIO } from "./errors.ts";
 import type { MutantRow } from "./mutant-run.ts";
 import { createProgress } from "./progress.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/iommu-conformance.js", import.meta.url));
+const BIN = packageFile("bin/iommu-conformance.js");
 
 /** The `--unsound` value: property ids that fail on the reference, comma-separated ("" for none). */
 export function formatUnsound(unsound: ReadonlyMap<string, string>): string {

@@ -5,9 +5,10 @@
  */
 import { resolve } from "node:path";
 import { loadAdapter } from "../adapters/adapter-spec.ts";
-import { matchesGlob, type PropertyDefinition } from "../cases/property.ts";
+import type { PropertyDefinition } from "../cases/property.ts";
 import { type PropertyResult, runProperties } from "../runner/runner.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
+import { matchesGlob } from "./glob.ts";
 import { listMutants } from "./list.ts";
 import { type MutantRow, runMutant } from "./mutant-run.ts";
 import { formatUnsound, parseUnsound, runInChildren } from "./mutants-children.ts";
@@ -85,8 +86,14 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? "? s" : `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** Cell of the matrix: K killed, . held, s skipped, E error. */
-const CELL: Record<PropertyResult["status"], string> = { fail: "K", pass: ".", skip: "s", error: "E" };
+/** Cell of the matrix: K killed, . held, s skipped, E error, i incomplete (time limit). */
+const CELL: Record<PropertyResult["status"], string> = {
+  fail: "K",
+  pass: ".",
+  skip: "s",
+  error: "E",
+  incomplete: "i",
+};
 
 /**
  * [HARNESS-MUTANT-1] The matrix (mutant × property), then one line per mutant: by what, how long

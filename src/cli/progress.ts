@@ -2,7 +2,7 @@
  * Progress on a terminal (cli-progress), drawn on stderr and only when stdout is a TTY, so
  * reports and pipes never see it. [HARNESS-REPORT-1]
  */
-import { Presets, SingleBar } from "cli-progress";
+import { MultiBar, Presets, SingleBar } from "cli-progress";
 
 export interface Progress {
   start(label: string, total: number): void;
@@ -36,6 +36,66 @@ export function createProgress(enabled: boolean): Progress {
     stop() {
       if (active) bar.stop();
       active = false;
+    },
+  };
+}
+
+/** The whole run's progress: one line with the cases done of all, the property and an estimate. */
+export interface RunProgress {
+  /** A property starts: `before` cases of the run are behind it. */
+  property(label: string, before: number): void;
+  /** Cases done in the current property. */
+  cases(done: number): void;
+  /** Print text above the line (the report as it streams); without a terminal, just print it. */
+  print(text: string): void;
+  stop(): void;
+}
+
+/**
+ * On a terminal (cli-progress MultiBar, drawn on `stream` = stdout, which is then a terminal
+ * nobody parses) one line stays below the streamed report; elsewhere the text is just printed.
+ * [HARNESS-REPORT-1]
+ */
+export function createRunProgress(
+  stream: NodeJS.WriteStream | undefined,
+  total: number,
+  print: (text: string) => void,
+): RunProgress {
+  if (stream === undefined || stream.isTTY !== true) {
+    return { property() {}, cases() {}, print, stop() {} };
+  }
+  const bars = new MultiBar(
+    {
+      format:
+        "{bar} {value}/{total} cases | {label} | {duration_formatted} elapsed, about {eta_formatted} left",
+      stream,
+      hideCursor: true,
+      clearOnComplete: true,
+      gracefulExit: false,
+      etaBuffer: 50,
+    },
+    Presets.shades_classic,
+  );
+  const bar = bars.create(total, 0, { label: "" });
+  let base = 0;
+  let stopped = false;
+  return {
+    property(label, before) {
+      base = before;
+      bar.update(before, { label });
+    },
+    cases(done) {
+      bar.update(base + done);
+    },
+    print(text) {
+      if (stopped) return print(text);
+      bars.log(text);
+      bars.update();
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      bars.stop();
     },
   };
 }

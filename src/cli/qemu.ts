@@ -13,6 +13,7 @@ import { type Command, Option } from "commander";
 import { loadAdapter } from "../adapters/adapter-spec.ts";
 import { detectQemu, type QemuInstall } from "../adapters/qemu/process.ts";
 import { DEFAULT_ROOT, qemuSetup } from "../adapters/qemu/setup.ts";
+import { nestedDir, nestedSetup, nestedStatus } from "../adapters/qemu-nested/setup.ts";
 import type { StepJudge } from "../cases/judge.ts";
 import type { PropertyDefinition } from "../cases/property.ts";
 import { type ReplayOutcome, replayTrace } from "../runner/replay.ts";
@@ -177,9 +178,21 @@ function register(program: Command, io: CliIO, setCode: (code: number) => void):
     .command("setup")
     .description("prepare QEMU 11.1 in a Debian sid root (idempotent; needs root and debootstrap)")
     .addOption(rootOption())
-    .action(async (opts: { root?: string }) => {
+    .option("--nested", "also build what qemu:nested needs (L1 kernel, root copy, initramfs) beside the root")
+    .action(async (opts: { root?: string; nested?: boolean }) => {
       try {
-        await qemuSetup({ root: rootOf(opts.root, io.cwd), log: (l) => io.out(`${l}\n`) });
+        const root = rootOf(opts.root, io.cwd);
+        const t0 = Date.now();
+        await qemuSetup({ root, log: (l) => io.out(`${l}\n`) });
+        io.out(`sid root: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+        if (opts.nested) {
+          // [QEMU-NEST-1]
+          const r = await nestedSetup(root, (l) => io.out(`${l}\n`));
+          const total = r.steps.reduce((a, x) => a + x.seconds, 0);
+          io.out(
+            `nested setup: ${total.toFixed(1)} s (${r.steps.filter((x) => !x.reused).length} steps done, ${r.steps.filter((x) => x.reused).length} reused)\n`,
+          );
+        }
         setCode(EXIT_OK);
       } catch (e) {
         io.err(`iommu-conformance qemu setup: ${(e as Error).message}\n`);
@@ -192,11 +205,21 @@ function register(program: Command, io: CliIO, setCode: (code: number) => void):
     .description("show the installed QEMUs and their versions, or how to install them")
     .addOption(rootOption())
     .action(async (opts: { root?: string }) => {
-      const found = await findQemus(rootOf(opts.root, io.cwd));
+      const root = rootOf(opts.root, io.cwd);
+      const found = await findQemus(root);
       for (const f of found) {
         if (f.target) io.out(`${f.name}: ${f.target.install.version.text} (--adapter ${f.target.adapter})\n`);
         else io.out(`${f.name}: not available: ${f.missing}\n`);
       }
+      const n = await nestedStatus(root);
+      if (n.ready && n.stamp)
+        io.out(
+          `nested setup in ${nestedDir(root)}: L1 kernel ${n.stamp.kernelRelease}, L2 ${n.stamp.qemu} (--adapter qemu:nested,root=${root})\n`,
+        );
+      else
+        io.out(
+          `nested setup: not available (missing ${n.missing.join(", ")}): iommu-conformance qemu setup --nested\n`,
+        );
       setCode(found.some((f) => f.target) ? EXIT_OK : EXIT_ERROR);
     });
 

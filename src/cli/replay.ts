@@ -4,6 +4,7 @@ import { loadAdapter, parseAdapterSpec } from "../adapters/adapter-spec.ts";
 import { recordedResultJudge, type StepJudge } from "../cases/judge.ts";
 import { countingTolerance } from "../cases/known/index.ts";
 import type { PropertyDefinition } from "../cases/property.ts";
+import { suiteVersion } from "../contract/suite-version.ts";
 import type { Model } from "../contract/types.ts";
 import type { Tolerance } from "../oracle/index.ts";
 import { type ReplayResult, replayTrace } from "../runner/replay.ts";
@@ -73,11 +74,11 @@ export async function replayCommand(target: string, opts: ReplayCommandOptions, 
   } finally {
     for (const m of models.values()) await m.close().catch(() => undefined);
   }
-  io.out(opts.report === "json" ? `${JSON.stringify(rows, null, 2)}\n` : textRows(rows));
-  if (counts.size > 0 && opts.report !== "json")
-    io.out(`tolerated: ${[...counts].map(([id, n]) => `${id} ×${n}`).join(", ")}\n`);
   const count = (o: ReplayResult["outcome"][]): number =>
     rows.filter((r) => o.includes(r.result.outcome)).length;
+  io.out(opts.report === "json" ? `${JSON.stringify(replayReport(rows), null, 2)}\n` : textRows(rows));
+  if (counts.size > 0 && opts.report !== "json")
+    io.out(`tolerated: ${[...counts].map(([id, n]) => `${id} ×${n}`).join(", ")}\n`);
   return exitCodeFor(count(["reproduced", "fails"]), count(["error"]));
 }
 
@@ -102,6 +103,24 @@ async function replayOne(
   const property = properties.find((p) => p.id === trace.property);
   const judge: StepJudge = property?.judge?.(trace, tolerance) ?? recordedResultJudge(trace);
   return replayTrace(trace, model, judge);
+}
+
+/** `replay --report json`: versioned like the run report (docs/reports.md). [HARNESS-REPORT-3] */
+function replayReport(rows: Row[]) {
+  const n = (o: ReplayResult["outcome"]): number => rows.filter((r) => r.result.outcome === o).length;
+  return {
+    format: "iommu-conformance-replay",
+    version: 1,
+    suite: suiteVersion(),
+    traces: rows,
+    summary: {
+      reproduced: n("reproduced"),
+      fails: n("fails"),
+      passesNow: n("passes-now"),
+      passes: n("passes"),
+      errors: n("error"),
+    },
+  };
 }
 
 function textRows(rows: Row[]): string {

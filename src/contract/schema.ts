@@ -4,11 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { packageFile } from "./package-files.ts";
+import { METHODS } from "./surface.ts";
 import type { Method } from "./wire.ts";
 
 export const PROTOCOL_SCHEMA_ID = "https://iommu-conformance.invalid/schema/protocol.schema.json";
 
-const SCHEMA_URL = new URL("../../schema/protocol.schema.json", import.meta.url);
+const SCHEMA_URL = packageFile("schema/protocol.schema.json");
 
 let cachedSchema: Record<string, unknown> | undefined;
 
@@ -58,7 +60,7 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
 
 function describePattern(pattern: string): string | undefined {
   if (pattern.startsWith("^0x(0|")) return 'must be a canonical 64-bit hex string such as "0x1f000"';
-  if (pattern.startsWith("^([0-9a-f]{2})*"))
+  if (pattern.startsWith("^(?:[0-9a-f]{2})*"))
     return "must be a hex byte string (two lowercase hex digits a byte)";
   return undefined;
 }
@@ -79,25 +81,10 @@ function compiled(): Validators {
     if (v === undefined) throw new Error(`protocol schema has no definition ${name}`);
     return v;
   };
-  const methods: Method[] = [
-    "hello",
-    "describe",
-    "reset",
-    "writeGuest",
-    "readGuest",
-    "writeReg",
-    "readReg",
-    "dma",
-    "hostView",
-    "ioctl",
-    "deviceIoctl",
-    "hostDma",
-    "close",
-  ];
   validators = {
     request: get("request"),
     reply: get("reply"),
-    result: new Map(methods.map((m) => [m, get(`result-${m}`)])),
+    result: new Map(METHODS.map((m) => [m, get(`result-${m}`)])),
   };
   return validators;
 }

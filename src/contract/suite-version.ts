@@ -1,7 +1,8 @@
 /** The suite's version (package.json), sent in the handshake and written into traces. */
 import { readFileSync } from "node:fs";
+import { packageFile } from "./package-files.ts";
 
-const PACKAGE_URL = new URL("../../package.json", import.meta.url);
+const PACKAGE_URL = packageFile("package.json");
 let cached: string | undefined;
 
 export function suiteVersion(): string {

@@ -105,12 +105,21 @@ export interface PlatformConfig {
 // ---------------------------------------------------------------------------
 // The platform surface (guest's view)
 
-export interface DmaRequest {
-  sid: number;
+/**
+ * "No PASID", spelled one way across the surface: a request without PASID, or a host attachment
+ * of the whole device, has no `pasid` member (on the wire too, docs/protocol.md). A present
+ * `pasid` is a PASID, 0 included: never 0, -1 or RID_PASID for "none" (which PASID entry a
+ * request without PASID uses is the model's business).
+ */
+export interface PasidTag {
   /** Present for PASID-tagged requests; absent for requests without PASID. */
   pasid?: number;
   /** Privileged (supervisor) request; only with a PASID. */
   priv?: boolean;
+}
+
+export interface DmaRequest extends PasidTag {
+  sid: number;
   iova: bigint;
   /** Bytes; a request never crosses a 4 KiB boundary (as on PCIe). */
   len: number;
@@ -140,7 +149,7 @@ export interface PlatformSurface {
 export interface HostView {
   attachments: Array<{
     sid: number;
-    /** Absent: the whole device (requests without PASID). */
+    /** Absent: the whole device (requests without PASID); see PasidTag. */
     pasid?: number;
     hwptId: number;
     kind: "paging" | "nested";
@@ -176,16 +185,16 @@ export interface HostSurface {
    */
   deviceIoctl?(devId: number, cmd: number, bytes: Uint8Array): Promise<IoctlResult>;
   /** A DMA at host level by a host device (by its iommufd device id), optionally with a PASID. */
-  dma(req: {
-    devId: number;
-    pasid?: number;
-    /** Supervisor request (only with a PASID). */
-    priv?: boolean;
-    iova: bigint;
-    len: number;
-    write: boolean;
-    data?: Uint8Array;
-  }): Promise<DmaResult>;
+  dma(req: HostDmaRequest): Promise<DmaResult>;
+}
+
+/** A DMA by a host device, named by its iommufd device id; PASID as in PasidTag. */
+export interface HostDmaRequest extends PasidTag {
+  devId: number;
+  iova: bigint;
+  len: number;
+  write: boolean;
+  data?: Uint8Array;
 }
 
 // ---------------------------------------------------------------------------
@@ -212,6 +221,25 @@ export interface PlatformLimits {
    * report shows them. Generators reject an id they do not know (src/arbitraries/guest-avoid.ts).
    */
   avoid?: string[];
+  /**
+   * The passed-through devices the model really has (an emulator driving real host devices):
+   * at most `max` of them, each behind one of `hostIommus` with the host side `host`. VMM
+   * generators fit their configurations to these (src/arbitraries/vmm-fit.ts); absent, any host
+   * IOMMU and host side may be generated (a model of the host, like the reference).
+   */
+  /**
+   * false: DMA reads by emulated devices report completion or abort only, never the bytes (the
+   * bytes stay inside an emulator this suite cannot reach, as qemu:nested's L2). Guest-side
+   * properties then skip; absent or true: reads return their bytes as `supports.dmaRead` says.
+   */
+  emulatedReadData?: boolean;
+  passthrough?: {
+    max: number;
+    hostIommus: HostIommuConfig[];
+    host: NonNullable<DeviceConfig["host"]>;
+    /** Whether guest memory may have read-only regions. */
+    readOnlyMemory: boolean;
+  };
 }
 
 /** Surfaces and features an adapter offers; properties whose needs are not met are skipped. */
@@ -253,5 +281,24 @@ export interface Model {
   host?: HostSurface;
   close(): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------
+// The surface calls: every call that reaches a model's surfaces (describe and close do not),
+// as the function it is above. src/contract/surface.ts describes each one once.
+
+export interface SurfaceFunctions {
+  reset: Model["reset"];
+  writeGuest: PlatformSurface["writeGuest"];
+  readGuest: PlatformSurface["readGuest"];
+  writeReg: PlatformSurface["writeReg"];
+  readReg: PlatformSurface["readReg"];
+  dma: PlatformSurface["dma"];
+  hostView: NonNullable<PlatformSurface["hostView"]>;
+  ioctl: HostSurface["ioctl"];
+  deviceIoctl: NonNullable<HostSurface["deviceIoctl"]>;
+  hostDma: HostSurface["dma"];
+}
+
+export type SurfaceMethod = keyof SurfaceFunctions;
 
 export type ModelFactory = (options?: Record<string, string>) => Promise<Model>;

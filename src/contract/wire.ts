@@ -1,10 +1,11 @@
 /**
  * The JSON shapes of the stdio protocol (schema/protocol.schema.json, docs/protocol.md).
  * The params of a request and the result of its reply are also the `args` and `result`
- * of a trace step, so one encoding serves the wire and the trace files.
+ * of a trace step, so one encoding serves the wire and the trace files; src/contract/surface.ts
+ * converts each surface call to and from them.
  * [HARNESS-PROTO-3] 64-bit values are "0x…" strings; bytes are plain hex strings.
  */
-import type { ModelDescription } from "./types.ts";
+import type { ModelDescription, SurfaceMethod } from "./types.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -16,49 +17,8 @@ export type Hex64 = string;
 /** Two lowercase hex digits a byte, no prefix. */
 export type HexBytes = string;
 
-/** Requests that reach a model's surfaces (everything but the handshake, describe and close). */
-export type SurfaceMethod =
-  | "reset"
-  | "writeGuest"
-  | "readGuest"
-  | "writeReg"
-  | "readReg"
-  | "dma"
-  | "hostView"
-  | "ioctl"
-  | "deviceIoctl"
-  | "hostDma";
-
+/** Every method of the protocol: the handshake, describe and close, and the surface calls. */
 export type Method = "hello" | "describe" | "close" | SurfaceMethod;
-
-export const METHODS: readonly Method[] = [
-  "hello",
-  "describe",
-  "reset",
-  "writeGuest",
-  "readGuest",
-  "writeReg",
-  "readReg",
-  "dma",
-  "hostView",
-  "ioctl",
-  "deviceIoctl",
-  "hostDma",
-  "close",
-];
-
-export const SURFACE_METHODS: readonly SurfaceMethod[] = [
-  "reset",
-  "writeGuest",
-  "readGuest",
-  "writeReg",
-  "readReg",
-  "dma",
-  "hostView",
-  "ioctl",
-  "deviceIoctl",
-  "hostDma",
-];
 
 export interface WireDmaRequest {
   sid: number;

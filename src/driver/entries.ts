@@ -22,6 +22,17 @@ export function legacyPassThrough(did: number, levels: 3 | 4 | 5 = 4): LegacyCon
   return { present: true, tt: TT.PASS_THROUGH, ssptptr: 0, aw: levels - 2, did };
 }
 
+/** The RID_PASID of the driver's scalable-mode context entries unless told otherwise. */
+export const DEFAULT_RID_PASID = 0;
+
+/**
+ * The PASID a request through PASID entry `entry` carries on the surface: none for the entry
+ * requests without PASID use (DEFAULT_RID_PASID) or for no entry, else the entry's own PASID.
+ */
+export function requestPasid(entry: number | undefined): number | undefined {
+  return entry === DEFAULT_RID_PASID ? undefined : entry;
+}
+
 /** [VTD-CTX-3] A present scalable-mode context entry pointing at `pasids`; PASIDs enabled by default. */
 export function scalableContext(
   pasids: PasidTables,
@@ -33,7 +44,7 @@ export function scalableContext(
     paside: o.paside ?? true,
     pdts: pasids.pdts,
     pasidDirPtr: pasids.dir,
-    ridPasid: o.ridPasid ?? 0,
+    ridPasid: o.ridPasid ?? DEFAULT_RID_PASID,
   };
 }
 

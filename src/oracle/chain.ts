@@ -16,16 +16,18 @@ import { hex } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
 import type { Completion, Control } from "./control.ts";
 import { covers } from "./coverage.ts";
+import { accessedBits, dirtyBit, type FlagMarks } from "./flag-marks.ts";
 import type { HistoryMemory, WordReader } from "./history-memory.ts";
 import type { CacheKey, PscKey } from "./keys.ts";
 import { keyText } from "./keys.ts";
-import { nestedOutcomes } from "./nested.ts";
-import { type OutcomeValue, type Permitted, valueId } from "./outcome.ts";
+import { type CachedFrontier, type NestedCaches, type NestedFrontier, nestedOutcomes } from "./nested.ts";
+import { type OutcomeValue, type Permitted, type TranslationValue, valueId } from "./outcome.ts";
 import {
   ALL_RIGHTS,
   type Frontier,
   inputCheck,
   legacySetup,
+  type PagingStep,
   pagingStep,
   rootFrontier,
   type Setup,
@@ -55,6 +57,8 @@ export interface Timeline {
    * chain re-walks there. Steps that change memory are found in the memory's history instead.
    */
   events: number[];
+  /** [ORACLE-JUDGE-9] Where the walks may have set A/EA/D flags. */
+  flags: FlagMarks;
 }
 
 /** Record that step t is an event (steps arrive in order, each recorded once). */
@@ -78,6 +82,8 @@ type Payload =
   | { cls: "context"; step: Step<ContextValue> }
   | { cls: "pasid"; step: Step<PasidValue> }
   | { cls: "psc"; next: Frontier }
+  /** [ORACLE-WALK-7] (a) a nested (combined) paging-structure value: the next first-stage table's HPA. */
+  | { cls: "nested"; next: NestedFrontier }
   | { cls: "iotlb"; value: OutcomeValue };
 
 interface Entry {
@@ -107,6 +113,34 @@ const INTR_PAGE_END = 0xfef0_0000n;
 function adFaultCode(st: Setup): number | undefined {
   if (st.pwsnp || (st.stage !== "first" && !st.ssade)) return undefined;
   return st.stage === "first" ? S.SFS_9_AD_NON_SNOOPED : S.SSS_5;
+}
+
+/**
+ * [ORACLE-JUDGE-1] Flags a walk would set in an entry it read, clear in the oracle's memory: A (and
+ * EA with EAFE) for any access, D of a leaf for a write (second stage: only with SSADE).
+ */
+function flagsToSet(st: Setup, word: bigint, leaf: boolean): { any: boolean; write: boolean } {
+  const stage = st.stage === "first" ? "first" : "second";
+  const a = accessedBits(st, stage);
+  const d = leaf ? dirtyBit(st, stage) : 0n;
+  return { any: (word & a) !== a, write: (word & d) !== d };
+}
+
+/** [ORACLE-JUDGE-1] A leaf with the A/D fault a non-snooping walk may take, only where a flag is clear. */
+function withAdFault(
+  v: TranslationValue,
+  code: number | undefined,
+  above: boolean,
+  need: { any: boolean; write: boolean },
+): TranslationValue {
+  if (code === undefined || !(above || need.any || need.write)) return v;
+  return above || need.any ? { ...v, adFault: code } : { ...v, adFault: code, adFaultWriteOnly: true };
+}
+
+/** The frontier below a pointer entry, remembering whether a flag is to be set above. */
+function below(f: Frontier, r: Extract<PagingStep, { kind: "next" }>, st: Setup): Frontier {
+  const need = (f.adNeed ?? false) || flagsToSet(st, r.word, false).any;
+  return need ? { ...r.next, adNeed: true } : r.next;
 }
 
 const CLASS_ORDER: Record<CacheKey["cls"], number> = { context: 0, pasid: 1, psc: 2, iotlb: 3 };
@@ -184,11 +218,13 @@ export class Chain {
         let f: Frontier | undefined = { ...v.next, explain: `${v.next.explain} ${v.explain}` };
         while (f !== undefined && f.level >= 1) {
           const r = pagingStep(mem, st, f, this.page, cfg, reads);
+          this.markStep(st, r);
+          const from: Frontier = f;
           f = undefined;
-          if (r.kind === "next") f = r.next;
+          if (r.kind === "next") f = below(from, r, st);
           else if (r.kind === "leaf")
             out.push({
-              value: adFault === undefined ? r.value : { ...r.value, adFault },
+              value: withAdFault(r.value, adFault, from.adNeed ?? false, flagsToSet(st, r.word, true)),
               explain: r.explain,
             });
           else out.push({ value: tag(r.fault), explain: r.explain });
@@ -221,6 +257,30 @@ export class Chain {
     private readonly tl: Timeline,
   ) {
     this.upTo = tl.start - 1;
+  }
+
+  /** [ORACLE-JUDGE-9] A write completed on this page: leaves its walks used may now have D set. */
+  private wrote = false;
+  /** Leaf entries its walks used, with the D flag a write through them sets. */
+  private readonly leaves = new Map<number, bigint>();
+
+  noteWrite(): void {
+    this.wrote = true;
+    for (const [at, d] of this.leaves) this.tl.flags.mark(at, d);
+  }
+
+  /** [ORACLE-JUDGE-9] An entry a walk used: its A (EA) flags, and D on a leaf once a write came. */
+  private readonly markEntry = (at: number, accessed: bigint, dirty: bigint): void => {
+    this.tl.flags.mark(at, accessed);
+    if (dirty === 0n) return;
+    this.leaves.set(at, dirty);
+    if (this.wrote) this.tl.flags.mark(at, dirty);
+  };
+
+  private markStep(st: Setup, r: PagingStep): void {
+    if (r.kind === "fault") return;
+    const stage = st.stage === "first" ? "first" : "second";
+    this.markEntry(r.at, accessedBits(st, stage), r.kind === "leaf" ? dirtyBit(st, stage) : 0n);
   }
 
   /**
@@ -281,18 +341,26 @@ export class Chain {
       order.sort(
         ([, a], [, b]) => CLASS_ORDER[a.key.cls] - CLASS_ORDER[b.key.cls] || level(b.key) - level(a.key),
       );
-    for (const [id, e] of order) {
-      let survives = false;
-      for (const [via, t] of e.vias) {
-        if (t >= c.submit && (via === "root" || this.entries.has(via))) survives = true;
-        else {
-          e.vias.delete(via);
-          changed = true;
+    // A value may need several others ("via&id", ORACLE-WALK-7): repeat until no more die.
+    let pass = true;
+    while (pass) {
+      pass = false;
+      for (const [id, e] of order) {
+        if (!this.entries.has(id)) continue;
+        let survives = false;
+        for (const [via, t] of e.vias) {
+          if (t >= c.submit && via.split("&").every((p) => p === "root" || this.entries.has(p)))
+            survives = true;
+          else {
+            e.vias.delete(via);
+            changed = true;
+          }
         }
-      }
-      if (!survives) {
-        this.entries.delete(id);
-        changed = true;
+        if (!survives) {
+          this.entries.delete(id);
+          changed = true;
+          pass = true;
+        }
       }
     }
     return changed;
@@ -592,9 +660,10 @@ export class Chain {
       return;
     }
     if (st.stage === "nested") {
-      for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads)) {
-        if (o.value.kind === "translation") leaf(o.value, o.explain, src);
-        else faults.push(o);
+      const caches = this.nestedCaches(st, src, mode, s);
+      for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads, this.markEntry, caches)) {
+        if (o.value.kind === "translation") leaf(o.value, o.explain, allOf(o.via ?? src, o.ssUsed ?? []));
+        else faults.push({ value: o.value, explain: o.explain });
       }
       return;
     }
@@ -605,8 +674,10 @@ export class Chain {
       const next = new Map<string, { f: Frontier; src: string[] }>();
       for (const { f, src: via } of frontier) {
         const r = pagingStep(mem, st, f, this.page, cfg, this.reads);
+        this.markStep(st, r);
         if (r.kind === "leaf") {
-          leaf(adFault === undefined ? r.value : { ...r.value, adFault }, r.explain, via);
+          const v = withAdFault(r.value, adFault, f.adNeed ?? false, flagsToSet(st, r.word, true));
+          leaf(v, r.explain, via);
         } else if (r.kind === "fault") {
           if (cfg.cm && st.stage !== "first") leaf(r.fault, r.explain, via);
           else faults.push({ value: r.fault, explain: r.explain });
@@ -621,7 +692,11 @@ export class Chain {
             r.next.explain,
             via,
           );
-          if (!next.has(frontierId(r.next))) next.set(frontierId(r.next), { f: r.next, src: [id] });
+          // The fresh walk goes on from r.next; a flag to set above it may make it fault (PWSNP = 0).
+          const nf = below(f, r, st);
+          const have = next.get(frontierId(r.next));
+          if (have === undefined) next.set(frontierId(r.next), { f: nf, src: [id] });
+          else if (nf.adNeed && !have.f.adNeed) have.f = { ...have.f, adNeed: true };
         }
       }
       // [ORACLE-TIME-3] a walk may start below this level from any value its paging-structure cache may hold.
@@ -645,11 +720,75 @@ export class Chain {
     }
   }
 
+  /**
+   * [ORACLE-WALK-7] What the caches may hold for this request's nested walks, and where its fills
+   * go: (a) nested values keyed by the request's input region, holding the next first-stage table's
+   * host-physical address; (b) second-stage values keyed by the guest-physical region of a
+   * first-stage table or of the output.
+   */
+  private nestedCaches(st: Setup, src: string[], mode: TranslationMode, s: number): NestedCaches {
+    const ssKey = (gpa: number, level: number): PscKey => {
+      const shift = levelShift(level);
+      const region = (BigInt(gpa) >> BigInt(shift)) << BigInt(shift);
+      return { cls: "psc", did: st.did, pasid: st.pasidTag, stage: "second", level, region, shift };
+    };
+    const starts: NestedFrontier[] = [];
+    for (let level = st.levels; level >= 2; level--) {
+      const kt = keyText(this.pscKey(st, level, "nested"));
+      for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "nested" && e.kt === kt))
+        if (e.payload.cls === "nested")
+          starts.push({
+            ...e.payload.next,
+            via: [eid],
+            explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(lastFill(e))}]`,
+          });
+    }
+    return {
+      starts,
+      ssStarts: (gpa) => {
+        const out: CachedFrontier[] = [];
+        for (let level = st.ssLevels; level >= 2; level--) {
+          const kt = keyText(ssKey(gpa, level));
+          for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && e.kt === kt))
+            if (e.payload.cls === "psc")
+              out.push({
+                ...e.payload.next,
+                cacheId: eid,
+                explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(lastFill(e))}]`,
+              });
+        }
+        return out;
+      },
+      ssFill: (gpa, level, next) => {
+        this.fill(ssKey(gpa, level), mode, frontierId(next), { cls: "psc", next }, s, next.explain, src);
+      },
+      nestedFill: (level, next, via, ssUsed) =>
+        this.fill(
+          this.pscKey(st, level, "nested"),
+          mode,
+          `${frontierId(next)}:${next.hpa}:${next.ssW}`,
+          { cls: "nested", next },
+          s,
+          next.explain,
+          allOf(via ?? src, ssUsed),
+        ),
+    };
+  }
+
   private pscKey(st: Setup, level: number, stage: Setup["stage"]): CacheKey {
     const shift = levelShift(level);
     const region = (this.page >> BigInt(shift)) << BigInt(shift);
     return { cls: "psc", did: st.did, pasid: st.pasidTag, stage, level, region, shift };
   }
+}
+
+/**
+ * [ORACLE-TIME-2] A fill that needed every value of `also` besides one of `vias`: each alternative
+ * becomes the conjunction "via&id&id", alive while all its parts are.
+ */
+function allOf(vias: readonly string[], also: readonly string[]): string[] {
+  if (also.length === 0) return [...vias];
+  return vias.map((v) => [v, ...also].join("&"));
 }
 
 function sameRoot(a: RootPointer | undefined, b: RootPointer | undefined): boolean {

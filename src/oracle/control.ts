@@ -6,12 +6,13 @@
  */
 
 import type { TranslationMode } from "../contract/types.ts";
-import { type Descriptor, decodeDescriptor, descriptorScope } from "../spec/descriptor.ts";
+import { type Descriptor, decodeDescriptor } from "../spec/descriptor.ts";
 import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import { Reg } from "../spec/register-offsets.ts";
 import type { RootPointer } from "../spec/root-entry.ts";
 import { bit, field, mask } from "../spec/word.ts";
 import type { OracleConfig } from "./config.ts";
+import { descriptorCovers } from "./coverage.ts";
 import type { HistoryMemory } from "./history-memory.ts";
 
 /** An invalidation and the steps at which it was submitted and known complete. */
@@ -203,7 +204,7 @@ export class Control {
         }
         this.waits.push(w);
       } else {
-        const scope = descriptorScope(desc, { domainIdBits: this.cfg.domainIdBits, mgaw: this.cfg.mgaw });
+        const scope = descriptorCovers(desc, this.cfg);
         if (scope !== undefined)
           this.pending.push({ scope, mode, submit: t, via: `queued ${desc.kind} at step ${t}` });
       }

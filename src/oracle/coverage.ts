@@ -5,6 +5,7 @@
  * permitted, so "covers" must never be wider than the specification's guarantee.
  */
 import type { TranslationMode } from "../contract/types.ts";
+import { type Descriptor, deviceTlbRange } from "../spec/descriptor.ts";
 import type { InvalidationScope } from "../spec/invalidation-scope.ts";
 import type { CacheKey, PscKey } from "./keys.ts";
 
@@ -30,6 +31,67 @@ function regionOverlaps(k: PscKey, addr: bigint, am: number): boolean {
   const rlo = k.region;
   const rhi = k.region + (1n << BigInt(k.shift));
   return rlo < hi && lo < rhi;
+}
+
+/**
+ * [ORACLE-COV-7] What a valid queued descriptor asks to drop, read by the oracle from the decoded
+ * fields: the granularity encodings of §6.5.2.1 (context-cache G: 01b global, 10b domain, 11b
+ * device), §6.5.2.3 (IOTLB G: 01b global, 10b domain, 11b page), §6.5.2.4 (PASID-based IOTLB G:
+ * 10b PASID, 11b page), §6.5.2.2 (PASID-cache G: 00b domain, 01b PASID, 11b global); DID bits at
+ * and above CAP.ND's width ignored (VTD-QI-8); an IOTLB address taken below MGAW and aligned down
+ * to its 2^AM pages (Table 22). Device-TLB and interrupt-entry invalidations cover nothing tracked.
+ * Undefined for a wait descriptor and for a granularity no valid descriptor has.
+ */
+export function descriptorCovers(
+  d: Descriptor,
+  o: { domainIdBits: number; mgaw: number },
+): InvalidationScope | undefined {
+  const did = (v: number) => v % 2 ** o.domainIdBits;
+  const aligned = (addr: bigint, am: number) => maskedRange(addr, am)[0];
+  switch (d.kind) {
+    case "context-cache":
+      if (d.g === 0b01) return { kind: "context", granularity: "global" };
+      if (d.g === 0b10) return { kind: "context", granularity: "domain", did: did(d.did) };
+      if (d.g === 0b11)
+        return { kind: "context", granularity: "device", did: did(d.did), sid: d.sid, fm: d.fm };
+      return undefined;
+    case "iotlb":
+      if (d.g === 0b01) return { kind: "iotlb", granularity: "global" };
+      if (d.g === 0b10) return { kind: "iotlb", granularity: "domain", did: did(d.did) };
+      if (d.g === 0b11) {
+        const addr = aligned(d.addr % (1n << BigInt(o.mgaw)), d.am);
+        return { kind: "iotlb", granularity: "page", did: did(d.did), addr, am: d.am, ih: d.ih };
+      }
+      return undefined;
+    case "pasid-iotlb":
+      if (d.g === 0b10) return { kind: "pasid-iotlb", granularity: "pasid", did: did(d.did), pasid: d.pasid };
+      if (d.g === 0b11) {
+        const addr = aligned(d.addr, d.am);
+        return {
+          kind: "pasid-iotlb",
+          granularity: "page",
+          did: did(d.did),
+          pasid: d.pasid,
+          addr,
+          am: d.am,
+          ih: d.ih,
+        };
+      }
+      return undefined;
+    case "pasid-cache":
+      if (d.g === 0b00) return { kind: "pasid-cache", granularity: "domain", did: did(d.did) };
+      if (d.g === 0b01) return { kind: "pasid-cache", granularity: "pasid", did: did(d.did), pasid: d.pasid };
+      if (d.g === 0b11) return { kind: "pasid-cache", granularity: "global" };
+      return undefined;
+    case "device-tlb":
+      return { kind: "device-tlb", sid: d.sid, ...deviceTlbRange(d.addr, d.s) };
+    case "pasid-device-tlb":
+      return { kind: "device-tlb", sid: d.sid, pasid: d.pasid, ...deviceTlbRange(d.addr, d.s) };
+    case "iec":
+      return { kind: "iec" };
+    case "wait":
+      return undefined;
+  }
 }
 
 const firstLike = (s: string) => s === "first" || s === "nested";

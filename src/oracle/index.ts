@@ -24,7 +24,16 @@ export {
 } from "../contract/fingerprint.ts";
 export { coversKey } from "./api-helpers.ts";
 export type { CacheKey, StageKind } from "./keys.ts";
-export { Oracle, type OracleStep, type PermittedSet, type Verdict, type Violation } from "./oracle.ts";
+export {
+  isOracleMethod,
+  ORACLE_METHODS,
+  Oracle,
+  type OracleJudgement,
+  type OracleMethod,
+  type OracleStep,
+  type PermittedSet,
+  type Violation,
+} from "./oracle.ts";
 export type { OutcomeValue, Permitted } from "./outcome.ts";
 export type { Resolved } from "./resolve.ts";
 export type { DeviationContext, Relaxation, ResolvedFault, Tolerance } from "./tolerance.ts";

@@ -4,6 +4,7 @@
  */
 
 import { decodeFingerprint } from "../contract/fingerprint.ts";
+import type { SurfaceStep } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import { faultReasonName } from "../spec/fault-reasons.ts";
 import { decodeFaultRecord, type FaultRecord } from "../spec/fault-record.ts";
@@ -11,19 +12,22 @@ import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
+import { FlagMarks } from "./flag-marks.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { OutcomeValue, Permitted } from "./outcome.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";
 import type { DeviationContext, ResolvedFault, Tolerance } from "./tolerance.ts";
 
-/** One observed platform-surface call with its result. */
-export type OracleStep =
-  | { op: "reset"; args: [PlatformConfig] }
-  | { op: "writeGuest"; args: [bigint, Uint8Array] }
-  | { op: "readGuest"; args: [bigint, number]; result: Uint8Array }
-  | { op: "writeReg"; args: [number, bigint, 4 | 8] }
-  | { op: "readReg"; args: [number, 4 | 8]; result: bigint }
-  | { op: "dma"; args: [DmaRequest]; result: DmaResult };
+/** The surface calls the oracle judges: the platform's, but hostView. */
+export const ORACLE_METHODS = ["reset", "writeGuest", "readGuest", "writeReg", "readReg", "dma"] as const;
+export type OracleMethod = (typeof ORACLE_METHODS)[number];
+
+export function isOracleMethod(op: string): op is OracleMethod {
+  return (ORACLE_METHODS as readonly string[]).includes(op);
+}
+
+/** One observed platform-surface call with its result (the contract's decoded step). */
+export type OracleStep = SurfaceStep<OracleMethod>;
 
 export interface Violation {
   message: string;
@@ -31,7 +35,7 @@ export interface Violation {
   permitted: string[];
 }
 
-export type Verdict = { ok: true } | { ok: false; violation: Violation };
+export type OracleJudgement = { ok: true } | { ok: false; violation: Violation };
 
 /** The outcomes permitted for one request now, each with what it means and why. */
 export interface PermittedSet {
@@ -62,8 +66,7 @@ interface MustRecord {
   excusedBy?: string;
 }
 
-const OK: Verdict = { ok: true };
-const AD_BITS = 0x760n; // A/D/EA of first-stage (5, 6, 10) and second-stage (8, 9) entries
+const OK: OracleJudgement = { ok: true };
 
 export class Oracle {
   private t = -1;
@@ -91,7 +94,7 @@ export class Oracle {
   }
 
   /** Judge one observed step (and learn from it). */
-  observe(step: OracleStep): Verdict {
+  observe(step: OracleStep): OracleJudgement {
     this.t++;
     switch (step.op) {
       case "reset":
@@ -188,6 +191,7 @@ export class Oracle {
       start,
       completions: new Map(),
       events: [],
+      flags: new FlagMarks(),
     };
     this.chains = new Map();
     this.pendingWrites = [];
@@ -218,7 +222,7 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-2] [ORACLE-JUDGE-3] A DMA: its outcome must be one of the permitted ones. */
-  private onDma(req: DmaRequest, result: DmaResult): Verdict {
+  private onDma(req: DmaRequest, result: DmaResult): OracleJudgement {
     const set = this.permittedFor(req);
     const lines = () => set.text(); // for reports only: made when a step is judged wrong
     const variants = this.deviantOutcomes(req, set);
@@ -264,6 +268,8 @@ export class Oracle {
         : "data with no fingerprint";
       return bad("the DMA read returned data from no permitted page", where, lines);
     }
+    // [ORACLE-JUDGE-9] a completed write may set D in the leaves of walks of its page.
+    for (const c of this.chains.values()) if (c.page === this.chainFor(req).page) c.noteWrite();
     const data = req.data ?? new Uint8Array(req.len);
     const candidates = [...new Set(oks)];
     if (candidates.length === 1) this.memWrite(candidates[0] as number, data);
@@ -358,8 +364,8 @@ export class Oracle {
       const shift = BigInt((a % 8) * 8);
       const diff = BigInt((cur[i] as number) ^ (data[i] as number)) << shift;
       const set = BigInt(data[i] as number) << shift;
-      // [ORACLE-JUDGE-4] walks only ever set these bits.
-      if ((diff & ~AD_BITS) === 0n && (set & diff) === diff) continue;
+      // [ORACLE-JUDGE-9] walks only ever set flags, and only those of entries they used.
+      if ((diff & ~this.tl.flags.allowed(a - (a % 8))) === 0n && (set & diff) === diff) continue;
       return false;
     }
     return true;
@@ -372,10 +378,10 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-4] Guest memory read back: completions, landed writes, and unexplained changes. */
-  private onReadGuest(gpa: number, bytes: Uint8Array): Verdict {
+  private onReadGuest(gpa: number, bytes: Uint8Array): OracleJudgement {
     const comps = this.tl.control.readGuest(this.t, gpa, bytes);
     this.addCompletions(comps);
-    let verdict: Verdict = OK;
+    let verdict: OracleJudgement = OK;
     // Resolve pending writes whose candidates this read covers entirely.
     for (const w of [...this.pendingWrites]) {
       let landed = -1;
@@ -412,7 +418,9 @@ export class Oracle {
       if (this.pendingByte(a, bytes[i] as number)) continue;
       const wa = a - (a % 8);
       const diff = (BigInt(cur[i] as number) ^ BigInt(bytes[i] as number)) << BigInt((a - wa) * 8);
-      if ((diff & ~AD_BITS) === 0n) continue; // [ORACLE-JUDGE-4] A/D/EA updates by the model's walks
+      const set = BigInt(bytes[i] as number) << BigInt((a - wa) * 8);
+      // [ORACLE-JUDGE-9] A/EA/D flags the model's walks may set (never clear) in entries they used.
+      if ((diff & ~this.tl.flags.allowed(wa)) === 0n && (set & diff) === diff) continue;
       if (comps.length > 0 || this.isStatus(a)) continue; // wait-descriptor status writes
       verdict = bad(
         `guest memory at 0x${a.toString(16)} changed without a permitted cause`,
@@ -429,7 +437,7 @@ export class Oracle {
   }
 
   /** [ORACLE-JUDGE-5] Register reads: invalidation completion and fault records. */
-  private onReadReg(off: number, width: 4 | 8, value: bigint): Verdict {
+  private onReadReg(off: number, width: 4 | 8, value: bigint): OracleJudgement {
     this.learnCapabilities(off, width, value);
     if (off === Reg.FSTS) {
       const v = this.faultStatus(value);
@@ -540,7 +548,7 @@ export class Oracle {
    * recorded leaves PPF (its record, or the pending record it was compressed into) or PFO set
    * until software clears a record or PFO.
    */
-  private faultStatus(value: bigint): Verdict {
+  private faultStatus(value: bigint): OracleJudgement {
     if ((value & 0x10n) !== 0n && !this.tl.control.iqePermitted)
       return bad(
         "FSTS.IQE is set, but every descriptor the queue fetched since IQE was last cleared is valid",
@@ -580,7 +588,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function bad(message: string, observed: string, permitted: string[] | (() => string[])): Verdict {
+function bad(message: string, observed: string, permitted: string[] | (() => string[])): OracleJudgement {
   return {
     ok: false,
     violation: { message, observed, permitted: typeof permitted === "function" ? permitted() : permitted },

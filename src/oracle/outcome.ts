@@ -34,6 +34,8 @@ export interface TranslationValue {
    * code (VTD-FS-8, VTD-SS-6); the oracle cannot see A/D state, so it permits the fault too.
    */
   adFault?: number;
+  /** The A/D fault only for writes: every flag a read needs is set, the leaf's D is not. */
+  adFaultWriteOnly?: boolean;
 }
 
 /** recorded: "yes" a record must be possible; "no" FPD suppresses it; "either" the sources differ. */
@@ -65,5 +67,5 @@ export function valueId(v: OutcomeValue): string {
     return `F${v.reason.read}/${v.reason.write}/${v.record}/${v.access ?? ""}/${pe}`;
   }
   const r = v.rights;
-  return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}/${v.adFault ?? ""}`;
+  return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}/${v.adFault ?? ""}${v.adFaultWriteOnly ? "w" : ""}`;
 }

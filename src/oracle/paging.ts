@@ -5,7 +5,13 @@
  * of VTD-FS-1..6 and VTD-SS-1..5 (the reference's hot-path walkers are src/paging).
  */
 
-import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
+import {
+  LegacyFault as L,
+  legacyWalkReason,
+  ScalableFault as S,
+  scalableWalkReason,
+  type WalkFault,
+} from "../spec/fault-reasons.ts";
 import {
   decodeFsEntry,
   decodeSsEntry,
@@ -132,41 +138,23 @@ export interface Frontier {
   /** True when this table is the one the root pointer names (access errors differ). */
   atRoot: boolean;
   explain: string;
+  /** An entry read above in this walk has a flag to set (A, EA): with PWSNP = 0 it may fault. */
+  adNeed?: boolean;
 }
 
+/** One entry read: the next table, a leaf, or a fault. `at` is the entry's address, `word` its value. */
 export type PagingStep =
-  | { kind: "next"; next: Frontier }
-  | { kind: "leaf"; value: TranslationValue; explain: string }
-  | { kind: "fault"; fault: FaultValue; explain: string };
+  | { kind: "next"; next: Frontier; at: number; word: bigint }
+  | { kind: "leaf"; value: TranslationValue; explain: string; at: number; word: bigint }
+  | { kind: "fault"; fault: FaultValue; cause: WalkFault; explain: string };
 
-/** The second-stage fault codes, legacy or scalable (VTD-SS-2, VTD-SS-4, VTD-SS-5). */
-function ssFault(s: Setup, kind: "root" | "entry" | "np" | "reserved"): FaultValue {
-  if (s.scalable) {
-    const code = {
-      root: S.SSS_4_SSPTPTR_ACCESS,
-      entry: S.SSS_1_SS_ENTRY_ACCESS,
-      np: S.SSS_2_SS_NONLEAF_NO_PERMISSION,
-      reserved: S.SSS_3_SS_RESERVED,
-    }[kind];
-    return fault(code, rec(s));
-  }
-  if (kind === "np") return fault(L.LGN_3_NO_READ, rec(s), L.LGN_2_NO_WRITE);
-  const code = {
-    root: L.LCT_4_CONTEXT_INVALID,
-    entry: L.LSS_1_SS_ENTRY_ACCESS,
-    reserved: L.LSS_2_SS_RESERVED,
-  }[kind];
-  return fault(code, rec(s));
-}
-
-function fsFault(s: Setup, kind: "root" | "entry" | "np" | "reserved"): FaultValue {
-  const code = {
-    root: S.SFS_4_FSPTPTR_ACCESS,
-    entry: S.SFS_1_FS_ENTRY_ACCESS,
-    np: S.SFS_2_FS_NOT_PRESENT,
-    reserved: S.SFS_3_FS_RESERVED,
-  }[kind];
-  return fault(code, rec(s));
+/**
+ * [VTD-SS-2] [VTD-SS-4] [VTD-SS-5] [VTD-PASID-9] A walk fault of this setup with its reason codes,
+ * from the vocabulary's one mapping (legacy codes depend on the access for a missing right).
+ */
+export function walkFault(s: Setup, cause: WalkFault): FaultValue {
+  if (s.scalable) return fault(scalableWalkReason(cause), rec(s));
+  return fault(legacyWalkReason(cause, false), rec(s), legacyWalkReason(cause, true));
 }
 
 /**
@@ -187,12 +175,14 @@ export function pagingStep(
   const index = Number((page >> BigInt(levelShift(level))) & 0x1ffn);
   const ea = f.table + index * 8;
   const at = `L${level}[${hex(ea)}]`;
-  const flt = (kind: "root" | "entry" | "np" | "reserved", why: string): PagingStep => ({
-    kind: "fault",
-    fault: first ? fsFault(s, kind) : ssFault(s, kind),
-    explain: `${f.explain} ${at}${why}`,
-  });
-  if (ea + 8 > mem.size) return flt(f.atRoot ? "root" : "entry", " outside memory");
+  const flt = (
+    kind: "root-access" | "entry-access" | "not-present" | "reserved",
+    why: string,
+  ): PagingStep => {
+    const cause: WalkFault = { stage: first ? "first" : "second", kind, root: kind === "root-access" };
+    return { kind: "fault", fault: walkFault(s, cause), cause, explain: `${f.explain} ${at}${why}` };
+  };
+  if (ea + 8 > mem.size) return flt(f.atRoot ? "root-access" : "entry-access", " outside memory");
   reads.add(ea);
   const w = mem.word(ea);
   const shown = `${at}=${hex(w)}`;
@@ -201,7 +191,7 @@ export function pagingStep(
   let rights: Rights;
   if (first) {
     const e = decodeFsEntry(w, level);
-    if (!e.present) return flt("np", `=${hex(w)} not present`);
+    if (!e.present) return flt("not-present", `=${hex(w)} not present`);
     if (fsReservedBits(w, level, { haw: cfg.haw, fs1gp: cfg.fs1gp }) !== 0n)
       return flt("reserved", `=${hex(w)} reserved bits`);
     leaf = e.leaf;
@@ -209,7 +199,7 @@ export function pagingStep(
     rights = { ...f.rights, fsW: f.rights.fsW && e.write, fsU: f.rights.fsU && e.user };
   } else {
     const e = decodeSsEntry(w, level);
-    if (!e.present) return flt("np", `=${hex(w)} R=W=0`);
+    if (!e.present) return flt("not-present", `=${hex(w)} R=W=0`);
     const o = { haw: cfg.haw, snoopControl: cfg.snoopControl, largePages: cfg.ssLarge };
     if (ssReservedBits(w, level, o) !== 0n) return flt("reserved", `=${hex(w)} reserved bits`);
     leaf = e.leaf;
@@ -220,6 +210,8 @@ export function pagingStep(
     return {
       kind: "next",
       next: { level: level - 1, table: addr, rights, atRoot: false, explain: `${f.explain} ${shown}` },
+      at: ea,
+      word: w,
     };
   }
   const shift = levelShift(level);
@@ -230,6 +222,8 @@ export function pagingStep(
     kind: "leaf",
     value: translation(s, out, shift, rights),
     explain: `${f.explain} ${shown} -> ${hex(out)}`,
+    at: ea,
+    word: w,
   };
 }
 

@@ -50,7 +50,7 @@ export function resolve(v: OutcomeValue, a: Access): Resolved[] {
     out.push(...f(v.scalable ? S.SGN_8_INTERRUPT_RANGE : L.LGN_4_INTERRUPT_RANGE));
   else {
     out.push({ kind: "ok", addr });
-    if (v.adFault !== undefined) out.push(...f(v.adFault));
+    if (v.adFault !== undefined && (!v.adFaultWriteOnly || a.write)) out.push(...f(v.adFault));
   }
   return out;
 }

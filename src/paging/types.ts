@@ -1,38 +1,19 @@
 /**
- * Results of the shared walkers. Faults are abstract kinds, not reason codes: the vIOMMU
- * (src/vtd/translate.ts) and the host IOMMU map them to their own codes.
+ * Results of the shared walkers. Faults are abstract kinds, not reason codes: the vIOMMU maps
+ * them with the vocabulary's mapping (src/spec/fault-reasons.ts), the host IOMMU to its own codes.
  */
+import type {
+  FirstStageFaultKind,
+  SecondStageFaultKind,
+  WalkFault,
+  WalkFaultKind,
+} from "../spec/fault-reasons.ts";
 
-export type PagingFaultKind =
-  /** The first table (FSPTPTR / SSPTPTR) could not be read: outside memory [VTD-MEM-2]. */
-  | "root-access"
-  /** A lower-level entry could not be read: outside memory. */
-  | "entry-access"
-  /** First stage: P = 0. Second stage: R = W = 0 in an entry, or no cumulative R nor W. */
-  | "not-present"
-  /** A reserved bit is set in a present entry. */
-  | "reserved"
-  /** First stage: the input address is not canonical. */
-  | "non-canonical"
-  /** Second stage: the input address is above 2^inputWidth - 1. */
-  | "input-beyond-width"
-  /** First stage: a user request reached an entry with U/S = 0. */
-  | "user-supervisor"
-  | "no-read"
-  | "no-write"
-  /** An A/D (EA) update was needed but page walks do not snoop (SFS.9 / SSS.5). */
-  | "ad-non-snooped"
-  /** Nested: the address field of a first-stage entry is beyond the second stage's width (SFS.5). */
-  | "nested-beyond-width"
-  /** Nested: reading a first-stage entry was refused by the second stage (SFS.6 at the root, SFS.7 below). */
-  | "nested-no-read"
-  /** Nested: an A/D/EA update of a first-stage entry was refused for lack of second-stage write (SFS.8). */
-  | "nested-ad-blocked";
+/** The fault kinds of the vocabulary (src/spec/fault-reasons.ts), by stage. */
+export type PagingFaultKind = WalkFaultKind;
 
-export interface PagingFault {
+export type PagingFault = WalkFault & {
   ok: false;
-  stage: "first" | "second";
-  kind: PagingFaultKind;
   /** Level of the entry involved (5..1), or 0 when the fault precedes any entry. */
   level: number;
   /** Physical address of the entry involved, or -1. */
@@ -45,7 +26,7 @@ export interface PagingFault {
   nestedFetch?: boolean;
   /** The access was to the table referenced by the root pointer (FSPTPTR / SSPTPTR). */
   root?: boolean;
-}
+};
 
 /**
  * A successful translation. Permissions are the cumulative bits of the walk, so a cached copy
@@ -90,13 +71,27 @@ export function permits(
 export type Stage2Translate = (gpa: number, write: boolean) => PagingResult;
 
 export function pagingFault(
+  stage: "first",
+  kind: FirstStageFaultKind,
+  level: number,
+  entryAddr: number,
+  root?: boolean,
+): PagingFault;
+export function pagingFault(
+  stage: "second",
+  kind: SecondStageFaultKind,
+  level: number,
+  entryAddr: number,
+  root?: boolean,
+): PagingFault;
+export function pagingFault(
   stage: "first" | "second",
-  kind: PagingFaultKind,
+  kind: WalkFaultKind,
   level: number,
   entryAddr: number,
   root = false,
 ): PagingFault {
-  return { ok: false, stage, kind, level, entryAddr, root };
+  return { ok: false, stage, kind, level, entryAddr, root } as PagingFault;
 }
 
 /**

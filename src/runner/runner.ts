@@ -1,7 +1,8 @@
 /**
  * Runs properties against one model: skips those whose needs are not met, records every
  * case, writes a trace for each failing (or broken) property, and collects the results for
- * the reports. [HARNESS-SKIP-1] [HARNESS-SKIP-2] [HARNESS-TRACE-6]
+ * the reports. A property the time limit or an interrupt cuts short is incomplete, never a
+ * pass. [HARNESS-SKIP-1] [HARNESS-SKIP-2] [HARNESS-TRACE-6] [HARNESS-STOP-1] [HARNESS-STOP-2]
  */
 import { join } from "node:path";
 import { countingTolerance, type KnownDeviation } from "../cases/known/index.ts";
@@ -9,11 +10,15 @@ import type { CaseFailure, PropertyContext, PropertyDefinition } from "../cases/
 import { ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
 import type { Model, ModelDescription } from "../contract/types.ts";
+import type { Json } from "../contract/wire.ts";
 import { TraceRecorder } from "../trace/recorder.ts";
 import type { Trace, Verdict } from "../trace/types.ts";
 import { writeTraceFile } from "../trace/write.ts";
 
-export type PropertyStatus = "pass" | "fail" | "skip" | "error";
+export type PropertyStatus = "pass" | "fail" | "skip" | "error" | "incomplete";
+
+/** The report format's version: 2 added "incomplete", `interrupted` and `shard`. [HARNESS-REPORT-3] */
+export const REPORT_VERSION = 2;
 
 export interface PropertyResult {
   id: string;
@@ -28,7 +33,7 @@ export interface PropertyResult {
    * the rest of durationMs went to shrinking. [HARNESS-MUTANT-4]
    */
   firstFailureMs?: number;
-  /** Failure or error message, or the reason for a skip. */
+  /** Failure or error message, or the reason for a skip or why it is incomplete. */
   message?: string;
   seed?: number;
   path?: string;
@@ -39,11 +44,29 @@ export interface PropertyResult {
   trace?: string;
   /** Steps in that trace. */
   traceSteps?: number;
+  /** The judged step of a failure in that trace, what the model did there and what was permitted. */
+  failedStep?: number;
+  observed?: Json;
+  permitted?: Json;
+}
+
+export interface Shard {
+  /** 1-based. */
+  index: number;
+  count: number;
+}
+
+export interface RunSummary {
+  passed: number;
+  failed: number;
+  skipped: number;
+  errors: number;
+  incomplete: number;
 }
 
 export interface RunReport {
   format: "iommu-conformance-report";
-  version: 1;
+  version: typeof REPORT_VERSION;
   suite: string;
   adapter: string;
   model: { name: string; version: string };
@@ -51,9 +74,24 @@ export interface RunReport {
   runs: number;
   /** The known deviations the run tolerated (ids), when any [HARNESS-KNOWN-1]. */
   known?: string[];
+  /** This run covered one shard of the selected properties. [HARNESS-SHARD-1] */
+  shard?: Shard;
+  /** Why the run stopped early ("SIGINT", "SIGTERM"); absent when it ran to its end. */
+  interrupted?: string;
   results: PropertyResult[];
-  summary: { passed: number; failed: number; skipped: number; errors: number };
+  summary: RunSummary;
   durationMs: number;
+}
+
+export function summarize(results: PropertyResult[]): RunSummary {
+  const count = (s: PropertyStatus): number => results.filter((r) => r.status === s).length;
+  return {
+    passed: count("pass"),
+    failed: count("fail"),
+    skipped: count("skip"),
+    errors: count("error"),
+    incomplete: count("incomplete"),
+  };
 }
 
 export interface RunOptions {
@@ -70,9 +108,17 @@ export interface RunOptions {
   shrink?: boolean;
   /** Known deviations to tolerate (--known) [HARNESS-KNOWN-1]. */
   known?: readonly KnownDeviation[];
+  /** Aborting it (reason: the signal's name) stops the run: the running property and the rest are incomplete. */
+  signal?: AbortSignal;
+  /** Recorded in the report when the properties are one shard of a catalogue. */
+  shard?: Shard;
+  /** The model has described itself; the properties are about to run. */
+  onRunStart?: (model: { name: string; version: string }) => void;
   onPropertyStart?: (property: PropertyDefinition, index: number, total: number) => void;
   onCases?: (done: number, total: number) => void;
   onPropertyEnd?: (result: PropertyResult) => void;
+  /** A trace file has been written (or rewritten while shrinking). */
+  onTraceWritten?: (file: string) => void;
   /** Clock, replaceable for tests. */
   now?: () => number;
 }
@@ -84,17 +130,22 @@ export async function runProperties(
   const now = options.now ?? (() => performance.now());
   const started = now();
   const description = await options.model.describe();
+  options.onRunStart?.({ name: description.name, version: description.version });
   const results: PropertyResult[] = [];
   for (const [index, property] of properties.entries()) {
-    options.onPropertyStart?.(property, index, properties.length);
-    const result = await runOne(property, description, options, started, now);
+    const signal = options.signal;
+    const result = signal?.aborted
+      ? notRun(property, `not run: the run was interrupted (${String(signal.reason)})`)
+      : await (async () => {
+          options.onPropertyStart?.(property, index, properties.length);
+          return runOne(property, description, options, started, now);
+        })();
     results.push(result);
     options.onPropertyEnd?.(result);
   }
-  const count = (s: PropertyStatus): number => results.filter((r) => r.status === s).length;
   return {
     format: "iommu-conformance-report",
-    version: 1,
+    version: REPORT_VERSION,
     suite: suiteVersion(),
     adapter: options.adapter,
     model: { name: description.name, version: description.version },
@@ -103,10 +154,33 @@ export async function runProperties(
     ...(options.known === undefined || options.known.length === 0
       ? {}
       : { known: options.known.map((d) => d.id) }),
+    ...(options.shard === undefined ? {} : { shard: options.shard }),
+    ...(options.signal?.aborted ? { interrupted: String(options.signal.reason) } : {}),
     results,
-    summary: { passed: count("pass"), failed: count("fail"), skipped: count("skip"), errors: count("error") },
+    summary: summarize(results),
     durationMs: Math.round(now() - started),
   };
+}
+
+function notRun(property: PropertyDefinition, message: string): PropertyResult {
+  return {
+    id: property.id,
+    title: property.title,
+    rules: property.rules,
+    status: "incomplete",
+    runs: 0,
+    durationMs: 0,
+    message,
+  };
+}
+
+/** Resolves with the abort reason when `signal` is aborted; never, without one. */
+function whenAborted(signal: AbortSignal | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) resolve(String(signal.reason));
+    else signal.addEventListener("abort", () => resolve(String(signal.reason)), { once: true });
+  });
 }
 
 async function runOne(
@@ -134,7 +208,7 @@ async function runOne(
   if (options.timeLimitMs !== undefined) {
     timeLimitMs = options.timeLimitMs - (now() - runStarted);
     if (timeLimitMs <= 0)
-      return done("skip", { message: "the run's time limit was reached before this property started" });
+      return done("incomplete", { message: "not run: the run's time limit was reached before it started" });
   }
 
   const recorder = new TraceRecorder(options.model);
@@ -143,7 +217,11 @@ async function runOne(
       ? undefined
       : join(options.outDir, "traces", `${safeName(property.id)}-${options.seed}.json`);
   let written: Trace | undefined;
+  /** Trace writes under way: an interrupted run waits for them, so every trace is kept whole. */
+  const writing = new Set<Promise<void>>();
   let cases = 0;
+  /** Why a trace could not be written, if one could not. */
+  let traceProblem: string | undefined;
   let firstFailureAt: number | undefined;
 
   const writeTrace = async (
@@ -175,8 +253,15 @@ async function runOne(
             },
           }),
     });
-    await writeTraceFile(traceFile, trace);
+    const write = writeTraceFile(traceFile, trace);
+    writing.add(write);
+    try {
+      await write;
+    } finally {
+      writing.delete(write);
+    }
     written = trace;
+    options.onTraceWritten?.(traceFile);
   };
 
   const ctx: PropertyContext = {
@@ -197,16 +282,42 @@ async function runOne(
     },
     note: (command) => recorder.note(command),
     check: (index) => recorder.check(index),
-    caseFailed: (failure) => {
+    caseFailed: async (failure) => {
       firstFailureAt ??= now();
-      return writeTrace("fail", failure, "");
+      // [HARNESS-OUT-1] a trace that cannot be written never turns the failure into an error.
+      await writeTrace("fail", failure, "").catch((e: unknown) => {
+        traceProblem ??= (e as Error).message;
+      });
     },
     progress: (n) => options.onCases?.(n, options.runs),
+    interrupted: () => (options.signal?.aborted ? String(options.signal.reason) : undefined),
   };
 
   let outcome: Awaited<ReturnType<PropertyDefinition["run"]>>;
   try {
-    outcome = await property.run(ctx);
+    const running = property.run(ctx);
+    running.catch(() => undefined); // after an interrupt nobody awaits it
+    const settled = await Promise.race([
+      running.then((o) => ({ outcome: o })),
+      whenAborted(options.signal).then((reason) => ({ reason })),
+    ]);
+    if ("reason" in settled) {
+      // [HARNESS-STOP-1] stop now; the traces being written are finished first.
+      await Promise.allSettled([...writing]);
+      if (written?.verdict === "fail") {
+        return done("fail", {
+          runs: cases,
+          message: `${written.failure?.message ?? "failed"} (interrupted by ${settled.reason} while shrinking; the trace holds the smallest case found so far)`,
+          seed: options.seed,
+          ...traceFields(traceFile, written),
+        });
+      }
+      return done("incomplete", {
+        runs: cases,
+        message: `interrupted by ${settled.reason} after ${cases} of ${options.runs} cases`,
+      });
+    }
+    outcome = settled.outcome;
   } catch (e) {
     const message =
       e instanceof ProtocolError
@@ -219,15 +330,20 @@ async function runOne(
     return done("error", { runs: cases, message, ...traceFields(traceFile, written) });
   }
   if (outcome.status === "skip") return done("skip", { runs: cases, message: outcome.reason });
+  if (outcome.status === "incomplete")
+    return done("incomplete", { runs: outcome.runs, message: outcome.reason });
   if (outcome.status === "pass") return done("pass", { runs: outcome.runs });
   // The last case reported through caseFailed is the shrunk one; rewrite it with its final path.
   if (written !== undefined && traceFile !== undefined) {
     written.path = outcome.path;
-    await writeTraceFile(traceFile, written);
+    await writeTraceFile(traceFile, written).catch((e: unknown) => {
+      traceProblem ??= (e as Error).message;
+    });
   }
+  const unwritten = traceProblem === undefined ? "" : `\nthe trace could not be written: ${traceProblem}`;
   return done("fail", {
     runs: outcome.runs,
-    message: outcome.message,
+    message: `${outcome.message}${unwritten}`,
     seed: outcome.seed,
     path: outcome.path,
     ...(firstFailureAt === undefined ? {} : { firstFailureMs: Math.round(firstFailureAt - started) }),
@@ -237,7 +353,15 @@ async function runOne(
 }
 
 function traceFields(file: string | undefined, written: Trace | undefined): Partial<PropertyResult> {
-  return file === undefined || written === undefined ? {} : { trace: file, traceSteps: written.steps.length };
+  if (file === undefined || written === undefined) return {};
+  const f = written.failure;
+  return {
+    trace: file,
+    traceSteps: written.steps.length,
+    ...(f === undefined ? {} : { failedStep: f.step }),
+    ...(f?.observed === undefined ? {} : { observed: f.observed }),
+    ...(f?.permitted === undefined ? {} : { permitted: f.permitted }),
+  };
 }
 
 function safeName(id: string): string {

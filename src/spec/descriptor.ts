@@ -1,10 +1,10 @@
 /**
  * Queued-invalidation descriptors (VT-d 5.10 §6.5.2.1-§6.5.2.9): encode, decode with
- * reserved-field detection, and the InvalidationScope each one asks for.
+ * reserved-field detection. What each one asks to drop is read by its users: the reference
+ * (src/vtd/descriptor-scope.ts) and the oracle (src/oracle/coverage.ts), each its own way.
  * The type is 7 bits: w0[11:9] ‖ w0[3:0]. 128-bit descriptors are 2 words, 256-bit ones 4;
  * a 128-bit type in a 256-bit queue must have its upper 128 bits zero. See spec/queue.md.
  */
-import type { InvalidationScope } from "./invalidation-scope.ts";
 import { bit, field, mask, U64_MASK, withBit, withBits } from "./word.ts";
 
 export const DescriptorType = {
@@ -315,12 +315,6 @@ export function encodeDescriptor(d: Descriptor, width: DescriptorWidth): bigint[
   return width === 256 ? [w0, w1, 0n, 0n] : [w0, w1];
 }
 
-/** Bytes of 2^am pages, naturally aligned address (the low am page bits are masked, §6.5.2.3). */
-function pageRange(addr: bigint, am: number): bigint {
-  const low = (1n << BigInt(12 + am)) - 1n;
-  return addr & ~low & U64_MASK;
-}
-
 /**
  * [VTD-QI-17] Device-TLB invalidation size (PCIe ATS encoding): S = 0 is one 4 KiB page;
  * S = 1 takes the lowest 0 bit of ADDR[63:12] at position k, giving 2^(k+1) bytes.
@@ -335,61 +329,4 @@ export function deviceTlbRange(addr: bigint, s: boolean): { addr: bigint; size: 
     }
   }
   return { addr: 0n, size: 1n << 64n };
-}
-
-export interface ScopeOptions {
-  /** Domain-id width (CAP.ND): DID bits above it are ignored. */
-  domainIdBits: number;
-  /** MGAW in bits: IOTLB (second-stage) address bits at and above it are ignored. */
-  mgaw: number;
-}
-
-/**
- * [VTD-QI-14] The InvalidationScope a valid descriptor asks for; undefined for a wait
- * descriptor. Granularities are passed through as requested; the caches apply the
- * coarsening rules of spec/caches-invalidation.md with the mode the queue supplies.
- */
-export function descriptorScope(d: Descriptor, opts: ScopeOptions): InvalidationScope | undefined {
-  // [VTD-QI-8] DID bits above the domain-id width are ignored.
-  const did = (v: number): number => v & ((1 << opts.domainIdBits) - 1);
-  switch (d.kind) {
-    case "context-cache":
-      if (d.g === 1) return { kind: "context", granularity: "global" };
-      if (d.g === 2) return { kind: "context", granularity: "domain", did: did(d.did) };
-      return { kind: "context", granularity: "device", did: did(d.did), sid: d.sid, fm: d.fm };
-    case "iotlb":
-      if (d.g === 1) return { kind: "iotlb", granularity: "global" };
-      if (d.g === 2) return { kind: "iotlb", granularity: "domain", did: did(d.did) };
-      return {
-        kind: "iotlb",
-        granularity: "page",
-        did: did(d.did),
-        addr: pageRange(d.addr & mask(opts.mgaw - 1, 0), d.am),
-        am: d.am,
-        ih: d.ih,
-      };
-    case "pasid-iotlb":
-      if (d.g === 2) return { kind: "pasid-iotlb", granularity: "pasid", did: did(d.did), pasid: d.pasid };
-      return {
-        kind: "pasid-iotlb",
-        granularity: "page",
-        did: did(d.did),
-        pasid: d.pasid,
-        addr: pageRange(d.addr, d.am),
-        am: d.am,
-        ih: d.ih,
-      };
-    case "pasid-cache":
-      if (d.g === 3) return { kind: "pasid-cache", granularity: "global" };
-      if (d.g === 0) return { kind: "pasid-cache", granularity: "domain", did: did(d.did) };
-      return { kind: "pasid-cache", granularity: "pasid", did: did(d.did), pasid: d.pasid };
-    case "device-tlb":
-      return { kind: "device-tlb", sid: d.sid, ...deviceTlbRange(d.addr, d.s) };
-    case "pasid-device-tlb":
-      return { kind: "device-tlb", sid: d.sid, pasid: d.pasid, ...deviceTlbRange(d.addr, d.s) };
-    case "iec":
-      return { kind: "iec" };
-    case "wait":
-      return undefined;
-  }
 }

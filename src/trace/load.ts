@@ -7,11 +7,12 @@ import { readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ValidateFunction } from "ajv";
+import { packageFile } from "../contract/package-files.ts";
 import { createAjv, describeErrors } from "../contract/schema.ts";
 import { TRACE_FORMAT, TRACE_VERSION, type Trace } from "./types.ts";
 
 export const TRACE_SCHEMA_ID = "https://iommu-conformance.invalid/schema/trace.schema.json";
-const SCHEMA_URL = new URL("../../schema/trace.schema.json", import.meta.url);
+const SCHEMA_URL = packageFile("schema/trace.schema.json");
 
 export class TraceLoadError extends Error {
   override readonly name = "TraceLoadError";

@@ -3,7 +3,8 @@
  * Steps hold the surface calls exactly as made, in the stdio protocol's JSON encoding,
  * so a trace replays against any adapter without fast-check. [HARNESS-TRACE-2]
  */
-import type { Json, SurfaceMethod } from "../contract/wire.ts";
+import type { SurfaceMethod } from "../contract/types.ts";
+import type { Json } from "../contract/wire.ts";
 
 export const TRACE_FORMAT = "iommu-conformance-trace";
 export const TRACE_VERSION = 1;

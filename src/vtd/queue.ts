@@ -10,15 +10,10 @@ import type { TranslationMode } from "../contract/types.ts";
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
 import { readWords } from "../memory/physical-memory.ts";
 import type { Capabilities } from "../spec/capabilities.ts";
-import {
-  type Descriptor,
-  DescriptorType,
-  decodeDescriptor,
-  descriptorScope,
-  descriptorType,
-} from "../spec/descriptor.ts";
+import { type Descriptor, DescriptorType, decodeDescriptor, descriptorType } from "../spec/descriptor.ts";
 import { EventCtl, Ics, Iqa, Iqei, QueuePointer } from "../spec/register-offsets.ts";
 import { bit, field, mask } from "../spec/word.ts";
+import { descriptorScope } from "./descriptor-scope.ts";
 import type { InvalidationSink } from "./interfaces.ts";
 
 /** Where the queue reports an invalidation queue error (FSTS lives in fault recording). */

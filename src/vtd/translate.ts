@@ -11,7 +11,6 @@ import { type PhysicalMemory, readWords } from "../memory/physical-memory.ts";
 import {
   type FirstStageParams,
   type NestedParams,
-  type PagingFault,
   type PagingResult,
   permits,
   type SecondStageParams,
@@ -29,7 +28,12 @@ import {
   scalableContextReserved,
 } from "../spec/context-entry.ts";
 import type { EntryCaps } from "../spec/entry-caps.ts";
-import { LegacyFault as L, ScalableFault as S } from "../spec/fault-reasons.ts";
+import {
+  LegacyFault as L,
+  legacyWalkReason,
+  ScalableFault as S,
+  scalableWalkReason,
+} from "../spec/fault-reasons.ts";
 import {
   anyBits,
   decodePasidDir,
@@ -53,75 +57,6 @@ export function inInterruptRange(addr: bigint | number): boolean {
 /** [VTD-DMA-3] The same test on an address given as 32-bit halves. */
 function halvesInInterruptRange(hi: number, lo: number): boolean {
   return hi === 0 && lo >>> 20 === 0xfee;
-}
-
-/** Map a walker fault to a legacy-mode reason [VTD-SS-2] [VTD-SS-5]. */
-function legacyReason(f: PagingFault, write: boolean): number {
-  switch (f.kind) {
-    case "root-access":
-      return L.LCT_4_CONTEXT_INVALID;
-    case "entry-access":
-      return L.LSS_1_SS_ENTRY_ACCESS;
-    case "reserved":
-      return L.LSS_2_SS_RESERVED;
-    case "input-beyond-width":
-      return L.LGN_1_ADDRESS_BEYOND_WIDTH;
-    case "no-read":
-      return L.LGN_3_NO_READ;
-    default:
-      // not-present and no-write: the request lacks its permission.
-      return write ? L.LGN_2_NO_WRITE : L.LGN_3_NO_READ;
-  }
-}
-
-/** Map a walker fault to a scalable-mode reason [VTD-PASID-9]. */
-function scalableReason(f: PagingFault): number {
-  if (f.stage === "second") {
-    switch (f.kind) {
-      case "root-access":
-        return S.SSS_4_SSPTPTR_ACCESS;
-      case "entry-access":
-        return S.SSS_1_SS_ENTRY_ACCESS;
-      case "reserved":
-        return S.SSS_3_SS_RESERVED;
-      case "input-beyond-width":
-        return S.SGN_5_SS_INPUT_BEYOND_WIDTH;
-      case "no-read":
-        return S.SGN_7_NO_READ;
-      case "no-write":
-        return S.SGN_6_NO_WRITE;
-      case "ad-non-snooped":
-        return S.SSS_5;
-      default:
-        return S.SSS_2_SS_NONLEAF_NO_PERMISSION;
-    }
-  }
-  switch (f.kind) {
-    case "root-access":
-      return S.SFS_4_FSPTPTR_ACCESS;
-    case "entry-access":
-      return S.SFS_1_FS_ENTRY_ACCESS;
-    case "reserved":
-      return S.SFS_3_FS_RESERVED;
-    case "non-canonical":
-      return S.SGN_1_NON_CANONICAL;
-    case "user-supervisor":
-      return S.SGN_2_USER_TO_SUPERVISOR;
-    case "no-write":
-      return S.SGN_6_NO_WRITE;
-    case "no-read":
-      return S.SGN_7_NO_READ;
-    case "ad-non-snooped":
-      return S.SFS_9_AD_NON_SNOOPED;
-    case "nested-beyond-width":
-      return S.SFS_5;
-    case "nested-no-read":
-      return f.root ? S.SFS_6 : S.SFS_7;
-    case "nested-ad-blocked":
-      return S.SFS_8;
-    default:
-      return S.SFS_2_FS_NOT_PRESENT;
-  }
 }
 
 /** Levels of an AW encoding when CAP.SAGAW supports it, else 0. */
@@ -433,7 +368,7 @@ export class Translator {
       this.caches.dropIotlb(hit);
     }
     const r = this.walk(plan, pasid, hi, lo, req.write, priv);
-    if (!r.ok) return this.fault(req, fpd, legacy ? legacyReason(r, req.write) : scalableReason(r));
+    if (!r.ok) return this.fault(req, fpd, legacy ? legacyWalkReason(r, req.write) : scalableWalkReason(r));
     if (this.caches.iotlbEnabled) {
       this.caches.fillIotlb({
         did: plan.did,

@@ -4,11 +4,11 @@ import {
   type Descriptor,
   type DescriptorWidth,
   decodeDescriptor,
-  descriptorScope,
   descriptorType,
   deviceTlbRange,
   encodeDescriptor,
 } from "../../src/spec/descriptor.ts";
+import { descriptorScope } from "../../src/vtd/descriptor-scope.ts";
 
 const u = (bitsN: number) => fc.integer({ min: 0, max: 2 ** bitsN - 1 });
 const pageAddr = fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((p) => p << 12n);

@@ -23,7 +23,16 @@ describe("parseAdapterSpec", () => {
       kind: "qemu",
       options: { binary: "/usr/bin/qemu-system-x86_64", "aw-bits": "48", "x-scalable": "true" },
     });
-    expect(parseAdapterSpec("module:./my-model.ts")).toEqual({ kind: "module", path: "./my-model.ts" });
+    expect(parseAdapterSpec("module:./my-model.ts")).toEqual({
+      kind: "module",
+      path: "./my-model.ts",
+      options: {},
+    });
+    expect(parseAdapterSpec("module:./a?b.ts?cores=2,fast")).toEqual({
+      kind: "module",
+      path: "./a?b.ts",
+      options: { cores: "2", fast: "true" },
+    });
     expect(parseAdapterSpec("stdio:./model --serve --x=a:b")).toEqual({
       kind: "stdio",
       command: "./model --serve --x=a:b",
@@ -32,7 +41,7 @@ describe("parseAdapterSpec", () => {
 
   it("[HARNESS-ADAPTER-1] refuses malformed specs with the valid forms", () => {
     expect(() => parseAdapterSpec("bochs")).toThrow(
-      'unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], module:PATH, stdio:COMMAND',
+      'unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], qemu:nested[,key=value,...], module:PATH[?key=value,...], stdio:COMMAND',
     );
     expect(() => parseAdapterSpec("reference:=0")).toThrow(AdapterSpecError);
     expect(() => parseAdapterSpec("mutant:")).toThrow(/mutant needs an id/);

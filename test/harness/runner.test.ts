@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { PropertyDefinition } from "../../src/cases/property.ts";
-import { matchesGlob } from "../../src/cases/property.ts";
+import { matchesGlob } from "../../src/cli/glob.ts";
 import { jsonReport } from "../../src/runner/reports/json.ts";
 import { junitReport } from "../../src/runner/reports/junit.ts";
 import { textReport } from "../../src/runner/reports/text.ts";
@@ -29,7 +29,7 @@ describe("runProperties", () => {
       ["test-needs-host", "skip"],
       ["test-register-round-trip", "pass"],
     ]);
-    expect(report.summary).toEqual({ passed: 1, failed: 1, skipped: 1, errors: 0 });
+    expect(report.summary).toEqual({ passed: 1, failed: 1, skipped: 1, errors: 0, incomplete: 0 });
     const fail = report.results[0]!;
     expect(fail.trace).toBe(join(dir, "traces", "test-dma-read-sees-guest-write-7.json"));
     expect(report.results[1]?.message).toBe("the model has no host surface (iommufd ioctls)");
@@ -81,7 +81,7 @@ describe("runProperties", () => {
     expect(report.results[0]?.trace).toBeUndefined();
   });
 
-  it("[HARNESS-SKIP-2] properties not started when the time limit is spent are skipped with the reason", async () => {
+  it("[HARNESS-SKIP-2] [HARNESS-STOP-2] properties not started when the time limit is spent are incomplete, with the reason", async () => {
     let t = 0;
     const slow: PropertyDefinition = {
       id: "slow",
@@ -103,9 +103,65 @@ describe("runProperties", () => {
       now: () => t,
     });
     expect(report.results[1]).toMatchObject({
-      status: "skip",
-      message: "the run's time limit was reached before this property started",
+      status: "incomplete",
+      message: "not run: the run's time limit was reached before it started",
     });
+  });
+
+  it("[HARNESS-STOP-2] a property the time limit cuts short is incomplete, not a pass", async () => {
+    const report = await runProperties([dmaReadSeesGuestWrite], {
+      adapter: "m",
+      model: createMemoryModel(),
+      runs: 10_000_000,
+      seed: 1,
+      timeLimitMs: 300,
+    });
+    const r = report.results[0]!;
+    expect(r.status).toBe("incomplete");
+    expect(r.runs).toBeLessThan(10_000_000);
+    expect(r.message).toBe(`the time limit stopped it after ${r.runs} of 10000000 cases`);
+    expect(report.summary.incomplete).toBe(1);
+    expect(report.summary.passed).toBe(0);
+  });
+
+  it("[HARNESS-STOP-1] an interrupt stops the running property (incomplete) and leaves the rest unrun", async () => {
+    const controller = new AbortController();
+    const report = await runProperties(properties, {
+      adapter: "m",
+      model: createMemoryModel(),
+      runs: 10_000_000,
+      seed: 1,
+      signal: controller.signal,
+      onCases: (done) => {
+        if (done === 5) controller.abort("SIGINT");
+      },
+    });
+    expect(report.interrupted).toBe("SIGINT");
+    expect(report.results.map((r) => [r.id, r.status, r.message])).toEqual([
+      ["test-dma-read-sees-guest-write", "incomplete", "interrupted by SIGINT after 5 of 10000000 cases"],
+      ["test-needs-host", "incomplete", "not run: the run was interrupted (SIGINT)"],
+      ["test-register-round-trip", "incomplete", "not run: the run was interrupted (SIGINT)"],
+    ]);
+  });
+
+  it("[HARNESS-STOP-1] an interrupt while shrinking keeps the failure and its trace", async () => {
+    const dir = await out();
+    const controller = new AbortController();
+    const report = await runProperties([dmaReadSeesGuestWrite], {
+      adapter: "m",
+      model: createMemoryModel({ corruptReadAt: 0x5020n }),
+      runs: 200,
+      seed: 7,
+      outDir: dir,
+      signal: controller.signal,
+      onTraceWritten: () => controller.abort("SIGTERM"), // at the first failing case
+    });
+    const r = report.results[0]!;
+    expect(r.status).toBe("fail");
+    expect(r.message).toMatch(/interrupted by SIGTERM while shrinking/);
+    const trace = await loadTraceFile(r.trace!);
+    expect(trace.verdict).toBe("fail");
+    expect(report.interrupted).toBe("SIGTERM");
   });
 
   it("[HARNESS-MUTANT-4] a failure reports when its first failing case was found, apart from shrinking", async () => {
@@ -212,7 +268,9 @@ describe("reports", () => {
     expect(text).toMatch(/^1 passed, 1 failed, 1 skipped, 0 errors in /m);
     expect(JSON.parse(jsonReport(report))).toEqual(JSON.parse(JSON.stringify(report)));
     const xml = junitReport(report);
-    expect(xml).toContain('<testsuites tests="3" failures="1" errors="0" skipped="1">');
+    expect(xml).toContain(
+      '<testsuites name="iommu-conformance" tests="3" failures="1" errors="0" skipped="1"',
+    );
     expect(xml).toMatch(
       /<testcase classname="iommu-conformance.test-dma-read-sees-guest-write"[^>]*>\s*<failure message="counterexample/,
     );
@@ -224,6 +282,16 @@ describe("reports", () => {
     expect(matchesGlob("host-a", "guest-*,host-?")).toBe(true);
     expect(matchesGlob("a.b", "a?b")).toBe(true);
     expect(matchesGlob("axb", "a.b")).toBe(false);
+  });
+
+  it("[HARNESS-SELECT-1] a glob starting with ! excludes; alone it means everything else", () => {
+    expect(matchesGlob("cache-coherence", "!cache-coherence")).toBe(false);
+    expect(matchesGlob("queue-behaviour", "!cache-coherence")).toBe(true);
+    expect(matchesGlob("guest-a", "guest-*,!guest-a")).toBe(false);
+    expect(matchesGlob("guest-b", "guest-*,!guest-a")).toBe(true);
+    expect(matchesGlob("host-b", "guest-*,!guest-a")).toBe(false);
+    expect(matchesGlob("ioas-mappings", "{ioas,attach}-*")).toBe(true);
+    expect(matchesGlob("attach-detach", "{ioas,attach}-*,!attach-detach")).toBe(false);
   });
 });
 

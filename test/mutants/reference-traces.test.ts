@@ -1,5 +1,5 @@
 /**
- * Every trace in reference-traces/ (except qemu/, which replays against QEMU elsewhere) must fail
+ * Every trace in reference-traces/ (except qemu/ and qemu-nested/, which replay against QEMU elsewhere) must fail
  * against the adapter it names and pass against the reference, judged by its property's judge;
  * every mutant must have its counterexample there. [HARNESS-MUTANT-3] [HARNESS-REPLAY-1]
  */
@@ -25,7 +25,9 @@ const TRACES = join(ROOT, "reference-traces");
 const SURVIVORS: Record<string, string> = {};
 
 const files = existsSync(TRACES)
-  ? (await listTraceFiles(TRACES)).filter((f) => !relative(TRACES, f).startsWith(`qemu${sep}`))
+  ? (await listTraceFiles(TRACES)).filter(
+      (f) => !/^qemu(-nested)?$/.test(relative(TRACES, f).split(sep)[0] ?? ""),
+    )
   : [];
 
 const models = new Map<string, Model>();

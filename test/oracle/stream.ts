@@ -2,7 +2,7 @@
 
 import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/contract/types.ts";
 import { legacyViommu } from "../../src/contract/viommu-options.ts";
-import { Oracle, type OracleStep, type Verdict } from "../../src/oracle/index.ts";
+import { Oracle, type OracleJudgement, type OracleStep } from "../../src/oracle/index.ts";
 import { encodeDescriptor } from "../../src/spec/descriptor.ts";
 import { Reg } from "../../src/spec/register-offsets.ts";
 import { wordsToBytes } from "../../src/spec/word.ts";
@@ -27,14 +27,14 @@ export class Stream {
   readonly oracle: Oracle;
   private tail = 0;
   private seq = 1;
-  readonly verdicts: Verdict[] = [];
+  readonly verdicts: OracleJudgement[] = [];
 
   constructor(readonly cfg: PlatformConfig) {
     this.oracle = new Oracle(cfg);
     this.step({ op: "reset", args: [cfg] });
   }
 
-  step(s: OracleStep): Verdict {
+  step(s: OracleStep): OracleJudgement {
     const v = this.oracle.observe(s);
     this.verdicts.push(v);
     return v;
@@ -93,7 +93,7 @@ export class Stream {
     }
   }
 
-  dma(req: DmaRequest, result: DmaResult): Verdict {
+  dma(req: DmaRequest, result: DmaResult): OracleJudgement {
     return this.step({ op: "dma", args: [req], result });
   }
 

@@ -168,4 +168,31 @@ describe("stdio client with broken models", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(isRunning(pid)).toBe(false);
   });
+
+  it("[HARNESS-PROTO-7] a 70 MiB line without a newline is 'line too long' at once, not a timeout", async () => {
+    // The request timeout is long: the only way to pass is to refuse the line as it grows.
+    const m = await open("long-line", "readGuest", 60_000);
+    await m.reset(memoryModelConfig());
+    const err = await m.platform.readGuest(0n, 8).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).problem).toBe("line-too-long");
+    expect((err as Error).message).toMatch(
+      /readGuest \(id \d+\): the model wrote a line longer than 67108864 bytes/,
+    );
+  }, 60_000);
+
+  it("[HARNESS-PROTO-9] close ends the model's process group: a model that ignores end of input, and its helper", async () => {
+    for (const mode of ["helper", "ignore-eof"]) {
+      const m = await createStdioModel(`${BROKEN} ${mode}`, { timeoutMs: 500 });
+      const [pid, helper] = ((await m.describe()).version.match(/\d+/g) ?? []).map(Number);
+      expect(isRunning(pid ?? 0) && isRunning(helper ?? 0)).toBe(true);
+      await m.close();
+      await new Promise((r) => setTimeout(r, 200));
+      expect({ mode, model: isRunning(pid ?? 0), helper: isRunning(helper ?? 0) }).toEqual({
+        mode,
+        model: false,
+        helper: false,
+      });
+    }
+  });
 });

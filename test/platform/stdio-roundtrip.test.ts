@@ -4,6 +4,7 @@ import { createStdioModel } from "../../src/adapters/stdio/client.ts";
 import { serveModel } from "../../src/adapters/stdio/server.ts";
 import { bytesToHex, encodeConfig, hexToBytes, hexToU64, u64ToHex } from "../../src/contract/codec.ts";
 import { ModelRequestError } from "../../src/contract/errors.ts";
+import { checkRequest } from "../../src/contract/schema.ts";
 import type { Model } from "../../src/contract/types.ts";
 import { createMemoryModel, memoryModelConfig } from "../fixtures/harness/memory-model.ts";
 
@@ -167,4 +168,30 @@ describe("stdio client against serveModel in a child process", () => {
     expect(remote.host).toBeUndefined();
     expect(remote.platform.hostView).toBeUndefined();
   });
+
+  it("[HARNESS-PROTO-3] [HARNESS-PROTO-6] a 4 MiB writeGuest and a 16 MiB readGuest (the largest) cross codec, schema and serve", async () => {
+    const big = 4 * 1024 * 1024;
+    const data = new Uint8Array(big).map((_, i) => (i * 7) & 0xff);
+    // The codec and the schema alone (a hex pattern repeated per byte overflowed the stack here).
+    expect([...hexToBytes(bytesToHex(data)).subarray(big - 4)]).toEqual([...data.subarray(big - 4)]);
+    expect(() => hexToBytes(`${bytesToHex(data)}0`)).toThrow(RangeError);
+    const request = { id: 1, method: "writeGuest", params: { gpa: "0x0", data: bytesToHex(data) } };
+    expect(checkRequest(request)).toEqual([]);
+    expect(checkRequest({ ...request, params: { gpa: "0x0", data: `${request.params.data}A` } })).toEqual([
+      "/params/data: must be a hex byte string (two lowercase hex digits a byte)",
+    ]);
+
+    const remote = await createStdioModel(SERVE, { timeoutMs: 30_000 });
+    models.push(remote);
+    const size = 0x200_0000n;
+    await remote.reset({
+      ...memoryModelConfig(),
+      memory: { size, regions: [{ gpa: 0n, size, readOnly: false }] },
+    });
+    await remote.platform.writeGuest(0x10_0000n, data);
+    const back = await remote.platform.readGuest(0n, 16 * 1024 * 1024);
+    expect(back.length).toBe(16 * 1024 * 1024);
+    expect(Buffer.compare(back.subarray(0x10_0000, 0x10_0000 + big), data)).toBe(0);
+    expect(back[0x10_0000 + big]).toBe(0);
+  }, 60_000);
 });

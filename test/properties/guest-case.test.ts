@@ -7,7 +7,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createReferenceModel, referenceDescription } from "../../src/adapters/reference.ts";
 import { guestPlatformArb } from "../../src/arbitraries/guest-config.ts";
-import { CaseFailed, GuestCase } from "../../src/cases/guest-case.ts";
+import { CaseFailed } from "../../src/cases/case-failed.ts";
+import { GuestCase } from "../../src/cases/guest-case.ts";
 import { oracleJudge } from "../../src/cases/guest-case-judge.ts";
 import { GuestWorld, IOVA_BASE } from "../../src/cases/guest-case-world.ts";
 import type {

@@ -1,12 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-  coherencyMatrix,
-  expectedNonCoherent,
-  hostAccepts,
-  type Stage2State,
-} from "../../properties/coherency-matrix.ts";
+import { coherencyMatrix } from "../../properties/coherency-matrix.ts";
 import { createMutantModel } from "../../src/adapters/mutants.ts";
 import { createReferenceModel } from "../../src/adapters/reference.ts";
+import { expectedNonCoherent, hostAccepts, type Stage2State } from "../../src/cases/host-case.ts";
 import { decodeHostView, encodeHostView } from "../../src/contract/codec.ts";
 import { checkResult } from "../../src/contract/schema.ts";
 import type { HostIommuConfig } from "../../src/contract/types.ts";

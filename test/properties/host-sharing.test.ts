@@ -93,16 +93,16 @@ describe("host device ids", () => {
       await model.reset(config as typeof base);
       const host = new HostClient(model.host as NonNullable<Model["host"]>);
       for (const [i, w] of widths.entries()) {
-        const info = await host.hwInfo(i + 1);
+        const info = await host.getHwInfo(i + 1);
         expect(info.errno).toBe(0);
         expect(Number((info.value?.cap ?? 0n) >> 16n) & 0x3f).toBe(w - 1); // CAP.MGAW
       }
-      expect((await host.hwInfo(widths.length + 1)).errno).not.toBe(0);
+      expect((await host.getHwInfo(widths.length + 1)).errno).not.toBe(0);
       // The host view names device k by the SID of the k-th passed-through device.
       const view = await (model.platform.hostView as NonNullable<PlatformSurface["hostView"]>)();
       expect(view.attachments.map((a) => a.sid).sort()).toEqual([0x10, 0x20, 0x30]);
       const ioas = await host.ioasAlloc();
-      const h = await host.hwptPaging(2, ioas.value as number);
+      const h = await host.hwptAllocPaging(2, ioas.value as number);
       expect((await host.attach(2, undefined, h.value as number)).errno).toBe(0);
       const after = await (model.platform.hostView as NonNullable<PlatformSurface["hostView"]>)();
       expect(after.attachments.find((a) => a.hwptId === h.value)?.sid).toBe(0x20);

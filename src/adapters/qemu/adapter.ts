@@ -21,8 +21,9 @@ import {
   platformLimits,
   registerMismatches,
 } from "./config.ts";
+import type { ProcessMemory } from "./device-buffer.ts";
 import { EDU_BUFFER_START, EDU_CHUNK } from "./edu.ts";
-import { DMAR_BASE, Machine, type MachineSpec } from "./machine.ts";
+import { DMAR_BASE, type EduSlot, Machine, type MachineSpec } from "./machine.ts";
 import { detectQemu, flavourOf, type QemuInstall } from "./process.ts";
 
 /** Size of the DMAR register block. */
@@ -242,11 +243,18 @@ function checkGuestRange(c: PlatformConfig, gpa: bigint, len: number): void {
   }
 }
 
+/** What a DMA through edu needs of a machine: its edu devices by SID and its fault lines. */
+export interface EduDmaHost {
+  edus: Map<number, EduSlot>;
+  mem: ProcessMemory | undefined;
+  takeFaultLines(): string[];
+}
+
 /**
  * One DMA by the edu device with the requested SID [QEMU-DMA-1..4]. Requests longer than
  * EDU_CHUNK are split into two edu transfers over the same page.
  */
-export async function dmaThroughEdu(m: Machine, req: DmaRequest): Promise<DmaResult> {
+export async function dmaThroughEdu(m: EduDmaHost, req: DmaRequest): Promise<DmaResult> {
   if (req.pasid !== undefined || req.priv) {
     throw new Error(
       "qemu adapter: edu issues requests without PASID only (describe().supports.pasidRequests is false)",
@@ -261,7 +269,7 @@ export async function dmaThroughEdu(m: Machine, req: DmaRequest): Promise<DmaRes
     throw new RangeError("qemu adapter: a DMA may not cross a 4 KiB page");
   if (req.iova < 0n || req.iova >> 64n !== 0n)
     throw new RangeError("qemu adapter: the IOVA is not a 64-bit value");
-  const mem = slot.bufferAddr !== undefined ? m.mem : undefined;
+  const mem = slot.bufferAddr !== undefined ? (slot.mem ?? m.mem) : undefined;
   if (req.write) {
     if (!req.data || req.data.length !== req.len)
       throw new RangeError("qemu adapter: a write needs data of length len");

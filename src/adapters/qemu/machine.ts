@@ -9,6 +9,7 @@ import { EDU_BUFFER_SIZE, EDU_BUFFER_START, EduDevice } from "./edu.ts";
 import { firmwareFile } from "./firmware.ts";
 import { devfnString, EDU_ID, enableDevice, type PciFunction, scanBus0 } from "./pci.ts";
 import { flavourOf, launchQemu, type QemuInstall, type QemuProcess } from "./process.ts";
+import type { QtestClient } from "./qtest-client.ts";
 
 /** intel-iommu options the adapter can ask for. */
 export interface IommuOptions {
@@ -107,6 +108,47 @@ export interface EduSlot {
   edu: EduDevice;
   /** Address of its 4 KiB DMA buffer inside QEMU, when it could be located. */
   bufferAddr: number | undefined;
+  /** The process holding that buffer when it is not the machine's own QEMU (a passed-through edu in L0). */
+  mem?: ProcessMemory;
+}
+
+/**
+ * Finds an edu's 4 KiB buffer in the memory of the QEMU process that emulates it
+ * [QEMU-READ-1][QEMU-NEST-6]. Runs while translation is off (these DMAs are untranslated and fill
+ * no cache) and leaves guest RAM at the scratch page zeroed where it worked. `q` is the qtest of
+ * the machine whose guest RAM the device reaches; `mem` the process emulating the device (the same
+ * QEMU, or L0 for a device passed through to a nested guest).
+ */
+export async function locateEduBuffer(
+  q: QtestClient,
+  edu: EduDevice,
+  mem: ProcessMemory,
+  seed: number,
+): Promise<number | undefined> {
+  const scratch = 0x10000n; // guest RAM below 640 KiB
+  const len = EDU_BUFFER_SIZE - 1; // edu refuses a transfer that ends at 0x41000
+  const pattern = uniquePattern(0x5eed0000 + seed, len);
+  // writeq commands, not `write`: no binary copy of the pattern is left in QEMU's heap.
+  const view = new DataView(pattern.buffer);
+  const cmds: string[] = [];
+  for (let i = 0; i + 8 <= len; i += 8) {
+    cmds.push(`writeq 0x${(scratch + BigInt(i)).toString(16)} 0x${view.getBigUint64(i, true).toString(16)}`);
+  }
+  await q.pipeline(cmds);
+  await edu.readToBuffer(scratch, EDU_BUFFER_START, len & ~7);
+  await q.memset(scratch, EDU_BUFFER_SIZE, 0);
+  const needle = pattern.subarray(0, len & ~7);
+  // The first hit is enough: the confirmation below proves it is the device's buffer.
+  const at = mem.find(needle, true)[0];
+  if (at === undefined) return undefined;
+  // Confirm the other way: a second pattern written there must come out of the device.
+  const check = uniquePattern(0x5eed1000 + seed, len & ~7);
+  mem.write(at, check);
+  await edu.writeFromBuffer(scratch, EDU_BUFFER_START, check.length);
+  const out = await q.read(scratch, check.length);
+  await q.memset(scratch, EDU_BUFFER_SIZE, 0);
+  mem.write(at, new Uint8Array(EDU_BUFFER_SIZE));
+  return Buffer.from(out).equals(Buffer.from(check)) ? at : undefined;
 }
 
 export class Machine {
@@ -191,39 +233,9 @@ export class Machine {
     }
   }
 
-  /**
-   * Finds an edu's buffer in QEMU's memory [QEMU-READ-1]. Runs before any IOMMU setup
-   * (translation is off, so these DMAs are untranslated and fill no cache), and leaves
-   * guest RAM zeroed where it worked.
-   */
-  private async locateBuffer(devfn: number, slot: EduSlot): Promise<number | undefined> {
-    const mem = this.mem!;
-    const scratch = 0x10000n; // guest RAM below 640 KiB
-    const len = EDU_BUFFER_SIZE - 1; // edu refuses a transfer that ends at 0x41000
-    const pattern = uniquePattern(0x5eed0000 + devfn, len);
-    // writeq commands, not `write`: no binary copy of the pattern is left in QEMU's heap.
-    const view = new DataView(pattern.buffer);
-    const cmds: string[] = [];
-    for (let i = 0; i + 8 <= len; i += 8) {
-      cmds.push(
-        `writeq 0x${(scratch + BigInt(i)).toString(16)} 0x${view.getBigUint64(i, true).toString(16)}`,
-      );
-    }
-    await this.q.pipeline(cmds);
-    await slot.edu.readToBuffer(scratch, EDU_BUFFER_START, len & ~7);
-    await this.q.memset(scratch, EDU_BUFFER_SIZE, 0);
-    const needle = pattern.subarray(0, len & ~7);
-    // The first hit is enough: the confirmation below proves it is the device's buffer.
-    const at = mem.find(needle, true)[0];
-    if (at === undefined) return undefined;
-    // Confirm the other way: a second pattern written there must come out of the device.
-    const check = uniquePattern(0x5eed1000 + devfn, len & ~7);
-    mem.write(at, check);
-    await slot.edu.writeFromBuffer(scratch, EDU_BUFFER_START, check.length);
-    const out = await this.q.read(scratch, check.length);
-    await this.q.memset(scratch, EDU_BUFFER_SIZE, 0);
-    mem.write(at, new Uint8Array(EDU_BUFFER_SIZE));
-    return Buffer.from(out).equals(Buffer.from(check)) ? at : undefined;
+  /** [QEMU-READ-1] Finds an edu's buffer in this QEMU's memory. */
+  private locateBuffer(devfn: number, slot: EduSlot): Promise<number | undefined> {
+    return locateEduBuffer(this.q, slot.edu, this.mem!, devfn);
   }
 
   async close(): Promise<void> {

@@ -151,9 +151,19 @@ async function probeQtestAccel(where: Pick<QemuInstall, "binary" | "root">): Pro
 // Every live QEMU, ended when Node ends [QEMU-START-4].
 
 const live = new Set<ChildProcess>();
+/** Processes that are not our children (a grandchild behind a watchdog), by pid. */
+const livePids = new Set<number>();
 let hooksInstalled = false;
 
 function killAll(): void {
+  for (const pid of livePids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  livePids.clear();
   for (const child of live) {
     try {
       child.kill("SIGKILL");
@@ -175,6 +185,24 @@ function installExitHooks(): void {
       if (process.listenerCount(sig) <= 1) process.kill(process.pid, sig);
     });
   }
+}
+
+/**
+ * Registers a process started elsewhere (the nested adapter's L0 and its helpers) so that it is
+ * ended with the others when Node exits or gets SIGINT/SIGTERM [QEMU-START-4].
+ */
+export function trackChild(child: ChildProcess): void {
+  installExitHooks();
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  child.once("error", () => live.delete(child));
+}
+
+/** Registers a process by pid (not a child of ours) to be killed with the others; returns its release. */
+export function trackPid(pid: number): () => void {
+  installExitHooks();
+  livePids.add(pid);
+  return () => livePids.delete(pid);
 }
 
 /** Number of QEMU processes started here and not yet ended (for tests). */

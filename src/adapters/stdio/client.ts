@@ -5,29 +5,11 @@
  * and the next reset (or describe) starts a fresh one. [HARNESS-PROTO-7] [HARNESS-PROTO-8]
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import {
-  bytesToHex,
-  decodeDmaResult,
-  decodeHostView,
-  decodeIoctlResult,
-  encodeBufferMap,
-  encodeConfig,
-  encodeDmaRequest,
-  encodeHostDmaRequest,
-  hexToBytes,
-  hexToU64,
-  u64ToHex,
-} from "../../contract/codec.ts";
 import { ModelRequestError, ProtocolError, type ProtocolProblem } from "../../contract/errors.ts";
 import { checkReply, checkResult } from "../../contract/schema.ts";
 import { suiteVersion } from "../../contract/suite-version.ts";
-import type {
-  HostSurface,
-  Model,
-  ModelDescription,
-  PlatformConfig,
-  PlatformSurface,
-} from "../../contract/types.ts";
+import { decodeResult, encodeArgs, offers, surfaceModel } from "../../contract/surface.ts";
+import type { Model, ModelDescription } from "../../contract/types.ts";
 import {
   type Json,
   type Method,
@@ -35,6 +17,7 @@ import {
   PROTOCOL_VERSION,
   type ResultOf,
 } from "../../contract/wire.ts";
+import { LineReader } from "./lines.ts";
 
 export interface StdioModelOptions {
   /** Longest wait for any one reply, in milliseconds. [HARNESS-PROTO-8] */
@@ -67,11 +50,12 @@ class Connection {
   failure: ProtocolError | undefined;
   private readonly child: ChildProcess;
   private readonly stderrTail: string[] = [];
-  private stdoutBuffer = "";
+  private readonly stdout: LineReader;
   private stderrBuffer = "";
   private pending: Pending | undefined;
   private last: { method: Method; id: number } | undefined;
   private closing = false;
+  private groupEnded = false;
   private readonly gone: Promise<void>;
 
   constructor(
@@ -87,9 +71,23 @@ class Connection {
       cwd: options.cwd,
       env: options.env ?? process.env,
     });
-    this.child.stdout?.setEncoding("utf8");
+    this.stdout = new LineReader(
+      MAX_LINE,
+      (line) => {
+        if (line.trim() !== "") this.onLine(line);
+      },
+      () => {
+        const at = this.pending ?? this.last;
+        this.fail(
+          "line-too-long",
+          at?.method ?? "hello",
+          at?.id,
+          `the model wrote a line longer than ${MAX_LINE} bytes`,
+        );
+      },
+    );
     this.child.stderr?.setEncoding("utf8");
-    this.child.stdout?.on("data", (chunk: string) => this.onStdout(chunk));
+    this.child.stdout?.on("data", (chunk: Buffer) => this.stdout.push(chunk));
     this.child.stderr?.on("data", (chunk: string) => this.onStderr(chunk));
     // A write to a dead process fails with EPIPE; the exit handler reports it.
     this.child.stdin?.on("error", () => undefined);
@@ -221,33 +219,20 @@ class Connection {
     return this.failure;
   }
 
+  /**
+   * [HARNESS-PROTO-9] End the model's process group: the model and whatever it started, even when
+   * the model itself has exited (its helpers live on in the group). Once: the group id is not
+   * used again after that.
+   */
   private kill(): void {
     const pid = this.child.pid;
-    if (pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (pid === undefined || this.groupEnded) return;
+    this.groupEnded = true;
     try {
       process.kill(-pid, "SIGKILL");
     } catch {
-      this.child.kill("SIGKILL");
-    }
-  }
-
-  private onStdout(chunk: string): void {
-    this.stdoutBuffer += chunk;
-    for (;;) {
-      const nl = this.stdoutBuffer.indexOf("\n");
-      if (nl < 0) break;
-      const line = this.stdoutBuffer.slice(0, nl).replace(/\r$/, "");
-      this.stdoutBuffer = this.stdoutBuffer.slice(nl + 1);
-      if (line.trim() !== "") this.onLine(line);
-    }
-    if (this.stdoutBuffer.length > MAX_LINE) {
-      const at = this.pending ?? this.last;
-      this.fail(
-        "line-too-long",
-        at?.method ?? "hello",
-        at?.id,
-        `the model wrote a line longer than ${MAX_LINE} bytes`,
-      );
+      // No such group (already empty): the model alone, if it still runs.
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     }
   }
 
@@ -379,55 +364,19 @@ export async function createStdioModel(command: string, options: StdioModelOptio
       return conn.request(method, params, options.timeoutMs);
     });
 
-  const platform: PlatformSurface = {
-    async writeGuest(gpa, bytes) {
-      await call("writeGuest", { gpa: u64ToHex(gpa), data: bytesToHex(bytes) });
-    },
-    async readGuest(gpa, len) {
-      return hexToBytes((await call("readGuest", { gpa: u64ToHex(gpa), len })).data);
-    },
-    async writeReg(off, value, width) {
-      await call("writeReg", { off, value: u64ToHex(value), width });
-    },
-    async readReg(off, width) {
-      return hexToU64((await call("readReg", { off, width })).value);
-    },
-    async dma(req) {
-      return decodeDmaResult(await call("dma", encodeDmaRequest(req)));
-    },
-  };
-  if (description.supports.hostView) {
-    platform.hostView = async () => decodeHostView(await call("hostView", {}));
-  }
-  const host: HostSurface | undefined = description.supports.hostSurface
-    ? {
-        async ioctl(cmd, bytes, buffers) {
-          const params: ParamsOf["ioctl"] = { cmd, bytes: bytesToHex(bytes) };
-          if (buffers !== undefined) params.buffers = encodeBufferMap(buffers);
-          return decodeIoctlResult(await call("ioctl", params));
-        },
-        async deviceIoctl(devId, cmd, bytes) {
-          return decodeIoctlResult(await call("deviceIoctl", { devId, cmd, bytes: bytesToHex(bytes) }));
-        },
-        async dma(req) {
-          return decodeDmaResult(await call("hostDma", encodeHostDmaRequest(req)));
-        },
-      }
-    : undefined;
-
-  const model: Model = {
+  // Every surface call is a request; a reset starts a fresh process after a failure.
+  return surfaceModel({
     describe: () => call("describe", {}, true),
-    async reset(config: PlatformConfig) {
-      await call("reset", { config: encodeConfig(config) as Json }, true);
-    },
-    platform,
     close: () =>
       serial(async () => {
         if (closed) return;
         closed = true;
         await conn.close(options.timeoutMs);
       }),
-  };
-  if (host !== undefined) model.host = host;
-  return model;
+    has: (method) => offers(description, method),
+    call: async (c) => {
+      const result = await call(c.op, encodeArgs(c) as never, c.op === "reset");
+      return decodeResult(c.op, result as unknown as Json);
+    },
+  });
 }

@@ -11,6 +11,7 @@ export {
   protocolSchema,
 } from "../../contract/schema.ts";
 export { suiteVersion } from "../../contract/suite-version.ts";
+export { METHODS, SURFACE, SURFACE_METHODS } from "../../contract/surface.ts";
 export * from "../../contract/wire.ts";
 export { createStdioModel, type StdioModelOptions } from "./client.ts";
 export { type ServeOptions, serveModel } from "./server.ts";

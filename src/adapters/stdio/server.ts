@@ -5,25 +5,12 @@
  */
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import {
-  bytesToHex,
-  decodeBufferMap,
-  decodeConfig,
-  decodeDmaRequest,
-  decodeHostDmaRequest,
-  encodeDmaResult,
-  encodeHostView,
-  encodeIoctlResult,
-  hexToBytes,
-  hexToU64,
-  u64ToHex,
-} from "../../contract/codec.ts";
 import { checkRequest } from "../../contract/schema.ts";
+import { decodeCall, encodeResult, invoke, isSurfaceMethod, METHODS } from "../../contract/surface.ts";
 import type { Model } from "../../contract/types.ts";
 import {
   type ErrorCode,
   type Json,
-  METHODS,
   type Method,
   type ParamsOf,
   PROTOCOL_VERSION,
@@ -84,7 +71,7 @@ export async function serveModel(
       };
     }
     const id = readableId(message);
-    const problems = checkRequest(message);
+    const problems = checkedRequest(message);
     if (problems.length > 0) {
       const method = (message as { method?: unknown }).method;
       const unknown = typeof method === "string" && !(METHODS as readonly string[]).includes(method);
@@ -120,64 +107,28 @@ export async function serveModel(
       return { protocol: PROTOCOL_VERSION, description } as unknown as Json;
     }
     if (!greeted) throw new Refusal("not-ready", `${method} before hello: the handshake comes first`);
-    switch (method) {
-      case "describe":
-        return (await model.describe()) as unknown as Json;
-      case "reset":
-        await model.reset(decodeConfig((request.params as ParamsOf["reset"]).config));
-        return null;
-      case "writeGuest": {
-        const p = request.params as ParamsOf["writeGuest"];
-        await model.platform.writeGuest(hexToU64(p.gpa), hexToBytes(p.data));
-        return null;
-      }
-      case "readGuest": {
-        const p = request.params as ParamsOf["readGuest"];
-        return { data: bytesToHex(await model.platform.readGuest(hexToU64(p.gpa), p.len)) };
-      }
-      case "writeReg": {
-        const p = request.params as ParamsOf["writeReg"];
-        await model.platform.writeReg(p.off, hexToU64(p.value), p.width);
-        return null;
-      }
-      case "readReg": {
-        const p = request.params as ParamsOf["readReg"];
-        return { value: u64ToHex(await model.platform.readReg(p.off, p.width)) };
-      }
-      case "dma":
-        return encodeDmaResult(
-          await model.platform.dma(decodeDmaRequest(request.params as ParamsOf["dma"])),
-        ) as unknown as Json;
-      case "hostView": {
-        if (model.platform.hostView === undefined)
-          throw new Refusal("unsupported", "this model has no hostView");
-        return encodeHostView(await model.platform.hostView()) as unknown as Json;
-      }
-      case "ioctl": {
-        if (model.host === undefined) throw new Refusal("unsupported", "this model has no host surface");
-        const p = request.params as ParamsOf["ioctl"];
-        const buffers = p.buffers === undefined ? undefined : decodeBufferMap(p.buffers);
-        return encodeIoctlResult(
-          await model.host.ioctl(p.cmd, hexToBytes(p.bytes), buffers),
-        ) as unknown as Json;
-      }
-      case "deviceIoctl": {
-        const deviceIoctl = model.host?.deviceIoctl?.bind(model.host);
-        if (deviceIoctl === undefined)
-          throw new Refusal("unsupported", "this model has no VFIO device ioctls on its host surface");
-        const p = request.params as ParamsOf["deviceIoctl"];
-        return encodeIoctlResult(await deviceIoctl(p.devId, p.cmd, hexToBytes(p.bytes))) as unknown as Json;
-      }
-      case "hostDma": {
-        if (model.host === undefined) throw new Refusal("unsupported", "this model has no host surface");
-        const req = decodeHostDmaRequest(request.params as ParamsOf["hostDma"]);
-        return encodeDmaResult(await model.host.dma(req)) as unknown as Json;
-      }
-      case "close":
-        closed = true;
-        await model.close();
-        return null;
+    if (method === "describe") return (await model.describe()) as unknown as Json;
+    if (method === "close") {
+      closed = true;
+      await model.close();
+      return null;
     }
+    if (!isSurfaceMethod(method)) throw new Refusal("unknown-method", `unknown method ${method}`);
+    const value = await invoke(
+      model,
+      decodeCall(method, request.params as unknown as Json),
+      (lacks) => new Refusal("unsupported", `this model has no ${lacks}`),
+    );
+    return encodeResult(method, value);
+  }
+}
+
+/** The schema's problems with a request; one that cannot be checked at all is refused too. */
+function checkedRequest(message: unknown): string[] {
+  try {
+    return checkRequest(message);
+  } catch (e) {
+    return [`the request cannot be checked: ${e instanceof Error ? e.message : String(e)}`];
   }
 }
 

@@ -288,7 +288,7 @@ export class ReachDecoder {
     this.queue.tail = tailBytes;
   }
 
-  private descriptor(d: Descriptor): void {
+  private descriptor(d: Descriptor) {
     switch (d.kind) {
       case "context-cache":
         return this.gran("context-cache", ["", "global", "domain", "device"][d.g], d);

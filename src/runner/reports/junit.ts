@@ -1,35 +1,88 @@
-/** The run report as JUnit XML (junit-report-builder), for CI systems. [HARNESS-REPORT-1] */
-import junitModule, { type Builder } from "junit-report-builder";
-import type { RunReport } from "../runner.ts";
+/**
+ * The run report as JUnit XML (xmlbuilder), for CI systems: a failure's body carries its rules,
+ * message, the judged step with what was observed and permitted, the trace and the commands that
+ * replay it; a skip or an incomplete property carries its reason. [HARNESS-REPORT-5]
+ */
+import xmlbuilder from "xmlbuilder";
+import type { PropertyResult, RunReport } from "../runner.ts";
+import { replayCommand, rerunCommand } from "./text.ts";
 
-// The package is CommonJS whose module.exports is the builder; TypeScript types it as a namespace.
-const junit = ((junitModule as unknown as { default?: Builder }).default ??
-  junitModule) as unknown as Builder;
+/** XML 1.0 cannot hold most control characters, even escaped: a model's message may carry them. */
+function xmlText(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters removed
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, "\uFFFD");
+}
+
+/** The body of a <failure> or <error>. */
+export function failureBody(r: PropertyResult, adapter: string): string {
+  const lines: string[] = [];
+  if (r.rules.length > 0) lines.push(`rules: ${r.rules.join(", ")}`);
+  lines.push(r.message ?? r.status);
+  if (r.failedStep !== undefined) lines.push(`judged step: ${r.failedStep}`);
+  if (r.observed !== undefined) lines.push(`observed:  ${JSON.stringify(r.observed)}`);
+  if (r.permitted !== undefined) lines.push(`permitted: ${JSON.stringify(r.permitted)}`);
+  if (r.status === "fail" && r.seed !== undefined) {
+    lines.push(`seed ${r.seed}, path "${r.path ?? ""}"`);
+    lines.push(`again: ${rerunCommand(r, adapter)}`);
+  }
+  if (r.trace !== undefined) {
+    lines.push(`trace: ${r.trace} (${r.traceSteps ?? 0} steps)`);
+    lines.push(`replay: ${replayCommand(r.trace)}`);
+  }
+  return xmlText(lines.join("\n"));
+}
+
+const firstLine = (text: string | undefined): string => xmlText((text ?? "").split("\n")[0] ?? "");
 
 export function junitReport(report: RunReport): string {
-  const builder = junit.newBuilder();
-  const suite = builder
-    .testSuite()
-    .name(`iommu-conformance ${report.adapter}`)
-    .property("adapter", report.adapter)
-    .property("model", `${report.model.name} ${report.model.version}`)
-    .property("seed", String(report.seed))
-    .property("runs", String(report.runs))
-    .property("suite", report.suite);
+  const s = report.summary;
+  const tests = report.results.length;
+  const skipped = s.skipped + s.incomplete;
+  const time = (report.durationMs / 1000).toFixed(3);
+  const root = xmlbuilder
+    .create("testsuites", { version: "1.0", encoding: "UTF-8" })
+    .att({ name: "iommu-conformance", tests, failures: s.failed, errors: s.errors, skipped, time });
+  const suite = root.ele("testsuite", {
+    name: `iommu-conformance ${report.adapter}`,
+    tests,
+    failures: s.failed,
+    errors: s.errors,
+    skipped,
+    time,
+  });
+  const props = suite.ele("properties");
+  const property = (name: string, value: string): void => {
+    props.ele("property", { name, value: xmlText(value) });
+  };
+  property("adapter", report.adapter);
+  property("model", `${report.model.name} ${report.model.version}`);
+  property("seed", String(report.seed));
+  property("runs", String(report.runs));
+  property("suite", report.suite);
+  if (report.shard !== undefined) property("shard", `${report.shard.index}/${report.shard.count}`);
+  if (report.interrupted !== undefined) property("interrupted", report.interrupted);
   for (const r of report.results) {
-    const test = suite
-      .testCase()
-      .className(`iommu-conformance.${r.id}`)
-      .name(`${r.id}: ${r.title}`)
-      .time(r.durationMs / 1000);
-    const details: string[] = [];
-    if (r.rules.length > 0) details.push(`rules: ${r.rules.join(", ")}`);
-    if (r.seed !== undefined) details.push(`seed ${r.seed}, path "${r.path ?? ""}"`);
-    if (r.trace !== undefined) details.push(`trace: ${r.trace} (${r.traceSteps ?? 0} steps)`);
-    if (details.length > 0) test.standardOutput(details.join("\n"));
-    if (r.status === "fail") test.failure(r.message ?? "failed", "PropertyFailure");
-    else if (r.status === "error") test.error(r.message ?? "error", "AdapterError");
-    else if (r.status === "skip") test.skipped().standardOutput(`skipped: ${r.message ?? ""}`);
+    const test = suite.ele("testcase", {
+      classname: `iommu-conformance.${r.id}`,
+      name: xmlText(`${r.id}: ${r.title}`),
+      time: (r.durationMs / 1000).toFixed(3),
+    });
+    if (r.status === "fail")
+      test.ele(
+        "failure",
+        { message: firstLine(r.message), type: "PropertyFailure" },
+        failureBody(r, report.adapter),
+      );
+    else if (r.status === "error")
+      test.ele(
+        "error",
+        { message: firstLine(r.message), type: "AdapterError" },
+        failureBody(r, report.adapter),
+      );
+    else if (r.status === "skip") test.ele("skipped", { message: xmlText(r.message ?? "skipped") });
+    else if (r.status === "incomplete")
+      test.ele("skipped", { message: xmlText(`incomplete: ${r.message ?? ""}`) });
+    if (r.rules.length > 0) test.ele("system-out", {}, `rules: ${r.rules.join(", ")}; runs: ${r.runs}`);
   }
-  return builder.build();
+  return `${root.end({ pretty: true })}\n`;
 }

@@ -9,7 +9,8 @@ import type { GuestWorld } from "../cases/guest-case-world.ts";
 export type NoModel = Record<string, never>;
 export type GuestCommand = fc.AsyncCommand<NoModel, GuestWorld>;
 
-export abstract class GuestStep implements GuestCommand {
+/** The base of every guest command (a command: one generated action; it makes many steps, the surface calls). */
+export abstract class GuestCommandBase implements GuestCommand {
   check(): boolean {
     return true;
   }

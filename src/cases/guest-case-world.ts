@@ -132,6 +132,20 @@ export class GuestWorld {
   private readonly routes = new Map<string, number>();
   /** Scalable mode: devices whose context entry is cleared or junk (their PASID entries stay). */
   private readonly noContext = new Set<number>();
+  /**
+   * Buses whose root entry, and "sid/directory index" PASID-directory entries, hold raw junk: the
+   * driver would follow their pointers anywhere, so entries below them are no longer edited
+   * (a guest does not edit through structures it corrupted).
+   */
+  private readonly junkRoots = new Set<number>();
+  private readonly junkDirs = new Set<string>();
+
+  /** Whether edits of device i's context entry (or its PASID entry `pasid`) go through junk. */
+  private throughJunk(dev: number, pasid?: number): boolean {
+    const sid = this.sid(dev);
+    if (this.junkRoots.has(sid >> 8)) return true;
+    return this.scalable && pasid !== undefined && this.junkDirs.has(`${sid}/${pasid >> 6}`);
+  }
 
   private constructor(
     readonly gc: GuestCase,
@@ -325,6 +339,7 @@ export class GuestWorld {
    * of the table pointer, or another bit (FPD, or a PASID entry's PWSNP). False without an entry.
    */
   async editStructureBit(dev: number, pasid: number | undefined, edit: BitEdit, k: number): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
     const sid = this.sid(dev);
     const pt = this.pasidTables.get(sid);
     const words =
@@ -474,6 +489,7 @@ export class GuestWorld {
    * `fpd` sets the entry's fault processing disable bit [VTD-CTX-7].
    */
   async attach(dev: number, dom: number, fpd = false): Promise<void> {
+    if (this.throughJunk(dev, 0)) return;
     const sid = this.sid(dev);
     const d = this.domain(dom);
     if (!this.scalable) {
@@ -490,6 +506,7 @@ export class GuestWorld {
 
   /** Scalable mode: point the device's PASID entry at domain j. */
   async setPasid(dev: number, pasid: number, dom: number, fpd = false): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     const d = this.domain(dom);
@@ -518,6 +535,7 @@ export class GuestWorld {
   }
 
   async clearPasid(dev: number, pasid: number): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     const done = await pt.clearEntry(pasid);
@@ -526,6 +544,7 @@ export class GuestWorld {
   }
 
   async clearContext(dev: number): Promise<boolean> {
+    if (this.throughJunk(dev)) return false;
     const done = await this.root.clearContext(this.sid(dev));
     if (done) this.dropRoutes(dev);
     return done;
@@ -545,6 +564,7 @@ export class GuestWorld {
    * stay as they are in memory), with FPD as given.
    */
   async restoreContext(dev: number, dom: number, fpd = false): Promise<void> {
+    if (this.throughJunk(dev)) return;
     const sid = this.sid(dev);
     const pt = this.pasidTables.get(sid);
     if (pt === undefined) return this.attach(dev, dom, fpd);
@@ -560,24 +580,28 @@ export class GuestWorld {
   async rawRoot(dev: number, words: readonly [bigint, bigint]): Promise<void> {
     const bus = this.sid(dev) >> 8;
     await this.root.setRootRaw(bus, words);
+    this.junkRoots.add(bus);
     for (let i = 0; i < this.sids.length; i++) if (this.sid(i) >> 8 === bus) this.dropRoutes(i);
   }
 
   /** Write the PASID-directory entry covering `pasid` of device i verbatim. */
   async rawPasidDir(dev: number, pasid: number, word: bigint): Promise<boolean> {
     const pt = this.pasidTables.get(this.sid(dev));
-    if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
+    if (pt === undefined || pasid >= pt.dirEntries * 64 || this.throughJunk(dev)) return false;
     await pt.setDirEntryRaw(pasid, word);
+    this.junkDirs.add(`${this.sid(dev)}/${pasid >> 6}`);
     for (const p of PASID_POOL) if (p >> 6 === pasid >> 6) this.setRoute(dev, p, undefined);
     return true;
   }
 
   async rawContext(dev: number, words: readonly bigint[]): Promise<void> {
+    if (this.throughJunk(dev)) return;
     await this.root.setContextRaw(this.sid(dev), words.slice(0, this.scalable ? 4 : 2));
     this.dropRoutes(dev);
   }
 
   async rawPasid(dev: number, pasid: number, words: readonly bigint[]): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     await pt.setEntryRaw(pasid, words);

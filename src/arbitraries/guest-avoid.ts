@@ -8,6 +8,7 @@
 import type { ModelDescription } from "../contract/types.ts";
 
 export const WAIT_WITHOUT_SIGNAL = "wait-descriptor-without-sw-or-if";
+export const DEVTLB_WITHOUT_DT = "device-tlb-descriptor-without-dt-accepted";
 
 /** Finding id → what the generators do instead while it is avoided. */
 export const AVOIDABLE: Readonly<Record<string, string>> = {
@@ -15,6 +16,9 @@ export const AVOIDABLE: Readonly<Record<string, string>> = {
   // descriptor, status write and register value differs, not one outcome.
   [WAIT_WITHOUT_SIGNAL]:
     "generated wait descriptors set IF (ICS.IWC, interrupt masked), so none has SW = IF = 0",
+  // The same: the model runs on where its queue must stop (no IQE), and the case's recovery differs.
+  [DEVTLB_WITHOUT_DT]:
+    "queue-behaviour's invalid descriptor is never a (PASID-based) device-TLB invalidation on a unit without ECAP.DT",
 };
 
 export type AvoidSet = ReadonlySet<string>;

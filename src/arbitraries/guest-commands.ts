@@ -373,6 +373,11 @@ export interface CommandOptions {
   maxCommands: number;
   /** Known deviations to steer around (guest-avoid.ts); none by default. */
   avoid?: AvoidSet;
+  /**
+   * fast-check's record of which commands ran (`fc.commands` replayPath), needed to follow a
+   * shrink path when replaying a failure by seed and path. [HARNESS-SEED-1]
+   */
+  replayPath?: string;
 }
 
 const word = fc.oneof(
@@ -470,5 +475,9 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   arbs.push(...reachArbs({ weights: w, derived, ...shape }));
   add(w.probe ?? derived.probe, probeArb(shape));
   add(w.faults, fc.constant(new ReadFaultsCmd()));
-  return fc.commands([fc.oneof(...arbs)], { maxCommands: o.maxCommands, size: "max" });
+  return fc.commands([fc.oneof(...arbs)], {
+    maxCommands: o.maxCommands,
+    size: "max",
+    ...(o.replayPath === undefined ? {} : { replayPath: o.replayPath }),
+  });
 }

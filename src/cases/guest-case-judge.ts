@@ -53,8 +53,18 @@ export class StepOracle {
 }
 
 /** A violation as report fields: what the model did next to every permitted outcome and why. */
-export function violationReport(v: Violation): { message: string; observed: Json; permitted: Json } {
-  return { message: v.message, observed: v.observed, permitted: [...v.permitted] };
+export function violationReport(v: Violation): {
+  message: string;
+  observed: Json;
+  permitted: Json;
+  rule?: string;
+} {
+  return {
+    message: v.message,
+    observed: v.observed,
+    permitted: [...v.permitted],
+    ...(v.rule === undefined ? {} : { rule: v.rule }),
+  };
 }
 
 /**

@@ -13,6 +13,7 @@ export function runGuestCases<T>(
   ctx: PropertyContext,
   input: fc.Arbitrary<T>,
   body: (gc: GuestCase, value: T) => Promise<void>,
+  replayOf?: (value: T) => string | undefined,
 ): Promise<PropertyOutcome> {
   return runCases(
     ctx,
@@ -20,5 +21,6 @@ export function runGuestCases<T>(
     () => new GuestCase(ctx),
     body,
     (e) => (e instanceof CaseFailed ? e.failure : undefined),
+    replayOf,
   );
 }

@@ -13,6 +13,8 @@ export interface CaseFailure {
   message: string;
   /** The step judged wrong; default: the last checked step, else the last step. */
   step?: number;
+  /** The rule broken, an id of spec/. [HARNESS-FAIL-1] */
+  rule?: string;
   observed?: Json;
   permitted?: Json;
 }
@@ -29,6 +31,11 @@ export interface PropertyContext {
   readonly seed: number;
   /** When set, replay exactly this fast-check path (one case, no shrinking). */
   readonly path?: string;
+  /**
+   * With path: what else fast-check needs to follow it, for properties whose input it cannot
+   * rebuild from the path alone (fc.commands' replay record). [HARNESS-SEED-1]
+   */
+  readonly replayPath?: string;
   /** The time this property may take, in milliseconds (fast-check interruptAfterTimeLimit). */
   readonly timeLimitMs?: number;
   /** False: stop at the first failing case without shrinking it (fast-check endOnFailure). */
@@ -46,6 +53,12 @@ export interface PropertyContext {
    * failing case shrinking finds, so the file always holds the latest. [HARNESS-TRACE-6]
    */
   caseFailed(failure: CaseFailure): Promise<void>;
+  /**
+   * The current case broke (a protocol error, the model's death, an exception): its trace, ending
+   * at the call that broke, is written at once, unless a failing case was already kept
+   * (`afterFailure`), which it then must not replace. [HARNESS-BROKEN-1]
+   */
+  caseBroke?(error: unknown, afterFailure: boolean): Promise<void>;
   /** Cases done so far (progress display). */
   progress(done: number): void;
   /**
@@ -57,7 +70,16 @@ export interface PropertyContext {
 
 export type PropertyOutcome =
   | { status: "pass"; runs: number }
-  | { status: "fail"; runs: number; seed: number; path: string; message: string; shrinks?: number }
+  | {
+      status: "fail";
+      runs: number;
+      seed: number;
+      path: string;
+      /** Needed with path to replay this failure (see PropertyContext.replayPath). */
+      replayPath?: string;
+      message: string;
+      shrinks?: number;
+    }
   /** Stopped by the time limit before its cases were all run. [HARNESS-STOP-2] */
   | { status: "incomplete"; runs: number; reason: string }
   /** Decided at run time, for example when the model refuses every configuration tried. */

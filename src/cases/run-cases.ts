@@ -20,6 +20,23 @@ export function driverGaveUp(e: unknown): CaseFailure | undefined {
   return undefined;
 }
 
+/**
+ * A case the model could not carry through (protocol error, crash, timeout, exception): not a
+ * verdict but a finding. fast-check's seed and path of that case come with it; the harness wrote
+ * its trace when it happened (PropertyContext.caseBroke). [HARNESS-BROKEN-1]
+ */
+export class CaseBroke extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly seed: number,
+    readonly path: string,
+    readonly replayPath?: string,
+  ) {
+    super(error instanceof Error ? error.message : String(error));
+    this.name = "CaseBroke";
+  }
+}
+
 /** Thrown at the start of a case once the run is interrupted: fast-check ends without running it. */
 export class RunInterrupted extends Error {
   override readonly name = "RunInterrupted";
@@ -53,10 +70,18 @@ export async function runCases<C, T>(
   body: (c: C, value: T) => Promise<void>,
   /** The case failure an exception carries, or undefined when it is not a verdict. */
   failureOf: (e: unknown) => CaseFailure | undefined,
+  /** What replaying this input by seed and path needs beside them (PropertyContext.replayPath). */
+  replayOf?: (value: T) => string | undefined,
 ): Promise<PropertyOutcome> {
   let done = 0;
   let lastFailure = "";
+  let failed = false;
+  /** The first case the model could not carry through; no case runs after it. */
+  let broken: { error: unknown } | undefined;
   const property = fc.asyncProperty(input, async (value) => {
+    // [HARNESS-BROKEN-1] after a break nothing more runs: shrinking a model's death would restart
+    // it for every candidate, and the case kept is the one that broke (or the smallest failure).
+    if (broken !== undefined) return true;
     await enterCase(ctx);
     ctx.beginCase();
     const c = newCase();
@@ -65,8 +90,15 @@ export async function runCases<C, T>(
       return true;
     } catch (e) {
       const failure = failureOf(e) ?? driverGaveUp(e);
-      if (failure === undefined) throw e;
+      if (failure === undefined) {
+        broken = { error: e };
+        await ctx.caseBroke?.(e, failed);
+        // After a failure this candidate does not replace it: the smallest failure stays the result.
+        if (failed) return true;
+        throw e;
+      }
       await ctx.caseFailed(failure);
+      failed = true;
       lastFailure = failure.message;
       return false;
     } finally {
@@ -84,13 +116,25 @@ export async function runCases<C, T>(
   if (incomplete !== undefined) return incomplete;
   if (!details.failed) return { status: "pass", runs: details.numRuns };
   const err = details.errorInstance as Error | null | undefined;
-  if (err !== null && err !== undefined && !/Property failed by returning false/.test(err.message)) throw err;
+  // An interrupt is the run's end, not a case's verdict (its case became fast-check's counterexample).
+  if (err instanceof RunInterrupted) throw err;
+  const counterexample = details.counterexample?.[0];
+  const replayPath = counterexample === undefined ? undefined : replayOf?.(counterexample);
+  const replay = replayPath === undefined ? {} : { replayPath };
+  const path = details.counterexamplePath ?? "";
+  if (broken !== undefined && !failed) throw new CaseBroke(broken.error, details.seed, path, replayPath);
+  if (!failed && err !== null && err !== undefined) throw err;
+  const brokeToo =
+    broken === undefined
+      ? ""
+      : `; then, while shrinking, the model broke: ${broken.error instanceof Error ? broken.error.message : String(broken.error)}`;
   return {
     status: "fail",
     runs: details.numRuns,
     seed: details.seed,
-    path: details.counterexamplePath ?? "",
-    message: `${lastFailure} (after ${details.numRuns} cases, ${details.numShrinks} shrinks)`,
+    path,
+    ...replay,
+    message: `${lastFailure} (after ${details.numRuns} cases, ${details.numShrinks} shrinks)${brokeToo}`,
     shrinks: details.numShrinks,
   };
 }

@@ -13,6 +13,8 @@ import type { StepOutcome } from "../trace/types.ts";
 export interface Refusal {
   check: string;
   pattern: RegExp;
+  /** The rule of that check. */
+  rule: string;
 }
 
 /**
@@ -24,24 +26,31 @@ export function expectedRefusal(config: PlatformConfig): Refusal | undefined {
   for (const d of config.devices) {
     if (d.kind !== "passthrough" || d.host === undefined) continue;
     const h = config.hostIommus.find((x) => x.id === d.host?.iommu);
-    if (h === undefined) return { check: "config", pattern: /IOMMU/ };
+    if (h === undefined) return { check: "config", rule: "VMM-COMPAT-10", pattern: /IOMMU/ };
     if (v.awBits > h.awBits)
-      return { check: "aw-bits", pattern: new RegExp(`aw-bits ${v.awBits} > host aw-bits ${h.awBits}`) };
+      return {
+        check: "aw-bits",
+        rule: "VMM-COMPAT-1",
+        pattern: new RegExp(`aw-bits ${v.awBits} > host aw-bits ${h.awBits}`),
+      };
     if (v.scalable && v.firstStage) {
-      if (!d.host.iommufd) return { check: "backend", pattern: /iommufd/i };
-      if (h.kind !== "intel-vtd") return { check: "iommu-type", pattern: /VT-d|IOMMU type/i };
-      if (v.fs1gp && !h.fs1gp) return { check: "fs1gp", pattern: /FS1GP|1 ?GiB|1GB/i };
-      if (d.host.behindBridge) return { check: "bridge", pattern: /bridge/i };
-      if (!h.nesting) return { check: "nesting", pattern: /nest/i };
-      if (v.pasidBits > h.pasidBits) return { check: "pasid-width", pattern: /PASID width/i };
-      if (v.fl5lp && !h.fl5lp) return { check: "fl5lp", pattern: /FL5LP|5-level/i };
+      if (!d.host.iommufd) return { check: "backend", rule: "VMM-COMPAT-3", pattern: /iommufd/i };
+      if (h.kind !== "intel-vtd")
+        return { check: "iommu-type", rule: "VMM-COMPAT-4", pattern: /VT-d|IOMMU type/i };
+      if (v.fs1gp && !h.fs1gp) return { check: "fs1gp", rule: "VMM-COMPAT-5", pattern: /FS1GP|1 ?GiB|1GB/i };
+      if (d.host.behindBridge) return { check: "bridge", rule: "VMM-COMPAT-6", pattern: /bridge/i };
+      if (!h.nesting) return { check: "nesting", rule: "VMM-COMPAT-7", pattern: /nest/i };
+      if (v.pasidBits > h.pasidBits)
+        return { check: "pasid-width", rule: "VMM-COMPAT-8", pattern: /PASID width/i };
+      if (v.fl5lp && !h.fl5lp) return { check: "fl5lp", rule: "VMM-COMPAT-9", pattern: /FL5LP|5-level/i };
       if (v.supervisorRequests && !h.supervisorRequests)
-        return { check: "supervisor", pattern: /SRS|supervisor/i };
+        return { check: "supervisor", rule: "VMM-COMPAT-9", pattern: /SRS|supervisor/i };
       if (v.extendedAccessed && !h.extendedAccessed)
-        return { check: "extended-accessed", pattern: /EAFS|extended accessed/i };
+        return { check: "extended-accessed", rule: "VMM-COMPAT-9", pattern: /EAFS|extended accessed/i };
     }
     // [VMM-COMPAT-11] every passed-through device needs caching mode ([VMM-SHADOW-1] its second-stage case).
-    if (!v.cachingMode) return { check: "caching-mode", pattern: /caching[ -]mode|\bCM\b/i };
+    if (!v.cachingMode)
+      return { check: "caching-mode", rule: "VMM-COMPAT-11", pattern: /caching[ -]mode|\bCM\b/i };
   }
   return undefined;
 }
@@ -57,6 +66,7 @@ export function judgeReset(config: PlatformConfig, outcome: StepOutcome): Violat
   if (expected === undefined) {
     if (refused === undefined) return undefined;
     return {
+      rule: "VMM-COMPAT-2",
       message: `the VMM refused a device whose host covers the vIOMMU: ${refused}`,
       observed: refused,
       permitted: ["accepted"],
@@ -64,12 +74,14 @@ export function judgeReset(config: PlatformConfig, outcome: StepOutcome): Violat
   }
   if (refused === undefined)
     return {
+      rule: expected.rule,
       message: `the VMM accepted a device the ${expected.check} check must refuse`,
       observed: "accepted",
       permitted: [`refused: ${expected.pattern.source}`],
     };
   if (expected.pattern.test(refused)) return undefined;
   return {
+    rule: expected.rule,
     message: `the VMM refused the device for another reason than the first failing check (${expected.check})`,
     observed: refused,
     permitted: [expected.pattern.source],

@@ -84,6 +84,7 @@ export function judgePassthroughDma(
   if (result.status === "aborted") {
     if (permitted.some((p) => p.kind === "aborted")) return undefined;
     return {
+      rule: "VMM-S2-7",
       message: `${who}: the DMA was aborted, but only completions are permitted`,
       observed: "aborted",
       permitted: lines,
@@ -92,6 +93,7 @@ export function judgePassthroughDma(
   const oks = permitted.filter((p): p is { kind: "ok"; addr: number } => p.kind === "ok");
   if (oks.length === 0)
     return {
+      rule: "VMM-S2-7",
       message: `${who}: the DMA completed, but it must be blocked`,
       observed: "completed",
       permitted: lines,
@@ -101,7 +103,12 @@ export function judgePassthroughDma(
   if (hit !== null && oks.some((p) => p.addr === hit.gpa)) return undefined;
   const observed =
     hit === null ? "data with no fingerprint" : `data fingerprinted as GPA 0x${hit.gpa.toString(16)}`;
-  return { message: `${who}: the DMA read returned data from no permitted page`, observed, permitted: lines };
+  return {
+    rule: "VMM-S2-7",
+    message: `${who}: the DMA read returned data from no permitted page`,
+    observed,
+    permitted: lines,
+  };
 }
 
 /**

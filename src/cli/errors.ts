@@ -22,6 +22,8 @@ export interface CliIO {
   terminal?: NodeJS.WriteStream;
   /** Base for relative paths. */
   cwd: string;
+  /** How the user calls this CLI from cwd (default "npx iommu-conformance"). [HARNESS-SEED-2] */
+  invocation?: string;
 }
 
 /** Nothing failed or broke, but a property was cut short or not run (time limit). [HARNESS-EXIT-3] */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ADAPTER_FORMS, importBuiltIn } from "../adapters/adapter-spec.ts";
 import { MODULE_EXT, PACKAGE_ROOT } from "../contract/package-files.ts";
+import { ruleGridHtml } from "../runner/reports/html.ts";
 import { type CliIO, EXIT_OK, UsageError } from "./errors.ts";
 import { loadRegistry } from "./registry.ts";
 import { addDeclaredRules, parseRules, rulesReport, scanCitations } from "./rules.ts";
@@ -13,7 +14,11 @@ export const LIST_TOPICS = ["properties", "rules", "mutants", "adapters"] as con
 /** The repository root (where spec/, test/ and properties/ are). */
 export const REPO_ROOT = PACKAGE_ROOT;
 
-export async function listCommand(topic: string, opts: { registry?: string }, io: CliIO): Promise<number> {
+export async function listCommand(
+  topic: string,
+  opts: { registry?: string; html?: boolean },
+  io: CliIO,
+): Promise<number> {
   switch (topic) {
     case "properties": {
       const props = await loadRegistry(opts.registry, io.cwd);
@@ -24,6 +29,11 @@ export async function listCommand(topic: string, opts: { registry?: string }, io
     }
     case "rules": {
       const rules = await parseRules(join(REPO_ROOT, "spec"));
+      // [HARNESS-HTML-1] the rule × property grid as one HTML page.
+      if (opts.html === true) {
+        io.out(ruleGridHtml(rules, await loadRegistry(opts.registry, io.cwd)));
+        return EXIT_OK;
+      }
       const citations = addDeclaredRules(
         await scanCitations(REPO_ROOT),
         await loadRegistry(opts.registry, io.cwd),

@@ -6,12 +6,15 @@
 import { availableParallelism } from "node:os";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AdapterLoadError, AdapterSpecError } from "../adapters/adapter-spec.ts";
+import { parseCommandsReplayPath } from "../arbitraries/commands-replay.ts";
 import { ModelRequestError, ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
 import { REPORT_FORMATS, type ReportFormat } from "../runner/reports/index.ts";
 import { TraceLoadError } from "../trace/load.ts";
 import { wantsColor } from "./colors.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
+import { exportCommand } from "./export.ts";
+import { invocation } from "./invocation.ts";
 import { LIST_TOPICS, listCommand } from "./list.ts";
 import { mergeCommand } from "./merge.ts";
 import { mutantsCommand } from "./mutants.ts";
@@ -21,6 +24,7 @@ import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
 import { parseShard } from "./shard.ts";
+import { storyCommand } from "./story.ts";
 
 function positiveInt(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
@@ -64,6 +68,12 @@ function pathValue(value: string): string {
   return value;
 }
 
+function replayPathValue(value: string): string {
+  if (parseCommandsReplayPath(value) === undefined)
+    throw new InvalidArgumentError('must be a replay path as printed with a failure, such as "3@AB:E"');
+  return value;
+}
+
 const timeoutOption = (): Option =>
   new Option("--timeout <ms>", "per-request timeout for stdio adapters, in milliseconds")
     .argParser(positiveInt)
@@ -94,6 +104,12 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       new Option("--path <p>", "replay one fast-check case (with --seed and one property)").argParser(
         pathValue,
       ),
+    )
+    .addOption(
+      new Option(
+        "--replay-path <r>",
+        "with --path: fast-check's record of the commands that ran (N@PATH, printed with failures)",
+      ).argParser(replayPathValue),
     )
     .addOption(
       new Option(
@@ -157,9 +173,29 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .action(async (opts) => setCode(await reachCommand(opts, io)));
 
   program
+    .command("export")
+    .description(
+      "write a standalone reproducer of a trace (qtest: QEMU and a shell script; jsonl: stdio requests)",
+    )
+    .argument("<trace>", "a trace file")
+    .addOption(
+      new Option("--format <format>", "reproducer format").choices(["qtest", "jsonl"]).makeOptionMandatory(),
+    )
+    .option("--out <dir>", "directory to write (default out/export/NAME.FORMAT)")
+    .option("--adapter <spec>", "qtest: the QEMU to write for, qemu[:root=DIR] (default: the trace's)")
+    .action(async (target: string, opts) => setCode(await exportCommand(target, opts, io)));
+
+  program
+    .command("story")
+    .description("tell a trace step by step: registers by name, descriptors and table entries decoded")
+    .argument("<trace>", "a trace file")
+    .action(async (target: string) => setCode(await storyCommand(target, io)));
+
+  program
     .command("list")
     .description("list properties, rules (with what cites them), mutants or adapters")
     .addArgument(new Argument("<topic>", "what to list").choices([...LIST_TOPICS]))
+    .option("--html", "rules: the rule × property grid as an HTML page")
     .addOption(registryOption())
     .action(async (topic: string, opts) => setCode(await listCommand(topic, opts, io)));
 
@@ -180,7 +216,11 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       new Option("--unsound <ids>", "skip the baseline: these properties fail on the reference").hideHelp(),
     )
     .option("--out <dir>", "directory for traces", "out")
-    .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
+    .addOption(
+      new Option("--report <format>", "report format (html: OUT/mutants.html)")
+        .choices(["text", "json", "html"])
+        .default("text"),
+    )
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (opts) => setCode(await mutantsCommand(opts, io)));
@@ -204,6 +244,7 @@ export function processIO(): CliIO {
     color: wantsColor(process.stdout.isTTY === true),
     ...(process.stdout.isTTY === true ? { terminal: process.stdout } : {}),
     cwd: process.cwd(),
+    invocation: invocation(process.cwd()),
   };
 }
 

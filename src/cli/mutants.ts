@@ -3,10 +3,13 @@
  * kill matrix: which property kills each mutant, how fast, and how short its trace is.
  * [HARNESS-MUTANT-1]
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { loadAdapter } from "../adapters/adapter-spec.ts";
 import type { PropertyDefinition } from "../cases/property.ts";
+import { displayPath } from "../runner/commands.ts";
+import { killMatrixHtml } from "../runner/reports/html.ts";
 import { type PropertyResult, runProperties } from "../runner/runner.ts";
+import { writeFileAtomic } from "../trace/write.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
 import { matchesGlob } from "./glob.ts";
 import { listMutants } from "./list.ts";
@@ -22,7 +25,7 @@ export interface MutantsCommandOptions {
   out: string;
   timeout: number;
   registry?: string;
-  report: "text" | "json";
+  report: "text" | "json" | "html";
   /** Only mutants whose id matches this glob (*, ?, comma-separated). */
   mutant?: string;
   /** Also run, against the mutants, the properties that fail on the reference (their kills never count). */
@@ -61,6 +64,12 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
       ? `${JSON.stringify({ seed, runs: opts.runs, failOnReference: [...unsound.keys()], mutants: rows }, null, 2)}\n`
       : matrix(rows, seed, opts.runs, unsound),
   );
+  if (opts.report === "html") {
+    // [HARNESS-HTML-1] the kill matrix as a heat map.
+    const file = join(resolve(io.cwd, opts.out), "mutants.html");
+    await writeFileAtomic(file, killMatrixHtml(rows, seed, opts.runs));
+    io.out(`HTML kill matrix: ${displayPath(file, io.cwd)}\n`);
+  }
   if (rows.some((r) => r.status === "survived")) return EXIT_FAILED;
   if (rows.some((r) => r.status === "error")) return EXIT_ERROR;
   return EXIT_OK;

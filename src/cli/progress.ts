@@ -1,6 +1,7 @@
 /**
- * Progress on a terminal (cli-progress), drawn on stderr and only when stdout is a TTY, so
- * reports and pipes never see it. [HARNESS-REPORT-1]
+ * Progress on a terminal (cli-progress), only when stdout is a TTY, so reports and pipes never
+ * see it: per-property bars on stderr (mutants), and run's one line for the whole run under the
+ * streamed report. [HARNESS-REPORT-1]
  */
 import { MultiBar, Presets, SingleBar } from "cli-progress";
 

@@ -27,6 +27,7 @@ export interface RunCommandOptions {
   runs: number;
   seed?: number;
   path?: string;
+  replayPath?: string;
   /** The formats written to OUT; the text report is on stdout whatever they are. */
   report: ReportFormat[];
   out: string;
@@ -68,6 +69,8 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
       "--path replays one case: give --seed too and a --property that selects exactly one property",
     );
   }
+  if (opts.replayPath !== undefined && opts.path === undefined)
+    throw new UsageError("--replay-path goes with --path (both are printed with a failure)");
   if (opts.shard !== undefined && opts.seed === undefined)
     throw new UsageError("--shard needs --seed, so that every shard runs the same cases");
   const chosen = opts.shard === undefined ? selected : shardOf(selected, opts.shard);
@@ -103,6 +106,16 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
         signal: controller.signal,
         ...(opts.shard === undefined ? {} : { shard: opts.shard }),
         ...(opts.path === undefined ? {} : { path: opts.path }),
+        ...(opts.replayPath === undefined ? {} : { replayPath: opts.replayPath }),
+        // [HARNESS-SEED-2] the commands printed with failures, as the user types them here.
+        commands: {
+          invocation: io.invocation ?? "npx iommu-conformance",
+          cwd: io.cwd,
+          extraArgs: [
+            ...(opts.registry === undefined ? [] : ["--registry", opts.registry]),
+            ...(opts.timeout === 10_000 ? [] : ["--timeout", String(opts.timeout)]),
+          ],
+        },
         ...(opts.timeLimit === undefined ? {} : { timeLimitMs: opts.timeLimit * 1000 }),
         onRunStart: (description) =>
           io.out(

@@ -3,6 +3,7 @@
  * a model's platform object ({...model.platform}) loses the methods of a class instance; this
  * delegates each call, at call time, to the model's current surface instead. [HARNESS-ADAPTER-3]
  */
+import { SURFACE, SURFACE_METHODS } from "./surface.ts";
 import type { HostSurface, Model, PlatformSurface } from "./types.ts";
 
 export interface ModelDecoration {
@@ -15,8 +16,13 @@ export interface ModelDecoration {
   host?: Partial<HostSurface>;
 }
 
-const PLATFORM_CALLS = ["writeGuest", "readGuest", "writeReg", "readReg", "dma", "hostView"] as const;
-const HOST_CALLS = ["ioctl", "deviceIoctl", "dma"] as const;
+/** The names of the calls on one object of a Model, from the surface table. */
+function callsOn(on: "platform" | "host"): string[] {
+  return SURFACE_METHODS.filter((m) => SURFACE[m].on === on).map((m) => SURFACE[m].name);
+}
+
+const PLATFORM_CALLS = callsOn("platform");
+const HOST_CALLS = callsOn("host");
 
 /** An object with `names`' methods: the override if given, else a call on `base()`, if it has one. */
 function delegate<T extends object>(

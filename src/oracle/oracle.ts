@@ -30,6 +30,8 @@ export function isOracleMethod(op: string): op is OracleMethod {
 export type OracleStep = SurfaceStep<OracleMethod>;
 
 export interface Violation {
+  /** The rule broken (an id of spec/), when the judge can name one. */
+  rule?: string;
   message: string;
   observed: string;
   permitted: string[];
@@ -232,7 +234,12 @@ export class Oracle {
         .map((o) => o.outcome as ResolvedFault);
       const deviant = variants.filter((v) => v.outcome.kind === "fault");
       if (faults.length === 0 && deviant.length === 0)
-        return bad("the DMA was aborted, but only completions are permitted", "aborted", lines);
+        return bad(
+          "ORACLE-JUDGE-3",
+          "the DMA was aborted, but only completions are permitted",
+          "aborted",
+          lines,
+        );
       if (faults.length === 0) this.tolerance?.tolerated((deviant[0] as { via: string }).via);
       this.aborted.push({
         step: this.t,
@@ -255,7 +262,7 @@ export class Oracle {
     if (oks.length === 0) {
       const deviant = variants.filter((v) => v.outcome.kind === "ok");
       if (deviant.length === 0)
-        return bad("the DMA completed, but only faults are permitted", "completed", lines);
+        return bad("ORACLE-JUDGE-1", "the DMA completed, but only faults are permitted", "completed", lines);
       this.tolerance?.tolerated((deviant[0] as { via: string }).via);
       oks = deviant.map((v) => (v.outcome as { addr: number }).addr);
     }
@@ -266,7 +273,7 @@ export class Oracle {
       const where = fp
         ? `data fingerprinted as GPA 0x${fp.gpa.toString(16)} (tag ${fp.tag})`
         : "data with no fingerprint";
-      return bad("the DMA read returned data from no permitted page", where, lines);
+      return bad("ORACLE-JUDGE-2", "the DMA read returned data from no permitted page", where, lines);
     }
     // [ORACLE-JUDGE-9] a completed write may set D in the leaves of walks of its page.
     for (const c of this.chains.values()) if (c.page === this.chainFor(req).page) c.noteWrite();
@@ -401,6 +408,7 @@ export class Oracle {
       } else if (remaining.length === 0) {
         this.pendingWrites.splice(this.pendingWrites.indexOf(w), 1);
         verdict = bad(
+          "ORACLE-JUDGE-4",
           `the DMA write of step ${w.step} landed at none of its permitted places`,
           "unchanged at every candidate",
           w.candidates.map((c) => `write at 0x${c.toString(16)}`),
@@ -423,6 +431,7 @@ export class Oracle {
       if ((diff & ~this.tl.flags.allowed(wa)) === 0n && (set & diff) === diff) continue;
       if (comps.length > 0 || this.isStatus(a)) continue; // wait-descriptor status writes
       verdict = bad(
+        "ORACLE-JUDGE-4",
         `guest memory at 0x${a.toString(16)} changed without a permitted cause`,
         `byte 0x${(bytes[i] as number).toString(16)}`,
         [`byte 0x${(cur[i] as number).toString(16)} (as written by the harness or a resolved DMA write)`],
@@ -483,6 +492,7 @@ export class Oracle {
     }
     const described = `sid 0x${r.sid.toString(16)} reason ${faultReasonName(r.fr)} ${r.t1 ? "read" : "write"}${r.pp ? ` pasid ${r.pv}` : ""}${!r.pp && r.pv !== 0 ? ` PP 0 PV 0x${r.pv.toString(16)}` : ""} FI 0x${r.fi.toString(16)}`;
     return bad(
+      "ORACLE-JUDGE-5",
       `fault record ${index} matches no aborted DMA's permitted recorded faults`,
       described,
       this.aborted
@@ -551,6 +561,7 @@ export class Oracle {
   private faultStatus(value: bigint): OracleJudgement {
     if ((value & 0x10n) !== 0n && !this.tl.control.iqePermitted)
       return bad(
+        "ORACLE-CTL-5",
         "FSTS.IQE is set, but every descriptor the queue fetched since IQE was last cleared is valid",
         `FSTS 0x${value.toString(16)}`,
         ["IQE = 0 (VTD-QI-5, VTD-QI-10, VTD-QI-12)"],
@@ -558,6 +569,7 @@ export class Oracle {
     const unexcused = this.mustRecord.find((m) => m.excusedBy === undefined);
     if ((value & 0x3n) === 0n && unexcused !== undefined)
       return bad(
+        "ORACLE-JUDGE-8",
         `the fault of the DMA at step ${unexcused.step} must be recorded, but FSTS shows neither a pending record (PPF) nor an overflow (PFO)`,
         `FSTS 0x${value.toString(16)}`,
         ["PPF = 1 (recorded, or compressed into a pending record)", "PFO = 1 (dropped on overflow)"],
@@ -588,10 +600,20 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function bad(message: string, observed: string, permitted: string[] | (() => string[])): OracleJudgement {
+function bad(
+  rule: string,
+  message: string,
+  observed: string,
+  permitted: string[] | (() => string[]),
+): OracleJudgement {
   return {
     ok: false,
-    violation: { message, observed, permitted: typeof permitted === "function" ? permitted() : permitted },
+    violation: {
+      rule,
+      message,
+      observed,
+      permitted: typeof permitted === "function" ? permitted() : permitted,
+    },
   };
 }
 

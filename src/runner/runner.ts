@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { countingTolerance, type KnownDeviation } from "../cases/known/index.ts";
 import type { CaseFailure, PropertyContext, PropertyDefinition } from "../cases/property.ts";
+import { CaseBroke } from "../cases/run-cases.ts";
 import { ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
 import type { Model, ModelDescription } from "../contract/types.ts";
@@ -14,6 +15,8 @@ import type { Json } from "../contract/wire.ts";
 import { TraceRecorder } from "../trace/recorder.ts";
 import type { Trace, Verdict } from "../trace/types.ts";
 import { writeTraceFile } from "../trace/write.ts";
+import { type CommandContext, type FailureCommands, failureCommands } from "./commands.ts";
+import { type Finding, findingOf } from "./finding.ts";
 
 export type PropertyStatus = "pass" | "fail" | "skip" | "error" | "incomplete";
 
@@ -37,6 +40,8 @@ export interface PropertyResult {
   message?: string;
   seed?: number;
   path?: string;
+  /** With path, fast-check's record for properties built on fc.commands. [HARNESS-SEED-1] */
+  replayPath?: string;
   shrinks?: number;
   /** Steps judged with each known deviation's relaxation (id → count), when any was [HARNESS-KNOWN-1]. */
   tolerated?: Record<string, number>;
@@ -48,6 +53,10 @@ export interface PropertyResult {
   failedStep?: number;
   observed?: Json;
   permitted?: Json;
+  /** Commands that rerun, replay and export a failure, as the user types them. [HARNESS-SEED-2] */
+  commands?: FailureCommands;
+  /** The failure in words: rule, request, observed against permitted, walks. [HARNESS-FAIL-1] */
+  finding?: Finding;
 }
 
 export interface Shard {
@@ -100,6 +109,8 @@ export interface RunOptions {
   runs: number;
   seed: number;
   path?: string;
+  /** With path: fast-check's record for properties built on fc.commands. [HARNESS-SEED-1] */
+  replayPath?: string;
   /** Where traces go (DIR/traces/); no traces are written without it. */
   outDir?: string;
   /** Budget for the whole run, in milliseconds. */
@@ -119,9 +130,14 @@ export interface RunOptions {
   onPropertyEnd?: (result: PropertyResult) => void;
   /** A trace file has been written (or rewritten while shrinking). */
   onTraceWritten?: (file: string) => void;
+  /** How the user calls the CLI, for the commands printed with failures. */
+  commands?: CommandContext;
   /** Clock, replaceable for tests. */
   now?: () => number;
 }
+
+/** Without the CLI's knowledge: a local install's invocation, file names as they are. */
+const DEFAULT_COMMANDS: CommandContext = { invocation: "npx iommu-conformance", cwd: "" };
 
 export async function runProperties(
   properties: PropertyDefinition[],
@@ -140,6 +156,10 @@ export async function runProperties(
           options.onPropertyStart?.(property, index, properties.length);
           return runOne(property, description, options, started, now);
         })();
+    if (result.status === "fail" || result.status === "error") {
+      const commands = failureCommands(options.adapter, result, options.commands ?? DEFAULT_COMMANDS);
+      if (Object.keys(commands).length > 0) result.commands = commands;
+    }
     results.push(result);
     options.onPropertyEnd?.(result);
   }
@@ -223,17 +243,16 @@ async function runOne(
   /** Why a trace could not be written, if one could not. */
   let traceProblem: string | undefined;
   let firstFailureAt: number | undefined;
+  /** The trace of a case that broke while a failure was being shrunk. */
+  let brokeFile: string | undefined;
 
   const writeTrace = async (
     verdict: Verdict,
     failure: CaseFailure | undefined,
     path: string,
+    file = traceFile,
   ): Promise<void> => {
-    if (
-      traceFile === undefined ||
-      recorder.steps.length === 0 ||
-      !recorder.steps.some((s) => s.op === "reset")
-    )
+    if (file === undefined || recorder.steps.length === 0 || !recorder.steps.some((s) => s.op === "reset"))
       return;
     const checked = recorder.steps.map((s, i) => (s.checked ? i : -1)).filter((i) => i >= 0);
     const trace = recorder.toTrace({
@@ -248,20 +267,21 @@ async function runOne(
             failure: {
               step: failure.step ?? checked.at(-1) ?? recorder.steps.length - 1,
               message: failure.message,
+              ...(failure.rule === undefined ? {} : { rule: failure.rule }),
               ...(failure.observed === undefined ? {} : { observed: failure.observed }),
               ...(failure.permitted === undefined ? {} : { permitted: failure.permitted }),
             },
           }),
     });
-    const write = writeTraceFile(traceFile, trace);
+    const write = writeTraceFile(file, trace);
     writing.add(write);
     try {
       await write;
     } finally {
       writing.delete(write);
     }
-    written = trace;
-    options.onTraceWritten?.(traceFile);
+    if (file === traceFile) written = trace;
+    options.onTraceWritten?.(file);
   };
 
   const ctx: PropertyContext = {
@@ -271,6 +291,7 @@ async function runOne(
     runs: options.runs,
     seed: options.seed,
     ...(options.path === undefined ? {} : { path: options.path }),
+    ...(options.replayPath === undefined ? {} : { replayPath: options.replayPath }),
     ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
     ...(options.shrink === false ? { shrink: false } : {}),
     ...(options.known === undefined || options.known.length === 0
@@ -286,6 +307,17 @@ async function runOne(
       firstFailureAt ??= now();
       // [HARNESS-OUT-1] a trace that cannot be written never turns the failure into an error.
       await writeTrace("fail", failure, "").catch((e: unknown) => {
+        traceProblem ??= (e as Error).message;
+      });
+    },
+    // [HARNESS-BROKEN-1] the case that broke, ending at the call that broke; beside a failure
+    // already kept, in a file of its own.
+    caseBroke: (error, afterFailure) => {
+      firstFailureAt ??= now();
+      const failure = { message: errorMessage(error), step: recorder.steps.length - 1 };
+      const file = afterFailure ? traceFile?.replace(/\.json$/, "-broke.json") : traceFile;
+      if (afterFailure) brokeFile = file;
+      return writeTrace("error", failure, "", file).catch((e: unknown) => {
         traceProblem ??= (e as Error).message;
       });
     },
@@ -319,14 +351,30 @@ async function runOne(
     }
     outcome = settled.outcome;
   } catch (e) {
-    const message =
-      e instanceof ProtocolError
-        ? e.message
-        : `${(e as Error).name ?? "Error"}: ${(e as Error).message ?? String(e)}`;
+    if (e instanceof CaseBroke) {
+      // The trace was written when the case broke; now it gets the case's final path.
+      const replay = e.replayPath === undefined ? {} : { replayPath: e.replayPath };
+      if (written !== undefined && traceFile !== undefined) {
+        Object.assign(written, { path: e.path, ...replay });
+        await writeTraceFile(traceFile, written).catch((err: unknown) => {
+          traceProblem ??= (err as Error).message;
+        });
+      }
+      return done("error", {
+        runs: cases,
+        message: errorMessage(e.error),
+        seed: e.seed,
+        path: e.path,
+        ...replay,
+        ...traceFields(traceFile, written),
+      });
+    }
+    const message = errorMessage(e);
     const stepCount = recorder.steps.length;
-    await writeTrace("error", stepCount > 0 ? { message, step: stepCount - 1 } : undefined, "").catch(
-      () => undefined,
-    );
+    if (written === undefined)
+      await writeTrace("error", stepCount > 0 ? { message, step: stepCount - 1 } : undefined, "").catch(
+        () => undefined,
+      );
     return done("error", { runs: cases, message, ...traceFields(traceFile, written) });
   }
   if (outcome.status === "skip") return done("skip", { runs: cases, message: outcome.reason });
@@ -334,8 +382,9 @@ async function runOne(
     return done("incomplete", { runs: outcome.runs, message: outcome.reason });
   if (outcome.status === "pass") return done("pass", { runs: outcome.runs });
   // The last case reported through caseFailed is the shrunk one; rewrite it with its final path.
+  const replay = outcome.replayPath === undefined ? {} : { replayPath: outcome.replayPath };
   if (written !== undefined && traceFile !== undefined) {
-    written.path = outcome.path;
+    Object.assign(written, { path: outcome.path, ...replay });
     await writeTraceFile(traceFile, written).catch((e: unknown) => {
       traceProblem ??= (e as Error).message;
     });
@@ -343,24 +392,33 @@ async function runOne(
   const unwritten = traceProblem === undefined ? "" : `\nthe trace could not be written: ${traceProblem}`;
   return done("fail", {
     runs: outcome.runs,
-    message: `${outcome.message}${unwritten}`,
+    message: `${brokeFile === undefined ? outcome.message : `${outcome.message} (its trace: ${brokeFile})`}${unwritten}`,
     seed: outcome.seed,
     path: outcome.path,
+    ...replay,
     ...(firstFailureAt === undefined ? {} : { firstFailureMs: Math.round(firstFailureAt - started) }),
     ...(outcome.shrinks === undefined ? {} : { shrinks: outcome.shrinks }),
     ...traceFields(traceFile, written),
   });
 }
 
+function errorMessage(e: unknown): string {
+  if (e instanceof ProtocolError) return e.message;
+  if (e instanceof Error) return `${e.name ?? "Error"}: ${e.message}`;
+  return String(e);
+}
+
 function traceFields(file: string | undefined, written: Trace | undefined): Partial<PropertyResult> {
   if (file === undefined || written === undefined) return {};
   const f = written.failure;
+  const finding = findingOf(written);
   return {
     trace: file,
     traceSteps: written.steps.length,
     ...(f === undefined ? {} : { failedStep: f.step }),
     ...(f?.observed === undefined ? {} : { observed: f.observed }),
     ...(f?.permitted === undefined ? {} : { permitted: f.permitted }),
+    ...(finding === undefined ? {} : { finding }),
   };
 }
 

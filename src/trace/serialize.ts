@@ -14,6 +14,7 @@ const KEY_ORDER = [
   "verdict",
   "seed",
   "path",
+  "replayPath",
   "config",
   "commands",
   "failure",

@@ -32,6 +32,8 @@ export interface TraceFailure {
   /** Index in steps of the step whose outcome was judged wrong. */
   step: number;
   message: string;
+  /** The rule broken, an id of spec/, when the judge names one. [HARNESS-FAIL-1] */
+  rule?: string;
   observed?: Json;
   permitted?: Json;
 }
@@ -49,6 +51,8 @@ export interface Trace {
   seed: number;
   /** fast-check path of the case; "" when unknown. */
   path: string;
+  /** With path, fast-check's record for properties built on fc.commands. [HARNESS-SEED-1] */
+  replayPath?: string;
   commands?: string[];
   steps: TraceStep[];
   failure?: TraceFailure;

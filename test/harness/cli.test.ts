@@ -46,11 +46,14 @@ describe("iommu-conformance usage errors", () => {
     expect(runs.stderr).toContain(
       "option '--runs <n>' argument 'zero' is invalid. must be a positive integer",
     );
-    const report = await cli("run", "--report", "html");
+    const report = await cli("run", "--report", "pdf");
     expect(report.code).toBe(2);
     expect(report.stderr).toMatch(
-      /argument 'html' is invalid. "html" is not a report format; choose from text, json, junit/,
+      /argument 'pdf' is invalid. "pdf" is not a report format; choose from text, json, junit, html/,
     );
+    const replayPath = await cli("run", "--seed", "1", "--path", "1:2", "--replay-path", "nonsense");
+    expect(replayPath.code).toBe(2);
+    expect(replayPath.stderr).toContain("must be a replay path as printed with a failure");
     const topic = await cli("list", "things");
     expect(topic.code).toBe(2);
     expect(topic.stderr).toMatch(
@@ -71,7 +74,7 @@ describe("iommu-conformance usage errors", () => {
     const unknown = await cli("run", "--adapter", "bochs", "--registry", REGISTRY);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'iommu-conformance: unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], module:PATH[?key=value,...], stdio:COMMAND\n',
+      'iommu-conformance: unknown adapter "bochs"; valid adapter specs: reference[:key=value,...], mutant:ID, qemu[:key=value,...], qemu:nested[,key=value,...], module:PATH[?key=value,...], stdio:COMMAND\n',
     );
     const missing = await cli("run", "--adapter", "module:./nowhere.ts", "--registry", REGISTRY);
     expect(missing.code).toBe(2);

@@ -53,14 +53,18 @@ describe("reports", () => {
     const [fail, skip, pass] = suite.testcase;
     const body: string = fail.failure["#text"];
     expect(fail.failure.message).toBe(report.results[0]!.message!.split("\n")[0]);
-    expect(body).toMatch(/^rules: HARNESS-TEST-1\ncounterexample /);
+    // [HARNESS-FAIL-1] the finding in one line: the request, observed against permitted.
+    expect(body).toMatch(
+      /^rules: HARNESS-TEST-1\nstep 2, DMA read, SID 0x10, no PASID, IOVA 0x[0-9a-f]+, \d+ bytes: .* — observed \{"status":"ok".*; permitted \{"status":"ok".*\ncounterexample /,
+    );
     expect(body).toMatch(/\njudged step: 2\n/);
     expect(body).toMatch(/\nobserved: {2}\{"status":"ok","data":"[0-9a-f]+"\}\n/);
     expect(body).toMatch(/\npermitted: \[\{"status":"ok","data":"[0-9a-f]+"\}\]\n/);
     expect(body).toContain(`\ntrace: ${report.results[0]!.trace} (3 steps)\n`);
-    expect(body).toContain(`\nreplay: iommu-conformance replay ${report.results[0]!.trace}`);
+    // [HARNESS-SEED-2] commands as typed for a local install.
+    expect(body).toContain(`\nreplay: npx iommu-conformance replay ${report.results[0]!.trace}`);
     expect(body).toMatch(
-      /\nagain: iommu-conformance run --adapter 'module:buggy' --property 'test-dma-read-sees-guest-write' --seed 7 --path '[0-9:]+'\n/,
+      /\nagain: npx iommu-conformance run --adapter module:buggy --property test-dma-read-sees-guest-write --seed 7 --path [0-9:]+\n/,
     );
     expect(skip.skipped.message).toBe("the model has no host surface (iommufd ioctls)");
     expect(pass.failure).toBeUndefined();
@@ -81,10 +85,10 @@ describe("reports", () => {
     expect(wantsColor(true, { TERM: "dumb" })).toBe(false);
     const report = await buggyRun();
     // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences
-    const ansi = /\u001b\[/;
-    expect(textReport(report, colors(true))).toMatch(ansi);
-    expect(textReport(report)).not.toMatch(ansi);
-    expect(REPORTERS.text.render(report)).not.toMatch(ansi);
+    const ansiEscape = /\u001b\[/;
+    expect(textReport(report, colors(true))).toMatch(ansiEscape);
+    expect(textReport(report)).not.toMatch(ansiEscape);
+    expect(REPORTERS.text.render(report)).not.toMatch(ansiEscape);
   });
 
   it("[HARNESS-REPORT-1] on a terminal one progress line shows the cases of the whole run and an estimate", () => {

@@ -263,7 +263,7 @@ describe("reports", () => {
     expect(text).toMatch(/^FAIL {2}test-dma-read-sees-guest-write: /m);
     expect(text).toMatch(/^SKIP {2}test-needs-host: /m);
     expect(text).toMatch(
-      /^ {6}again: iommu-conformance run --adapter 'module:buggy' --property 'test-dma-read-sees-guest-write' --seed 7 --path '[0-9:]+'$/m,
+      /^ {6}again: npx iommu-conformance run --adapter module:buggy --property test-dma-read-sees-guest-write --seed 7 --path [0-9:]+$/m,
     );
     expect(text).toMatch(/^1 passed, 1 failed, 1 skipped, 0 errors in /m);
     expect(JSON.parse(jsonReport(report))).toEqual(JSON.parse(JSON.stringify(report)));

@@ -29,7 +29,7 @@ import { detectQemu, flavourOf, type QemuInstall } from "./process.ts";
 /** Size of the DMAR register block. */
 const DMAR_SIZE = 0x1000;
 /** Guest memory moves in pieces of this size per qtest command. */
-const GUEST_CHUNK = 0x10000;
+export const GUEST_CHUNK = 0x10000;
 
 export interface QemuModel extends Model {
   /** Which QEMU runs, for reports. */
@@ -93,6 +93,28 @@ export async function createQemuModel(options: Record<string, string> = {}): Pro
       return dmaThroughEdu(current().m, req);
     },
   };
+  // [QEMU-DEATH-1] a call QEMU died under reports the death (how it ended, its last lines), not
+  // the symptom the call met (a short read of its memory, a lost reply).
+  for (const key of Object.keys(platform) as Array<keyof PlatformSurface>) {
+    const call = platform[key] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (call === undefined) continue;
+    (platform as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
+      const m = machine;
+      try {
+        const result = await call(...args);
+        const how = m?.proc.ended();
+        if (m !== undefined && how !== undefined) throw qemuEnded(m, how);
+        return result;
+      } catch (e) {
+        if (m === undefined || (e instanceof Error && e.name === "QemuEnded")) throw e;
+        const how = await Promise.race([
+          m.proc.exited,
+          new Promise<undefined>((resolve) => setTimeout(resolve, 500, undefined)),
+        ]);
+        throw how === undefined ? e : qemuEnded(m, how);
+      }
+    };
+  }
 
   return {
     install,
@@ -135,6 +157,16 @@ export async function createQemuModel(options: Record<string, string> = {}): Pro
       machine = undefined;
     },
   };
+}
+
+/** QEMU's death as an error: how it ended and its last lines. [QEMU-DEATH-1] */
+function qemuEnded(m: Machine, how: string): Error {
+  const lines = m.proc.log().slice(-10);
+  const e = new Error(
+    `QEMU ended (${how}) during this call${lines.length > 0 ? `; its last lines:\n  ${lines.join("\n  ")}` : ""}`,
+  );
+  e.name = "QemuEnded";
+  return e;
 }
 
 /** describe(): what this QEMU offers, from its options and CAP/ECAP read back [QEMU-ADAPT-1]. */

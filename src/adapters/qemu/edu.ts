@@ -14,7 +14,7 @@ export const EDU_CHUNK = 0x800;
 const REG_SRC = 0x80n;
 const REG_DST = 0x88n;
 const REG_CNT = 0x90n;
-const REG_CMD = 0x98n;
+export const REG_CMD = 0x98n;
 const CMD_RUN = 1n;
 const CMD_TO_RAM = 2n;
 /** edu's timer is 100 ms of virtual time; step just past it [QEMU-EDU-3]. */

@@ -36,7 +36,7 @@ export interface MachineSpec {
 export const DMAR_BASE = 0xfed90000n;
 /** Where BAR0 of the n-th edu goes: in the PCI hole, 1 MiB apart (edu's BAR is 1 MiB). */
 export const EDU_BAR_BASE = 0xe0000000n;
-const EDU_BAR_STRIDE = 0x100000n;
+export const EDU_BAR_STRIDE = 0x100000n;
 
 const onOff = (b: boolean) => (b ? "on" : "off");
 

@@ -219,6 +219,8 @@ export interface QemuProcess {
   log(): string[];
   /** Ends QEMU (SIGKILL: it holds nothing worth flushing) and waits for it. */
   close(): Promise<void>;
+  /** How QEMU ended ("signal SIGKILL", "exit code 1"), once it has; undefined while it runs. */
+  ended(): string | undefined;
   readonly exited: Promise<string>;
 }
 
@@ -254,10 +256,12 @@ export function launchQemu(install: Pick<QemuInstall, "binary" | "root">, opts: 
   child.stderr!.on("data", (s: string) => {
     for (const l of s.split("\n")) if (l) remember(l);
   });
+  let endedHow: string | undefined;
   const exited = new Promise<string>((resolve) => {
     child.on("exit", (code, signal) => {
       live.delete(child);
-      resolve(signal ? `signal ${signal}` : `exit code ${code}`);
+      endedHow = signal ? `signal ${signal}` : `exit code ${code}`;
+      resolve(endedHow);
     });
     child.on("error", (err) => {
       live.delete(child);
@@ -288,6 +292,7 @@ export function launchQemu(install: Pick<QemuInstall, "binary" | "root">, opts: 
     pid: child.pid ?? -1,
     log: () => [...tail],
     exited,
+    ended: () => endedHow,
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;

@@ -3,6 +3,7 @@
  * directory. Adding a format is one entry here. [HARNESS-REPORT-1]
  */
 import type { RunReport } from "../runner.ts";
+import { htmlReport } from "./html.ts";
 import { jsonReport } from "./json.ts";
 import { junitReport } from "./junit.ts";
 import { textReport } from "./text.ts";
@@ -17,6 +18,7 @@ export const REPORTERS = {
   text: { file: "report.txt", render: (r) => textReport(r) },
   json: { file: "report.json", render: jsonReport },
   junit: { file: "junit.xml", render: junitReport },
+  html: { file: "report.html", render: (r) => htmlReport(r) },
 } as const satisfies Record<string, Reporter>;
 
 export type ReportFormat = keyof typeof REPORTERS;

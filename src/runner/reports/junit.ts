@@ -5,6 +5,7 @@
  */
 import xmlbuilder from "xmlbuilder";
 import type { PropertyResult, RunReport } from "../runner.ts";
+import { findingLine } from "../finding.ts";
 import { replayCommand, rerunCommand } from "./text.ts";
 
 /** XML 1.0 cannot hold most control characters, even escaped: a model's message may carry them. */
@@ -17,17 +18,22 @@ function xmlText(text: string): string {
 export function failureBody(r: PropertyResult, adapter: string): string {
   const lines: string[] = [];
   if (r.rules.length > 0) lines.push(`rules: ${r.rules.join(", ")}`);
+  if (r.finding !== undefined) lines.push(findingLine(r.finding));
   lines.push(r.message ?? r.status);
   if (r.failedStep !== undefined) lines.push(`judged step: ${r.failedStep}`);
   if (r.observed !== undefined) lines.push(`observed:  ${JSON.stringify(r.observed)}`);
   if (r.permitted !== undefined) lines.push(`permitted: ${JSON.stringify(r.permitted)}`);
-  if (r.status === "fail" && r.seed !== undefined) {
-    lines.push(`seed ${r.seed}, path "${r.path ?? ""}"`);
-    lines.push(`again: ${rerunCommand(r, adapter)}`);
+  if ((r.status === "fail" || r.status === "error") && r.seed !== undefined) {
+    lines.push(
+      `seed ${r.seed}, path "${r.path ?? ""}"${r.replayPath === undefined ? "" : `, replay path "${r.replayPath}"`}`,
+    );
+    const again = rerunCommand(r, adapter);
+    if (again !== undefined) lines.push(`again: ${again}`);
   }
   if (r.trace !== undefined) {
     lines.push(`trace: ${r.trace} (${r.traceSteps ?? 0} steps)`);
-    lines.push(`replay: ${replayCommand(r.trace)}`);
+    lines.push(`replay: ${r.commands?.replay ?? replayCommand(r.trace)}`);
+    if (r.commands?.export !== undefined) lines.push(`export: ${r.commands.export}`);
   }
   return xmlText(lines.join("\n"));
 }

@@ -3,6 +3,8 @@
  * summary. Colours only when the caller asks (a terminal). [HARNESS-REPORT-1] [HARNESS-REPORT-4]
  */
 import pc from "picocolors";
+import { failureCommands, shellQuote } from "../commands.ts";
+import { findingLine, walkText } from "../finding.ts";
 import type { PropertyResult, RunReport } from "../runner.ts";
 
 type Colors = ReturnType<typeof pc.createColors>;
@@ -53,25 +55,34 @@ export function textResult(r: PropertyResult, adapter: string, c: Colors = PLAIN
   if (r.status === "incomplete") lines.push(`      incomplete: ${r.message ?? ""}`);
   if (r.tolerated !== undefined) lines.push(`      tolerated: ${tolerated(Object.entries(r.tolerated))}`);
   if (r.status === "fail" || r.status === "error") {
+    // [HARNESS-FAIL-1] the rule, the request, observed against permitted, in one line.
+    if (r.finding !== undefined) lines.push(`      ${findingLine(r.finding)}`);
     for (const l of (r.message ?? "").split("\n")) lines.push(`      ${l}`);
+    if (r.finding?.walk !== undefined) for (const l of walkText(r.finding.walk)) lines.push(`        ${l}`);
   }
-  if (r.status === "fail" && r.seed !== undefined) {
+  if ((r.status === "fail" || r.status === "error") && r.seed !== undefined) {
     const shrinks = r.shrinks === undefined ? "" : `, shrunk ${r.shrinks} times`;
-    lines.push(`      seed ${r.seed}, path "${r.path ?? ""}"${shrinks}`);
-    lines.push(`      again: ${rerunCommand(r, adapter)}`);
+    const replayPath = r.replayPath === undefined ? "" : `, replay path "${r.replayPath}"`;
+    lines.push(`      seed ${r.seed}, path "${r.path ?? ""}"${replayPath}${shrinks}`);
+    const again = rerunCommand(r, adapter);
+    if (again !== undefined) lines.push(`      again: ${again}`);
   }
+  // [HARNESS-SEED-2] commands as the user types them, from where the run was started.
   if (r.trace !== undefined) {
-    lines.push(`      trace: ${r.trace} (${r.traceSteps ?? 0} steps); replay: ${replayCommand(r.trace)}`);
+    lines.push(`      trace: ${r.trace} (${r.traceSteps ?? 0} steps)`);
+    lines.push(`      replay: ${r.commands?.replay ?? replayCommand(r.trace)}`);
+    if (r.commands?.export !== undefined) lines.push(`      export: ${r.commands.export}`);
   }
   return `${lines.join("\n")}\n`;
 }
 
-export function rerunCommand(r: PropertyResult, adapter: string): string {
-  return `iommu-conformance run --adapter '${adapter}' --property '${r.id}' --seed ${r.seed ?? ""} --path '${r.path ?? ""}'`;
+/** The command that reruns a failure by seed and path (the run's own, else as for a local install). */
+export function rerunCommand(r: PropertyResult, adapter: string): string | undefined {
+  return r.commands?.again ?? failureCommands(adapter, r, { invocation: "npx iommu-conformance", cwd: "" }).again;
 }
 
 export function replayCommand(trace: string): string {
-  return `iommu-conformance replay ${trace}`;
+  return `npx iommu-conformance replay ${shellQuote(trace)}`;
 }
 
 export function textSummary(report: RunReport, c: Colors = PLAIN): string {

@@ -1,6 +1,7 @@
 /**
  * qemu:nested measured, and QEMU's start-up compatibility decisions tabulated [QEMU-NEST-4..7]:
  *   npx tsx bench/qemu-nested.ts [root=DIR] [l0-aw-bits=39]
+ *   npx tsx bench/qemu-nested.ts side-by-side [root=DIR] [runs=10] [seed=1]   (bench/qemu-side-by-side.ts)
  * Prints L0 + L1 boot, vfio bind, buffer location, L2 start per reset (median of the option
  * sets), DMA/s by the passed-through and the emulated device, and for each vIOMMU option set
  * whether L2 accepts the passed-through device (with its message) and the VMM-COMPAT rule that
@@ -11,7 +12,13 @@ import { createNestedModel } from "../src/adapters/qemu-nested/adapter.ts";
 import { expectedRefusal } from "../src/cases/vmm-compat.ts";
 import type { PlatformConfig, VIommuConfig } from "../src/contract/types.ts";
 
-const opts = Object.fromEntries(process.argv.slice(2).map((a) => a.split("=") as [string, string]));
+const args = process.argv.slice(2);
+if (args[0] === "side-by-side") {
+  const { sideBySide } = await import("./qemu-side-by-side.ts");
+  await sideBySide(Object.fromEntries(args.slice(1).map((a) => a.split("=") as [string, string])));
+  process.exit(0);
+}
+const opts = Object.fromEntries(args.map((a) => a.split("=") as [string, string]));
 const t0 = Date.now();
 const model = await createNestedModel(opts);
 const d = await model.describe();

@@ -6,10 +6,16 @@
  * it covers are no longer permitted: a model that keeps using them fails.
  */
 import { COHERENCE_WEIGHTS } from "../src/arbitraries/guest-commands.ts";
-import { guestConfigProblem } from "../src/arbitraries/guest-config.ts";
 import { runStorm } from "../src/arbitraries/guest-storm.ts";
+import {
+  guestFormOf,
+  hasPassthrough,
+  runPassthroughStorm,
+  usesPassthroughForm,
+} from "../src/arbitraries/passthrough-storm.ts";
 import { oracleJudge } from "../src/cases/guest-case-judge.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
 
 export const cacheCoherence: PropertyDefinition = {
   id: "cache-coherence",
@@ -32,18 +38,26 @@ export const cacheCoherence: PropertyDefinition = {
     "VTD-CACHE-5",
     "VTD-CACHE-6",
     "VTD-CACHE-12",
+    "VMM-S2-7",
+    "VMM-SHADOW-3",
+    "VMM-SHADOW-5",
   ],
+  // The guest form; for a model whose guest side is judged only beside passed-through devices
+  // (qemu:nested), the passed-through form (src/arbitraries/passthrough-storm.ts).
   needs(d) {
-    if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
-    return guestConfigProblem(d);
+    const f = guestFormOf(d);
+    return "problem" in f ? f.problem : null;
   },
   // Upper-level rewiring and follow-ups on the latest edit weigh more than the defaults: a model
   // keeping second-stage paging-structure entries past a page-selective invalidation with IH = 0 is
   // then caught in 4 of 6 seeds within 300 cases (none before the rewiring commands existed).
   run: (ctx) =>
-    runStorm(ctx, {
-      weights: { ...COHERENCE_WEIGHTS, rewire: 5, recentInvalidate: 6, recentDma: 8 },
-      maxCommands: 24,
-    }),
-  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
+    usesPassthroughForm(ctx.description)
+      ? runPassthroughStorm(ctx, { mode: "coherence", maxRounds: 5 })
+      : runStorm(ctx, {
+          weights: { ...COHERENCE_WEIGHTS, rewire: 5, recentInvalidate: 6, recentDma: 8 },
+          maxCommands: 24,
+        }),
+  judge: (trace, tolerance) =>
+    hasPassthrough(trace) ? vmmJudge(trace) : oracleJudge(trace, undefined, tolerance),
 };

@@ -5,10 +5,16 @@
  * equal the fresh walk: the right page, or a fault with the right reason and fault record.
  */
 import type { CommandWeights } from "../src/arbitraries/guest-commands.ts";
-import { guestConfigProblem } from "../src/arbitraries/guest-config.ts";
 import { runStorm } from "../src/arbitraries/guest-storm.ts";
+import {
+  guestFormOf,
+  hasPassthrough,
+  runPassthroughStorm,
+  usesPassthroughForm,
+} from "../src/arbitraries/passthrough-storm.ts";
 import { oracleJudge } from "../src/cases/guest-case-judge.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
+import { vmmJudge } from "../src/cases/vmm-judge.ts";
 
 const WEIGHTS: CommandWeights = {
   map: 5,
@@ -46,11 +52,20 @@ export const translationEqualsWalk: PropertyDefinition = {
     "VTD-DMA-4",
     "VTD-FS-4",
     "VTD-SS-4",
+    "VMM-S2-7",
+    "VMM-SHADOW-3",
+    "VMM-SHADOW-5",
   ],
+  // The guest form; for a model whose guest side is judged only beside passed-through devices
+  // (qemu:nested), the passed-through form (src/arbitraries/passthrough-storm.ts).
   needs(d) {
-    if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
-    return guestConfigProblem(d);
+    const f = guestFormOf(d);
+    return "problem" in f ? f.problem : null;
   },
-  run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 16 }),
-  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
+  run: (ctx) =>
+    usesPassthroughForm(ctx.description)
+      ? runPassthroughStorm(ctx, { mode: "walk", maxRounds: 3 })
+      : runStorm(ctx, { weights: WEIGHTS, maxCommands: 16 }),
+  judge: (trace, tolerance) =>
+    hasPassthrough(trace) ? vmmJudge(trace) : oracleJudge(trace, undefined, tolerance),
 };

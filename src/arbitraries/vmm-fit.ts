@@ -43,6 +43,20 @@ function fitViommu(d: ModelDescription, v: VIommuConfig, maxAw: number | undefin
  */
 export const AVOID_CM_BEFORE_WIDTH = "compat-caching-mode-checked-before-width";
 
+/**
+ * The same order met over a 48-bit host (`l0-aw-bits=48`): with caching mode off and first-stage
+ * translation offered to a legacy-VFIO device, QEMU names caching mode, VMM-COMPAT-3 the backend.
+ * Avoided, a first-stage vIOMMU keeps caching mode on.
+ */
+export const AVOID_CM_BEFORE_BACKEND = "compat-caching-mode-checked-before-backend";
+
+/**
+ * Recorded finding shadow and forwarding cases can steer around (`avoid=`): QEMU accepts snoop
+ * control beside a passed-through device and aborts when the guest enables translation for it
+ * (docs/qemu-findings.md, VMM side). Avoided, a VM with a passed-through device has no snoop control.
+ */
+export const AVOID_SC_PASSTHROUGH = "snoop-control-passthrough-aborts";
+
 export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptions): PlatformConfig {
   const pt = d.limits?.passthrough;
   if (pt === undefined) return c;
@@ -55,6 +69,8 @@ export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptio
     host !== undefined &&
     viommu.awBits > host.awBits
   )
+    viommu.cachingMode = true;
+  if ((d.limits?.avoid ?? []).includes(AVOID_CM_BEFORE_BACKEND) && viommu.firstStage)
     viommu.cachingMode = true;
   // SIDs: the allowed ones, in the order of the generated SIDs (distinct, deterministic).
   const allowed = d.limits?.sids ?? c.devices.map((x) => x.sid);
@@ -71,6 +87,7 @@ export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptio
     }
     return { sid, kind: "emulated" };
   });
+  if ((d.limits?.avoid ?? []).includes(AVOID_SC_PASSTHROUGH) && passed > 0) viommu.snoopControl = false;
   // Guest memory: all RAM, split around the model's holes (read-only regions only if offered).
   const size = c.memory.size;
   let spans: Array<[bigint, bigint]> = pt.readOnlyMemory

@@ -2,11 +2,12 @@
  * Runs a property's cases under fast-check, one fresh case object per generated input: a case
  * failure becomes ctx.caseFailed (the trace is written at once and rewritten while shrinking,
  * [HARNESS-TRACE-6]); a guest driver that gives up (timeout, queue error, full queue) is the
- * model's failure too; anything else (an adapter or protocol error) is not a verdict and
+ * model's failure too, and so is a model that dies (HARNESS-REPLAY-4); anything else (an adapter or protocol error) is not a verdict and
  * propagates. With ctx.path set, exactly that case is replayed.
  */
 import { setImmediate as nextMacrotask } from "node:timers/promises";
 import fc from "fast-check";
+import { ModelDied } from "../contract/errors.ts";
 import { DriverError } from "../driver/errors.ts";
 import type { CaseFailure, PropertyContext, PropertyOutcome } from "./property.ts";
 
@@ -18,6 +19,11 @@ export function driverGaveUp(e: unknown): CaseFailure | undefined {
   )
     return { message: `the guest driver gave up: ${e.message}` };
   return undefined;
+}
+
+/** [HARNESS-REPLAY-4] A model that died serving a call has failed the case. */
+export function modelDied(e: unknown): CaseFailure | undefined {
+  return e instanceof ModelDied ? { message: e.message } : undefined;
 }
 
 /**
@@ -89,7 +95,7 @@ export async function runCases<C, T>(
       await body(c, value);
       return true;
     } catch (e) {
-      const failure = failureOf(e) ?? driverGaveUp(e);
+      const failure = failureOf(e) ?? driverGaveUp(e) ?? modelDied(e);
       if (failure === undefined) {
         broken = { error: e };
         await ctx.caseBroke?.(e, failed);

@@ -132,6 +132,10 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       "--known <ids|file>",
       "known deviations to tolerate: ID,ID…, a known-deviations file, or none (default for qemu: its recorded findings)",
     )
+    .option(
+      "--no-shrink",
+      "report each property's first failing case as found, unshrunk (for slow models: a shrink step there is a whole case)",
+    )
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (opts) => setCode(await runCommand(opts, io)));

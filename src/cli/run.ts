@@ -32,6 +32,8 @@ export interface RunCommandOptions {
   report: ReportFormat[];
   out: string;
   timeLimit?: number;
+  /** False with --no-shrink. */
+  shrink?: boolean;
   timeout: number;
   registry?: string;
   shard?: Shard;
@@ -117,6 +119,7 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
           ],
         },
         ...(opts.timeLimit === undefined ? {} : { timeLimitMs: opts.timeLimit * 1000 }),
+        ...(opts.shrink === false ? { shrink: false } : {}),
         onRunStart: (description) =>
           io.out(
             textHeader({

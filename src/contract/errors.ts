@@ -58,3 +58,19 @@ export class ModelRequestError extends Error {
     super(`${method} (id ${requestId}) refused by the model [${code}]: ${reason}`);
   }
 }
+
+/**
+ * The model under test ended (or aborted) during a call it should have served: a QEMU that exits
+ * on a guest's register write. Unlike a ProtocolError (the adapter or its transport broke), this is
+ * the model's failure: the case fails with it and a replay reproduces it. The adapter starts a
+ * fresh model at the next reset. [HARNESS-REPLAY-4]
+ */
+export class ModelDied extends Error {
+  override readonly name = "ModelDied";
+  constructor(
+    /** What the model said as it ended (its last lines, without register dumps). */
+    readonly detail: string,
+  ) {
+    super(`the model died: ${detail}`);
+  }
+}

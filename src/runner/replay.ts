@@ -6,7 +6,7 @@
 import type { StepJudge } from "../cases/judge.ts";
 import { decodeConfig } from "../contract/codec.ts";
 import type { Model } from "../contract/types.ts";
-import { performStep } from "../trace/calls.ts";
+import { MODEL_DIED, performStep } from "../trace/calls.ts";
 import type { Trace, Verdict } from "../trace/types.ts";
 
 /**
@@ -80,6 +80,9 @@ export async function replayTrace(
         return errorResult(recorded, outcome.error.message, stepsRun, index, step.op);
       }
     }
+    // [HARNESS-REPLAY-4] the model died serving this step: its failure, whatever the judge.
+    if (outcome.error?.code === MODEL_DIED)
+      return failed(`the model died: ${outcome.error.message}`, { step: index, op: step.op }, stepsRun);
     const judgement = judge.onStep({ ...step, index }, outcome);
     if (!judgement.ok) {
       const extra: Partial<ReplayResult> = { step: index, op: step.op };

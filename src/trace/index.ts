@@ -1,5 +1,5 @@
 /** Trace files: format, recording, serialization, atomic writes, loading. */
-export { errorOutcome, performStep } from "./calls.ts";
+export { errorOutcome, MODEL_DIED, performStep } from "./calls.ts";
 export { listTraceFiles, loadTraceFile, parseTrace, TRACE_SCHEMA_ID, TraceLoadError } from "./load.ts";
 export { type TraceMeta, TraceRecorder } from "./recorder.ts";
 export { canonical, canonicalJson, serializeTrace } from "./serialize.ts";

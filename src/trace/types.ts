@@ -12,7 +12,7 @@ export const TRACE_VERSION = 1;
 export type StepOp = SurfaceMethod;
 
 export interface StepError {
-  /** The model's reply code, "protocol" for a protocol failure, "exception" for an in-process throw. */
+  /** The model's reply code, "protocol" for a protocol failure, "exception" for an in-process throw, "model-died" when the model ended serving it. */
   code: string;
   message: string;
 }

@@ -97,6 +97,27 @@ describe("iommu-conformance usage errors", () => {
 });
 
 describe("iommu-conformance run and replay", () => {
+  it("[HARNESS-STOP-3] --no-shrink reports the first failing case unshrunk, with its trace", async () => {
+    const out = await tempDir();
+    const r = await cli(
+      "run",
+      "--adapter",
+      "mutant:large-page-offset",
+      "--property",
+      "translation-equals-walk",
+      "--runs",
+      "50",
+      "--seed",
+      "1",
+      "--no-shrink",
+      "--out",
+      out,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("shrunk 0 times");
+    expect(await readdir(join(out, "traces"))).toEqual(["translation-equals-walk-1.json"]);
+  });
+
   it("[HARNESS-EXIT-1] [HARNESS-REPORT-1] a failing property exits 1, writes its trace, and replay reproduces it", async () => {
     const out = await tempDir();
     const run = await cli(

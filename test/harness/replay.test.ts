@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createStdioModel } from "../../src/adapters/stdio/client.ts";
 import { recordedResultJudge, type StepJudge } from "../../src/cases/judge.ts";
+import { modelDied } from "../../src/cases/run-cases.ts";
+import { ModelDied } from "../../src/contract/errors.ts";
 import type { Model } from "../../src/contract/types.ts";
 import { replayTrace } from "../../src/runner/replay.ts";
 import { TraceRecorder } from "../../src/trace/recorder.ts";
@@ -117,5 +119,43 @@ describe("replayTrace with the recorded-result judge", () => {
     } finally {
       await broken.close();
     }
+  });
+
+  it("[HARNESS-REPLAY-4] a model that dies serving a step has failed: recorded as model-died, reproduced by replay", async () => {
+    /** A model that ends when the guest writes register 0x18 (as an L2 QEMU aborting on GCMD.TE). */
+    const dying = (): Model => {
+      const m = createMemoryModel();
+      const write = m.platform.writeReg.bind(m.platform);
+      m.platform.writeReg = async (off, value, width) => {
+        if (off === 0x18) throw new ModelDied("L2 ended: qemu: hardware error: vfio: DMA mapping failed");
+        return write(off, value, width);
+      };
+      return m;
+    };
+    const rec = new TraceRecorder(dying());
+    await rec.model.reset(memoryModelConfig());
+    await rec.model.platform.writeReg(0x20, 1n, 8);
+    const died = await rec.model.platform.writeReg(0x18, 0x8000_0000n, 4).catch((e: unknown) => e);
+    expect(modelDied(died)).toEqual({
+      message: "the model died: L2 ended: qemu: hardware error: vfio: DMA mapping failed",
+    });
+    expect(modelDied(new Error("adapter broke"))).toBeUndefined();
+    const trace = rec.toTrace({
+      property: "p",
+      adapter: "a",
+      seed: 1,
+      path: "",
+      verdict: "fail",
+      failure: { step: 2, message: "the model died" },
+    });
+    expect(trace.steps[2]?.error).toEqual({
+      code: "model-died",
+      message: "L2 ended: qemu: hardware error: vfio: DMA mapping failed",
+    });
+    // The recorded-result judge would accept the same error again: the death is a verdict anyway.
+    const r = await replayTrace(trace, dying(), recordedResultJudge(trace));
+    expect(r).toMatchObject({ outcome: "reproduced", step: 2, op: "writeReg" });
+    expect(r.message).toContain("the model died: L2 ended");
+    expect((await replayTrace(trace, honest(), recordedResultJudge(trace))).outcome).not.toBe("reproduced");
   });
 });

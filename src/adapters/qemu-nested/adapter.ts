@@ -11,6 +11,7 @@
  * default 30000), `l0-mem=MiB` (default 1024).
  */
 import { resolve } from "node:path";
+import { ModelDied } from "../../contract/errors.ts";
 import type {
   HostIommuConfig,
   Model,
@@ -187,40 +188,64 @@ export async function createNestedModel(options: Record<string, string> = {}): P
     return { l: l2, c: config };
   };
 
-  const platform: PlatformSurface = {
-    async writeGuest(gpa, bytes) {
-      const { l, c } = current();
-      checkGuestRange(c, gpa, bytes.length);
-      for (let at = 0; at < bytes.length; at += GUEST_CHUNK)
-        await l.q.write(gpa + BigInt(at), bytes.subarray(at, at + GUEST_CHUNK));
-    },
-    async readGuest(gpa, len) {
-      const { l, c } = current();
-      checkGuestRange(c, gpa, len);
-      const out = new Uint8Array(len);
-      for (let at = 0; at < len; at += GUEST_CHUNK)
-        out.set(await l.q.read(gpa + BigInt(at), Math.min(GUEST_CHUNK, len - at)), at);
-      return out;
-    },
-    async writeReg(off, value, width) {
-      checkRegister(off, width);
-      await current().l.q.writeMem(
-        width,
-        DMAR_BASE + BigInt(off),
-        value & (width === 8 ? (1n << 64n) - 1n : 0xffff_ffffn),
-      );
-    },
-    async readReg(off, width) {
-      checkRegister(off, width);
-      return current().l.q.readMem(width, DMAR_BASE + BigInt(off));
-    },
-    async dma(req) {
-      const { l } = current();
-      const r = await dmaThroughEdu(l, req);
-      if (l.q.broken)
-        throw new Error(`qemu:nested: L2 died during a DMA; L2 log: ${l.log().slice(-5).join(" | ")}`);
+  /**
+   * [QEMU-NEST-7] An L2 that died mid-case: its last words (without the register dump) and the
+   * end of L1's kernel log, so the death can be triaged from the trace alone.
+   */
+  const l2Death = async (l: L2, e: unknown): Promise<Error> => {
+    if (!l.q.broken) return e as Error;
+    const dmesg = chain?.alive
+      ? await chain.must("dmesg | tail -n 12").catch((x: Error) => [`(no dmesg: ${x.message})`])
+      : ["(L1 is gone)"];
+    // L1 still answers, so L2 (the model) ended by itself: its failure [HARNESS-REPLAY-4].
+    const said = `L2 said: ${l.log().slice(-8).join(" | ")}; L1 dmesg: ${dmesg.join(" | ")}`;
+    const during = (e as Error).message.split(" (L2's qtest")[0];
+    return chain?.alive
+      ? new ModelDied(`L2 ended (${during}); ${said}`)
+      : new Error(`qemu:nested: L1 died (${during}); ${said}`);
+  };
+  /** Runs one surface operation; an L2 death becomes an error that says what L2 and L1 said. */
+  const guarded = async <T>(op: (l: L2, c: PlatformConfig) => Promise<T>): Promise<T> => {
+    const { l, c } = current();
+    try {
+      const r = await op(l, c);
+      if (l.q.broken) throw l.q.broken;
       return r;
-    },
+    } catch (e) {
+      throw await l2Death(l, e);
+    }
+  };
+
+  const platform: PlatformSurface = {
+    writeGuest: (gpa, bytes) =>
+      guarded(async (l, c) => {
+        checkGuestRange(c, gpa, bytes.length);
+        for (let at = 0; at < bytes.length; at += GUEST_CHUNK)
+          await l.q.write(gpa + BigInt(at), bytes.subarray(at, at + GUEST_CHUNK));
+      }),
+    readGuest: (gpa, len) =>
+      guarded(async (l, c) => {
+        checkGuestRange(c, gpa, len);
+        const out = new Uint8Array(len);
+        for (let at = 0; at < len; at += GUEST_CHUNK)
+          out.set(await l.q.read(gpa + BigInt(at), Math.min(GUEST_CHUNK, len - at)), at);
+        return out;
+      }),
+    writeReg: (off, value, width) =>
+      guarded(async (l) => {
+        checkRegister(off, width);
+        await l.q.writeMem(
+          width,
+          DMAR_BASE + BigInt(off),
+          value & (width === 8 ? (1n << 64n) - 1n : 0xffff_ffffn),
+        );
+      }),
+    readReg: (off, width) =>
+      guarded(async (l) => {
+        checkRegister(off, width);
+        return l.q.readMem(width, DMAR_BASE + BigInt(off));
+      }),
+    dma: (req) => guarded((l) => dmaThroughEdu(l, req)),
   };
 
   const stopL2 = async () => {

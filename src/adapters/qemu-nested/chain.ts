@@ -124,6 +124,11 @@ export function l0Args(o: Pick<ChainOptions, "layout" | "l0AwBits" | "l0MemMiB">
     "enable=vtd_dmar_fault",
     "-trace",
     "enable=vtd_fault_disabled",
+    // QEMU 7.2 blocks an access through a cached translation without the permission silently (no
+    // fault, no record: QEMU's own cached-read-only-write-not-recorded); its IOTLB hit, with the
+    // leaf's rights, tells the adapter the request was blocked [QEMU-NEST-5].
+    "-trace",
+    "enable=vtd_iotlb_page_hit",
   ];
 }
 
@@ -208,6 +213,10 @@ export class Chain {
     if (pid) {
       this.l0Pid = Number(pid[1]);
       this.release = trackPid(this.l0Pid);
+      return;
+    }
+    if (/vtd_iotlb_page_hit/.test(line)) {
+      this.faults.push(line);
       return;
     }
     this.l0Err.push(line);

@@ -279,7 +279,8 @@ function checkGuestRange(c: PlatformConfig, gpa: bigint, len: number): void {
 export interface EduDmaHost {
   edus: Map<number, EduSlot>;
   mem: ProcessMemory | undefined;
-  takeFaultLines(): string[];
+  /** Lines showing a blocked request since the last call; `write` says which access it was. */
+  takeFaultLines(write?: boolean): string[];
 }
 
 /**
@@ -322,7 +323,7 @@ export async function dmaThroughEdu(m: EduDmaHost, req: DmaRequest): Promise<Dma
     }
     // [QEMU-DMA-2] [QEMU-DMA-3] A failed translation or an access QEMU's memory core rejected
     // shows as a line before the completion poll's reply.
-    if (m.takeFaultLines().some((l) => isFaultOf(l, req.sid))) aborted = true;
+    if (m.takeFaultLines(req.write).some((l) => isFaultOf(l, req.sid))) aborted = true;
   }
   if (aborted) return { status: "aborted" };
   return data && mem ? { status: "ok", data } : { status: "ok" };

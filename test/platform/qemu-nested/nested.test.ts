@@ -18,9 +18,13 @@ import {
   specFor,
 } from "../../../src/adapters/qemu-nested/adapter.ts";
 import { l0Args } from "../../../src/adapters/qemu-nested/chain.ts";
-import { l2Args } from "../../../src/adapters/qemu-nested/l2.ts";
+import { l0Blocked, l2Args } from "../../../src/adapters/qemu-nested/l2.ts";
 import { compatibilityCaseArb } from "../../../src/arbitraries/vmm-config.ts";
-import { fitVmmConfig } from "../../../src/arbitraries/vmm-fit.ts";
+import {
+  AVOID_CM_BEFORE_BACKEND,
+  AVOID_SC_PASSTHROUGH,
+  fitVmmConfig,
+} from "../../../src/arbitraries/vmm-fit.ts";
 import { shadowPlatformArb } from "../../../src/arbitraries/vmm-shadow.ts";
 import { expectedRefusal, judgeReset } from "../../../src/cases/vmm-compat.ts";
 import type { ModelDescription, PlatformConfig } from "../../../src/contract/types.ts";
@@ -190,6 +194,20 @@ describe("qemu:nested", () => {
     );
   });
 
+  it("[QEMU-NEST-5] a request L0 blocked: its fault, or an IOTLB hit whose leaf lacks the right", () => {
+    const fault = "12@1.5:vtd_dmar_fault sid 0x8 fault 5 addr 0x10003000 write 1";
+    expect(l0Blocked(fault, true)).toBe(8);
+    const hit = (slpte: string) =>
+      `12@1.6:vtd_iotlb_page_hit IOTLB page hit sid 0x10 iova 0x10003000 slpte 0x${slpte} domain 0x1`;
+    // A read-only leaf: a write through it is blocked (silently, by QEMU 7.2), a read is not.
+    expect(l0Blocked(hit("4001"), true)).toBe(0x10);
+    expect(l0Blocked(hit("4001"), false)).toBeUndefined();
+    // A write-only leaf blocks reads; a read-write leaf blocks nothing.
+    expect(l0Blocked(hit("4002"), false)).toBe(0x10);
+    expect(l0Blocked(hit("4003"), true)).toBeUndefined();
+    expect(l0Blocked("12@1.7:vtd_iotlb_page_update something", true)).toBeUndefined();
+  });
+
   it("[QEMU-NEST-5] L1's host IOMMU from L0's CAP/ECAP: 39 bits, no nesting, no PASIDs", () => {
     expect(host).toMatchObject({ awBits: 39, nesting: false, pasidBits: 0, kind: "intel-vtd", fs1gp: false });
   });
@@ -230,6 +248,44 @@ describe("qemu:nested", () => {
       }),
       { numRuns: 100, seed: 7 },
     );
+  });
+
+  it("[QEMU-AVOID-1] avoiding snoop-control-passthrough-aborts: VMs with a passed-through device get no snoop control", () => {
+    const avoiding = {
+      ...nestedDescription,
+      limits: { ...nestedDescription.limits, avoid: [AVOID_SC_PASSTHROUGH] },
+    };
+    const sc = config({
+      viommu: legacyViommu({ cachingMode: true, awBits: 39, hawBits: 39, snoopControl: true }),
+    });
+    expect(fitVmmConfig(nestedDescription, sc, { accepted: true }).viommu.snoopControl).toBe(true);
+    expect(fitVmmConfig(avoiding, sc, { accepted: true }).viommu.snoopControl).toBe(false);
+    const emulatedOnly = { ...sc, devices: [{ sid: 0x08, kind: "emulated" as const }] };
+    expect(fitVmmConfig(avoiding, emulatedOnly, { accepted: true }).viommu.snoopControl).toBe(true);
+    // avoiding compat-caching-mode-checked-before-backend: a first-stage vIOMMU keeps caching mode on.
+    const fsCmOff = config({
+      viommu: {
+        ...legacyViommu({ awBits: 48, hawBits: 48 }),
+        scalable: true,
+        firstStage: true,
+        cachingMode: false,
+      },
+    });
+    const backend = {
+      ...nestedDescription,
+      limits: { ...nestedDescription.limits, avoid: [AVOID_CM_BEFORE_BACKEND] },
+    };
+    expect(fitVmmConfig(nestedDescription, fsCmOff, { accepted: false }).viommu.cachingMode).toBe(false);
+    expect(fitVmmConfig(backend, fsCmOff, { accepted: false }).viommu.cachingMode).toBe(true);
+    let drawn = 0;
+    fc.assert(
+      fc.property(shadowPlatformArb(avoiding), (cfg) => {
+        drawn++;
+        expect(cfg.viommu.snoopControl).toBe(false);
+      }),
+      { numRuns: 50, seed: 5 },
+    );
+    expect(drawn).toBe(50);
   });
 
   it("[QEMU-NEST-9] compatibility cases vary the vIOMMU against the real host; refusals are still generated", () => {

@@ -152,13 +152,13 @@ export function guestSids(d: ModelDescription): number[] {
   return out.slice(0, n);
 }
 
-/** GUEST_RAM as regions around the model's memory holes. */
-export function guestRegions(d: ModelDescription): PlatformConfig["memory"]["regions"] {
-  let spans: Array<[bigint, bigint]> = [[0n, GUEST_RAM]];
+/** Address spans (start, end) with the model's memory holes cut out. */
+export function withoutHoles(spans: Array<[bigint, bigint]>, d: ModelDescription): Array<[bigint, bigint]> {
+  let out = spans;
   for (const h of d.limits?.memoryHoles ?? []) {
     const lo = h.gpa;
     const hi = h.gpa + h.size;
-    spans = spans.flatMap(
+    out = out.flatMap(
       ([a, b]): Array<[bigint, bigint]> =>
         hi <= a || lo >= b
           ? [[a, b]]
@@ -170,6 +170,12 @@ export function guestRegions(d: ModelDescription): PlatformConfig["memory"]["reg
             ).filter(([x, y]) => y > x),
     );
   }
+  return out;
+}
+
+/** GUEST_RAM as regions around the model's memory holes. */
+export function guestRegions(d: ModelDescription): PlatformConfig["memory"]["regions"] {
+  const spans = withoutHoles([[0n, GUEST_RAM]], d);
   return spans.map(([a, b]) => ({ gpa: a, size: b - a, readOnly: false }));
 }
 

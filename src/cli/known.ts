@@ -7,13 +7,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { KNOWN_DEVIATIONS, type KnownDeviation, knownDeviations } from "../cases/known/index.ts";
+import { packageFile } from "../contract/package-files.ts";
 import { createAjv, describeErrors } from "../contract/schema.ts";
 import { UsageError } from "./errors.ts";
 import { expectedFor, FINDINGS_DIR, readExpectation } from "./qemu.ts";
 
-const SCHEMA_URL = new URL("../../schema/known-deviations.schema.json", import.meta.url);
+// From source (src/cli/) or compiled (dist/src/cli/) alike.
+const SCHEMA_FILE = packageFile("schema/known-deviations.schema.json");
 
 /** The ids of a known-deviations file, validated against its schema. */
 export function readKnownFile(file: string): string[] {
@@ -23,7 +24,7 @@ export function readKnownFile(file: string): string[] {
   } catch (e) {
     throw new UsageError(`--known ${file}: not a JSON file (${(e as Error).message})`);
   }
-  const validate = createAjv().compile(JSON.parse(readFileSync(SCHEMA_URL, "utf8")) as object);
+  const validate = createAjv().compile(JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as object);
   if (!validate(doc))
     throw new UsageError(
       `--known ${file} is not a known-deviations file:\n  ${describeErrors(validate.errors).join("\n  ")}`,
@@ -57,7 +58,7 @@ export async function resolveKnown(
 /** [QEMU-FIND-3] The recorded findings that reproduce on this QEMU and have a relaxation. */
 async function qemuDefault(modelVersion: string): Promise<KnownDeviation[]> {
   const m = /version (\d+)\.(\d+)/.exec(modelVersion);
-  const dir = fileURLToPath(new URL(`../../${FINDINGS_DIR}/`, import.meta.url));
+  const dir = packageFile(FINDINGS_DIR);
   if (m === null || !existsSync(dir)) return [];
   const version = `${m[1]}.${m[2]}`;
   const ids: string[] = [];

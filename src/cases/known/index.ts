@@ -16,6 +16,7 @@ import { passThroughAboveHawNotRecorded } from "./pass-through-above-haw-not-rec
 import { passThroughPasidEntryAwChecked } from "./pass-through-pasid-entry-aw-checked.ts";
 import { scalableContextNotPresentLegacyReason } from "./scalable-context-not-present-legacy-reason.ts";
 import { scalableRootNotPresentLegacyReason } from "./scalable-root-not-present-legacy-reason.ts";
+import { scalableRootReservedLegacyReason } from "./scalable-root-reserved-legacy-reason.ts";
 import { scalableSecondStageReservedLegacyReason } from "./scalable-second-stage-reserved-legacy-reason.ts";
 import { scalableWriteFaultLegacyReason } from "./scalable-write-fault-legacy-reason.ts";
 import { secondStageReservedWritePermission } from "./second-stage-reserved-write-permission.ts";
@@ -30,6 +31,7 @@ export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [
   cachedReadOnlyWriteNotRecorded,
   cachedWriteOnlyReadNotRecorded,
   scalableRootNotPresentLegacyReason,
+  scalableRootReservedLegacyReason,
   scalableContextNotPresentLegacyReason,
   scalableWriteFaultLegacyReason,
   scalableSecondStageReservedLegacyReason,

@@ -58,5 +58,6 @@ export const cacheCoherence: PropertyDefinition = {
           weights: { ...COHERENCE_WEIGHTS, rewire: 5, recentInvalidate: 6, recentDma: 8 },
           maxCommands: 24,
         }),
-  judge: (trace) => (hasPassthrough(trace) ? vmmJudge(trace) : oracleJudge(trace)),
+  judge: (trace, tolerance) =>
+    hasPassthrough(trace) ? vmmJudge(trace) : oracleJudge(trace, undefined, tolerance),
 };

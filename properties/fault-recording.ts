@@ -62,5 +62,5 @@ export const faultRecording: PropertyDefinition = {
     return guestConfigProblem(d);
   },
   run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 16, after: statusAfterClearing }),
-  judge: (trace) => oracleJudge(trace),
+  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
 };

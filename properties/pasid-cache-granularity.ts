@@ -40,5 +40,5 @@ export const pasidCacheGranularity: PropertyDefinition = {
       kinds: ["pasid-cache", "pasid-iotlb", "wait"],
       maxCommands: 20,
     }),
-  judge: (trace) => oracleJudge(trace),
+  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
 };

@@ -34,5 +34,5 @@ export const robustness: PropertyDefinition = {
     return guestConfigProblem(d);
   },
   run: (ctx) => runStorm(ctx, { weights: WEIGHTS, maxCommands: 16 }),
-  judge: (trace) => oracleJudge(trace),
+  judge: (trace, tolerance) => oracleJudge(trace, undefined, tolerance),
 };

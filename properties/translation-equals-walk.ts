@@ -66,5 +66,6 @@ export const translationEqualsWalk: PropertyDefinition = {
     usesPassthroughForm(ctx.description)
       ? runPassthroughStorm(ctx, { mode: "walk", maxRounds: 3 })
       : runStorm(ctx, { weights: WEIGHTS, maxCommands: 16 }),
-  judge: (trace) => (hasPassthrough(trace) ? vmmJudge(trace) : oracleJudge(trace)),
+  judge: (trace, tolerance) =>
+    hasPassthrough(trace) ? vmmJudge(trace) : oracleJudge(trace, undefined, tolerance),
 };

@@ -25,7 +25,7 @@ export function propertySuite(title: string, properties: PropertyDefinition[]): 
   describe(`${title} properties against ${adapter}`, () => {
     let model: Model;
     beforeAll(async () => {
-      model = await loadAdapter(adapter);
+      model = await loadAdapter(adapter, { seed });
     });
     afterAll(async () => {
       await model?.close();

@@ -106,6 +106,8 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Base for relative module paths; default the current directory. */
   cwd?: string;
+  /** The run's seed, for adapters with seeded choices (reference:evict=random). */
+  seed?: number;
 }
 
 /** The built-in adapters' modules, relative to this file. */
@@ -158,8 +160,10 @@ export async function loadAdapter(spec: string, options: LoadOptions = {}): Prom
         const m = await importBuiltIn("reference", "reference");
         const create = needFunction(m, "createReferenceModel", "reference") as (
           options: Record<string, string>,
+          hooks: undefined,
+          seed: number,
         ) => Promise<Model>;
-        return await create(parsed.options);
+        return await create(parsed.options, undefined, options.seed ?? 0);
       }
       case "mutant": {
         const m = await importBuiltIn("mutants", spec);

@@ -2,8 +2,11 @@
  * The built-in `reference` adapter: the reference platform (vIOMMU, and for passed-through
  * devices the host IOMMU and VMM glue) behind the adapter contract. Options:
  *   context=N, pasid=N, iotlb=N, psc=N   cache capacities (0 turns a cache off); defaults in caches.ts
+ *   evict=fifo|random                    which entry a full cache evicts [VTD-CACHE-13]
+ *   seed=N                               the random eviction's seed (default: the run's seed)
  */
 
+import seedrandom from "seedrandom";
 import type {
   DmaRequest,
   DmaResult,
@@ -17,21 +20,48 @@ import type {
 import { capabilitiesFor } from "../contract/viommu-capabilities.ts";
 import { supportedAddressWidths } from "../spec/capabilities.ts";
 import { type PlatformBuildHooks, VmPlatform } from "../vmm/platform.ts";
-import { type CacheCapacities, DEFAULT_CAPACITIES } from "../vtd/caches.ts";
+import { type CacheCapacities, DEFAULT_CAPACITIES, type EvictionChoice } from "../vtd/caches.ts";
 
 export const REFERENCE_VERSION = "0.1.0";
+
+/** Options that are not cache capacities. */
+const EVICTION_OPTIONS = ["evict", "seed"];
 
 function capacitiesFrom(options: Record<string, string>): CacheCapacities {
   const caps = { ...DEFAULT_CAPACITIES };
   for (const [key, value] of Object.entries(options)) {
+    if (EVICTION_OPTIONS.includes(key)) continue;
     if (!(key in caps))
-      throw new Error(`reference adapter: unknown option '${key}' (known: ${Object.keys(caps).join(", ")})`);
+      throw new Error(
+        `reference adapter: unknown option '${key}' (known: ${[...Object.keys(caps), ...EVICTION_OPTIONS].join(", ")})`,
+      );
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0)
       throw new Error(`reference adapter: option ${key}=${value} is not a count`);
     caps[key as keyof CacheCapacities] = n;
   }
   return caps;
+}
+
+/**
+ * [VTD-CACHE-13] The eviction choice the options ask for: undefined for FIFO, or a factory that
+ * makes a fresh seeded random choice (one per platform reset, so a case replays alike).
+ */
+function evictionFrom(options: Record<string, string>, runSeed: number): (() => EvictionChoice) | undefined {
+  const evict = options.evict ?? "fifo";
+  if (evict !== "fifo" && evict !== "random")
+    throw new Error(`reference adapter: option evict=${evict} is not fifo or random`);
+  if (options.seed !== undefined && !/^-?\d+$/.test(options.seed))
+    throw new Error(`reference adapter: option seed=${options.seed} is not an integer`);
+  if (evict === "fifo") {
+    if (options.seed !== undefined) throw new Error("reference adapter: option seed= needs evict=random");
+    return undefined;
+  }
+  const seed = options.seed ?? String(runSeed);
+  return () => {
+    const random = seedrandom(seed);
+    return (size) => Math.floor(random() * size);
+  };
 }
 
 /** The reference platform's description: everything the suite can exercise. */
@@ -127,12 +157,16 @@ function hostSurface(current: () => VmPlatform | undefined): HostSurface {
 export async function createReferenceModel(
   options: Record<string, string> = {},
   hooks?: PlatformBuildHooks,
+  runSeed = 0,
 ): Promise<Model> {
   const capacities = capacitiesFrom(options);
+  const eviction = evictionFrom(options, runSeed);
   let current: VmPlatform | undefined;
   const model: Model = {
     async describe() {
-      return referenceDescription();
+      const d = referenceDescription();
+      // The report's model line says which eviction ran, so a failure names it.
+      return eviction === undefined ? d : { ...d, version: `${d.version} (evict=random)` };
     },
     async reset(config: PlatformConfig) {
       current = undefined;
@@ -141,7 +175,11 @@ export async function createReferenceModel(
         throw new Error(`reference adapter: aw-bits ${config.viommu.awBits} is not supported`);
       }
       // [VMM-COMPAT-1] .. the VMM refuses what it cannot build, with the failing check's message.
-      current = new VmPlatform(config, { capacities, ...(hooks === undefined ? {} : { hooks }) });
+      current = new VmPlatform(config, {
+        capacities,
+        ...(eviction === undefined ? {} : { eviction: eviction() }),
+        ...(hooks === undefined ? {} : { hooks }),
+      });
     },
     platform: new ReferencePlatform(() => current),
     host: hostSurface(() => current),

@@ -9,7 +9,7 @@ import { type GuestDma, type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../cases
 import type { PageSize } from "../driver/index.ts";
 import { describeDescriptor } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
-import { type AvoidSet, FI_ABOVE_AGAW, fullRightsOnly, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
+import { type AvoidSet, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
@@ -152,6 +152,28 @@ class RawStructureCmd extends GuestCommandBase {
   }
 }
 
+/** Junk in the structures above the context entries: a root entry, a PASID-directory entry. */
+class RawUpperCmd extends GuestCommandBase {
+  constructor(
+    readonly what: "root" | "pasid-dir",
+    readonly dev: number,
+    readonly pasid: number,
+    readonly words: [bigint, bigint],
+  ) {
+    super();
+  }
+  act(w: GuestWorld) {
+    return this.what === "root"
+      ? w.rawRoot(this.dev, this.words)
+      : w.rawPasidDir(this.dev, this.pasid, this.words[0]);
+  }
+  toString() {
+    return this.what === "root"
+      ? `raw root entry of device#${this.dev}'s bus = [${this.words.map(hex).join(", ")}]`
+      : `raw PASID-directory entry of device#${this.dev} for PASID ${this.pasid} = ${hex(this.words[0])}`;
+  }
+}
+
 class DmaCmd extends GuestCommandBase {
   constructor(readonly d: GuestDma) {
     super();
@@ -213,8 +235,8 @@ const pasid = fc.constantFrom(...PASID_POOL);
 const slotAddr = slotIdx.map((i) => IOVA_SLOTS[i] as bigint);
 
 /** Input addresses: the slots and their neighbours, rarely anything at all. */
-export function iovaArb(avoid: AvoidSet = NONE): fc.Arbitrary<bigint> {
-  const top = avoid.has(FI_ABOVE_AGAW) ? (1n << 39n) - 1n : (1n << 64n) - 1n;
+export function iovaArb(): fc.Arbitrary<bigint> {
+  const top = (1n << 64n) - 1n;
   return fc.oneof(
     {
       arbitrary: fc.tuple(slotAddr, fc.constantFrom(0, 8, 0x800, 0xff0)).map(([a, o]) => a + BigInt(o)),
@@ -235,7 +257,7 @@ export function dmaArb(o: { pasids: boolean; writes: boolean; avoid?: AvoidSet }
         { arbitrary: fc.constant(false), weight: 5 },
         { arbitrary: fc.constant(true), weight: 1 },
       ),
-      iova: iovaArb(o.avoid),
+      iova: iovaArb(),
       len: fc.constantFrom(4, 8, 16),
       write: o.writes ? fc.boolean() : fc.constant(false),
     })
@@ -378,9 +400,7 @@ const word = fc.oneof(
 /** The generated command list of one case. */
 export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<GuestCommand>> {
   const w = o.weights;
-  // [QEMU-AVOID-1] rights a cached translation could refuse, left out when asked.
-  const fullRights = fullRightsOnly(o.avoid ?? NONE);
-  const rights = fullRights ? fc.constant(3) : fc.nat(3);
+  const rights = fc.nat(3);
   const arbs: Array<fc.WeightedArbitrary<GuestCommand>> = [];
   const add = (weight: number, a: fc.Arbitrary<GuestCommand>) => {
     if (weight > 0) arbs.push({ arbitrary: a, weight });
@@ -424,6 +444,12 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
       .map(([v, p, ws]) => new RawStructureCmd(v, p ?? undefined, ws)),
   );
   add(
+    w.rawStructure > 0 ? Math.ceil(w.rawStructure / 3) : 0,
+    fc
+      .tuple(fc.constantFrom<"root" | "pasid-dir">("root", "pasid-dir"), devIdx, pasid, word, word)
+      .map(([what, v, p, a, b]) => new RawUpperCmd(what, v, p, [a, b])),
+  );
+  add(
     w.dma,
     dmaArb(o).map((d) => new DmaCmd(d)),
   );
@@ -445,7 +471,7 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   // Rewiring, FPD entries and follow-ups on the latest edits (guest-reach.ts), and probes.
   const derived = reachWeights(w);
   const kinds = o.kinds === undefined ? {} : { kinds: o.kinds };
-  const shape = { pasids: o.pasids, writes: o.writes, fullRights, ...kinds };
+  const shape = { pasids: o.pasids, writes: o.writes, ...kinds };
   arbs.push(...reachArbs({ weights: w, derived, ...shape }));
   add(w.probe ?? derived.probe, probeArb(shape));
   add(w.faults, fc.constant(new ReadFaultsCmd()));

@@ -5,7 +5,6 @@
 import fc from "fast-check";
 import type { ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
 import { configProblems } from "../contract/viommu-capabilities.ts";
-import { avoidPlatform, avoidSet } from "./guest-avoid.ts";
 
 /** Guest RAM of every generated platform: 16 MiB from GPA 0. */
 export const GUEST_RAM = 16n << 20n;
@@ -30,11 +29,6 @@ export function guestConfigProblem(d: ModelDescription, wants: GuestConfigWants 
     return "the model's emulated devices report DMA status only, without the bytes read (guest-side properties need them: run them with the qemu adapter)";
   if (s.awBits.length === 0 || s.cachingMode.length === 0) return "the model supports no address width or CM";
   if (!s.legacy && !s.scalable) return "the model supports neither legacy nor scalable mode";
-  const ap = avoidPlatform(avoidSet(d));
-  if (ap.legacyOnly && (wants.mode === "scalable" || wants.firstStage || wants.pasid))
-    return `the findings avoided (${(d.limits?.avoid ?? []).join(", ")}) leave legacy mode only`;
-  if (ap.noFirstStage && wants.firstStage)
-    return `the findings avoided (${(d.limits?.avoid ?? []).join(", ")}) leave no first-stage translation`;
   if (wants.mode === "legacy" && !s.legacy) return "the model has no legacy mode";
   if ((wants.mode === "scalable" || wants.firstStage || wants.pasid) && !s.scalable)
     return "the model has no scalable mode";
@@ -52,17 +46,12 @@ export function viommuConfigArb(
   wants: GuestConfigWants = {},
 ): fc.Arbitrary<VIommuConfig> {
   const s = d.supports;
-  // [QEMU-AVOID-1] avoided findings may rule out scalable mode or first-stage translation.
-  const ap = avoidPlatform(avoidSet(d));
-  const templates = limitTemplates(d, wants).filter(
-    (t) => !(ap.legacyOnly && t.scalable === true) && !(ap.noFirstStage && t.firstStage === true),
-  );
-  if (templates.length === 0)
-    throw new Error("no configuration within the model's limits avoids the findings");
+  const templates = limitTemplates(d, wants);
+  if (templates.length === 0) throw new Error("no configuration within the model's limits");
   const modes: boolean[] = [];
   if (s.legacy && s.secondStage && wants.mode !== "scalable" && !wants.firstStage && !wants.pasid)
     modes.push(false);
-  if (s.scalable && wants.mode !== "legacy" && !ap.legacyOnly) modes.push(true);
+  if (s.scalable && wants.mode !== "legacy") modes.push(true);
   return fc
     .record({
       // Scalable mode and first-stage tables hold most of the structures and checks: drawn 2:1.
@@ -71,7 +60,7 @@ export function viommuConfigArb(
       cachingMode: fc.constantFrom(...s.cachingMode),
       firstStage: wants.firstStage
         ? fc.constant(true)
-        : s.firstStage && !ap.noFirstStage
+        : s.firstStage
           ? fc.constantFrom(false, true, true)
           : fc.constant(false),
       nested: s.nested ? fc.boolean() : fc.constant(false),
@@ -163,13 +152,13 @@ export function guestSids(d: ModelDescription): number[] {
   return out.slice(0, n);
 }
 
-/** GUEST_RAM as regions around the model's memory holes. */
-export function guestRegions(d: ModelDescription): PlatformConfig["memory"]["regions"] {
-  let spans: Array<[bigint, bigint]> = [[0n, GUEST_RAM]];
+/** Address spans (start, end) with the model's memory holes cut out. */
+export function withoutHoles(spans: Array<[bigint, bigint]>, d: ModelDescription): Array<[bigint, bigint]> {
+  let out = spans;
   for (const h of d.limits?.memoryHoles ?? []) {
     const lo = h.gpa;
     const hi = h.gpa + h.size;
-    spans = spans.flatMap(
+    out = out.flatMap(
       ([a, b]): Array<[bigint, bigint]> =>
         hi <= a || lo >= b
           ? [[a, b]]
@@ -181,6 +170,12 @@ export function guestRegions(d: ModelDescription): PlatformConfig["memory"]["reg
             ).filter(([x, y]) => y > x),
     );
   }
+  return out;
+}
+
+/** GUEST_RAM as regions around the model's memory holes. */
+export function guestRegions(d: ModelDescription): PlatformConfig["memory"]["regions"] {
+  const spans = withoutHoles([[0n, GUEST_RAM]], d);
   return spans.map(([a, b]) => ({ gpa: a, size: b - a, readOnly: false }));
 }
 

@@ -18,8 +18,6 @@ import { coveringInvalidation } from "./guest-reach.ts";
 export interface ProbeOptions {
   pasids: boolean;
   writes: boolean;
-  /** Only read/write mappings and upper entries (guest-avoid.ts fullRightsOnly). */
-  fullRights?: boolean;
   kinds?: ReadonlyArray<Descriptor["kind"]>;
 }
 
@@ -296,7 +294,7 @@ const tableForm = fc.constantFrom(0, 1, 2, 3, 2);
 
 /** The probes, as one arbitrary command. */
 export function probeArb(o: ProbeOptions): fc.Arbitrary<GuestCommand> {
-  const rights = o.fullRights === true ? fc.constant(3) : fc.nat(3);
+  const rights = fc.nat(3);
   const probes: Array<fc.Arbitrary<GuestCommand>> = [
     fc
       .tuple(devIdx, fc.option(domIdx, { freq: 2 }), slotIdx, contextForm)
@@ -325,13 +323,9 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<GuestCommand> {
     fc
       .tuple(devIdx, fc.nat(7), fc.boolean(), fc.constantFrom(...PASID_POOL), slotIdx)
       .map(([v, t, wr, p, s]) => new TranslationOffProbe(o, v, t, wr, p, s)),
+    fc
+      .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
+      .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
   ];
-  // [QEMU-AVOID-1] a read-only upper entry is what fullRights leaves out.
-  if (o.fullRights !== true)
-    probes.push(
-      fc
-        .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
-        .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
-    );
   return fc.oneof(...probes);
 }

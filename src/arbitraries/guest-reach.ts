@@ -7,7 +7,7 @@
  * Commands resolve "the latest edit" from the world at run time, so they shrink like the others.
  */
 import fc from "fast-check";
-import { type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../cases/guest-case-world.ts";
+import { type BitEdit, type GuestWorld, IOVA_SLOTS, type RecentEdit } from "../cases/guest-case-world.ts";
 import { pasidTag } from "../contract/surface.ts";
 import {
   afterLegacyContextChange,
@@ -42,6 +42,8 @@ export interface ReachWeights {
   events: number;
   /** Whole fill-change-invalidate-look stories (guest-probes.ts; drawn by guestCommandsArb). */
   probe: number;
+  /** Single-bit edits of live entries: present cleared, one permission or address bit. */
+  bitEdit: number;
 }
 
 /**
@@ -167,6 +169,50 @@ class FpdEntryCmd extends GuestCommandBase {
       : this.what === "context"
         ? `set context entry of device#${this.dev} with FPD (domain#${this.dom})`
         : `attach device#${this.dev} to domain#${this.dom} with FPD`;
+  }
+}
+
+/** A single-bit edit of a live paging, context or PASID entry (the rest of it kept). */
+class BitEditCmd extends GuestCommandBase {
+  constructor(
+    readonly target: "paging" | "context" | "pasid",
+    readonly index: number,
+    readonly slot: number,
+    readonly level: number,
+    readonly edit: BitEdit,
+    readonly k: number,
+  ) {
+    super();
+  }
+  act(w: GuestWorld) {
+    if (this.target === "paging") return w.editEntryBit(this.index, this.slot, this.level, this.edit, this.k);
+    const pasid =
+      this.target === "pasid" && w.scalable
+        ? (PASID_EDITS[this.k % PASID_EDITS.length] as number)
+        : undefined;
+    return w.editStructureBit(this.index, pasid, this.edit, this.k);
+  }
+  toString() {
+    const where =
+      this.target === "paging"
+        ? `domain#${this.index} slot ${this.slot} level#${this.level} entry`
+        : `${this.target} entry of device#${this.index}`;
+    return `${where}: ${this.edit === "present" ? "present cleared, rest kept" : `one ${this.edit} bit flipped (k ${this.k})`}`;
+  }
+}
+
+const PASID_EDITS = [0, 1, 2, 0x41] as const;
+
+/**
+ * [VTD-REG-9] The root pointer latched again while translation stays enabled (SRTP with TE = 1),
+ * then the global invalidations a driver issues without ESRTPS: what a kexec or a table switch does.
+ */
+class RootRelatchCmd extends GuestCommandBase {
+  async act(w: GuestWorld) {
+    await w.driver.setRoot(w.root);
+  }
+  toString() {
+    return "latch the root table again with translation enabled (SRTP, TE = 1)";
   }
 }
 
@@ -336,6 +382,7 @@ export function reachWeights(w: {
     recentInvalidate: w.invalidate > 0 ? Math.max(1, Math.round(w.invalidate / 2)) : 0,
     events: w.faults > 0 ? 1 : 0,
     probe: w.dma > 0 ? Math.max(1, Math.round(w.dma / 2)) : 0,
+    bitEdit: w.map + w.attach > 0 ? Math.max(1, Math.round(w.map / 3)) : 0,
   };
 }
 
@@ -345,8 +392,6 @@ export function reachArbs(o: {
   derived: ReachWeights;
   pasids: boolean;
   writes: boolean;
-  /** Only read/write upper entries (guest-avoid.ts fullRightsOnly). */
-  fullRights?: boolean;
   /** Descriptor kinds invalidations may use (default: all). */
   kinds?: ReadonlyArray<Descriptor["kind"]>;
 }): Array<fc.WeightedArbitrary<GuestCommand>> {
@@ -359,10 +404,7 @@ export function reachArbs(o: {
     w.rewire,
     fc
       .tuple(domIdx, slotIdx, fc.nat(3), domIdx, slotIdx, fc.nat(3))
-      .map(
-        ([d, s, l, fd, fs, ro]) =>
-          new RewireCmd(d, s, l, fd, fs, o.writes && o.fullRights !== true && ro === 0),
-      ),
+      .map(([d, s, l, fd, fs, ro]) => new RewireCmd(d, s, l, fd, fs, o.writes && ro === 0)),
   );
   add(
     w.rewire > 0 ? Math.ceil(w.rewire / 2) : 0,
@@ -406,6 +448,22 @@ export function reachArbs(o: {
       )
       .map(([k, f, ih, wt]) => new RecentInvalidateCmd(k, f, ih, wt, o.kinds)),
   );
+  add(
+    w.bitEdit,
+    fc
+      .tuple(
+        fc.constantFrom("paging", "paging", "context", "pasid") as fc.Arbitrary<
+          "paging" | "context" | "pasid"
+        >,
+        fc.nat(3),
+        slotIdx,
+        fc.nat(4),
+        fc.constantFrom<BitEdit>("present", "permission", "address", "other"),
+        fc.nat(15),
+      )
+      .map(([t, i, s, l, e, k]) => new BitEditCmd(t, i, s, l, e, k)),
+  );
+  add(w.events, fc.constant(new RootRelatchCmd()));
   add(
     w.events,
     fc

@@ -7,6 +7,7 @@
  * [QEMU-NEST-9]
  */
 import type { DeviceConfig, ModelDescription, PlatformConfig, VIommuConfig } from "../contract/types.ts";
+import { withoutHoles } from "./guest-config.ts";
 
 export interface FitOptions {
   /**
@@ -90,24 +91,10 @@ export function fitVmmConfig(d: ModelDescription, c: PlatformConfig, o: FitOptio
   if ((d.limits?.avoid ?? []).includes(AVOID_SC_PASSTHROUGH) && passed > 0) viommu.snoopControl = false;
   // Guest memory: all RAM, split around the model's holes (read-only regions only if offered).
   const size = c.memory.size;
-  let spans: Array<[bigint, bigint]> = pt.readOnlyMemory
-    ? c.memory.regions.map((r) => [r.gpa, r.gpa + r.size])
-    : [[0n, size]];
-  for (const h of d.limits?.memoryHoles ?? []) {
-    const lo = h.gpa;
-    const hi = h.gpa + h.size;
-    spans = spans.flatMap(
-      ([a, b]): Array<[bigint, bigint]> =>
-        hi <= a || lo >= b
-          ? [[a, b]]
-          : (
-              [
-                [a, lo],
-                [hi, b],
-              ] as Array<[bigint, bigint]>
-            ).filter(([x, y]) => y > x),
-    );
-  }
+  const spans = withoutHoles(
+    pt.readOnlyMemory ? c.memory.regions.map((r): [bigint, bigint] => [r.gpa, r.gpa + r.size]) : [[0n, size]],
+    d,
+  );
   const readOnly = (a: bigint) =>
     pt.readOnlyMemory && c.memory.regions.some((r) => r.readOnly && a >= r.gpa && a < r.gpa + r.size);
   const regions = spans.map(([a, b]) => ({ gpa: a, size: b - a, readOnly: readOnly(a) }));

@@ -24,5 +24,14 @@ export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind
       { arbitrary: fc.constant(false), weight: 1 },
       { arbitrary: fc.constant(true), weight: 7 },
     ),
+    // Mostly the smallest PASID directory and a one-page queue; shrinking goes back to them.
+    pdts: fc.oneof(
+      { arbitrary: fc.constant(0), weight: 3 },
+      { arbitrary: fc.integer({ min: 1, max: 7 }), weight: 1 },
+    ),
+    queuePages: fc.oneof(
+      { arbitrary: fc.constant(0), weight: 3 },
+      { arbitrary: fc.integer({ min: 1, max: 2 }), weight: 1 },
+    ),
   });
 }

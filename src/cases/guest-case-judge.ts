@@ -6,7 +6,7 @@
 
 import { decodeConfig } from "../contract/codec.ts";
 import type { Json } from "../contract/wire.ts";
-import { Oracle, type OracleStep, type Violation } from "../oracle/index.ts";
+import { Oracle, type OracleStep, type Tolerance, type Violation } from "../oracle/index.ts";
 import type { StepOutcome, Trace, TraceStep } from "../trace/types.ts";
 import { guestCaseStepOf } from "./guest-case-steps.ts";
 import type { Judgement, StepJudge } from "./judge.ts";
@@ -14,9 +14,15 @@ import type { Judgement, StepJudge } from "./judge.ts";
 export class StepOracle {
   private oracle?: Oracle;
 
-  /** Start from a configuration without a reset step (a trace that does not begin with one). */
-  constructor(config?: Json) {
-    if (config !== undefined) this.oracle = new Oracle(decodeConfig(config));
+  /**
+   * Start from a configuration without a reset step (a trace that does not begin with one).
+   * tolerance: the run's known deviations, judged with their relaxations [ORACLE-TOL-1].
+   */
+  constructor(
+    config?: Json,
+    private readonly tolerance?: Tolerance,
+  ) {
+    if (config !== undefined) this.oracle = new Oracle(decodeConfig(config), tolerance);
   }
 
   get current(): Oracle | undefined {
@@ -36,7 +42,7 @@ export class StepOracle {
    */
   feedStep(s: OracleStep): Violation | undefined {
     if (s.op === "reset") {
-      this.oracle = new Oracle(s.args[0]);
+      this.oracle = new Oracle(s.args[0], this.tolerance);
       this.oracle.observe(s);
       return undefined;
     }
@@ -67,8 +73,8 @@ export function violationReport(v: Violation): {
  * Extra checks a property made beyond the oracle (queue registers, fault status) are re-judged
  * by `extra`, when given.
  */
-export function oracleJudge(trace: Trace, extra?: StepJudge): StepJudge {
-  const judge = new StepOracle(trace.steps[0]?.op === "reset" ? undefined : trace.config);
+export function oracleJudge(trace: Trace, extra?: StepJudge, tolerance?: Tolerance): StepJudge {
+  const judge = new StepOracle(trace.steps[0]?.op === "reset" ? undefined : trace.config, tolerance);
   return {
     onStep(step, outcome): Judgement {
       const v = judge.feed(step, outcome);

@@ -47,6 +47,10 @@ export interface WorldPlan {
   queued: boolean;
   /** Map every input slot in every domain, and (scalable) attach PASIDs of the pool, before enabling. */
   premap: boolean;
+  /** Scalable: each device's PASID directory holds 2^(pdts + 7) entries (context PDTS); default 0. */
+  pdts?: number;
+  /** The invalidation queue is 2^queuePages pages (IQA.QS); default 0. */
+  queuePages?: number;
 }
 
 /** Input pages every command draws from: neighbours around a 2 MiB boundary and across 1 GiB. */
@@ -102,6 +106,12 @@ export interface GuestDma {
   write: boolean;
 }
 
+/**
+ * A single-bit edit of a live entry, as a driver (or a buggy one) makes it: present cleared with
+ * the rest kept, one permission bit, one address bit, or another bit.
+ */
+export type BitEdit = "present" | "permission" | "address" | "other";
+
 /** How many recent edits are kept. */
 const RECENT = 4;
 
@@ -122,6 +132,20 @@ export class GuestWorld {
   private readonly routes = new Map<string, number>();
   /** Scalable mode: devices whose context entry is cleared or junk (their PASID entries stay). */
   private readonly noContext = new Set<number>();
+  /**
+   * Buses whose root entry, and "sid/directory index" PASID-directory entries, hold raw junk: the
+   * driver would follow their pointers anywhere, so entries below them are no longer edited
+   * (a guest does not edit through structures it corrupted).
+   */
+  private readonly junkRoots = new Set<number>();
+  private readonly junkDirs = new Set<string>();
+
+  /** Whether edits of device i's context entry (or its PASID entry `pasid`) go through junk. */
+  private throughJunk(dev: number, pasid?: number): boolean {
+    const sid = this.sid(dev);
+    if (this.junkRoots.has(sid >> 8)) return true;
+    return this.scalable && pasid !== undefined && this.junkDirs.has(`${sid}/${pasid >> 6}`);
+  }
 
   private constructor(
     readonly gc: GuestCase,
@@ -143,7 +167,7 @@ export class GuestWorld {
     );
     await gc.reset(config);
     const driver = await GuestDriver.create(gc.model.platform, config.memory, { tablePages: 512 });
-    if (plan.queued || config.viommu.scalable) await driver.setupQueue();
+    if (plan.queued || config.viommu.scalable) await driver.setupQueue({ qs: plan.queuePages ?? 0 });
     const root = await driver.newRootTable(config.viommu.scalable ? "scalable" : "legacy");
     const w = new GuestWorld(gc, config, driver, root);
     await w.buildDomains(plan.domains);
@@ -156,7 +180,7 @@ export class GuestWorld {
         for (let slot = 0; slot < IOVA_SLOTS.length; slot++) await w.map(k, slot, "4K", slot + k, 3);
     for (const [i, sid] of w.sids.entries()) {
       if (config.viommu.scalable) {
-        const pt = await driver.newPasidTables(0);
+        const pt = await driver.newPasidTables(plan.pdts ?? 0);
         w.pasidTables.set(sid, pt);
         await root.setScalableContext(sid, scalableContext(pt, { paside: config.viommu.pasidBits > 0 }));
       }
@@ -282,6 +306,67 @@ export class GuestWorld {
     return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl as PagingLevel, word));
   }
 
+  /**
+   * Edit one bit of the live entry at `level` of slot's walk in domain i, the rest kept: P (first
+   * stage) or R and W (second stage) cleared, one permission bit flipped (W, or U/S), one address
+   * bit flipped (bit 12 + k), or another bit flipped (A, D, EA or SNP). False when the
+   * walk does not reach a present entry there.
+   */
+  async editEntryBit(dom: number, slot: number, level: number, edit: BitEdit, k: number): Promise<boolean> {
+    const walk = await this.slotWalk(dom, slot);
+    if (walk === undefined) return false;
+    const { table, iova } = walk;
+    const lvl = 1 + (level % table.levels);
+    const at = walk.steps.find((x) => x.level === lvl);
+    if (at === undefined || (at.word & 3n) === 0n) return false;
+    const first = table.stage === "first";
+    const flip =
+      edit === "permission"
+        ? first && k % 2 === 1
+          ? 4n
+          : 2n
+        : edit === "address"
+          ? 1n << BigInt(12 + (k % 8))
+          : // Another bit: A, D or EA (first stage), A, D or SNP (second stage), as software may set them.
+            1n << BigInt((first ? [5, 6, 10] : [8, 9, 11])[k % 3] as number);
+    const word = edit === "present" ? at.word & ~(first ? 1n : 3n) : at.word ^ flip;
+    return this.tableEdit(dom, slot, "4K", () => table.setEntry(iova, lvl as PagingLevel, word));
+  }
+
+  /**
+   * The same single-bit edits of a device's context entry (pasid undefined) or PASID entry: present
+   * cleared with the rest kept, a permission-like bit (PASID entry SRE or WPE; context FPD), one bit
+   * of the table pointer, or another bit (FPD, or a PASID entry's PWSNP). False without an entry.
+   */
+  async editStructureBit(dev: number, pasid: number | undefined, edit: BitEdit, k: number): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
+    const sid = this.sid(dev);
+    const pt = this.pasidTables.get(sid);
+    const words =
+      pasid === undefined || !this.scalable
+        ? await this.root.readContext(sid)
+        : await pt?.readEntry(pasid % (pt.dirEntries * 64));
+    if (words === undefined || (words[0] ?? 0n) === 0n) return false;
+    const w = [...words];
+    const w0 = w[0] as bigint;
+    if (edit === "present") w[0] = w0 & ~1n;
+    else if (edit === "address") w[0] = w0 ^ (1n << BigInt(12 + (k % 8)));
+    else if (pasid === undefined || !this.scalable)
+      w[0] = w0 ^ 2n; // FPD
+    else if (edit === "permission")
+      w[2] = (w[2] as bigint) ^ (k % 2 === 0 ? 1n : 0x10n); // SRE or WPE
+    else w[1] = (w[1] as bigint) ^ (1n << 23n); // PWSNP
+    if (pasid === undefined || !this.scalable) {
+      await this.root.setContextRaw(sid, w);
+      this.dropRoutes(dev);
+    } else {
+      if (pt === undefined) return false;
+      await pt.setEntryRaw(pasid % (pt.dirEntries * 64), w);
+      this.setRoute(dev, pasid % (pt.dirEntries * 64), undefined);
+    }
+    return true;
+  }
+
   /** A self-referencing table: the entry at `level` points at its own table. */
   async selfLoop(dom: number, slot: number, level: number): Promise<boolean> {
     const walk = await this.slotWalk(dom, slot);
@@ -404,6 +489,7 @@ export class GuestWorld {
    * `fpd` sets the entry's fault processing disable bit [VTD-CTX-7].
    */
   async attach(dev: number, dom: number, fpd = false): Promise<void> {
+    if (this.throughJunk(dev, 0)) return;
     const sid = this.sid(dev);
     const d = this.domain(dom);
     if (!this.scalable) {
@@ -420,6 +506,7 @@ export class GuestWorld {
 
   /** Scalable mode: point the device's PASID entry at domain j. */
   async setPasid(dev: number, pasid: number, dom: number, fpd = false): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     const d = this.domain(dom);
@@ -448,6 +535,7 @@ export class GuestWorld {
   }
 
   async clearPasid(dev: number, pasid: number): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     const done = await pt.clearEntry(pasid);
@@ -456,6 +544,7 @@ export class GuestWorld {
   }
 
   async clearContext(dev: number): Promise<boolean> {
+    if (this.throughJunk(dev)) return false;
     const done = await this.root.clearContext(this.sid(dev));
     if (done) this.dropRoutes(dev);
     return done;
@@ -475,6 +564,7 @@ export class GuestWorld {
    * stay as they are in memory), with FPD as given.
    */
   async restoreContext(dev: number, dom: number, fpd = false): Promise<void> {
+    if (this.throughJunk(dev)) return;
     const sid = this.sid(dev);
     const pt = this.pasidTables.get(sid);
     if (pt === undefined) return this.attach(dev, dom, fpd);
@@ -486,12 +576,32 @@ export class GuestWorld {
     this.noteEdit({ kind: "entry", dev: dev % this.sids.length });
   }
 
+  /** Write the root entry of device i's bus verbatim: every device on that bus loses its route. */
+  async rawRoot(dev: number, words: readonly [bigint, bigint]): Promise<void> {
+    const bus = this.sid(dev) >> 8;
+    await this.root.setRootRaw(bus, words);
+    this.junkRoots.add(bus);
+    for (let i = 0; i < this.sids.length; i++) if (this.sid(i) >> 8 === bus) this.dropRoutes(i);
+  }
+
+  /** Write the PASID-directory entry covering `pasid` of device i verbatim. */
+  async rawPasidDir(dev: number, pasid: number, word: bigint): Promise<boolean> {
+    const pt = this.pasidTables.get(this.sid(dev));
+    if (pt === undefined || pasid >= pt.dirEntries * 64 || this.throughJunk(dev)) return false;
+    await pt.setDirEntryRaw(pasid, word);
+    this.junkDirs.add(`${this.sid(dev)}/${pasid >> 6}`);
+    for (const p of PASID_POOL) if (p >> 6 === pasid >> 6) this.setRoute(dev, p, undefined);
+    return true;
+  }
+
   async rawContext(dev: number, words: readonly bigint[]): Promise<void> {
+    if (this.throughJunk(dev)) return;
     await this.root.setContextRaw(this.sid(dev), words.slice(0, this.scalable ? 4 : 2));
     this.dropRoutes(dev);
   }
 
   async rawPasid(dev: number, pasid: number, words: readonly bigint[]): Promise<boolean> {
+    if (this.throughJunk(dev, pasid)) return false;
     const pt = this.pasidTables.get(this.sid(dev));
     if (pt === undefined || pasid >= pt.dirEntries * 64) return false;
     await pt.setEntryRaw(pasid, words);

@@ -8,14 +8,19 @@
 
 import { decodeCall, encodeArgs, type SurfaceCall } from "../contract/surface.ts";
 import type { DmaResult, Model, PlatformConfig } from "../contract/types.ts";
-import { isOracleMethod, type OracleStep } from "../oracle/index.ts";
+import { isOracleMethod, type OracleStep, type Tolerance } from "../oracle/index.ts";
 import { StepOracle, violationReport } from "./guest-case-judge.ts";
 import { type CallOutcome, type CaseJudge, JudgedCase } from "./judged-case.ts";
 import type { PropertyContext } from "./property.ts";
 
 /** The oracle as a case's judge. */
 class OracleCaseJudge implements CaseJudge {
-  readonly oracle = new StepOracle();
+  readonly oracle: StepOracle;
+
+  /** tolerance: the run's known deviations, judged with their relaxations [ORACLE-TOL-1]. */
+  constructor(tolerance?: Tolerance) {
+    this.oracle = new StepOracle(undefined, tolerance);
+  }
 
   judges(call: SurfaceCall): boolean {
     return isOracleMethod(call.op);
@@ -47,8 +52,8 @@ class OracleCaseJudge implements CaseJudge {
 }
 
 export class GuestCase extends JudgedCase<OracleCaseJudge> {
-  constructor(ctx: Pick<PropertyContext, "model" | "check" | "note">) {
-    super(ctx, new OracleCaseJudge());
+  constructor(ctx: Pick<PropertyContext, "model" | "check" | "note" | "tolerance">) {
+    super(ctx, new OracleCaseJudge(ctx.tolerance));
   }
 
   /** The case's oracle (after the first reset). */

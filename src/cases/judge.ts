@@ -60,3 +60,23 @@ function comparable(o: StepOutcome): string {
 function visible(o: StepOutcome): unknown {
   return o.error !== undefined ? { error: o.error } : o.result;
 }
+
+/**
+ * [HARNESS-REPLAY-2] The checks a property makes beyond the oracle (queue registers after an
+ * invalid descriptor), re-judged on replay: the failure step of a failing trace giving its recorded
+ * outcome again reproduces the failure; every other step is left to the oracle.
+ */
+export function recordedFailureJudge(trace: Trace): StepJudge {
+  const failing = trace.verdict === "fail" ? trace.failure : undefined;
+  return {
+    onStep(step, outcome) {
+      if (failing === undefined || failing.step !== step.index) return { ok: true };
+      if (comparable(step) !== comparable(outcome)) return { ok: true };
+      return {
+        ok: false,
+        message: `gives the recorded failing outcome again: ${failing.message}`,
+        observed: visible(outcome),
+      };
+    },
+  };
+}

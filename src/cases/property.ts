@@ -5,6 +5,7 @@
 
 import type { Model, ModelDescription } from "../contract/types.ts";
 import type { Json } from "../contract/wire.ts";
+import type { Tolerance } from "../oracle/index.ts";
 import type { Trace } from "../trace/types.ts";
 import type { StepJudge } from "./judge.ts";
 
@@ -39,6 +40,8 @@ export interface PropertyContext {
   readonly timeLimitMs?: number;
   /** False: stop at the first failing case without shrinking it (fast-check endOnFailure). */
   readonly shrink?: boolean;
+  /** Known deviations the oracle judges with their relaxations, counting each use [HARNESS-KNOWN-1]. */
+  readonly tolerance?: Tolerance;
   /** A new case starts: forget the steps recorded for the previous one. */
   beginCase(): void;
   /** A human-readable command of the current case, kept in its trace. */
@@ -91,6 +94,9 @@ export interface PropertyDefinition {
   /** Why this model cannot run the property (it is then SKIPPED), or null. [HARNESS-SKIP-1] */
   needs(description: ModelDescription): string | null;
   run(ctx: PropertyContext): Promise<PropertyOutcome>;
-  /** The judge for replaying this property's traces; default: the recorded-result judge. */
-  judge?(trace: Trace): StepJudge;
+  /**
+   * The judge for replaying this property's traces; default: the recorded-result judge.
+   * tolerance: known deviations to judge with their relaxations (replay --known).
+   */
+  judge?(trace: Trace, tolerance?: Tolerance): StepJudge;
 }

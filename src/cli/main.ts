@@ -19,6 +19,7 @@ import { LIST_TOPICS, listCommand } from "./list.ts";
 import { mergeCommand } from "./merge.ts";
 import { mutantsCommand } from "./mutants.ts";
 import { registerQemuCommand } from "./qemu.ts";
+import { reachCommand } from "./reach.ts";
 import { replayCommand } from "./replay.ts";
 import { runCommand } from "./run.ts";
 import { serveCommand } from "./serve.ts";
@@ -128,6 +129,10 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       new Option("--time-limit <s>", "time budget for the whole run, in seconds").argParser(positiveNumber),
     )
     .option(
+      "--known <ids|file>",
+      "known deviations to tolerate: ID,ID…, a known-deviations file, or none (default for qemu: its recorded findings)",
+    )
+    .option(
       "--no-shrink",
       "report each property's first failing case as found, unshrunk (for slow models: a shrink step there is a whole case)",
     )
@@ -155,10 +160,21 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .description("replay trace files against an adapter (default: the adapter each trace names)")
     .argument("<target>", "a trace file or a directory of them")
     .option("--adapter <spec>", "adapter to replay against")
+    .option("--known <ids|file>", "known deviations to judge with their relaxations (ID,ID… or a file)")
     .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
     .addOption(timeoutOption())
     .addOption(registryOption())
     .action(async (target: string, opts) => setCode(await replayCommand(target, opts, io)));
+
+  program
+    .command("reach")
+    .description(
+      "measure what the generators produce: every field's value classes, invalidations, edits, VMM events",
+    )
+    .addOption(new Option("--runs <n>", "cases per property").argParser(positiveInt).default(100))
+    .addOption(new Option("--seed <s>", "fast-check seed").argParser(seedValue).default(1))
+    .addOption(registryOption())
+    .action(async (opts) => setCode(await reachCommand(opts, io)));
 
   program
     .command("export")

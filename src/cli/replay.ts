@@ -2,13 +2,16 @@
 import { relative, resolve } from "node:path";
 import { loadAdapter, parseAdapterSpec } from "../adapters/adapter-spec.ts";
 import { recordedResultJudge, type StepJudge } from "../cases/judge.ts";
+import { countingTolerance } from "../cases/known/index.ts";
 import type { PropertyDefinition } from "../cases/property.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
 import type { Model } from "../contract/types.ts";
+import type { Tolerance } from "../oracle/index.ts";
 import { type ReplayResult, replayTrace } from "../runner/replay.ts";
 import { listTraceFiles, loadTraceFile, TraceLoadError } from "../trace/load.ts";
 import type { Trace } from "../trace/types.ts";
 import { type CliIO, exitCodeFor } from "./errors.ts";
+import { resolveKnown } from "./known.ts";
 import { loadRegistry } from "./registry.ts";
 
 export interface ReplayCommandOptions {
@@ -16,6 +19,8 @@ export interface ReplayCommandOptions {
   timeout: number;
   report: "text" | "json";
   registry?: string;
+  /** Known deviations to judge with their relaxations: ids or a file [HARNESS-KNOWN-1]. */
+  known?: string;
 }
 
 interface Row {
@@ -45,6 +50,10 @@ export async function replayCommand(target: string, opts: ReplayCommandOptions, 
   }
   const models = new Map<string, Model>();
   const rows: Row[] = [];
+  // Replay tolerates only what --known names (no adapter default: a finding must reproduce).
+  const known = opts.known === undefined ? [] : await resolveKnown(opts.known, "", "", io.cwd);
+  const counts = new Map<string, number>();
+  const tolerance = known.length === 0 ? undefined : countingTolerance(known, counts);
   try {
     for (const file of files) {
       const rel = relative(io.cwd, file);
@@ -59,7 +68,7 @@ export async function replayCommand(target: string, opts: ReplayCommandOptions, 
       }
       // [HARNESS-REPLAY-1] without --adapter each trace replays against the adapter that recorded it.
       const spec = opts.adapter ?? trace.adapter;
-      const result = await replayOne(trace, spec, models, properties, opts, io);
+      const result = await replayOne(trace, spec, models, properties, opts, io, tolerance);
       rows.push({ file: name, property: trace.property, adapter: spec, result });
     }
   } finally {
@@ -68,6 +77,8 @@ export async function replayCommand(target: string, opts: ReplayCommandOptions, 
   const count = (o: ReplayResult["outcome"][]): number =>
     rows.filter((r) => o.includes(r.result.outcome)).length;
   io.out(opts.report === "json" ? `${JSON.stringify(replayReport(rows), null, 2)}\n` : textRows(rows));
+  if (counts.size > 0 && opts.report !== "json")
+    io.out(`tolerated: ${[...counts].map(([id, n]) => `${id} ×${n}`).join(", ")}\n`);
   return exitCodeFor(count(["reproduced", "fails"]), count(["error"]));
 }
 
@@ -78,18 +89,19 @@ async function replayOne(
   properties: PropertyDefinition[],
   opts: ReplayCommandOptions,
   io: CliIO,
+  tolerance: Tolerance | undefined,
 ): Promise<ReplayResult> {
   let model = models.get(spec);
   try {
     if (model === undefined) {
-      model = await loadAdapter(spec, { timeoutMs: opts.timeout, cwd: io.cwd });
+      model = await loadAdapter(spec, { timeoutMs: opts.timeout, cwd: io.cwd, seed: trace.seed });
       models.set(spec, model);
     }
   } catch (e) {
     return { outcome: "error", recorded: trace.verdict, message: (e as Error).message, stepsRun: 0 };
   }
   const property = properties.find((p) => p.id === trace.property);
-  const judge: StepJudge = property?.judge?.(trace) ?? recordedResultJudge(trace);
+  const judge: StepJudge = property?.judge?.(trace, tolerance) ?? recordedResultJudge(trace);
   return replayTrace(trace, model, judge);
 }
 

@@ -14,6 +14,7 @@ import { writeFileAtomic } from "../trace/write.ts";
 import { colors } from "./colors.ts";
 import { type CliIO, EXIT_FAILED, exitCodeFor, UsageError } from "./errors.ts";
 import { abortOnSignals, signalExitCode } from "./interrupt.ts";
+import { resolveKnown } from "./known.ts";
 import { prepareOutDir } from "./out-dir.ts";
 import { createRunProgress } from "./progress.ts";
 import { reapChildren } from "./reap.ts";
@@ -36,6 +37,8 @@ export interface RunCommandOptions {
   timeout: number;
   registry?: string;
   shard?: Shard;
+  /** Known deviations to tolerate: ids, a file, or none (default: qemu's recorded findings). */
+  known?: string;
 }
 
 /** Write each requested report to its file in `outDir`; a failed write is reported, never thrown. */
@@ -83,7 +86,14 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
   );
   let model: Model | undefined;
   try {
-    model = await loadAdapter(opts.adapter, { timeoutMs: opts.timeout, cwd: io.cwd });
+    model = await loadAdapter(opts.adapter, { timeoutMs: opts.timeout, cwd: io.cwd, seed });
+    // [HARNESS-KNOWN-1] [QEMU-FIND-3] what the run tolerates (qemu: its version's recorded findings).
+    const known = await resolveKnown(
+      opts.known,
+      parseAdapterSpec(opts.adapter).kind,
+      (await model.describe()).version,
+      io.cwd,
+    );
     const paint = colors(io.color === true);
     const progress = createRunProgress(io.terminal, chosen.length * opts.runs, (t) => io.out(t));
     let report: RunReport;
@@ -94,6 +104,7 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
         runs: opts.runs,
         seed,
         outDir,
+        known,
         signal: controller.signal,
         ...(opts.shard === undefined ? {} : { shard: opts.shard }),
         ...(opts.path === undefined ? {} : { path: opts.path }),
@@ -117,6 +128,7 @@ export async function runCommand(opts: RunCommandOptions, io: CliIO): Promise<nu
               model: description,
               seed,
               runs: opts.runs,
+              known: known.map((d) => d.id),
               ...(opts.shard === undefined ? {} : { shard: opts.shard }),
             }),
           ),

@@ -36,3 +36,4 @@ export {
 } from "./oracle.ts";
 export type { OutcomeValue, Permitted } from "./outcome.ts";
 export type { Resolved } from "./resolve.ts";
+export type { DeviationContext, Relaxation, ResolvedFault, Tolerance } from "./tolerance.ts";

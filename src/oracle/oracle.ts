@@ -7,15 +7,16 @@ import { decodeFingerprint } from "../contract/fingerprint.ts";
 import type { SurfaceStep } from "../contract/surface.ts";
 import type { DmaRequest, DmaResult, PlatformConfig } from "../contract/types.ts";
 import { faultReasonName } from "../spec/fault-reasons.ts";
-import { decodeFaultRecord } from "../spec/fault-record.ts";
+import { decodeFaultRecord, type FaultRecord } from "../spec/fault-record.ts";
 import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
 import { FlagMarks } from "./flag-marks.ts";
 import { HistoryMemory } from "./history-memory.ts";
-import type { Permitted } from "./outcome.ts";
+import type { OutcomeValue, Permitted } from "./outcome.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";
+import type { DeviationContext, ResolvedFault, Tolerance } from "./tolerance.ts";
 
 /** The surface calls the oracle judges: the platform's, but hostView. */
 export const ORACLE_METHODS = ["reset", "writeGuest", "readGuest", "writeReg", "readReg", "dma"] as const;
@@ -40,7 +41,8 @@ export type OracleJudgement = { ok: true } | { ok: false; violation: Violation }
 
 /** The outcomes permitted for one request now, each with what it means and why. */
 export interface PermittedSet {
-  outcomes: Array<{ outcome: Resolved; explain: string }>;
+  /** value: the permitted value the outcome resolves (what relaxations vary, ORACLE-TOL-1). */
+  outcomes: Array<{ outcome: Resolved; explain: string; value: OutcomeValue }>;
   /** "permitted: ..." lines for reports. */
   text(): string[];
 }
@@ -56,7 +58,14 @@ interface PendingWrite {
 interface AbortedDma {
   step: number;
   req: DmaRequest;
-  faults: Array<{ reason: number; record: string }>;
+  /** Permitted faults; `via` names the relaxation a deviant variant comes from [ORACLE-TOL-1]. */
+  faults: Array<{ reason: number; record: string; via?: string }>;
+}
+
+/** An aborted DMA whose fault must be recorded; `excusedBy` a relaxation that lets it go unrecorded. */
+interface MustRecord {
+  step: number;
+  excusedBy?: string;
 }
 
 const OK: OracleJudgement = { ok: true };
@@ -76,9 +85,13 @@ export class Oracle {
   /** What the reference would report for the configuration (computed when first needed). */
   private ownCaps: ReturnType<typeof ownCapabilities> | undefined;
   /** [ORACLE-JUDGE-8] Aborted DMAs whose fault must leave a trace in FSTS, since the last clear. */
-  private mustRecord: number[] = [];
+  private mustRecord: MustRecord[] = [];
 
-  constructor(config: PlatformConfig) {
+  /** tolerance: known deviations judged with their relaxations [ORACLE-TOL-1]; none by default. */
+  constructor(
+    config: PlatformConfig,
+    private readonly tolerance?: Tolerance,
+  ) {
     this.reset(config);
   }
 
@@ -146,7 +159,7 @@ export class Oracle {
         const id = JSON.stringify(r);
         if (seen.has(id)) continue;
         seen.add(id);
-        outcomes.push({ outcome: r, explain: p.explain });
+        outcomes.push({ outcome: r, explain: p.explain, value: p.value });
       }
     }
     return {
@@ -214,30 +227,45 @@ export class Oracle {
   private onDma(req: DmaRequest, result: DmaResult): OracleJudgement {
     const set = this.permittedFor(req);
     const lines = () => set.text(); // for reports only: made when a step is judged wrong
+    const variants = this.deviantOutcomes(req, set);
     if (result.status === "aborted") {
       const faults = set.outcomes
         .filter((o) => o.outcome.kind === "fault")
-        .map((o) => o.outcome as Extract<Resolved, { kind: "fault" }>);
-      if (faults.length === 0)
+        .map((o) => o.outcome as ResolvedFault);
+      const deviant = variants.filter((v) => v.outcome.kind === "fault");
+      if (faults.length === 0 && deviant.length === 0)
         return bad(
           "ORACLE-JUDGE-3",
           "the DMA was aborted, but only completions are permitted",
           "aborted",
           lines,
         );
+      if (faults.length === 0) this.tolerance?.tolerated((deviant[0] as { via: string }).via);
       this.aborted.push({
         step: this.t,
         req,
-        faults: faults.map((f) => ({ reason: f.reason, record: f.record })),
+        faults: [
+          ...faults.map((f) => ({ reason: f.reason, record: f.record })),
+          ...deviant.map((v) => ({ ...(v.outcome as ResolvedFault), via: v.via })),
+        ],
       });
-      if (faults.every((f) => f.record === "yes")) this.mustRecord.push(this.t);
+      const required = faults.length > 0 ? faults : deviant.map((v) => v.outcome as ResolvedFault);
+      if (required.every((f) => f.record === "yes")) {
+        const excusedBy = this.unrecordedBy(req, required);
+        this.mustRecord.push({ step: this.t, ...(excusedBy === undefined ? {} : { excusedBy }) });
+      }
       return OK;
     }
-    const oks = set.outcomes
+    let oks = set.outcomes
       .filter((o) => o.outcome.kind === "ok")
       .map((o) => (o.outcome as { addr: number }).addr);
-    if (oks.length === 0)
-      return bad("ORACLE-JUDGE-1", "the DMA completed, but only faults are permitted", "completed", lines);
+    if (oks.length === 0) {
+      const deviant = variants.filter((v) => v.outcome.kind === "ok");
+      if (deviant.length === 0)
+        return bad("ORACLE-JUDGE-1", "the DMA completed, but only faults are permitted", "completed", lines);
+      this.tolerance?.tolerated((deviant[0] as { via: string }).via);
+      oks = deviant.map((v) => (v.outcome as { addr: number }).addr);
+    }
     if (!req.write) {
       const data = result.data ?? new Uint8Array(0);
       if (oks.some((a) => this.readMatches(a, data))) return OK;
@@ -257,6 +285,76 @@ export class Oracle {
       this.pendingWrites.push({ step: this.t, candidates, data, old });
     }
     return OK;
+  }
+
+  /** [ORACLE-TOL-1] The deviant variants of the permitted outcomes, each with its relaxation. */
+  private deviantOutcomes(req: DmaRequest, set: PermittedSet): Array<{ outcome: Resolved; via: string }> {
+    const relaxations = this.tolerance?.relaxations.filter((r) => r.outcome !== undefined) ?? [];
+    if (relaxations.length === 0) return [];
+    const out: Array<{ outcome: Resolved; via: string }> = [];
+    const strict = new Set(set.outcomes.map((o) => JSON.stringify(o.outcome)));
+    for (const o of set.outcomes)
+      for (const r of relaxations)
+        for (const v of r.outcome?.(req, o.value, o.outcome, this.deviationContext) ?? [])
+          if (!strict.has(JSON.stringify(v))) out.push({ outcome: v, via: r.id });
+    return out;
+  }
+
+  /**
+   * [ORACLE-TOL-1] The relaxation that lets one of these permitted faults go unrecorded: the model
+   * may have met that one (a stale or a fresh entry) and left it unrecorded.
+   */
+  private unrecordedBy(req: DmaRequest, faults: ResolvedFault[]): string | undefined {
+    for (const r of this.tolerance?.relaxations ?? [])
+      if (r.unrecorded !== undefined && faults.some((f) => r.unrecorded?.(req, f, this.deviationContext)))
+        return r.id;
+    return undefined;
+  }
+
+  /**
+   * [ORACLE-TOL-1] The aborted DMA a record reports: strictly first; then a deviant fault of a DMA
+   * (via its relaxation); then the conforming records a deviant one stands for, each relaxation
+   * putting right its own field (so two deviations in one record are each named).
+   */
+  private recordMatch(
+    r: FaultRecord,
+    matches: (rec: FaultRecord, via?: string) => AbortedDma | undefined,
+  ): { match?: AbortedDma; via: string[] } {
+    const strict = matches(r);
+    if (strict !== undefined) return { match: strict, via: [] };
+    const relaxations = this.tolerance?.relaxations.filter((x) => x.record !== undefined) ?? [];
+    const deviantFaults = new Set(this.aborted.flatMap((d) => d.faults.flatMap((f) => f.via ?? [])));
+    // Records reachable by putting right one field after another, with the relaxations used.
+    let layer: Array<{ rec: FaultRecord; via: string[] }> = [{ rec: r, via: [] }];
+    for (let round = 0; round <= relaxations.length && layer.length > 0; round++) {
+      for (const { rec, via } of layer) {
+        if (round > 0) {
+          const match = matches(rec);
+          if (match !== undefined) return { match, via };
+        }
+        for (const f of deviantFaults) {
+          const match = matches(rec, f);
+          if (match !== undefined) return { match, via: [...via, f] };
+        }
+      }
+      layer = layer.flatMap(({ rec, via }) =>
+        relaxations
+          .filter((x) => !via.includes(x.id))
+          .flatMap((x) =>
+            (x.record?.(rec, this.deviationContext) ?? []).map((c) => ({ rec: c, via: [...via, x.id] })),
+          ),
+      );
+    }
+    return { via: [] };
+  }
+
+  private get deviationContext(): DeviationContext {
+    const mem = this.tl.mem;
+    return {
+      cfg: this.tl.cfg,
+      root: this.tl.control.rootHistory.at(-1)?.rp,
+      read: (gpa, len) => mem.read(gpa, len),
+    };
   }
 
   /**
@@ -371,16 +469,23 @@ export class Oracle {
     const { mgaw, fsts, fs5lp } = this.tl.cfg;
     const fiBits = Math.max(mgaw, fsts ? (fs5lp ? 57 : 48) : 0);
     const pageOf = (d: AbortedDma) => d.req.iova & ~0xfffn & ((1n << BigInt(fiBits)) - 1n);
-    const pasid = r.pp ? r.pv : undefined;
-    const same = (d: AbortedDma) =>
-      d.req.sid === r.sid &&
+    const same = (d: AbortedDma, rec: FaultRecord = r) =>
+      d.req.sid === rec.sid &&
       // Without ECAP.PASID, PP, PV, EXE and PRIV are RsvdZ (VTD-FAULT-5, §11.4.7.6).
-      (this.tl.cfg.pasidBits === 0 ? !r.pp && r.pv === 0 && !r.exe && !r.priv : d.req.pasid === pasid) &&
-      d.req.write === !r.t1;
-    const match = this.aborted.find(
-      (d) => same(d) && pageOf(d) === r.fi && d.faults.some((f) => f.reason === r.fr && f.record !== "no"),
-    );
+      (this.tl.cfg.pasidBits === 0
+        ? !rec.pp && rec.pv === 0 && !rec.exe && !rec.priv
+        : d.req.pasid === (rec.pp ? rec.pv : undefined)) &&
+      d.req.write === !rec.t1;
+    const matches = (rec: FaultRecord, via?: string) =>
+      this.aborted.find(
+        (d) =>
+          same(d, rec) &&
+          pageOf(d) === rec.fi &&
+          d.faults.some((f) => f.reason === rec.fr && f.record !== "no" && f.via === via),
+      );
+    const { match, via } = this.recordMatch(r, matches);
     if (match !== undefined) {
+      for (const id of via) this.tolerance?.tolerated(id);
       slot.dma = match;
       this.aborted.splice(this.aborted.indexOf(match), 1);
       return OK;
@@ -390,13 +495,15 @@ export class Oracle {
       "ORACLE-JUDGE-5",
       `fault record ${index} matches no aborted DMA's permitted recorded faults`,
       described,
-      this.aborted.filter(same).map(
-        (d) =>
-          `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} FI 0x${pageOf(d).toString(16)}: ${d.faults
-            .filter((f) => f.record !== "no")
-            .map((f) => faultReasonName(f.reason))
-            .join(" | ")}`,
-      ),
+      this.aborted
+        .filter((d) => same(d))
+        .map(
+          (d) =>
+            `step ${d.step}: sid 0x${d.req.sid.toString(16)} ${d.req.write ? "write" : "read"} FI 0x${pageOf(d).toString(16)}: ${d.faults
+              .filter((f) => f.record !== "no")
+              .map((f) => faultReasonName(f.reason))
+              .join(" | ")}`,
+        ),
     );
   }
 
@@ -459,13 +566,19 @@ export class Oracle {
         `FSTS 0x${value.toString(16)}`,
         ["IQE = 0 (VTD-QI-5, VTD-QI-10, VTD-QI-12)"],
       );
-    if ((value & 0x3n) === 0n && this.mustRecord.length > 0)
+    const unexcused = this.mustRecord.find((m) => m.excusedBy === undefined);
+    if ((value & 0x3n) === 0n && unexcused !== undefined)
       return bad(
         "ORACLE-JUDGE-8",
-        `the fault of the DMA at step ${this.mustRecord[0]} must be recorded, but FSTS shows neither a pending record (PPF) nor an overflow (PFO)`,
+        `the fault of the DMA at step ${unexcused.step} must be recorded, but FSTS shows neither a pending record (PPF) nor an overflow (PFO)`,
         `FSTS 0x${value.toString(16)}`,
         ["PPF = 1 (recorded, or compressed into a pending record)", "PFO = 1 (dropped on overflow)"],
       );
+    if ((value & 0x3n) === 0n && this.mustRecord.length > 0) {
+      // [ORACLE-TOL-1] every fault still unrecorded is one a relaxation lets go unrecorded.
+      for (const m of this.mustRecord) this.tolerance?.tolerated(m.excusedBy as string);
+      this.mustRecord = [];
+    }
     return OK;
   }
 

@@ -5,6 +5,7 @@
  * pass. [HARNESS-SKIP-1] [HARNESS-SKIP-2] [HARNESS-TRACE-6] [HARNESS-STOP-1] [HARNESS-STOP-2]
  */
 import { join } from "node:path";
+import { countingTolerance, type KnownDeviation } from "../cases/known/index.ts";
 import type { CaseFailure, PropertyContext, PropertyDefinition } from "../cases/property.ts";
 import { CaseBroke } from "../cases/run-cases.ts";
 import { ProtocolError } from "../contract/errors.ts";
@@ -42,6 +43,8 @@ export interface PropertyResult {
   /** With path, fast-check's record for properties built on fc.commands. [HARNESS-SEED-1] */
   replayPath?: string;
   shrinks?: number;
+  /** Steps judged with each known deviation's relaxation (id → count), when any was [HARNESS-KNOWN-1]. */
+  tolerated?: Record<string, number>;
   /** The trace file written for a failure or an error. */
   trace?: string;
   /** Steps in that trace. */
@@ -78,6 +81,8 @@ export interface RunReport {
   model: { name: string; version: string };
   seed: number;
   runs: number;
+  /** The known deviations the run tolerated (ids), when any [HARNESS-KNOWN-1]. */
+  known?: string[];
   /** This run covered one shard of the selected properties. [HARNESS-SHARD-1] */
   shard?: Shard;
   /** Why the run stopped early ("SIGINT", "SIGTERM"); absent when it ran to its end. */
@@ -112,6 +117,8 @@ export interface RunOptions {
   timeLimitMs?: number;
   /** False: report the first failing case as found, without shrinking it (default true). */
   shrink?: boolean;
+  /** Known deviations to tolerate (--known) [HARNESS-KNOWN-1]. */
+  known?: readonly KnownDeviation[];
   /** Aborting it (reason: the signal's name) stops the run: the running property and the rest are incomplete. */
   signal?: AbortSignal;
   /** Recorded in the report when the properties are one shard of a catalogue. */
@@ -164,6 +171,9 @@ export async function runProperties(
     model: { name: description.name, version: description.version },
     seed: options.seed,
     runs: options.runs,
+    ...(options.known === undefined || options.known.length === 0
+      ? {}
+      : { known: options.known.map((d) => d.id) }),
     ...(options.shard === undefined ? {} : { shard: options.shard }),
     ...(options.signal?.aborted ? { interrupted: String(options.signal.reason) } : {}),
     results,
@@ -202,12 +212,14 @@ async function runOne(
 ): Promise<PropertyResult> {
   const started = now();
   const base = { id: property.id, title: property.title, rules: property.rules };
+  const counts = new Map<string, number>();
   const done = (status: PropertyStatus, extra: Partial<PropertyResult> = {}): PropertyResult => ({
     ...base,
     status,
     runs: 0,
     durationMs: Math.round(now() - started),
     ...extra,
+    ...(counts.size === 0 ? {} : { tolerated: Object.fromEntries([...counts].sort()) }),
   });
 
   const reason = property.needs(description);
@@ -282,6 +294,9 @@ async function runOne(
     ...(options.replayPath === undefined ? {} : { replayPath: options.replayPath }),
     ...(timeLimitMs === undefined ? {} : { timeLimitMs }),
     ...(options.shrink === false ? { shrink: false } : {}),
+    ...(options.known === undefined || options.known.length === 0
+      ? {}
+      : { tolerance: countingTolerance(options.known, counts) }),
     beginCase: () => {
       recorder.clear();
       cases++;

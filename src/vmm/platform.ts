@@ -9,7 +9,7 @@ import type { DmaRequest, DmaResult, HostView, PlatformConfig } from "../contrac
 import { type HostDeviceConfig, HostIommufd } from "../host/index.ts";
 import { SparseMemory } from "../memory/sparse-memory.ts";
 import { hi32, lo32 } from "../paging/index.ts";
-import type { CacheCapacities } from "../vtd/caches.ts";
+import type { CacheCapacities, EvictionChoice } from "../vtd/caches.ts";
 import { dmaRequestProblem, VIommu } from "../vtd/viommu.ts";
 import { Binder, type BoundDevice } from "./bind.ts";
 import { checkCachingMode, checkCompatibility } from "./compatibility.ts";
@@ -40,6 +40,8 @@ export interface PlatformBuildHooks {
 
 export interface VmPlatformOptions {
   capacities?: CacheCapacities;
+  /** The vIOMMU caches' eviction choice; absent: FIFO [VTD-CACHE-13]. */
+  eviction?: EvictionChoice;
   hooks?: PlatformBuildHooks;
 }
 
@@ -131,7 +133,10 @@ export class VmPlatform {
     this.viommu = new VIommu(
       config.viommu,
       this.guest,
-      { ...(options.capacities !== undefined ? { capacities: options.capacities } : {}) },
+      {
+        ...(options.capacities !== undefined ? { capacities: options.capacities } : {}),
+        ...(options.eviction !== undefined ? { eviction: options.eviction } : {}),
+      },
       {
         onRootPointer: () => binder.revalidateAll(),
         onTranslationEnable: () => binder.revalidateAll(),

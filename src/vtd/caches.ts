@@ -1,8 +1,8 @@
 /**
  * The reference vIOMMU's translation caches (VT-d 5.10 §6.2): context cache, PASID cache, IOTLB and
  * paging-structure caches, each with a capacity (0 = no caching) and FIFO eviction (the oldest fill
- * goes first; hits do not reorder), so runs are deterministic. Invalidation follows §6.5 exactly as
- * spec/caches-invalidation.md states it.
+ * goes first; hits do not reorder), so runs are deterministic, or a seeded random victim
+ * [VTD-CACHE-13]. Invalidation follows §6.5 exactly as spec/caches-invalidation.md states it.
  *
  * Lookups use number keys only (no strings, no bigint): the IOTLB and the paging-structure caches
  * are filed under a tag number for (DID, PASID) and found by the input-address prefix as a number.
@@ -22,6 +22,13 @@ export interface CacheCapacities {
 }
 
 export const DEFAULT_CAPACITIES: CacheCapacities = { context: 64, pasid: 256, iotlb: 1024, psc: 64 };
+
+/**
+ * [VTD-CACHE-13] Which entry a full cache evicts: given the number of entries, the fill-order
+ * index of the victim. Absent: FIFO (index 0). A seeded random choice makes eviction orders a
+ * FIFO never makes, still deterministic for one seed.
+ */
+export type EvictionChoice = (size: number) => number;
 
 /** A cached context entry: the raw words as read, with the tags it is found by. */
 export interface CachedContext {
@@ -126,7 +133,10 @@ class FifoCache<V extends object> {
   hits = 0;
   misses = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    private readonly victim?: EvictionChoice,
+  ) {
     let slots = 1;
     while (slots < Math.min(Math.max(capacity, 1), FRONT_SLOTS)) slots *= 2;
     this.frontMask = slots - 1;
@@ -161,8 +171,8 @@ class FifoCache<V extends object> {
     if (this.capacity <= 0) return;
     this.delete(bucket, key);
     while (this.order.size >= this.capacity) {
-      const [oldest, filing] = this.order.entries().next().value as [V, Filing];
-      this.remove(oldest, filing);
+      const [gone, filing] = this.evictee();
+      this.remove(gone, filing);
     }
     let b = this.buckets.get(bucket);
     if (b === undefined) {
@@ -195,6 +205,15 @@ class FifoCache<V extends object> {
 
   stats() {
     return { hits: this.hits, misses: this.misses, size: this.order.size };
+  }
+
+  /** The entry to evict: the oldest fill, or the one the eviction choice names. */
+  private evictee(): [V, Filing] {
+    const entries = this.order.entries();
+    if (this.victim === undefined) return entries.next().value as [V, Filing];
+    let skip = this.victim(this.order.size);
+    for (const entry of entries) if (skip-- === 0) return entry;
+    throw new Error(`eviction choice outside the cache's ${this.order.size} entries`);
   }
 
   private remove(v: V, { bucket, key }: Filing): void {
@@ -271,11 +290,14 @@ export class VtdCaches implements InvalidationSink {
   private readonly psc: FifoCache<CachedPagingStructure>;
   private readonly invalidations: Record<string, number> = {};
 
-  constructor(readonly capacities: CacheCapacities = DEFAULT_CAPACITIES) {
-    this.context = new FifoCache(capacities.context);
-    this.pasid = new FifoCache(capacities.pasid);
-    this.iotlb = new FifoCache(capacities.iotlb);
-    this.psc = new FifoCache(capacities.psc ?? 0);
+  constructor(
+    readonly capacities: CacheCapacities = DEFAULT_CAPACITIES,
+    victim?: EvictionChoice,
+  ) {
+    this.context = new FifoCache(capacities.context, victim);
+    this.pasid = new FifoCache(capacities.pasid, victim);
+    this.iotlb = new FifoCache(capacities.iotlb, victim);
+    this.psc = new FifoCache(capacities.psc ?? 0, victim);
   }
 
   // -- context cache [VTD-CACHE-1]

@@ -8,14 +8,16 @@ import type { DmaRequest, DmaResult, TranslationMode, VIommuConfig } from "../co
 import type { PhysicalMemory } from "../memory/physical-memory.ts";
 import { hi32, lo32 } from "../paging/address.ts";
 import type { InvalidationScope } from "../spec/invalidation-scope.ts";
-import { type CacheCapacities, DEFAULT_CAPACITIES, VtdCaches } from "./caches.ts";
+import { type CacheCapacities, DEFAULT_CAPACITIES, type EvictionChoice, VtdCaches } from "./caches.ts";
 import type { TranslationRequest, TranslationResult } from "./interfaces.ts";
 import { DmarRegisters, type RegisterListener } from "./registers.ts";
 import { Translator } from "./translate.ts";
 
 export interface VIommuOptions {
-  /** Cache capacities (0 = that cache is off); FIFO eviction. */
+  /** Cache capacities (0 = that cache is off). */
   capacities?: CacheCapacities;
+  /** Which entry a full cache evicts; absent: FIFO [VTD-CACHE-13]. */
+  eviction?: EvictionChoice;
 }
 
 /** Observers of guest actions the VMM glue must follow (bind propagation, forwarding). */
@@ -37,7 +39,7 @@ export class VIommu {
     options: VIommuOptions = {},
     listener: VIommuListener = {},
   ) {
-    this.caches = new VtdCaches(options.capacities ?? DEFAULT_CAPACITIES);
+    this.caches = new VtdCaches(options.capacities ?? DEFAULT_CAPACITIES, options.eviction);
     const caches = this.caches;
     const sink = {
       invalidate(scope: InvalidationScope, mode: TranslationMode): void {

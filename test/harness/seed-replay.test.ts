@@ -28,7 +28,7 @@ const KILLS: Record<string, { adapter: string; seed: number }> = {
   "cache-coherence": { adapter: "mutant:psi-mask-off-by-one", seed: 7 },
   "pasid-cache-granularity": { adapter: "mutant:np-cached-without-cm", seed: 7 },
   "fault-recording": { adapter: "mutant:domain-inv-keeps-psc", seed: 7 },
-  robustness: { adapter: "mutant:context-dsi-ignores-fm", seed: 7 },
+  robustness: { adapter: "mutant:haw-unchecked", seed: 7 },
   "host-device-compatibility": { adapter: "mutant:vmm-host-width-unchecked", seed: 7 },
   "uapi-extensibility": { adapter: "mutant:struct-tail-accepted", seed: 7 },
   "coherency-matrix": { adapter: "mutant:noncoherent-into-enforcing", seed: 7 },

@@ -30,11 +30,20 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** "scalable-write-fault-legacy-reason ×37, fault-info-above-agaw ×2" [HARNESS-KNOWN-1] */
+function tolerated(counts: Array<[string, number]>): string {
+  return counts.map(([id, n]) => `${id} ×${n}`).join(", ");
+}
+
 export function textHeader(
-  report: Pick<RunReport, "suite" | "adapter" | "model" | "seed" | "runs" | "shard">,
+  report: Pick<RunReport, "suite" | "adapter" | "model" | "seed" | "runs" | "shard" | "known">,
 ): string {
   const shard = report.shard === undefined ? "" : `, shard ${report.shard.index}/${report.shard.count}`;
-  return `iommu-conformance ${report.suite}: adapter ${report.adapter} (${report.model.name} ${report.model.version}), seed ${report.seed}, ${report.runs} runs per property${shard}\n`;
+  const known =
+    report.known === undefined || report.known.length === 0
+      ? ""
+      : `known deviations tolerated: ${report.known.join(", ")}\n`;
+  return `iommu-conformance ${report.suite}: adapter ${report.adapter} (${report.model.name} ${report.model.version}), seed ${report.seed}, ${report.runs} runs per property${shard}\n${known}`;
 }
 
 /** The lines of one property's result. */
@@ -44,6 +53,7 @@ export function textResult(r: PropertyResult, adapter: string, c: Colors = PLAIN
   lines.push(`${paintLabel(r.status, c)} ${r.id}: ${r.title}${timing}`);
   if (r.status === "skip") lines.push(`      skipped: ${r.message ?? ""}`);
   if (r.status === "incomplete") lines.push(`      incomplete: ${r.message ?? ""}`);
+  if (r.tolerated !== undefined) lines.push(`      tolerated: ${tolerated(Object.entries(r.tolerated))}`);
   if (r.status === "fail" || r.status === "error") {
     // [HARNESS-FAIL-1] the rule, the request, observed against permitted, in one line.
     if (r.finding !== undefined) lines.push(`      ${findingLine(r.finding)}`);
@@ -85,7 +95,11 @@ export function textSummary(report: RunReport, c: Colors = PLAIN): string {
     ...(s.incomplete > 0 ? [c.yellow(`${s.incomplete} incomplete`)] : []),
   ];
   const why = report.interrupted === undefined ? "" : ` (interrupted: ${report.interrupted})`;
-  return `${counts.join(", ")} in ${seconds(report.durationMs)}${why}\n`;
+  const total = new Map<string, number>();
+  for (const r of report.results)
+    for (const [id, n] of Object.entries(r.tolerated ?? {})) total.set(id, (total.get(id) ?? 0) + n);
+  const tol = total.size === 0 ? "" : `tolerated: ${tolerated([...total].sort())}\n`;
+  return `${tol}${counts.join(", ")} in ${seconds(report.durationMs)}${why}\n`;
 }
 
 export function textReport(report: RunReport, c: Colors = PLAIN): string {

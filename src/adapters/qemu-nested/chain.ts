@@ -9,7 +9,9 @@
  * SIGKILL of Node); L0's pid is also registered with the exit hooks of the qemu adapter, so it is
  * ended on exit, SIGINT and SIGTERM [QEMU-NEST-8].
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { type QemuInstall, trackPid } from "../qemu/process.ts";
 import { L1_READY } from "./l1-files.ts";
@@ -355,6 +357,10 @@ export class Chain {
     }
     this.child.kill("SIGTERM");
     await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+    // [QEMU-NEST-8] L0 is not our child (the wrapper's): closed means gone, so wait for it to be
+    // reaped, a bounded while.
+    for (let waited = 0; this.l0Pid > 0 && existsSync(`/proc/${this.l0Pid}`) && waited < 10_000; waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
     this.release?.();
   }
 }

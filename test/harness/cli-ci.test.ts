@@ -7,21 +7,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { validateReport } from "../../src/runner/reports/validate.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin", "iommu-conformance.js");
-const REGISTRY = "test/fixtures/harness/test-properties.ts";
-const BUGGY = "module:test/fixtures/harness/buggy-memory-module.ts";
-const HONEST = "module:test/fixtures/harness/memory-module.ts";
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { BIN, BUGGY, HONEST, REGISTRY, type Result, ROOT } from "./cli-fixtures.ts";
 
 function cli(...args: string[]): Promise<Result> {
   return shell(["node", BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" "));

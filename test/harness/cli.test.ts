@@ -2,20 +2,8 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin", "iommu-conformance.js");
-const REGISTRY = "test/fixtures/harness/test-properties.ts";
-const BUGGY = "module:test/fixtures/harness/buggy-memory-module.ts";
-const HONEST = "module:test/fixtures/harness/memory-module.ts";
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { BIN, BUGGY, HONEST, REGISTRY, type Result, ROOT } from "./cli-fixtures.ts";
 
 /** Spawn the real command, as a user would. */
 function cli(...args: string[]): Promise<Result> {

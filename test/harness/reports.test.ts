@@ -40,6 +40,16 @@ describe("reports", () => {
     expect(validateReport(bad)).toEqual([
       '/results/0/status: must be one of "pass", "fail", "skip", "error", "incomplete"',
     ]);
+    // A run that tolerated known deviations (every qemu run by default) names them. [HARNESS-KNOWN-1]
+    const tolerant = {
+      ...report,
+      known: ["fault-info-above-agaw"],
+      results: [{ ...report.results[0], tolerated: { "fault-info-above-agaw": 3 } }],
+    };
+    expect(validateReport(tolerant)).toEqual([]);
+    expect(validateReport({ ...tolerant, known: "fault-info-above-agaw" })).toEqual([
+      "/known: must be array",
+    ]);
   });
 
   it("[HARNESS-REPORT-5] a JUnit failure carries rules, observed and permitted, the trace and the replay commands; a skip its reason", async () => {

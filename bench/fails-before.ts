@@ -19,6 +19,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const OLD = process.argv[2] ?? "302f9d5";
@@ -284,10 +285,8 @@ function vitest(cwd: string, files: string[], env: NodeJS.ProcessEnv, label: str
 }
 
 function firstLine(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal colours
   const line =
-    text
-      .replace(/\u001b\[[0-9;]*m/g, "")
+    stripVTControlCharacters(text)
       .split("\n")
       .find((l) => l.trim() !== "") ?? "";
   return line.trim().slice(0, 140).replace(/\|/g, "\\|");

@@ -276,7 +276,10 @@ function vitest(cwd: string, files: string[], env: NodeJS.ProcessEnv, label: str
       message: firstLine(a.failureMessages[0] ?? ""),
     }));
     results.set(file, {
-      ...(tests.length === 0 && f.message ? { loadError: firstLine(f.message) } : {}),
+      // A file that did not load, or whose beforeAll failed (its tests then read "skipped").
+      ...(f.message && tests.every((t) => t.status !== "passed" && t.status !== "failed")
+        ? { loadError: firstLine(f.message) }
+        : {}),
       tests,
     });
   }
@@ -296,7 +299,7 @@ function firstLine(text: string): string {
 function verdict(results: Results, item: Item): string {
   const file = results.get(item.file);
   if (file === undefined) return "not run";
-  if (file.loadError !== undefined) return `**fails: cannot load** (${file.loadError})`;
+  if (file.loadError !== undefined) return `**fails: cannot load or set up** (${file.loadError})`;
   const tests = file.tests.filter((t) => t.name.includes(item.test));
   if (tests.length === 0) return "no such test";
   const failed = tests.filter((t) => t.status === "failed");

@@ -4,10 +4,10 @@
  * two together). [HARNESS-REPORT-1]
  */
 import type { RunReport } from "../runner.ts";
+import type { ReportFormat } from "./formats.ts";
 import { htmlReport } from "./html.ts";
 import { jsonReport } from "./json.ts";
 import { junitReport } from "./junit.ts";
-import type { ReportFormat } from "./formats.ts";
 import { textReport } from "./text.ts";
 
 export { REPORT_FORMATS, type ReportFormat } from "./formats.ts";

@@ -4,8 +4,8 @@
  * replay it; a skip or an incomplete property carries its reason. [HARNESS-REPORT-5]
  */
 import { createRequire } from "node:module";
-import type { PropertyResult, RunReport } from "../runner.ts";
 import { findingLine } from "../finding.ts";
+import type { PropertyResult, RunReport } from "../runner.ts";
 import { replayCommand, rerunCommand } from "./text.ts";
 
 /** XML 1.0 cannot hold most control characters, even escaped: a model's message may carry them. */

@@ -12,6 +12,8 @@ import { faultRecordPpWithoutPasid } from "./fault-record-pp-without-pasid.ts";
 import { faultRecordPvWithoutPasid } from "./fault-record-pv-without-pasid.ts";
 import { firstStageWidthFromPasidAw } from "./first-stage-width-from-pasid-aw.ts";
 import { pasidDirectoryNotPresentReason } from "./pasid-directory-not-present-reason.ts";
+import { pasidDirectoryReservedNotChecked } from "./pasid-directory-reserved-not-checked.ts";
+import { pasidEntryNotPresentReason } from "./pasid-entry-not-present-reason.ts";
 import { passThroughAboveHawNotRecorded } from "./pass-through-above-haw-not-recorded.ts";
 import { passThroughPasidEntryAwChecked } from "./pass-through-pasid-entry-aw-checked.ts";
 import { scalableContextNotPresentLegacyReason } from "./scalable-context-not-present-legacy-reason.ts";
@@ -40,6 +42,8 @@ export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [
   passThroughAboveHawNotRecorded,
   firstStageWidthFromPasidAw,
   passThroughPasidEntryAwChecked,
+  pasidEntryNotPresentReason,
+  pasidDirectoryReservedNotChecked,
 ];
 
 /** The deviations with these ids; an unknown id is an error naming the known ones. */

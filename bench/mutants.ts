@@ -59,6 +59,10 @@ export const HAND_WRITTEN: Record<string, { steps: number; why: string }> = {
     steps: 10,
     why: "set-up 6, context entry P=0 FPD=1, context invalidation, DMA, FRCD read",
   },
+  "fault-event-mask-ignored": {
+    steps: 7,
+    why: "reset, root entry, RTADDR, SRTP, TE (every context entry not present), DMA, FECTL read",
+  },
   "wait-before-invalidation": {
     steps: 17,
     why: "set-up 6, mapping 4, fill DMA, remap 1, queue 4 (one batch: invalidation + wait), DMA",

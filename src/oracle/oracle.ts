@@ -12,6 +12,7 @@ import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
+import { FaultEvent } from "./fault-event.ts";
 import { FaultRecordReads } from "./fault-record-reads.ts";
 import { FlagMarks } from "./flag-marks.ts";
 import { HistoryMemory } from "./history-memory.ts";
@@ -87,6 +88,8 @@ export class Oracle {
   private ownCaps: ReturnType<typeof ownCapabilities> | undefined;
   /** [ORACLE-JUDGE-8] Aborted DMAs whose fault must leave a trace in FSTS, since the last clear. */
   private mustRecord: MustRecord[] = [];
+  /** [ORACLE-JUDGE-10] What FECTL may show. */
+  private readonly event = new FaultEvent();
 
   /** tolerance: known deviations judged with their relaxations [ORACLE-TOL-1]; none by default. */
   constructor(
@@ -112,8 +115,10 @@ export class Oracle {
         return this.onReadGuest(Number(step.args[0]), step.result);
       case "writeReg": {
         const [off, value, width] = step.args;
+        const iqeBefore = this.tl.control.iqePermitted;
         if (this.tl.control.writeReg(this.t, off, value, width)) addEvent(this.tl, this.t);
         this.clearRecords(off, value, width);
+        this.eventWrite(off, value, width, iqeBefore);
         return OK;
       }
       case "readReg":
@@ -201,6 +206,7 @@ export class Oracle {
     this.aborted = [];
     this.records.reset();
     this.mustRecord = [];
+    this.event.reset();
   }
 
   private memWrite(gpa: number, bytes: Uint8Array): void {
@@ -251,10 +257,18 @@ export class Oracle {
         ],
       });
       const required = faults.length > 0 ? faults : deviant.map((v) => v.outcome as ResolvedFault);
+      let must = false;
       if (required.every((f) => f.record === "yes")) {
         const excusedBy = this.unrecordedBy(req, required);
         this.mustRecord.push({ step: this.t, ...(excusedBy === undefined ? {} : { excusedBy }) });
+        must = excusedBy === undefined;
       }
+      // [ORACLE-JUDGE-10] a fault that is (or may be) recorded is (or may be) an interrupt condition.
+      if (
+        must ||
+        [...faults, ...deviant.map((v) => v.outcome as ResolvedFault)].some((f) => f.record !== "no")
+      )
+        this.event.condition(this.t, must);
       return OK;
     }
     let oks = set.outcomes
@@ -452,6 +466,12 @@ export class Oracle {
     if (off === Reg.FSTS) {
       const v = this.faultStatus(value);
       if (!v.ok) return v;
+      this.event.statusRead(value & 0xffff_ffffn);
+    }
+    const fectl = dwordAt(Reg.FECTL, off, width, value);
+    if (fectl !== undefined) {
+      const v = this.event.read(fectl);
+      if (v !== undefined) return bad("ORACLE-JUDGE-10", v.message, v.observed, v.permitted);
     }
     this.addCompletions(this.tl.control.readReg(this.t, off, width, value));
     const { frcdOffset, faultRecords } = this.tl.cfg;
@@ -579,6 +599,22 @@ export class Oracle {
     return OK;
   }
 
+  /**
+   * [ORACLE-JUDGE-10] FECTL writes set IM; write-1-to-clear writes of FSTS or of a record's F may
+   * service every condition; the queue stopping at an invalid descriptor may set IQE.
+   */
+  private eventWrite(off: number, value: bigint, width: 4 | 8, iqeBefore: boolean): void {
+    const fectl = dwordAt(Reg.FECTL, off, width, value);
+    if (fectl !== undefined) this.event.write(fectl);
+    const fsts = dwordAt(Reg.FSTS, off, width, value) ?? 0n;
+    const { frcdOffset, faultRecords } = this.tl.cfg;
+    const rel = off >= frcdOffset && off < frcdOffset + 16 * faultRecords ? (off - frcdOffset) % 16 : -1;
+    const fBit = (rel === 8 && width === 8 && (value >> 63n) & 1n) || (rel === 12 && (value >> 31n) & 1n);
+    if ((fsts & 0x71n) !== 0n || fBit) this.event.cleared();
+    if (this.tl.control.iqePermitted && (!iqeBefore || (fsts & 0x10n) !== 0n))
+      this.event.condition(this.t, false);
+  }
+
   /** Writing F = 1 to a fault record clears it: forget what was matched there. */
   private clearRecords(off: number, value: bigint, width: 4 | 8): void {
     const { frcdOffset, faultRecords } = this.tl.cfg;
@@ -591,6 +627,13 @@ export class Oracle {
       this.mustRecord = []; // the cleared record may have been the one
     }
   }
+}
+
+/** The 32-bit register at `reg` within an access of `width` bytes at `off`, if it covers it. */
+function dwordAt(reg: number, off: number, width: 4 | 8, value: bigint): bigint | undefined {
+  if (off === reg) return value & 0xffff_ffffn;
+  if (width === 8 && off + 4 === reg) return (value >> 32n) & 0xffff_ffffn;
+  return undefined;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { contextDevice, iotlbDomain, iotlbGlobal, iotlbPage } from "../../src/driver/index.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
 import { DID, IOVA, legacy, onBoth, RW, reach, SID, SID2 } from "./helpers.ts";
 
 describe("vIOMMU mutants misbehave where the reference does not", () => {
@@ -95,6 +96,19 @@ describe("vIOMMU mutants misbehave where the reference does not", () => {
     });
     expect(r.reference).toEqual({ d: "aborted", reasons: [] });
     expect(r.mutant).toEqual({ d: "aborted", reasons: ["LCT_2_CONTEXT_NOT_PRESENT"] });
+  });
+
+  it("[VTD-FAULT-9] fault-event-mask-ignored: with IM = 1 a recorded fault leaves no event pending in IP", async () => {
+    const r = await onBoth("fault-event-mask-ignored", async (model) => {
+      const { drv, root } = await legacy(model);
+      await root.setContextRaw(SID2, [0n, 0n]); // not present: LCT.2, recorded
+      await drv.invalidate([contextDevice(DID, SID2, 0)]);
+      const d = await reach(drv, SID2, IOVA);
+      const fectl = Number(await model.platform.readReg(Reg.FECTL, 4));
+      return { d, im: fectl >>> 31, ip: (fectl >>> 30) & 1 };
+    });
+    expect(r.reference).toEqual({ d: "aborted", im: 1, ip: 1 });
+    expect(r.mutant).toEqual({ d: "aborted", im: 1, ip: 0 });
   });
 
   it("[VTD-SS-2] large-page-offset: an address 12 KiB into a 2 MiB page reaches its own 4 KiB page", async () => {

@@ -6,13 +6,14 @@
  */
 import type { CommandWeights } from "../src/arbitraries/guest-commands.ts";
 import { guestConfigProblem } from "../src/arbitraries/guest-config.ts";
+import type { ReachWeights } from "../src/arbitraries/guest-reach.ts";
 import { runStorm } from "../src/arbitraries/guest-storm.ts";
 import { failCase } from "../src/cases/case-failed.ts";
 import { oracleJudge } from "../src/cases/guest-case-judge.ts";
 import type { GuestWorld } from "../src/cases/guest-case-world.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
 
-const WEIGHTS: CommandWeights = {
+const WEIGHTS: CommandWeights & Partial<ReachWeights> = {
   map: 1,
   unmap: 3,
   raw: 0,
@@ -24,6 +25,9 @@ const WEIGHTS: CommandWeights = {
   invalidate: 1,
   flush: 1,
   faults: 4,
+  // Event registers (IM unmasked, or pulsed and masked) between faults and record reads, so FECTL.IP
+  // is seen held, sent and not raised again while a status is set [ORACLE-JUDGE-10].
+  events: 4,
 };
 
 /** Read every record and clear it; then FSTS must show nothing pending and no overflow. */
@@ -56,7 +60,7 @@ type WorldLike = Pick<GuestWorld, "driver" | "gc">;
 export const faultRecording: PropertyDefinition = {
   id: "fault-recording",
   title: "fault records, PPF/PFO/FRI, compression and write-1-to-clear are as permitted",
-  rules: ["ORACLE-JUDGE-3", "ORACLE-JUDGE-5", "VTD-FAULT-5", "VTD-FAULT-6", "VTD-FAULT-7", "VTD-FAULT-8"],
+  rules: ["ORACLE-JUDGE-3", "ORACLE-JUDGE-5", "ORACLE-JUDGE-10", "VTD-FAULT-9", "VTD-FAULT-5", "VTD-FAULT-6", "VTD-FAULT-7", "VTD-FAULT-8"],
   needs(d) {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
     return guestConfigProblem(d);

@@ -68,6 +68,9 @@ class EventRegsCmd extends GuestCommandBase {
     await p.writeReg(data, BigInt(this.data), 4);
     await p.writeReg(addr, 0xfee0_0000n, 4);
     await p.writeReg(uaddr, 0n, 4);
+    // Masked: unmasked and masked again (the IRQ core's unmask, mask), so a held event is sent
+    // and a later fault while a status is still set must not raise IP again [ORACLE-JUDGE-10].
+    if (this.masked) await p.writeReg(ctl, 0n, 4);
     await p.writeReg(ctl, this.masked ? 1n << 31n : 0n, 4);
     await p.readReg(ctl, 4);
     await p.readReg(Reg.FSTS, 4);
@@ -76,7 +79,7 @@ class EventRegsCmd extends GuestCommandBase {
     for (const r of [Reg.IQH, Reg.IQT, Reg.IQA]) await p.readReg(r, 8);
   }
   toString() {
-    return `${this.fault ? "fault" : "invalidation"} event registers: data ${hex(this.data)}, ${this.masked ? "masked" : "unmasked"}; read FSTS, ICS${this.clearIwc ? " (clear IWC)" : ""}, IQH, IQT, IQA`;
+    return `${this.fault ? "fault" : "invalidation"} event registers: data ${hex(this.data)}, ${this.masked ? "unmasked then masked" : "unmasked"}; read FSTS, ICS${this.clearIwc ? " (clear IWC)" : ""}, IQH, IQT, IQA`;
   }
 }
 

@@ -235,8 +235,10 @@ export class Chain {
   }
 
   /**
-   * [ORACLE-KEY-4] IOTLB values this chain may hold, with their tag: another request of the same
-   * page whose walk uses the same DID and PASID tag may hit them (the IOTLB is tagged by domain).
+   * [ORACLE-KEY-4] IOTLB values this chain may hold, with their tag: a request of the same
+   * requester and page, with or without PASID, whose walk uses the same DID and PASID tag may hit
+   * them (§6.2.1: "Implementation may allow requests-with-PASID from a given Requester-ID to hit
+   * entries brought into IOTLB by requests-without-PASID from the same Requester-ID").
    */
   iotlbValues(): Array<{ tag: string; value: OutcomeValue; explain: string }> {
     const out: Array<{ tag: string; value: OutcomeValue; explain: string }> = [];

@@ -133,10 +133,11 @@ export class Oracle {
     const now = Math.max(this.t, this.tl.start);
     const chain = this.chainFor(req);
     const perms = [...chain.permitted(now)];
-    // [ORACLE-KEY-4] IOTLB values filled through other SIDs under a DID and PASID tag this request uses.
+    // [ORACLE-KEY-4] IOTLB values the same requester filled with or without PASID under a DID and
+    // PASID tag this request uses (never another source-id's: Table 17 looks the IOTLB up by it).
     if (this.tl.control.teHistory.at(-1)?.te === true)
       for (const other of this.chains.values()) {
-        if (other === chain || other.page !== chain.page) continue;
+        if (other === chain || other.page !== chain.page || other.sid !== chain.sid) continue;
         other.permitted(now);
         for (const v of other.iotlbValues())
           if (chain.lookupTags.has(v.tag)) perms.push({ value: v.value, explain: v.explain });

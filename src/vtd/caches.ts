@@ -55,6 +55,8 @@ export interface CachedPasid {
 }
 
 export interface CachedTranslation {
+  /** Source-id of the request that filled it: only that requester may use it (Table 17). */
+  sid: number;
   did: number;
   /** PASID (RID_PASID for requests without PASID); -1 in legacy mode. */
   pasid: number;
@@ -279,6 +281,15 @@ function regionOverlaps(e: CachedPagingStructure, r: [bigint, bigint]): boolean 
   return overlaps(BigInt(e.prefix) << BigInt(e.shift), e.shift, r);
 }
 
+/**
+ * [VTD-CACHE-3] An IOTLB entry is looked up by source-id too (§6.2.1 Table 17: "For a lookup to be
+ * considered a match, all the associated tags must match"): another requester's entry of the same
+ * domain and page is a miss (filed in the same slot, it is replaced by this requester's fill).
+ */
+function own(sid: number, e: CachedTranslation | undefined): CachedTranslation | undefined {
+  return e !== undefined && e.sid === sid ? e : undefined;
+}
+
 const firstLike = (k: IotlbKind) => k === "first-stage" || k === "nested";
 
 export class VtdCaches implements InvalidationSink {
@@ -322,17 +333,23 @@ export class VtdCaches implements InvalidationSink {
     return this.iotlb.capacity > 0;
   }
 
-  /** The cached translation covering the input address (hi, lo) for (did, pasid), at any page size. */
-  lookupIotlb(did: number, pasid: number, hi: number, lo: number): CachedTranslation | undefined {
+  /** The cached translation covering the input address (hi, lo) for (sid, did, pasid), at any page size. */
+  lookupIotlb(
+    sid: number,
+    did: number,
+    pasid: number,
+    hi: number,
+    lo: number,
+  ): CachedTranslation | undefined {
     if (this.iotlb.capacity <= 0) {
       this.iotlb.misses++;
       return undefined;
     }
     const bucket = tagOf(did, pasid) * 4;
     const v =
-      this.iotlb.find(bucket, prefixOf(hi, lo, 12)) ??
-      this.iotlb.find(bucket + 1, prefixOf(hi, lo, 21)) ??
-      this.iotlb.find(bucket + 2, prefixOf(hi, lo, 30));
+      own(sid, this.iotlb.find(bucket, prefixOf(hi, lo, 12))) ??
+      own(sid, this.iotlb.find(bucket + 1, prefixOf(hi, lo, 21))) ??
+      own(sid, this.iotlb.find(bucket + 2, prefixOf(hi, lo, 30)));
     if (v === undefined) this.iotlb.misses++;
     else this.iotlb.hits++;
     return v;

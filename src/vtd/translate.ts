@@ -359,7 +359,7 @@ export class Translator {
     const priv = req.pasid !== undefined && req.priv;
     const hi = req.iovaHi;
     const lo = req.iovaLo;
-    const hit = this.caches.lookupIotlb(plan.did, pasid, hi, lo);
+    const hit = this.caches.lookupIotlb(req.sid, plan.did, pasid, hi, lo);
     if (hit !== undefined) {
       if (permits(hit, req.write, priv, plan.wpe) && (!req.write || hit.dirty)) {
         // The page offset: every page size is below 2^31, so it lies in lo.
@@ -371,6 +371,7 @@ export class Translator {
     if (!r.ok) return this.fault(req, fpd, legacy ? legacyWalkReason(r, req.write) : scalableWalkReason(r));
     if (this.caches.iotlbEnabled) {
       this.caches.fillIotlb({
+        sid: req.sid,
         did: plan.did,
         pasid,
         kind: plan.kind,

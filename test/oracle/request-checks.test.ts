@@ -149,7 +149,7 @@ describe("fault records", () => {
 });
 
 describe("IOTLB tags", () => {
-  it("[ORACLE-KEY-4] a translation cached through one SID may serve another SID of the same domain", () => {
+  it("[ORACLE-KEY-4] a translation cached through one SID never serves another SID of the same domain (§6.2.1 Table 17)", () => {
     const s = new Stream(config());
     legacyDevice(s, 0x08, 1, 0x12000, 0x20000);
     s.enable(0x10000);
@@ -159,8 +159,8 @@ describe("IOTLB tags", () => {
     s.w64(0x11000 + 0x10 * 16, 0x12000n | 1n); // device 0x10 joins domain 1 (new context entry)
     s.w64(0x11000 + 0x10 * 16 + 8, 2n | (1n << 8n));
     const req = { sid: 0x10, iova: 0n, len: 4, write: false };
-    expect(s.outcomes(req)).toEqual(["ok 0x20000", "ok 0x21000"]);
-    s.invalidate([{ kind: "iotlb", g: 2, dr: false, dw: false, did: 1, am: 0, ih: false, addr: 0n }]);
+    // 0x08's stale entry (0x20000) is tagged with its source-id: 0x10 misses it and walks.
     expect(s.outcomes(req)).toEqual(["ok 0x21000"]);
+    expect(s.outcomes({ ...req, sid: 0x08 })).toEqual(["ok 0x20000", "ok 0x21000"]);
   });
 });

@@ -4,6 +4,7 @@ import { type CachedTranslation, VtdCaches } from "../../src/vtd/caches.ts";
 
 function tlb(iova: bigint): CachedTranslation {
   return {
+    sid: 0x108,
     did: 1,
     pasid: -1,
     kind: "second-stage",

@@ -7,6 +7,7 @@ import { platform, scalableDevice } from "./setup.ts";
 
 function tlb(did: number, pasid: number, kind: IotlbKind, iova: bigint, pageShift = 12): CachedTranslation {
   return {
+    sid: 0x108,
     did,
     pasid,
     kind,
@@ -115,7 +116,7 @@ describe("cache invalidation", () => {
     // Capacity 4: many of these pages share a slot of the lookup front.
     const c = new VtdCaches({ context: 4, pasid: 4, iotlb: 4 });
     const pages = [0x1000n, 0x5000n, 0x9000n, 0xd000n, 0x11000n, 0x15000n];
-    const found = (page: bigint) => c.lookupIotlb(1, 1, 0, Number(page)) !== undefined;
+    const found = (page: bigint) => c.lookupIotlb(0x108, 1, 1, 0, Number(page)) !== undefined;
     for (const page of pages) {
       c.fillIotlb(tlb(1, 1, "first-stage", page));
       for (const q of pages) found(q); // populate the front with whatever is cached
@@ -159,6 +160,20 @@ describe("cache invalidation", () => {
     );
     expect(p.scalable({ iova: 0x1000n })).toEqual({ ok: true, hpa: 0xb000 });
     expect(p.caches.stats().iotlb.hits).toBeGreaterThan(0);
+  });
+
+  it("[VTD-CACHE-3] an IOTLB entry serves only the source-id that filled it, not another device of its domain", () => {
+    const p = platform({}, { context: 8, pasid: 8, iotlb: 8 });
+    const fsRoot = p.t.alloc();
+    for (const sid of [0x0108, 0x0208]) {
+      const d = scalableDevice(p, sid, { ridPasid: 1 });
+      d.setPasid(1, { present: true, pgtt: PGTT.FIRST_STAGE, did: 3, fsptptr: fsRoot, pwsnp: true });
+    }
+    p.t.mapFs(fsRoot, 4, 0x1000n, 0x9000);
+    expect(p.scalable({ iova: 0x1000n, sid: 0x0108 })).toEqual({ ok: true, hpa: 0x9000 });
+    p.t.mapFs(fsRoot, 4, 0x1000n, 0xa000); // no invalidation: 0x0108's entry is stale
+    expect(p.scalable({ iova: 0x1000n, sid: 0x0208 })).toEqual({ ok: true, hpa: 0xa000 });
+    expect(p.caches.stats().iotlb.hits).toBe(0);
   });
 
   it("[VTD-CACHE-1] [VTD-CACHE-2] not-present entries are cached only with caching mode", () => {

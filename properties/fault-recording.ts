@@ -60,7 +60,16 @@ type WorldLike = Pick<GuestWorld, "driver" | "gc">;
 export const faultRecording: PropertyDefinition = {
   id: "fault-recording",
   title: "fault records, PPF/PFO/FRI, compression and write-1-to-clear are as permitted",
-  rules: ["ORACLE-JUDGE-3", "ORACLE-JUDGE-5", "ORACLE-JUDGE-10", "VTD-FAULT-9", "VTD-FAULT-5", "VTD-FAULT-6", "VTD-FAULT-7", "VTD-FAULT-8"],
+  rules: [
+    "ORACLE-JUDGE-3",
+    "ORACLE-JUDGE-5",
+    "ORACLE-JUDGE-10",
+    "VTD-FAULT-9",
+    "VTD-FAULT-5",
+    "VTD-FAULT-6",
+    "VTD-FAULT-7",
+    "VTD-FAULT-8",
+  ],
   needs(d) {
     if (!d.supports.dmaRead) return "the model's devices cannot issue DMA reads";
     return guestConfigProblem(d);

@@ -12,6 +12,7 @@ import type { Descriptor } from "../spec/descriptor.ts";
 import { type AvoidSet, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 import { probeArb } from "./guest-probes.ts";
+import { registerDumpArb } from "./guest-register-dump.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
 
 class MapCmd extends GuestCommandBase {
@@ -475,6 +476,8 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   arbs.push(...reachArbs({ weights: w, derived, ...shape }));
   add(w.probe ?? derived.probe, probeArb(shape));
   add(w.faults, fc.constant(new ReadFaultsCmd()));
+  // A full register dump now and then, where fault records are read at all.
+  add(w.faults > 0 ? 1 : 0, registerDumpArb());
   return fc.commands([fc.oneof(...arbs)], {
     maxCommands: o.maxCommands,
     size: "max",

@@ -12,8 +12,8 @@ import type { Descriptor } from "../spec/descriptor.ts";
 import { type AvoidSet, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 import { probeArb } from "./guest-probes.ts";
-import { registerDumpArb } from "./guest-register-dump.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
+import { registerDumpArb } from "./guest-register-dump.ts";
 
 class MapCmd extends GuestCommandBase {
   constructor(

@@ -1,7 +1,7 @@
 /**
  * A register dump, as Linux's debugfs iommu/intel/iommu_regset makes one: every DMAR register read
  * at its own width, the variable-offset ones (IVA, IOTLB_REG, the fault recording registers) at
- * the offsets CAP and ECAP give. Write-only registers are read too (GCMD, IVA: they read 0,
+ * the offsets CAP and ECAP give (a fault record's lower half only while its F bit is set). Write-only registers are read too (GCMD, IVA: they read 0,
  * VTD-REG-14, VTD-REG-15); nothing read changes state (VTD-REG-1). The oracle judges what it
  * knows of each read: FSTS, fault records, and the completions a status read proves (ORACLE-JUDGE-5,
  * ORACLE-CTL-3).
@@ -43,9 +43,11 @@ class RegisterDumpCmd extends GuestCommandBase {
     for (const [off, width] of FIXED) await p.readReg(off, width);
     await p.readReg(caps.iotlbRegOffset, 8);
     await p.readReg(caps.iotlbRegOffset + 8, 8);
+    // A record's upper half first, its lower half only while F = 1, as the fault handler reads
+    // them: the lower half of an empty record holds nothing to read.
     for (let i = 0; i < caps.faultRecords; i++) {
-      await p.readReg(caps.faultRecordOffset + 16 * i, 8);
-      await p.readReg(caps.faultRecordOffset + 16 * i + 8, 8);
+      const at = caps.faultRecordOffset + 16 * i;
+      if ((await p.readReg(at + 8, 8)) >> 63n === 1n) await p.readReg(at, 8);
     }
   }
   toString() {

@@ -398,6 +398,15 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<GuestCommand> {
       .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
       .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
   ];
+  // The not-present PASID entry story (never cached with CM = 0) next to the context one.
+  if (o.pasids)
+    probes.push(
+      ...Array.from({ length: 2 }, () =>
+        fc
+          .tuple(devIdx, domIdx, fc.constantFrom(...PASID_POOL.slice(1)), slotIdx)
+          .map(([v, d, p, s]) => new PresentAfterFaultProbe(o, v, d, p, s)),
+      ),
+    );
   // The PASID-cache story has three scopes to tell: it is drawn three times as often.
   if (o.pasids)
     probes.push(

@@ -105,7 +105,7 @@ describe("iommu-conformance run and replay", () => {
     );
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("shrunk 0 times");
-    expect(await readdir(join(out, "traces"))).toEqual(["translation-equals-walk-1.json"]);
+    expect(await readdir(join(out, "traces"))).toEqual(["translation-equals-walk-2.json"]);
   });
 
   it("[HARNESS-EXIT-1] [HARNESS-REPORT-1] a failing property exits 1, writes its trace, and replay reproduces it", async () => {

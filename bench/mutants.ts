@@ -55,6 +55,10 @@ export const HAND_WRITTEN: Record<string, { steps: number; why: string }> = {
     steps: 16,
     why: "scalable set-up 9, read-only mapping 4, write DMA, FSTS and FRCD reads",
   },
+  "fpd-own-entry-ignored": {
+    steps: 10,
+    why: "set-up 6, context entry P=0 FPD=1, context invalidation, DMA, FRCD read",
+  },
   "wait-before-invalidation": {
     steps: 17,
     why: "set-up 6, mapping 4, fill DMA, remap 1, queue 4 (one batch: invalidation + wait), DMA",

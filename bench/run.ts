@@ -2,11 +2,12 @@
  * `npm run bench`: runs every benchmark and prints its figures next to its targets.
  * Figures are measured, never asserted: a missed target is reported, not failed.
  * `npm run bench -- translation properties` runs only the named groups
- * (translation, mutants, properties, stryker); with no names, all but stryker (~45 min). `mutants=ID,ID` measures only
+ * (translation, mutants, properties, startup, stryker); with no names, all but stryker (~45 min). `mutants=ID,ID` measures only
  * the named mutants.
  */
 import { printMutantBench } from "./mutants.ts";
 import { printPropertyBench } from "./properties.ts";
+import { printStartupBench } from "./startup.ts";
 import { printStrykerBench } from "./stryker.ts";
 import { runTranslationBench } from "./translation.ts";
 
@@ -40,14 +41,17 @@ async function translation(): Promise<void> {
 
 async function main(): Promise<void> {
   for (const group of wanted) {
-    if (!["translation", "mutants", "properties", "stryker"].includes(group)) {
-      console.error(`bench: unknown group '${group}' (known: translation, mutants, properties, stryker)`);
+    if (!["translation", "mutants", "properties", "startup", "stryker"].includes(group)) {
+      console.error(
+        `bench: unknown group '${group}' (known: translation, mutants, properties, startup, stryker)`,
+      );
       process.exit(2);
     }
   }
   if (want("translation")) await translation();
   if (want("mutants")) await printMutantBench(subjects.get("mutants"));
   if (want("properties")) await printPropertyBench();
+  if (want("startup")) await printStartupBench();
   // Stryker takes ~45 minutes: only when named.
   if (wanted.has("stryker")) await printStrykerBench(subjects.get("stryker"));
 }

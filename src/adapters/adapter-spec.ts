@@ -15,6 +15,7 @@ import { relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { MODULE_EXT } from "../contract/package-files.ts";
 import type { Model, ModelFactory } from "../contract/types.ts";
+import { AdapterLoadError, AdapterSpecError } from "./adapter-errors.ts";
 import { importModule } from "./import-module.ts";
 import { createStdioModel } from "./stdio/client.ts";
 
@@ -26,15 +27,7 @@ export type AdapterSpec =
   | { kind: "module"; path: string; options: Record<string, string> }
   | { kind: "stdio"; command: string };
 
-/** A spec that cannot be parsed: a usage error (exit 2). */
-export class AdapterSpecError extends Error {
-  override readonly name = "AdapterSpecError";
-}
-
-/** The adapter could not be loaded or started (exit 2). [HARNESS-ADAPTER-2] */
-export class AdapterLoadError extends Error {
-  override readonly name = "AdapterLoadError";
-}
+export { AdapterLoadError, AdapterSpecError };
 
 export const ADAPTER_FORMS = [
   "reference[:key=value,...]",

@@ -11,6 +11,7 @@ import { domainInvDidIgnored } from "./mutants/domain-inv-did-ignored.ts";
 import { domainInvKeepsPsc } from "./mutants/domain-inv-keeps-psc.ts";
 import { errataRoNestParent } from "./mutants/errata-ro-nest-parent.ts";
 import { faultCodesLegacy } from "./mutants/fault-codes-legacy.ts";
+import { fpdOwnEntryIgnored } from "./mutants/fpd-own-entry-ignored.ts";
 import { fsPointerAsHpa } from "./mutants/fs-pointer-as-hpa.ts";
 import { fs1gpUnchecked } from "./mutants/fs1gp-unchecked.ts";
 import { hawUnchecked } from "./mutants/haw-unchecked.ts";
@@ -46,6 +47,7 @@ export const MUTANTS: readonly Mutant[] = [
   fs1gpUnchecked,
   sreUnchecked,
   faultCodesLegacy,
+  fpdOwnEntryIgnored,
   waitBeforeInvalidation,
   pasidGlobalNoUnbind,
   pasidPsiBindsAbsent,

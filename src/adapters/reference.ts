@@ -6,7 +6,7 @@
  *   seed=N                               the random eviction's seed (default: the run's seed)
  */
 
-import seedrandom from "seedrandom";
+import { createRequire } from "node:module";
 import type {
   DmaRequest,
   DmaResult,
@@ -58,6 +58,8 @@ function evictionFrom(options: Record<string, string>, runSeed: number): (() => 
     return undefined;
   }
   const seed = options.seed ?? String(runSeed);
+  // Required on use: only evict=random needs seedrandom, and start-up should not load it.
+  const seedrandom = createRequire(import.meta.url)("seedrandom") as typeof import("seedrandom");
   return () => {
     const random = seedrandom(seed);
     return (size) => Math.floor(random() * size);

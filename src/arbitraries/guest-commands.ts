@@ -213,11 +213,15 @@ class FlushCmd extends GuestCommandBase {
 }
 
 class ReadFaultsCmd extends GuestCommandBase {
+  /** width: the driver reads the records 64 or 32 bits at a time (§11.4.14) [ORACLE-JUDGE-5]. */
+  constructor(readonly width: 4 | 8) {
+    super();
+  }
   act(w: GuestWorld) {
-    return w.driver.readFaults();
+    return w.driver.readFaults({ width: this.width });
   }
   toString() {
-    return "read and clear the fault records";
+    return `read and clear the fault records (${this.width * 8}-bit reads)`;
   }
 }
 
@@ -475,7 +479,10 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   const shape = { pasids: o.pasids, writes: o.writes, ...kinds };
   arbs.push(...reachArbs({ weights: w, derived, ...shape }));
   add(w.probe ?? derived.probe, probeArb(shape));
-  add(w.faults, fc.constant(new ReadFaultsCmd()));
+  add(
+    w.faults,
+    fc.constantFrom<4 | 8>(8, 4).map((width) => new ReadFaultsCmd(width)),
+  );
   // A full register dump now and then, where fault records are read at all.
   add(w.faults > 0 ? 1 : 0, registerDumpArb());
   return fc.commands([fc.oneof(...arbs)], {

@@ -155,20 +155,25 @@ class FpdEntryCmd extends GuestCommandBase {
     readonly dev: number,
     readonly dom: number,
     readonly pasid: number,
+    /** Then clear the entry's present bit, FPD kept: a fault in the entry itself [VTD-CTX-7]. */
+    readonly cleared = false,
   ) {
     super();
   }
-  act(w: GuestWorld) {
-    if (this.what === "pasid" && w.scalable) return w.setPasid(this.dev, this.pasid, this.dom, true);
-    if (this.what === "context") return w.restoreContext(this.dev, this.dom, true);
-    return w.attach(this.dev, this.dom, true);
+  async act(w: GuestWorld) {
+    const pasid = this.what === "pasid" && w.scalable;
+    if (pasid) await w.setPasid(this.dev, this.pasid, this.dom, true);
+    else if (this.what === "context") await w.restoreContext(this.dev, this.dom, true);
+    else await w.attach(this.dev, this.dom, true);
+    if (this.cleared) await w.editStructureBit(this.dev, pasid ? this.pasid : undefined, "present", 0);
   }
   toString() {
+    const then = this.cleared ? ", then present cleared" : "";
     return this.what === "pasid"
-      ? `PASID ${this.pasid} of device#${this.dev} -> domain#${this.dom} with FPD`
+      ? `PASID ${this.pasid} of device#${this.dev} -> domain#${this.dom} with FPD${then}`
       : this.what === "context"
-        ? `set context entry of device#${this.dev} with FPD (domain#${this.dom})`
-        : `attach device#${this.dev} to domain#${this.dom} with FPD`;
+        ? `set context entry of device#${this.dev} with FPD (domain#${this.dom})${then}`
+        : `attach device#${this.dev} to domain#${this.dom} with FPD${then}`;
   }
 }
 
@@ -420,9 +425,11 @@ export function reachArbs(o: {
         devIdx,
         domIdx,
         fc.constantFrom(0, 1, 2, 0x41),
+        fc.boolean(),
       )
       .map(
-        ([what, v, d, p]) => new FpdEntryCmd(o.pasids ? what : what === "pasid" ? "attach" : what, v, d, p),
+        ([what, v, d, p, c]) =>
+          new FpdEntryCmd(o.pasids ? what : what === "pasid" ? "attach" : what, v, d, p, c),
       ),
   );
   add(

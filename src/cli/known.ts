@@ -11,7 +11,7 @@ import { KNOWN_DEVIATIONS, type KnownDeviation, knownDeviations } from "../cases
 import { packageFile } from "../contract/package-files.ts";
 import { createAjv, describeErrors } from "../contract/schema.ts";
 import { UsageError } from "./errors.ts";
-import { expectedFor, FINDINGS_DIR, readExpectation } from "./qemu.ts";
+import { expectedFor, FINDINGS_DIR, readExpectation } from "./qemu-expectations.ts";
 
 // From source (src/cli/) or compiled (dist/src/cli/) alike.
 const SCHEMA_FILE = packageFile("schema/known-deviations.schema.json");

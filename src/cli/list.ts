@@ -6,10 +6,9 @@ import { ADAPTER_FORMS, importBuiltIn } from "../adapters/adapter-spec.ts";
 import { MODULE_EXT, PACKAGE_ROOT } from "../contract/package-files.ts";
 import { ruleGridHtml } from "../runner/reports/html.ts";
 import { type CliIO, EXIT_OK, UsageError } from "./errors.ts";
+import { LIST_TOPICS } from "./list-topics.ts";
 import { loadRegistry } from "./registry.ts";
 import { addDeclaredRules, parseRules, rulesReport, scanCitations } from "./rules.ts";
-
-export const LIST_TOPICS = ["properties", "rules", "mutants", "adapters"] as const;
 
 /** The repository root (where spec/, test/ and properties/ are). */
 export const REPO_ROOT = PACKAGE_ROOT;

@@ -5,27 +5,21 @@
  */
 import { availableParallelism } from "node:os";
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { AdapterLoadError, AdapterSpecError } from "../adapters/adapter-spec.ts";
-import { parseCommandsReplayPath } from "../arbitraries/commands-replay.ts";
+import { AdapterLoadError, AdapterSpecError } from "../adapters/adapter-errors.ts";
+import { parseCommandsReplayPath } from "../arbitraries/commands-replay-path.ts";
 import { ModelRequestError, ProtocolError } from "../contract/errors.ts";
 import { suiteVersion } from "../contract/suite-version.ts";
-import { REPORT_FORMATS, type ReportFormat } from "../runner/reports/index.ts";
-import { TraceLoadError } from "../trace/load.ts";
+import { REPORT_FORMATS, type ReportFormat } from "../runner/reports/formats.ts";
+import { TraceLoadError } from "../trace/load-error.ts";
 import { wantsColor } from "./colors.ts";
 import { type CliIO, EXIT_ERROR, EXIT_OK, UsageError } from "./errors.ts";
-import { exportCommand } from "./export.ts";
 import { invocation } from "./invocation.ts";
-import { LIST_TOPICS, listCommand } from "./list.ts";
-import { mergeCommand } from "./merge.ts";
-import { mutantsCommand } from "./mutants.ts";
+import { LIST_TOPICS } from "./list-topics.ts";
 import { registerQemuCommand } from "./qemu.ts";
-import { reachCommand } from "./reach.ts";
-import { replayCommand } from "./replay.ts";
-import { runCommand } from "./run.ts";
-import { serveCommand } from "./serve.ts";
 import { parseShard } from "./shard.ts";
-import { storyCommand } from "./story.ts";
 
+// Each command's module is imported when the command runs, so start-up loads only the parser and
+// what the options need [HARNESS-PACKAGE-2].
 function positiveInt(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
     throw new InvalidArgumentError("must be a positive integer");
@@ -47,7 +41,7 @@ function seedValue(value: string): number {
 function reportFormats(value: string): ReportFormat[] {
   const formats = value.split(",").map((f) => f.trim());
   for (const f of formats) {
-    if (!(REPORT_FORMATS as string[]).includes(f))
+    if (!(REPORT_FORMATS as readonly string[]).includes(f))
       throw new InvalidArgumentError(
         `"${f}" is not a report format; choose from ${REPORT_FORMATS.join(", ")}`,
       );
@@ -138,7 +132,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     )
     .addOption(timeoutOption())
     .addOption(registryOption())
-    .action(async (opts) => setCode(await runCommand(opts, io)));
+    .action(async (opts) => setCode(await (await import("./run.ts")).runCommand(opts, io)));
 
   program
     .command("merge")
@@ -153,7 +147,9 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
         .argParser(reportFormats)
         .default(["json", "junit"], "json,junit"),
     )
-    .action(async (files: string[], opts) => setCode(await mergeCommand(files, opts, io)));
+    .action(async (files: string[], opts) =>
+      setCode(await (await import("./merge.ts")).mergeCommand(files, opts, io)),
+    );
 
   program
     .command("replay")
@@ -164,7 +160,9 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
     .addOption(timeoutOption())
     .addOption(registryOption())
-    .action(async (target: string, opts) => setCode(await replayCommand(target, opts, io)));
+    .action(async (target: string, opts) =>
+      setCode(await (await import("./replay.ts")).replayCommand(target, opts, io)),
+    );
 
   program
     .command("reach")
@@ -174,7 +172,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(new Option("--runs <n>", "cases per property").argParser(positiveInt).default(100))
     .addOption(new Option("--seed <s>", "fast-check seed").argParser(seedValue).default(1))
     .addOption(registryOption())
-    .action(async (opts) => setCode(await reachCommand(opts, io)));
+    .action(async (opts) => setCode(await (await import("./reach.ts")).reachCommand(opts, io)));
 
   program
     .command("export")
@@ -187,13 +185,15 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     )
     .option("--out <dir>", "directory to write (default out/export/NAME.FORMAT)")
     .option("--adapter <spec>", "qtest: the QEMU to write for, qemu[:root=DIR] (default: the trace's)")
-    .action(async (target: string, opts) => setCode(await exportCommand(target, opts, io)));
+    .action(async (target: string, opts) =>
+      setCode(await (await import("./export.ts")).exportCommand(target, opts, io)),
+    );
 
   program
     .command("story")
     .description("tell a trace step by step: registers by name, descriptors and table entries decoded")
     .argument("<trace>", "a trace file")
-    .action(async (target: string) => setCode(await storyCommand(target, io)));
+    .action(async (target: string) => setCode(await (await import("./story.ts")).storyCommand(target, io)));
 
   program
     .command("list")
@@ -201,7 +201,9 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addArgument(new Argument("<topic>", "what to list").choices([...LIST_TOPICS]))
     .option("--html", "rules: the rule × property grid as an HTML page")
     .addOption(registryOption())
-    .action(async (topic: string, opts) => setCode(await listCommand(topic, opts, io)));
+    .action(async (topic: string, opts) =>
+      setCode(await (await import("./list.ts")).listCommand(topic, opts, io)),
+    );
 
   program
     .command("mutants")
@@ -227,14 +229,14 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     )
     .addOption(timeoutOption())
     .addOption(registryOption())
-    .action(async (opts) => setCode(await mutantsCommand(opts, io)));
+    .action(async (opts) => setCode(await (await import("./mutants.ts")).mutantsCommand(opts, io)));
 
   program
     .command("serve")
     .description("serve a model (default: the reference) over the stdio protocol on stdin/stdout")
     .option("--adapter <spec>", "the adapter to serve", "reference")
     .addOption(timeoutOption())
-    .action(async (opts) => setCode(await serveCommand(opts, io)));
+    .action(async (opts) => setCode(await (await import("./serve.ts")).serveCommand(opts, io)));
 
   registerQemuCommand(program, io, setCode);
   return program;

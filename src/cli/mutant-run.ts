@@ -14,7 +14,8 @@ import type { Progress } from "./progress.ts";
 
 export interface MutantRow {
   mutant: string;
-  status: "killed" | "survived" | "error";
+  /** incomplete: a signal stopped the run before this mutant was killed or all its properties ran. */
+  status: "killed" | "survived" | "error" | "incomplete";
   killedBy: string[];
   /** Time until the first killing property finished (finding and shrinking), in ms. */
   timeToKillMs?: number;
@@ -40,7 +41,17 @@ export interface MutantRunOptions {
   properties: PropertyDefinition[];
   /** Properties that fail on the reference: their failures kill nothing. */
   unsound: ReadonlyMap<string, string>;
+  /** Aborted (reason: the signal's name) by SIGINT/SIGTERM: stop before the next case. [HARNESS-STOP-4] */
+  signal?: AbortSignal;
 }
+
+/** The row of a mutant a signal kept from running or from finishing. [HARNESS-STOP-4] */
+export function incompleteRow(id: string, message: string, results: PropertyResult[] = []): MutantRow {
+  return { mutant: id, status: "incomplete", killedBy: [], results, message };
+}
+
+/** Why a mutant did not run at all. */
+export const notRunMessage = (reason: string): string => `not run: the run was interrupted (${reason})`;
 
 export async function runMutant(
   id: string,
@@ -68,6 +79,7 @@ export async function runMutant(
         seed: opts.seed,
         outDir: resolve(io.cwd, opts.out, "mutants", id),
         shrink: timeToKill === undefined,
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
         onPropertyStart: (p) => progress.start(`${id} ${p.id}`, opts.runs),
         onCases: (done) => progress.update(done),
         onPropertyEnd: (r) => {
@@ -85,6 +97,13 @@ export async function runMutant(
     }
     // A property that fails on the reference too proves nothing about the mutant.
     const killers = results.filter((r) => r.status === "fail" && !opts.unsound.has(r.id));
+    // [HARNESS-STOP-4] a kill found before the signal stands; anything else cut short is incomplete.
+    if (killers.length === 0 && results.some((r) => r.status === "incomplete"))
+      return incompleteRow(
+        id,
+        `interrupted by ${String(opts.signal?.reason)} after ${results.filter((r) => r.status !== "incomplete").length} of ${results.length} properties`,
+        results,
+      );
     const row: MutantRow = {
       mutant: id,
       status:

@@ -3,12 +3,14 @@
  * time, so a matrix uses every core. The parent runs the reference baseline once and hands the
  * children its verdict (`--unsound`), so they skip it; each child prints its row as JSON. A child
  * that dies or prints no row becomes an error row naming its exit and the end of its stderr: no
- * result is lost silently. [HARNESS-MUTANT-1]
+ * result is lost silently. Each child runs in a process group of its own, so that a signal stops
+ * the whole matrix from the parent: the children's groups are killed at once, their mutants are
+ * incomplete, and those not started are not run. [HARNESS-MUTANT-1] [HARNESS-STOP-4]
  */
 import { spawn } from "node:child_process";
 import { packageFile } from "../contract/package-files.ts";
 import type { CliIO } from "./errors.ts";
-import type { MutantRow } from "./mutant-run.ts";
+import { incompleteRow, type MutantRow, notRunMessage } from "./mutant-run.ts";
 import { createProgress } from "./progress.ts";
 
 const BIN = packageFile("bin/iommu-conformance.js");
@@ -23,7 +25,22 @@ export function parseUnsound(value: string): Map<string, string> {
   return new Map(ids.map((id) => [id, "fails on the reference (found by the parent run)"]));
 }
 
-function runChild(id: string, args: string[], io: CliIO): Promise<MutantRow> {
+/** SIGKILL a child's whole process group (it leads one: spawned detached). */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+function runChild(
+  id: string,
+  args: string[],
+  io: CliIO,
+  signal: AbortSignal | undefined,
+): Promise<MutantRow> {
   return new Promise((done) => {
     const child = spawn(
       process.execPath,
@@ -31,8 +48,12 @@ function runChild(id: string, args: string[], io: CliIO): Promise<MutantRow> {
       {
         cwd: io.cwd,
         stdio: ["ignore", "pipe", "pipe"],
+        // A group of its own: a terminal's Ctrl-C reaches the parent only, which ends the groups.
+        detached: true,
       },
     );
+    const stop = (): void => killGroup(child.pid);
+    signal?.addEventListener("abort", stop, { once: true });
     let out = "";
     let err = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
@@ -56,15 +77,21 @@ function runChild(id: string, args: string[], io: CliIO): Promise<MutantRow> {
       };
     };
     child.on("error", (e) => done(broken(`could not start (${e.message})`)));
-    child.on("close", (code, signal) => {
+    child.on("close", (code, ended) => {
+      signal?.removeEventListener("abort", stop);
+      let row: MutantRow | undefined;
       try {
-        const report = JSON.parse(out) as { mutants?: MutantRow[] };
-        const row = report.mutants?.find((r) => r.mutant === id);
-        if (row !== undefined) return done(row);
-        done(broken(`exited ${signal ?? code} without a row for ${id}`));
+        row = (JSON.parse(out) as { mutants?: MutantRow[] }).mutants?.find((r) => r.mutant === id);
       } catch {
-        done(broken(`exited ${signal ?? code} without a JSON report`));
+        row = undefined;
       }
+      // A child that finished before the signal keeps its row; one the signal ended is incomplete.
+      if (row !== undefined) return done(row);
+      if (signal?.aborted)
+        return done(incompleteRow(id, `interrupted by ${String(signal.reason)} while it ran`));
+      done(
+        broken(`exited ${ended ?? code} without ${out.trim() === "" ? "a JSON report" : `a row for ${id}`}`),
+      );
     });
   });
 }
@@ -75,6 +102,7 @@ export async function runInChildren(
   jobs: number,
   args: string[],
   io: CliIO,
+  signal?: AbortSignal,
 ): Promise<MutantRow[]> {
   const rows: MutantRow[] = new Array(ids.length);
   const progress = createProgress(io.isTTY);
@@ -82,9 +110,9 @@ export async function runInChildren(
   let next = 0;
   let finished = 0;
   const worker = async (): Promise<void> => {
-    while (next < ids.length) {
+    while (next < ids.length && signal?.aborted !== true) {
       const i = next++;
-      rows[i] = await runChild(ids[i] as string, args, io);
+      rows[i] = await runChild(ids[i] as string, args, io, signal);
       progress.update(++finished);
     }
   };
@@ -93,5 +121,6 @@ export async function runInChildren(
   } finally {
     progress.stop();
   }
-  return rows;
+  // [HARNESS-STOP-4] the mutants a signal kept from starting.
+  return ids.map((id, i) => rows[i] ?? incompleteRow(id, notRunMessage(String(signal?.reason))));
 }

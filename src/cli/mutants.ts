@@ -1,7 +1,8 @@
 /**
  * `iommu-conformance mutants`: run the properties against every built-in mutant and print the
- * kill matrix: which property kills each mutant, how fast, and how short its trace is.
- * [HARNESS-MUTANT-1]
+ * kill matrix: which property kills each mutant, how fast, and how short its trace is. SIGINT or
+ * SIGTERM stops it: the matrix so far is printed and written, the rest is INCOMPLETE.
+ * [HARNESS-MUTANT-1] [HARNESS-STOP-4]
  */
 import { join, resolve } from "node:path";
 import { loadAdapter } from "../adapters/adapter-spec.ts";
@@ -12,10 +13,12 @@ import { type PropertyResult, runProperties } from "../runner/runner.ts";
 import { writeFileAtomic } from "../trace/write.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
 import { matchesGlob } from "./glob.ts";
+import { abortOnSignals, signalExitCode } from "./interrupt.ts";
 import { listMutants } from "./list.ts";
-import { type MutantRow, runMutant } from "./mutant-run.ts";
+import { incompleteRow, type MutantRow, notRunMessage, runMutant } from "./mutant-run.ts";
 import { formatUnsound, parseUnsound, runInChildren } from "./mutants-children.ts";
 import { createProgress } from "./progress.ts";
+import { reapChildren } from "./reap.ts";
 import { loadRegistry, selectProperties } from "./registry.ts";
 
 export interface MutantsCommandOptions {
@@ -42,42 +45,80 @@ export async function mutantsCommand(opts: MutantsCommandOptions, io: CliIO): Pr
     (m) => opts.mutant === undefined || matchesGlob(m.id, opts.mutant),
   );
   const seed = opts.seed ?? Math.floor(Math.random() * 0x7fff_ffff) | 0;
+  const controller = new AbortController();
+  const uninstall = abortOnSignals(controller, (signal) =>
+    io.err(`\niommu-conformance: ${signal}: stopping; writing the partial kill matrix\n`),
+  );
+  try {
+    const rows = await killMatrix(
+      properties,
+      mutants.map((m) => m.id),
+      seed,
+      opts,
+      io,
+      controller.signal,
+    );
+    const interrupted = controller.signal.aborted ? String(controller.signal.reason) : undefined;
+    io.out(
+      opts.report === "json"
+        ? `${JSON.stringify({ seed, runs: opts.runs, ...(interrupted === undefined ? {} : { interrupted }), failOnReference: [...rows.unsound.keys()], mutants: rows.rows }, null, 2)}\n`
+        : matrix(rows.rows, seed, opts.runs, rows.unsound, interrupted),
+    );
+    if (opts.report === "html") {
+      // [HARNESS-HTML-1] the kill matrix as a heat map.
+      const file = join(resolve(io.cwd, opts.out), "mutants.html");
+      await writeFileAtomic(file, killMatrixHtml(rows.rows, seed, opts.runs, interrupted));
+      io.out(`HTML kill matrix: ${displayPath(file, io.cwd)}\n`);
+    }
+    // [HARNESS-EXIT-3] as for run: a survivor first, then the signal, then errors.
+    if (rows.rows.some((r) => r.status === "survived")) return EXIT_FAILED;
+    if (interrupted !== undefined) return signalExitCode(interrupted);
+    if (rows.rows.some((r) => r.status === "error")) return EXIT_ERROR;
+    return EXIT_OK;
+  } finally {
+    if (controller.signal.aborted) reapChildren(); // the --jobs children, with whatever they started
+    uninstall();
+  }
+}
+
+/** The baseline on the reference, then each mutant's row; after a signal, the rest not run. */
+async function killMatrix(
+  properties: PropertyDefinition[],
+  ids: string[],
+  seed: number,
+  opts: MutantsCommandOptions,
+  io: CliIO,
+  signal: AbortSignal,
+): Promise<{ rows: MutantRow[]; unsound: Map<string, string> }> {
   const progress = createProgress(io.isTTY && (opts.jobs ?? 1) <= 1);
   const unsound =
-    opts.unsound === undefined ? await baseline(properties, opts, io, seed) : parseUnsound(opts.unsound);
+    opts.unsound === undefined
+      ? await baseline(properties, opts, io, seed, signal)
+      : parseUnsound(opts.unsound);
   const sound = properties.filter((p) => !unsound.has(p.id));
   const runOne = (id: string): Promise<MutantRow> =>
     runMutant(
       id,
-      { ...opts, seed, properties: opts.all === true ? properties : sound, unsound },
+      { ...opts, seed, properties: opts.all === true ? properties : sound, unsound, signal },
       io,
       progress,
     );
-  const ids = mutants.map((m) => m.id);
   const jobs = Math.min(opts.jobs ?? 1, ids.length);
   const rows =
     jobs > 1
-      ? await runInChildren(ids, jobs, childArgs(opts, seed, unsound), io)
-      : await sequential(ids, runOne);
-  io.out(
-    opts.report === "json"
-      ? `${JSON.stringify({ seed, runs: opts.runs, failOnReference: [...unsound.keys()], mutants: rows }, null, 2)}\n`
-      : matrix(rows, seed, opts.runs, unsound),
-  );
-  if (opts.report === "html") {
-    // [HARNESS-HTML-1] the kill matrix as a heat map.
-    const file = join(resolve(io.cwd, opts.out), "mutants.html");
-    await writeFileAtomic(file, killMatrixHtml(rows, seed, opts.runs));
-    io.out(`HTML kill matrix: ${displayPath(file, io.cwd)}\n`);
-  }
-  if (rows.some((r) => r.status === "survived")) return EXIT_FAILED;
-  if (rows.some((r) => r.status === "error")) return EXIT_ERROR;
-  return EXIT_OK;
+      ? await runInChildren(ids, jobs, childArgs(opts, seed, unsound), io, signal)
+      : await sequential(ids, runOne, signal);
+  return { rows, unsound };
 }
 
-async function sequential(ids: string[], run: (id: string) => Promise<MutantRow>): Promise<MutantRow[]> {
+async function sequential(
+  ids: string[],
+  run: (id: string) => Promise<MutantRow>,
+  signal: AbortSignal,
+): Promise<MutantRow[]> {
   const rows: MutantRow[] = [];
-  for (const id of ids) rows.push(await run(id));
+  for (const id of ids)
+    rows.push(signal.aborted ? incompleteRow(id, notRunMessage(String(signal.reason))) : await run(id));
   return rows;
 }
 
@@ -109,7 +150,13 @@ const CELL: Record<PropertyResult["status"], string> = {
  * until the first failing case and over how many cases, how long shrinking took, and how short
  * the trace shrank.
  */
-function matrix(rows: MutantRow[], seed: number, runs: number, unsound: Map<string, string>): string {
+function matrix(
+  rows: MutantRow[],
+  seed: number,
+  runs: number,
+  unsound: Map<string, string>,
+  interrupted: string | undefined,
+): string {
   const lines = [`mutant kill matrix (seed ${seed}, ${runs} runs per property)`];
   for (const [id, why] of unsound)
     lines.push(`  ${id} fails on the reference (${why.split("\n")[0]}): not run, its kills would not count`);
@@ -139,14 +186,19 @@ function matrix(rows: MutantRow[], seed: number, runs: number, unsound: Map<stri
       );
     } else if (r.status === "survived") {
       lines.push(`SURVIVED ${r.mutant}: no property failed`);
+    } else if (r.status === "incomplete") {
+      lines.push(`INCOMPLETE ${r.mutant}: ${r.message ?? "interrupted"}`);
     } else {
       const why = r.message ?? r.results.find((x) => x.status === "error")?.message ?? "error";
       lines.push(`ERROR    ${r.mutant}: ${why.split("\n")[0]}`);
     }
   }
   const n = (s: MutantRow["status"]): number => rows.filter((r) => r.status === s).length;
+  // [HARNESS-STOP-4] what a signal left undone is counted apart, never as survived.
+  const cut =
+    interrupted === undefined ? "" : `, ${n("incomplete")} incomplete (interrupted: ${interrupted})`;
   lines.push(
-    `${rows.length} mutants: ${n("killed")} killed, ${n("survived")} survived, ${n("error")} errors`,
+    `${rows.length} mutants: ${n("killed")} killed, ${n("survived")} survived, ${n("error")} errors${cut}`,
   );
   return `${lines.join("\n")}\n`;
 }
@@ -160,6 +212,7 @@ async function baseline(
   opts: MutantsCommandOptions,
   io: CliIO,
   seed: number,
+  signal: AbortSignal,
 ): Promise<Map<string, string>> {
   const model = await loadAdapter("reference", { timeoutMs: opts.timeout, cwd: io.cwd });
   try {
@@ -169,6 +222,7 @@ async function baseline(
       runs: opts.runs,
       seed,
       outDir: resolve(io.cwd, opts.out, "reference"),
+      signal,
     });
     return new Map(
       report.results

@@ -3,7 +3,11 @@
  * see it: per-property bars on stderr (mutants), and run's one line for the whole run under the
  * streamed report. [HARNESS-REPORT-1]
  */
-import { MultiBar, Presets, SingleBar } from "cli-progress";
+import { createRequire } from "node:module";
+
+// cli-progress is required only when a bar is drawn (on a terminal): most runs draw none.
+const cliProgress = (): typeof import("cli-progress") =>
+  createRequire(import.meta.url)("cli-progress") as typeof import("cli-progress");
 
 export interface Progress {
   start(label: string, total: number): void;
@@ -15,6 +19,7 @@ const NONE: Progress = { start() {}, update() {}, stop() {} };
 
 export function createProgress(enabled: boolean): Progress {
   if (!enabled) return NONE;
+  const { SingleBar, Presets } = cliProgress();
   const bar = new SingleBar(
     {
       format: "{label} [{bar}] {value}/{total}",
@@ -65,6 +70,7 @@ export function createRunProgress(
   if (stream === undefined || stream.isTTY !== true) {
     return { property() {}, cases() {}, print, stop() {} };
   }
+  const { MultiBar, Presets } = cliProgress();
   const bars = new MultiBar(
     {
       format:

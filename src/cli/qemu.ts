@@ -7,47 +7,14 @@
  *                               [QEMU-FIND-1] [QEMU-FIND-2]
  */
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { loadAdapter } from "../adapters/adapter-spec.ts";
-import { detectQemu, type QemuInstall } from "../adapters/qemu/process.ts";
+import { detectQemu } from "../adapters/qemu/process.ts";
 import { DEFAULT_ROOT, qemuSetup } from "../adapters/qemu/setup.ts";
 import { nestedDir, nestedSetup, nestedStatus } from "../adapters/qemu-nested/setup.ts";
-import type { StepJudge } from "../cases/judge.ts";
 import type { PropertyDefinition } from "../cases/property.ts";
-import { type ReplayOutcome, replayTrace } from "../runner/replay.ts";
-import { loadTraceFile } from "../trace/load.ts";
-import { canonicalJson } from "../trace/serialize.ts";
-import type { StepOutcome, Trace } from "../trace/types.ts";
 import { type CliIO, EXIT_ERROR, EXIT_FAILED, EXIT_OK } from "./errors.ts";
-import { loadRegistry } from "./registry.ts";
-
-/** Where the findings live, relative to the repository. */
-export const FINDINGS_DIR = "reference-traces/qemu";
-
-/** A replay verdict, or `refused`: this QEMU cannot build the trace's configuration. */
-export type FindingVerdict = ReplayOutcome | "refused";
-
-/** The sidecar `<id>.expect` beside a finding's trace `<id>.json` [QEMU-FIND-1]. */
-export interface FindingExpectation {
-  finding: string;
-  /** The specification rule QEMU breaks (or the spec/ rule that records a choice). */
-  rule: string;
-  summary: string;
-  /** The `--version` line of the QEMU the trace was recorded on. */
-  recordedOn: string;
-  /** Expected verdict per QEMU version ("7.2", "11.1"). */
-  expected: Record<string, FindingVerdict>;
-}
-
-export interface QemuTarget {
-  /** The adapter spec that runs this QEMU. */
-  adapter: string;
-  install: QemuInstall;
-  /** "major.minor". */
-  version: string;
-}
+import { FINDINGS_DIR, type FindingRow, type QemuTarget } from "./qemu-expectations.ts";
 
 /** The root to use: --root, else IOMMU_QEMU_ROOT, else .cache/qemu-sid under cwd. */
 export function rootOf(root: string | undefined, cwd: string): string {
@@ -77,93 +44,6 @@ export async function findQemus(
     out.push({ name: `QEMU in ${root}`, missing: "running QEMU in a root needs root privileges (chroot)" });
   } else await probe(`QEMU in ${root}`, `qemu:root=${root}`, { root });
   return out;
-}
-
-/**
- * [QEMU-FIND-2] The judge of a finding: the judge of the property that recorded it (the oracle,
- * which also judges FSTS and fault records, ORACLE-CTL-5 and ORACLE-JUDGE-8). Only for a
- * property without a judge does the step the finding names decide: giving its recorded outcome
- * again reproduces it.
- */
-export function findingJudge(trace: Trace, property: PropertyDefinition | undefined): StepJudge {
-  const inner = property?.judge?.(trace);
-  if (inner !== undefined) return inner;
-  const failure = trace.failure;
-  const recorded = failure === undefined ? undefined : trace.steps[failure.step];
-  const key = (o: StepOutcome): string =>
-    o.error !== undefined ? canonicalJson({ error: o.error.code }) : canonicalJson({ result: o.result });
-  return {
-    onStep(step, outcome) {
-      if (failure !== undefined && recorded !== undefined && step.index === failure.step) {
-        if (key(recorded) === key(outcome))
-          return { ok: false, message: `gives the recorded deviation again: ${failure.message}` };
-      }
-      return { ok: true };
-    },
-  };
-}
-
-export interface FindingRow {
-  finding: string;
-  rule: string;
-  qemu: string;
-  expected: FindingVerdict | undefined;
-  got: FindingVerdict;
-  message: string;
-  ok: boolean;
-}
-
-export async function readExpectation(file: string): Promise<FindingExpectation> {
-  const e = JSON.parse(await readFile(file, "utf8")) as FindingExpectation;
-  if (typeof e.finding !== "string" || typeof e.rule !== "string" || typeof e.expected !== "object")
-    throw new Error(`${file}: needs finding, rule and expected`);
-  return e;
-}
-
-/** The expectation for a version: exact, else the newest recorded one of the same major. */
-export function expectedFor(e: FindingExpectation, version: string): FindingVerdict | undefined {
-  if (e.expected[version] !== undefined) return e.expected[version];
-  const major = version.split(".")[0];
-  const same = Object.keys(e.expected)
-    .filter((v) => v.split(".")[0] === major)
-    .sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
-  const last = same.at(-1);
-  return last === undefined ? undefined : e.expected[last];
-}
-
-/** Every finding in `dir` (pairs of <id>.json and <id>.expect) against one QEMU. */
-export async function checkFindings(
-  dir: string,
-  target: QemuTarget,
-  properties: PropertyDefinition[],
-  timeoutMs = 10_000,
-): Promise<FindingRow[]> {
-  const names = (await readdir(dir)).filter((f) => f.endsWith(".expect")).sort();
-  const rows: FindingRow[] = [];
-  const model = await loadAdapter(target.adapter, { timeoutMs });
-  try {
-    for (const name of names) {
-      const e = await readExpectation(join(dir, name));
-      const trace = await loadTraceFile(join(dir, name.replace(/\.expect$/, ".json")));
-      const property = properties.find((p) => p.id === trace.property);
-      const r = await replayTrace(trace, model, findingJudge(trace, property));
-      const got: FindingVerdict =
-        r.outcome === "error" && /refused the trace's configuration/.test(r.message) ? "refused" : r.outcome;
-      const expected = expectedFor(e, target.version);
-      rows.push({
-        finding: e.finding,
-        rule: e.rule,
-        qemu: target.install.version.text,
-        expected,
-        got,
-        message: r.message,
-        ok: expected === got,
-      });
-    }
-  } finally {
-    await model.close().catch(() => undefined);
-  }
-  return rows;
 }
 
 function register(program: Command, io: CliIO, setCode: (code: number) => void): void {
@@ -234,6 +114,9 @@ function register(program: Command, io: CliIO, setCode: (code: number) => void):
     .action(async (opts: { root?: string; dir: string; report: "text" | "json" }) => {
       const dir = resolve(io.cwd, opts.dir);
       const found = await findQemus(rootOf(opts.root, io.cwd));
+      // The replaying half is loaded only here: it needs the registry, the oracle and the adapters.
+      const { checkFindings } = await import("./qemu-findings.ts");
+      const { loadRegistry } = await import("./registry.ts");
       let properties: PropertyDefinition[] = [];
       try {
         properties = await loadRegistry(undefined, io.cwd);

@@ -5,7 +5,7 @@
  */
 import { loadAdapter } from "../adapters/adapter-spec.ts";
 import { serveModel } from "../adapters/stdio/server.ts";
-import { type CliIO, EXIT_OK } from "./errors.ts";
+import { type CliIO, EXIT_ERROR, EXIT_OK } from "./errors.ts";
 
 export async function serveCommand(opts: { adapter: string; timeout: number }, io: CliIO): Promise<number> {
   const toStderr = (...args: unknown[]): void => io.err(`${args.map(String).join(" ")}\n`);
@@ -13,6 +13,9 @@ export async function serveCommand(opts: { adapter: string; timeout: number }, i
   console.info = toStderr;
   console.debug = toStderr;
   const model = await loadAdapter(opts.adapter, { timeoutMs: opts.timeout, cwd: io.cwd });
-  await serveModel(model, process.stdin, process.stdout, { log: (line) => io.err(`serve: ${line}\n`) });
-  return EXIT_OK;
+  const end = await serveModel(model, process.stdin, process.stdout, {
+    log: (line) => io.err(`serve: ${line}\n`),
+  });
+  // [HARNESS-PROTO-10] a request line over the limit ends the session as an error.
+  return end === "line-too-long" ? EXIT_ERROR : EXIT_OK;
 }

@@ -3,7 +3,8 @@
  * [HARNESS-PROTO-6] Every reply is validated before the suite believes it.
  */
 import { readFileSync } from "node:fs";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { createRequire } from "node:module";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import { packageFile } from "./package-files.ts";
 import { METHODS } from "./surface.ts";
 import type { Method } from "./wire.ts";
@@ -22,7 +23,10 @@ export function protocolSchema(): Record<string, unknown> {
 
 /** An ajv instance that knows the protocol schema (others may add theirs, e.g. the trace schema). */
 export function createAjv(): Ajv {
-  const ajv = new Ajv({
+  // ajv is required on first use: it is some sixty CommonJS files, and most commands (`list`,
+  // `--help`, a reference run) validate nothing, so loading it up front slowed every start-up. [HARNESS-PACKAGE-2]
+  const { Ajv: AjvClass } = createRequire(import.meta.url)("ajv") as typeof import("ajv");
+  const ajv = new AjvClass({
     allErrors: true,
     verbose: true,
     strict: true,

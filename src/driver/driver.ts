@@ -200,7 +200,7 @@ export class GuestDriver {
   }
 
   /** Read (and by default clear) the pending fault records and FSTS. */
-  readFaults(opts: { clear?: boolean } = {}): Promise<FaultReport> {
+  readFaults(opts: { clear?: boolean; width?: 4 | 8 } = {}): Promise<FaultReport> {
     return readFaults(this.platform, this.caps, opts);
   }
 }

@@ -64,12 +64,13 @@ export interface FaultReport {
  * [VTD-FAULT-4] [VTD-FAULT-7] [VTD-FAULT-8] Read every pending fault record, from FRI around all
  * CAP.NFR + 1 registers (a record whose F is set is reported even if FSTS.PPF disagrees, so a
  * property can judge both). With `clear` (default), each F is cleared and FSTS.PFO then cleared;
+ * `width` 4 reads each record as dwords, F's first (default 8: two 64-bit reads, upper half first);
  * FSTS.IQE is left to the queue driver.
  */
 export async function readFaults(
   regs: RegisterAccess,
   layout: FaultLayout,
-  opts: { clear?: boolean } = {},
+  opts: { clear?: boolean; width?: 4 | 8 } = {},
 ): Promise<FaultReport> {
   const clear = opts.clear ?? true;
   const status = decodeFsts(Number(await regs.readReg(Reg.FSTS, 4)));
@@ -79,9 +80,9 @@ export async function readFaults(
   for (let k = 0; k < n; k++) {
     const index = (start + k) % n;
     const off = layout.faultRecordOffset + index * 16;
-    const hi = await regs.readReg(off + 8, 8);
+    const hi = await readQword(regs, off + 8, opts.width ?? 8, true);
     if (hi >> 63n === 0n) continue;
-    const lo = await regs.readReg(off, 8);
+    const lo = await readQword(regs, off, opts.width ?? 8, false);
     const record = decodeFaultRecord(lo, hi);
     faults.push({ index, record, lo, hi, reason: faultReasonName(record.fr) });
     // F is write-1-to-clear in the register's top dword (Linux writes DMA_FRCD_F there).
@@ -89,6 +90,26 @@ export async function readFaults(
   }
   if (clear && status.pfo) await regs.writeReg(Reg.FSTS, 1n << BigInt(Fsts.PFO), 4);
   return { status, faults };
+}
+
+/**
+ * 64 bits of a fault record, in one read or as two dwords (a 32-bit driver's choice, §11.4.14);
+ * `topFirst` reads the upper dword first (the one holding F, for bits 127:64).
+ */
+async function readQword(
+  regs: RegisterAccess,
+  off: number,
+  width: 4 | 8,
+  topFirst: boolean,
+): Promise<bigint> {
+  if (width === 8) return regs.readReg(off, 8);
+  if (topFirst) {
+    const top = await regs.readReg(off + 4, 4);
+    if (top >> 31n === 0n) return top << 32n; // F clear: the rest is not read
+    return (top << 32n) | (await regs.readReg(off, 4));
+  }
+  const low = await regs.readReg(off, 4);
+  return ((await regs.readReg(off + 4, 4)) << 32n) | low;
 }
 
 /** Clear FSTS status bits (write 1 to clear): PFO, IQE, ICE, ITE as selected. */

@@ -12,6 +12,7 @@ import { Reg } from "../spec/register-offsets.ts";
 import { addEvent, Chain, type Timeline } from "./chain.ts";
 import { oracleConfig, oracleConfigFromRegisters, ownCapabilities, sameOracleConfig } from "./config.ts";
 import { type Completion, Control } from "./control.ts";
+import { FaultRecordReads } from "./fault-record-reads.ts";
 import { FlagMarks } from "./flag-marks.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { OutcomeValue, Permitted } from "./outcome.ts";
@@ -76,7 +77,7 @@ export class Oracle {
   private chains = new Map<string, Chain>();
   private pendingWrites: PendingWrite[] = [];
   private aborted: AbortedDma[] = [];
-  private records = new Map<number, { hi?: bigint; lo?: bigint; dma?: AbortedDma }>();
+  private records = new FaultRecordReads();
   private config!: PlatformConfig;
   /** [ORACLE-CAP-1] 32-bit halves of CAP and ECAP the model was seen to return, by offset. */
   private capWords = new Map<number, bigint>();
@@ -198,7 +199,7 @@ export class Oracle {
     this.chains = new Map();
     this.pendingWrites = [];
     this.aborted = [];
-    this.records = new Map();
+    this.records.reset();
     this.mustRecord = [];
   }
 
@@ -454,16 +455,13 @@ export class Oracle {
     }
     this.addCompletions(this.tl.control.readReg(this.t, off, width, value));
     const { frcdOffset, faultRecords } = this.tl.cfg;
-    if (width !== 8 || off < frcdOffset || off >= frcdOffset + 16 * faultRecords) return OK;
+    if (off < frcdOffset || off >= frcdOffset + 16 * faultRecords) return OK;
     const index = Math.floor((off - frcdOffset) / 16);
-    const slot = this.records.get(index) ?? {};
-    this.records.set(index, slot);
-    if ((off - frcdOffset) % 16 === 0) slot.lo = value;
-    else slot.hi = value;
-    if (slot.hi === undefined) return OK;
-    const r = decodeFaultRecord(slot.lo ?? 0n, slot.hi);
-    if (!r.f || slot.lo === undefined || slot.dma !== undefined) return OK;
-    // [ORACLE-JUDGE-5] both halves read: the record must be one of an aborted DMA (same SID,
+    // 64- or 32-bit reads: judged once all of the record is known [ORACLE-JUDGE-5].
+    const whole = this.records.read(index, (off - frcdOffset) % 16, width, value);
+    if (whole === undefined) return OK;
+    const r = decodeFaultRecord(whole.lo, whole.hi);
+    // [ORACLE-JUDGE-5] the whole record read: it must be one of an aborted DMA (same SID,
     // PASID, access type, page), with a permitted recorded reason. FI holds the page address
     // below the largest input width (VTD-FAULT-5).
     const { mgaw, fsts, fs5lp } = this.tl.cfg;
@@ -486,7 +484,6 @@ export class Oracle {
     const { match, via } = this.recordMatch(r, matches);
     if (match !== undefined) {
       for (const id of via) this.tolerance?.tolerated(id);
-      slot.dma = match;
       this.aborted.splice(this.aborted.indexOf(match), 1);
       return OK;
     }
@@ -590,7 +587,7 @@ export class Oracle {
     const rel = (off - frcdOffset) % 16;
     const fBit = (rel === 8 && width === 8 && (value >> 63n) & 1n) || (rel === 12 && (value >> 31n) & 1n);
     if (fBit) {
-      this.records.delete(Math.floor((off - frcdOffset) / 16));
+      this.records.clear(Math.floor((off - frcdOffset) / 16));
       this.mustRecord = []; // the cleared record may have been the one
     }
   }

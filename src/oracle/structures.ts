@@ -73,7 +73,8 @@ export function qualified(reason: number): boolean {
 
 /**
  * [ORACLE-WALK-1] Root and context entry for a source-id, legacy (TTM = 00b) or scalable (01b).
- * Faults at the context entry itself record "either" when that entry's own FPD bit is set.
+ * A qualified fault at the context entry itself is not recorded when that entry's own FPD bit is
+ * set, present or not (VT-d 5.10 §7.1.1, §9.3 "evaluated ... irrespective of ... P").
  */
 export function walkContext(
   mem: WordReader,
@@ -113,7 +114,7 @@ export function walkContext(
   const w0 = words[0] as bigint;
   const w1 = words[1] as bigint;
   const explain = `${at}=${words.map((w) => hex(w)).join(":")}`;
-  const own: Recording = bit(w0, 1) ? "either" : "yes";
+  const own: Recording = bit(w0, 1) ? "no" : "yes";
   if (!scalable) {
     if (!bit(w0, 0)) return bad(L.LCT_2_CONTEXT_NOT_PRESENT, `${explain} not present`, own);
     // [VTD-CTX-2] DID bits above the domain-id width are reserved too.
@@ -237,7 +238,8 @@ export function walkPasid(
   if (dir === null) return bad(S.SPD_1_PASID_DIR_ACCESS, `${at} outside memory`);
   const d = dir[0] as bigint;
   const dirFpd = ctx.fpd || bit(d, 1);
-  const dRec: Recording = ctx.fpd ? "no" : bit(d, 1) ? "either" : "yes";
+  // [ORACLE-WALK-1] the directory entry's own FPD counts for its own faults too (§7.1.1).
+  const dRec: Recording = dirFpd ? "no" : "yes";
   if (!bit(d, 0)) return bad(S.SPD_2_PASID_DIR_NOT_PRESENT, `${at}=${hex(d)} not present`, dRec);
   if ((d & (mask(11, 2) | reservedAbove(cfg.haw))) !== 0n)
     return bad(S.SPD_3_PASID_DIR_RESERVED, `${at}=${hex(d)} reserved bits`, dRec);
@@ -252,7 +254,7 @@ export function walkPasid(
     .slice(0, 3)
     .map((w) => hex(w))
     .join(":")}`;
-  const eRec: Recording = dirFpd ? "no" : bit(p0, 1) ? "either" : "yes";
+  const eRec: Recording = dirFpd || bit(p0, 1) ? "no" : "yes";
   if (!bit(p0, 0)) return bad(S.SPT_2_PASID_ENTRY_NOT_PRESENT, `${explain} not present`, eRec);
   if (pasidEntryReservedSet(words, cfg))
     return bad(S.SPT_3_PASID_ENTRY_RESERVED, `${explain} reserved bits`, eRec);

@@ -194,13 +194,26 @@ function notRun(property: PropertyDefinition, message: string): PropertyResult {
   };
 }
 
-/** Resolves with the abort reason when `signal` is aborted; never, without one. */
-function whenAborted(signal: AbortSignal | undefined): Promise<string> {
-  return new Promise((resolve) => {
+/**
+ * Resolves with the abort reason when `signal` is aborted; never, without one. `dispose` removes
+ * the listener, so a signal shared by many runs (a kill matrix) does not collect them.
+ */
+function whenAborted(signal: AbortSignal | undefined): { reason: Promise<string>; dispose: () => void } {
+  let listener: (() => void) | undefined;
+  const reason = new Promise<string>((resolve) => {
     if (signal === undefined) return;
     if (signal.aborted) resolve(String(signal.reason));
-    else signal.addEventListener("abort", () => resolve(String(signal.reason)), { once: true });
+    else {
+      listener = () => resolve(String(signal.reason));
+      signal.addEventListener("abort", listener, { once: true });
+    }
   });
+  return {
+    reason,
+    dispose: () => {
+      if (listener !== undefined) signal?.removeEventListener("abort", listener);
+    },
+  };
 }
 
 async function runOne(
@@ -329,10 +342,11 @@ async function runOne(
   try {
     const running = property.run(ctx);
     running.catch(() => undefined); // after an interrupt nobody awaits it
+    const aborted = whenAborted(options.signal);
     const settled = await Promise.race([
       running.then((o) => ({ outcome: o })),
-      whenAborted(options.signal).then((reason) => ({ reason })),
-    ]);
+      aborted.reason.then((reason) => ({ reason })),
+    ]).finally(aborted.dispose);
     if ("reason" in settled) {
       // [HARNESS-STOP-1] stop now; the traces being written are finished first.
       await Promise.allSettled([...writing]);

@@ -9,21 +9,13 @@ import { join } from "node:path";
 import type { ValidateFunction } from "ajv";
 import { packageFile } from "../contract/package-files.ts";
 import { createAjv, describeErrors } from "../contract/schema.ts";
+import { TraceLoadError } from "./load-error.ts";
 import { TRACE_FORMAT, TRACE_VERSION, type Trace } from "./types.ts";
+
+export { TraceLoadError };
 
 export const TRACE_SCHEMA_ID = "https://iommu-conformance.invalid/schema/trace.schema.json";
 const SCHEMA_URL = packageFile("schema/trace.schema.json");
-
-export class TraceLoadError extends Error {
-  override readonly name = "TraceLoadError";
-  constructor(
-    readonly file: string,
-    /** One line each: "/json/path: what is wrong". */
-    readonly problems: readonly string[],
-  ) {
-    super(problems.map((p) => `${file}: ${p}`).join("\n"));
-  }
-}
 
 let validator: ValidateFunction | undefined;
 

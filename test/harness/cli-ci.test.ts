@@ -3,13 +3,14 @@
  * through a pipe. Every test spawns the real command.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateReport } from "../../src/runner/reports/validate.ts";
 import { BIN, BUGGY, HONEST, REGISTRY, type Result, ROOT } from "./cli-fixtures.ts";
+import { alive } from "./proc-fixtures.ts";
 
 function cli(...args: string[]): Promise<Result> {
   return shell(["node", BIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" "));
@@ -26,16 +27,6 @@ function shell(command: string, env: NodeJS.ProcessEnv = process.env): Promise<R
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), "iommu-ci-"));
 const noStack = /\n\s+at /;
-
-/** Running (a killed process whose parent has not reaped it yet is a zombie: not running). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /** Resolves when `child`'s stdout has shown `pattern`, with what it printed so far. */
 function waitFor(child: ChildProcess, pattern: RegExp, seen: { out: string }): Promise<void> {

@@ -3,7 +3,6 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { colors, wantsColor } from "../../src/cli/colors.ts";
@@ -15,9 +14,7 @@ import { validateReport } from "../../src/runner/reports/validate.ts";
 import { runProperties } from "../../src/runner/runner.ts";
 import { createMemoryModel } from "../fixtures/harness/memory-model.ts";
 import { properties } from "../fixtures/harness/test-properties.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin", "iommu-conformance.js");
+import { BIN, ROOT } from "./cli-fixtures.ts";
 
 async function buggyRun() {
   return runProperties(properties, {
@@ -39,6 +36,16 @@ describe("reports", () => {
     const bad = { ...report, results: [{ ...report.results[0], status: "passed" }] };
     expect(validateReport(bad)).toEqual([
       '/results/0/status: must be one of "pass", "fail", "skip", "error", "incomplete"',
+    ]);
+    // A run that tolerated known deviations (every qemu run by default) names them. [HARNESS-KNOWN-1]
+    const tolerant = {
+      ...report,
+      known: ["fault-info-above-agaw"],
+      results: [{ ...report.results[0], tolerated: { "fault-info-above-agaw": 3 } }],
+    };
+    expect(validateReport(tolerant)).toEqual([]);
+    expect(validateReport({ ...tolerant, known: "fault-info-above-agaw" })).toEqual([
+      "/known: must be array",
     ]);
   });
 

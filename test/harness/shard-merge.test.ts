@@ -2,15 +2,13 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { shardOf } from "../../src/cli/shard.ts";
 import { MergeError, mergeReports } from "../../src/runner/merge.ts";
 import { validateReport } from "../../src/runner/reports/validate.ts";
 import type { PropertyResult, RunReport } from "../../src/runner/runner.ts";
+import { BIN, ROOT } from "./cli-fixtures.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin", "iommu-conformance.js");
 const REGISTRY = "test/fixtures/harness/test-properties.ts";
 const BUGGY = "module:test/fixtures/harness/buggy-memory-module.ts";
 

@@ -85,6 +85,18 @@ describe("vIOMMU mutants misbehave where the reference does not", () => {
     expect(r.mutant).toEqual({ before: "aborted", after: false });
   });
 
+  it("[VTD-CTX-7] fpd-own-entry-ignored: a not-present context entry with FPD = 1 records no fault", async () => {
+    const r = await onBoth("fpd-own-entry-ignored", async (model) => {
+      const { drv, root } = await legacy(model);
+      await root.setContextRaw(SID2, [2n, 0n]); // P = 0, FPD = 1
+      await drv.invalidate([contextDevice(DID, SID2, 0)]);
+      const d = await reach(drv, SID2, IOVA);
+      return { d, reasons: (await drv.readFaults()).faults.map((f) => f.reason) };
+    });
+    expect(r.reference).toEqual({ d: "aborted", reasons: [] });
+    expect(r.mutant).toEqual({ d: "aborted", reasons: ["LCT_2_CONTEXT_NOT_PRESENT"] });
+  });
+
   it("[VTD-SS-2] large-page-offset: an address 12 KiB into a 2 MiB page reaches its own 4 KiB page", async () => {
     const r = await onBoth("large-page-offset", async (model) => {
       const { drv, ss } = await legacy(model);

@@ -85,6 +85,56 @@ describe("fault records", () => {
     }
   });
 
+  it("[ORACLE-JUDGE-5] 32-bit reads of a record are judged: each dword is part of a permitted record", () => {
+    const hi = FAULT_F | FAULT_READ | (2n << 32n) | 0x08n;
+    const dword = (v: bigint, i: number) => (v >> BigInt(32 * i)) & 0xffff_ffffn;
+    for (const [lo, ok] of [
+      [0x5000n, true],
+      [0x6000n, false], // another page than the aborted DMA's
+      [(1n << 40n) | 0x5000n, false], // a bit of the upper FI dword the DMA's page does not have
+    ] as const) {
+      const s = new Stream(config());
+      s.w64(0x10000, 0x11000n | 1n); // root present, context table empty: LCT.2 (0x2)
+      s.enable(0x10000);
+      expect(s.dma({ sid: 0x08, iova: 0x5010n, len: 4, write: false }, { status: "aborted" }).ok).toBe(true);
+      const off = recordOffset(s);
+      // F's dword first, as a 32-bit driver does, then the rest of the record.
+      const reads: Array<[number, bigint]> = [
+        [off + 12, dword(hi, 1)],
+        [off + 8, dword(hi, 0)],
+        [off + 4, dword(lo, 1)],
+      ];
+      for (const [o, v] of reads) expect(s.step({ op: "readReg", args: [o, 4], result: v }).ok).toBe(true);
+      expect(s.step({ op: "readReg", args: [off, 4], result: dword(lo, 0) }).ok).toBe(ok);
+    }
+  });
+
+  it("[ORACLE-JUDGE-5] a 32-bit read of a wrong reason or SID dword is failed", () => {
+    const s = new Stream(config());
+    s.w64(0x10000, 0x11000n | 1n);
+    s.enable(0x10000);
+    expect(s.dma({ sid: 0x08, iova: 0x5010n, len: 4, write: false }, { status: "aborted" }).ok).toBe(true);
+    const off = recordOffset(s);
+    const wrong = FAULT_F | FAULT_READ | (3n << 32n) | 0x08n; // LCT.3, not the LCT.2 the walk gives
+    expect(s.step({ op: "readReg", args: [off + 12, 4], result: wrong >> 32n }).ok).toBe(true);
+    expect(s.step({ op: "readReg", args: [off + 8, 4], result: wrong & 0xffff_ffffn }).ok).toBe(true);
+    expect(s.step({ op: "readReg", args: [off, 8], result: 0x5000n }).ok).toBe(false);
+  });
+
+  it("[ORACLE-JUDGE-5] dwords read before F was seen set are not taken as part of the record", () => {
+    const s = new Stream(config());
+    s.w64(0x10000, 0x11000n | 1n);
+    s.enable(0x10000);
+    const off = recordOffset(s);
+    // The low FI dword read while the record was still empty (0), then the fault.
+    expect(s.step({ op: "readReg", args: [off, 4], result: 0n }).ok).toBe(true);
+    expect(s.dma({ sid: 0x08, iova: 0x5010n, len: 4, write: false }, { status: "aborted" }).ok).toBe(true);
+    const hi = FAULT_F | FAULT_READ | (2n << 32n) | 0x08n;
+    expect(s.step({ op: "readReg", args: [off + 8, 8], result: hi }).ok).toBe(true);
+    expect(s.step({ op: "readReg", args: [off + 4, 4], result: 0n }).ok).toBe(true);
+    expect(s.step({ op: "readReg", args: [off, 4], result: 0x5000n }).ok).toBe(true);
+  });
+
   it("[ORACLE-JUDGE-5] without ECAP.PASID a record of a request with PASID has PP = 0 and matches", () => {
     const s = scalable(0, true);
     expect(

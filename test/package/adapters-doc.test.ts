@@ -6,10 +6,9 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { CLI_ROOT as ROOT } from "../harness/cli-fixtures.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const doc = await readFile(join(ROOT, "docs", "adapters.md"), "utf8");
 const blocks = (lang: string): string[] =>
   [...doc.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, "g"))].map((m) => m[1] ?? "");

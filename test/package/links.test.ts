@@ -1,10 +1,9 @@
 /** The README and docs/ link only to files inside the repository that exist. */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { CLI_ROOT as ROOT } from "../harness/cli-fixtures.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DOCS = [
   "README.md",
   ...readdirSync(join(ROOT, "docs"))

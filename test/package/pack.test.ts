@@ -8,10 +8,8 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+import { CLI_ROOT as ROOT } from "../harness/cli-fixtures.ts";
 
 interface Result {
   code: number;

@@ -19,7 +19,14 @@ const CMD_RUN = 1n;
 const CMD_TO_RAM = 2n;
 /** edu's timer is 100 ms of virtual time; step just past it [QEMU-EDU-3]. */
 export const EDU_CLOCK_STEP_NS = 101_000_000;
-const MAX_POLLS = 10_000;
+/**
+ * How long a DMA may take in wall time before it counts as hung. Under icount the timer fires
+ * when QEMU's vCPU thread lets virtual time jump, which on a loaded machine can take a while of
+ * real time: a count of 10,000 polls gave spurious "did not complete" errors
+ * there, so the budget is time, and polls after the first few yield to let QEMU run. [QEMU-EDU-3]
+ */
+const DMA_WALL_BUDGET_MS = 30_000;
+const BUSY_POLLS = 100;
 
 /**
  * The buffer range edu accepts without aborting QEMU [QEMU-EDU-2]: edu checks that the
@@ -76,8 +83,13 @@ export class EduDevice {
     const replies = await this.q.pipeline(commands);
     let status = BigInt(replies[replies.length - 1]?.[0] ?? "1");
     // Under icount the timer fires once the halted CPU lets virtual time jump; poll for it.
+    const started = Date.now();
     for (let polls = 0; status & CMD_RUN; polls++) {
-      if (polls >= MAX_POLLS) throw new Error(`edu DMA at 0x${iova.toString(16)} did not complete`);
+      if (Date.now() - started > DMA_WALL_BUDGET_MS)
+        throw new Error(
+          `edu DMA at 0x${iova.toString(16)} did not complete within ${DMA_WALL_BUDGET_MS / 1000} s (${polls} polls)`,
+        );
+      if (polls >= BUSY_POLLS) await new Promise((r) => setTimeout(r, 1));
       status = await this.q.readMem(8, b + REG_CMD);
     }
   }

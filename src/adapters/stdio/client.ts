@@ -17,7 +17,7 @@ import {
   PROTOCOL_VERSION,
   type ResultOf,
 } from "../../contract/wire.ts";
-import { LineReader } from "./lines.ts";
+import { LineReader, MAX_LINE_BYTES } from "./lines.ts";
 
 export interface StdioModelOptions {
   /** Longest wait for any one reply, in milliseconds. [HARNESS-PROTO-8] */
@@ -34,7 +34,6 @@ export interface StdioModelOptions {
 }
 
 /** Longest reply line accepted (64 MiB): a runaway writer is a protocol error, not an OOM. */
-const MAX_LINE = 64 * 1024 * 1024;
 /** After the process exits, how long to wait for its pipes to drain. */
 const DRAIN_MS = 250;
 
@@ -72,7 +71,7 @@ class Connection {
       env: options.env ?? process.env,
     });
     this.stdout = new LineReader(
-      MAX_LINE,
+      MAX_LINE_BYTES,
       (line) => {
         if (line.trim() !== "") this.onLine(line);
       },
@@ -82,7 +81,7 @@ class Connection {
           "line-too-long",
           at?.method ?? "hello",
           at?.id,
-          `the model wrote a line longer than ${MAX_LINE} bytes`,
+          `the model wrote a line longer than ${MAX_LINE_BYTES} bytes`,
         );
       },
     );

@@ -1,9 +1,9 @@
 /**
  * The server side of the stdio protocol: exposes an in-process Model on a pair of streams
  * (`iommu-conformance serve` uses stdin/stdout). Requests are handled strictly one at a time,
- * in order, each answered by exactly one reply line. [HARNESS-PROTO-1]
+ * in order, each answered by exactly one reply line. Request lines are bounded (64 MiB): a longer
+ * one is refused at once and ends the session. [HARNESS-PROTO-1] [HARNESS-PROTO-10]
  */
-import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { checkRequest } from "../../contract/schema.ts";
 import { decodeCall, encodeResult, invoke, isSurfaceMethod, METHODS } from "../../contract/surface.ts";
@@ -17,6 +17,7 @@ import {
   type WireReply,
   type WireRequest,
 } from "../../contract/wire.ts";
+import { boundedLines, LineTooLong } from "./lines.ts";
 
 /** A request the server refuses, with the code it replies with. */
 class Refusal extends Error {
@@ -33,28 +34,38 @@ export interface ServeOptions {
   log?: (line: string) => void;
 }
 
+/** How a session ended: a `close` answered, the end of the input, or a line over the limit. */
+export type ServeEnd = "closed" | "end-of-input" | "line-too-long";
+
 /**
- * Serve `model` until a `close` request has been answered or the input ends; then the model
- * is closed. Resolves when done; never rejects because of what the peer sent.
+ * Serve `model` until a `close` request has been answered, the input ends or a line is too
+ * long; then the model is closed. Resolves with how it ended; never rejects because of what the
+ * peer sent.
  */
 export async function serveModel(
   model: Model,
   input: Readable,
   output: Writable,
   options: ServeOptions = {},
-): Promise<void> {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY, terminal: false });
+): Promise<ServeEnd> {
   let greeted = false;
   let closed = false;
   try {
-    for await (const line of lines) {
+    for await (const line of boundedLines(input)) {
       if (line.trim() === "") continue;
       const reply = await handleLine(line);
       await writeLine(output, JSON.stringify(reply));
-      if (closed) break;
+      if (closed) return "closed";
     }
+    return "end-of-input";
+  } catch (e) {
+    if (!(e instanceof LineTooLong)) throw e;
+    // [HARNESS-PROTO-10] refused as soon as it passed the limit; nothing after it is read.
+    options.log?.(`refused a request: ${e.message}; reading no further`);
+    const reply: WireReply = { id: null, ok: false, error: { code: "invalid-request", message: e.message } };
+    await writeLine(output, JSON.stringify(reply)).catch(() => undefined);
+    return "line-too-long";
   } finally {
-    lines.close();
     if (!closed) await model.close().catch(() => undefined);
   }
 

@@ -12,9 +12,13 @@ import { faultRecordPpWithoutPasid } from "./fault-record-pp-without-pasid.ts";
 import { faultRecordPvWithoutPasid } from "./fault-record-pv-without-pasid.ts";
 import { firstStageWidthFromPasidAw } from "./first-stage-width-from-pasid-aw.ts";
 import { pasidDirectoryNotPresentReason } from "./pasid-directory-not-present-reason.ts";
+import { pasidDirectoryReservedNotChecked } from "./pasid-directory-reserved-not-checked.ts";
+import { pasidEntryNotPresentReason } from "./pasid-entry-not-present-reason.ts";
+import { pasidEntryPwsnpNotChecked } from "./pasid-entry-pwsnp-not-checked.ts";
 import { passThroughAboveHawNotRecorded } from "./pass-through-above-haw-not-recorded.ts";
 import { passThroughPasidEntryAwChecked } from "./pass-through-pasid-entry-aw-checked.ts";
 import { scalableContextNotPresentLegacyReason } from "./scalable-context-not-present-legacy-reason.ts";
+import { scalableContextReservedLegacyReason } from "./scalable-context-reserved-legacy-reason.ts";
 import { scalableRootNotPresentLegacyReason } from "./scalable-root-not-present-legacy-reason.ts";
 import { scalableRootReservedLegacyReason } from "./scalable-root-reserved-legacy-reason.ts";
 import { scalableSecondStageReservedLegacyReason } from "./scalable-second-stage-reserved-legacy-reason.ts";
@@ -40,6 +44,10 @@ export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [
   passThroughAboveHawNotRecorded,
   firstStageWidthFromPasidAw,
   passThroughPasidEntryAwChecked,
+  pasidEntryNotPresentReason,
+  pasidDirectoryReservedNotChecked,
+  scalableContextReservedLegacyReason,
+  pasidEntryPwsnpNotChecked,
 ];
 
 /** The deviations with these ids; an unknown id is an error naming the known ones. */

@@ -175,7 +175,7 @@ ${items}
 /** One mutant row of the kill matrix, as `mutants` reports it. */
 export interface KillRow {
   mutant: string;
-  status: "killed" | "survived" | "error";
+  status: "killed" | "survived" | "error" | "incomplete";
   results: ReadonlyArray<{
     id: string;
     status: PropertyResult["status"];
@@ -187,7 +187,12 @@ export interface KillRow {
 /**
  * The kill matrix as a heat map: a killed cell is darker the fewer cases the property needed.
  */
-export function killMatrixHtml(rows: readonly KillRow[], seed: number, runs: number): string {
+export function killMatrixHtml(
+  rows: readonly KillRow[],
+  seed: number,
+  runs: number,
+  interrupted?: string,
+): string {
   const props = [...new Set(rows.flatMap((r) => r.results.map((x) => x.id)))];
   const head = props.map((p) => `<th class="mono">${e(p)}</th>`).join("");
   const body = rows
@@ -197,7 +202,7 @@ export function killMatrixHtml(rows: readonly KillRow[], seed: number, runs: num
           const x = r.results.find((y) => y.id === p);
           if (x === undefined) return `<td class="heat">-</td>`;
           if (x.status !== "fail")
-            return `<td class="heat ${x.status}" title="${e(x.status)}">${x.status === "pass" ? "·" : x.status === "skip" ? "s" : "E"}</td>`;
+            return `<td class="heat ${x.status}" title="${e(x.status)}">${x.status === "pass" ? "·" : x.status === "skip" ? "s" : x.status === "incomplete" ? "i" : "E"}</td>`;
           const heat = Math.max(
             0.25,
             1 - Math.log10(Math.max(1, x.runs)) / Math.log10(Math.max(10, runs) * 1.2),
@@ -210,9 +215,15 @@ export function killMatrixHtml(rows: readonly KillRow[], seed: number, runs: num
     })
     .join("\n");
   const killed = rows.filter((r) => r.status === "killed").length;
+  const incomplete = rows.filter((r) => r.status === "incomplete").length;
+  // [HARNESS-STOP-4] an interrupted matrix says so and how much it left undone.
+  const cut =
+    interrupted === undefined
+      ? ""
+      : ` <strong>Interrupted by ${e(interrupted)}: ${incomplete} mutants incomplete.</strong>`;
   return page(
     "iommu-conformance: mutant kill matrix",
-    `<p>Seed <code>${seed}</code>, ${runs} cases per property: ${killed} of ${rows.length} mutants killed. A cell gives the cases the property ran until it failed; darker is faster. · held, s skipped, E error.</p>
+    `<p>Seed <code>${seed}</code>, ${runs} cases per property: ${killed} of ${rows.length} mutants killed.${cut} A cell gives the cases the property ran until it failed; darker is faster. · held, s skipped, E error, i incomplete.</p>
 <table class="heatmap"><thead><tr><th>mutant</th>${head}</tr></thead><tbody>
 ${body}
 </tbody></table>`,

@@ -3,9 +3,9 @@
  * message, the judged step with what was observed and permitted, the trace and the commands that
  * replay it; a skip or an incomplete property carries its reason. [HARNESS-REPORT-5]
  */
-import xmlbuilder from "xmlbuilder";
-import type { PropertyResult, RunReport } from "../runner.ts";
+import { createRequire } from "node:module";
 import { findingLine } from "../finding.ts";
+import type { PropertyResult, RunReport } from "../runner.ts";
 import { replayCommand, rerunCommand } from "./text.ts";
 
 /** XML 1.0 cannot hold most control characters, even escaped: a model's message may carry them. */
@@ -45,6 +45,8 @@ export function junitReport(report: RunReport): string {
   const tests = report.results.length;
   const skipped = s.skipped + s.incomplete;
   const time = (report.durationMs / 1000).toFixed(3);
+  // Required here, not imported: xmlbuilder is thirty-odd CommonJS files only a JUnit report needs.
+  const xmlbuilder = createRequire(import.meta.url)("xmlbuilder") as typeof import("xmlbuilder");
   const root = xmlbuilder
     .create("testsuites", { version: "1.0", encoding: "UTF-8" })
     .att({ name: "iommu-conformance", tests, failures: s.failed, errors: s.errors, skipped, time });

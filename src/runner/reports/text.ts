@@ -78,7 +78,9 @@ export function textResult(r: PropertyResult, adapter: string, c: Colors = PLAIN
 
 /** The command that reruns a failure by seed and path (the run's own, else as for a local install). */
 export function rerunCommand(r: PropertyResult, adapter: string): string | undefined {
-  return r.commands?.again ?? failureCommands(adapter, r, { invocation: "npx iommu-conformance", cwd: "" }).again;
+  return (
+    r.commands?.again ?? failureCommands(adapter, r, { invocation: "npx iommu-conformance", cwd: "" }).again
+  );
 }
 
 export function replayCommand(trace: string): string {

@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../../src/cli/main.ts";
-import { expectedFor, FINDINGS_DIR, findQemus, readExpectation, rootOf } from "../../../src/cli/qemu.ts";
+import { findQemus, rootOf } from "../../../src/cli/qemu.ts";
+import { expectedFor, FINDINGS_DIR, readExpectation } from "../../../src/cli/qemu-expectations.ts";
 
 const DIR = resolve(FINDINGS_DIR);
 const found = await findQemus(rootOf(undefined, process.cwd()));

@@ -4,8 +4,8 @@ import { parseAvoid, qemuDescription, withAvoided } from "../../../src/adapters/
 import { machineSpecFor } from "../../../src/adapters/qemu/config.ts";
 import { parseVersion, type QemuInstall } from "../../../src/adapters/qemu/process.ts";
 import { avoidSet } from "../../../src/arbitraries/guest-avoid.ts";
-import { descriptorArb, iovaArb } from "../../../src/arbitraries/guest-commands.ts";
-import { guestConfigProblem, guestPlatformArb } from "../../../src/arbitraries/guest-config.ts";
+import { descriptorArb } from "../../../src/arbitraries/guest-commands.ts";
+import { guestPlatformArb } from "../../../src/arbitraries/guest-config.ts";
 
 const v72: QemuInstall = {
   binary: "qemu-system-x86_64",

@@ -86,4 +86,16 @@ describe("each relaxation permits exactly its deviant variant [ORACLE-TOL-1]", (
       d.unrecorded?.(req, { kind: "fault", reason: L.LGN_1_ADDRESS_BEYOND_WIDTH, record: "yes" }, ctx({})),
     ).toBe(false);
   });
+
+  it("pass-through beyond the width: SGN.4 is the pass-through fault itself, from a cached context too", () => {
+    const d = one("pass-through-above-haw-not-recorded");
+    const req = { sid: 8, iova: 1n << 40n, len: 4, write: false };
+    // The tables no longer hold the entry (a cached context served the request): SGN.4 still names it.
+    expect(d.unrecorded?.(req, { kind: "fault", reason: S.SGN_4_ABOVE_HAW, record: "yes" }, ctx({}))).toBe(
+      true,
+    );
+    expect(
+      d.unrecorded?.(req, { kind: "fault", reason: S.SGN_5_SS_INPUT_BEYOND_WIDTH, record: "yes" }, ctx({})),
+    ).toBe(false);
+  });
 });

@@ -13,8 +13,11 @@ export const passThroughAboveHawNotRecorded: KnownDeviation = {
   summary:
     "a pass-through request (legacy TT 10b, scalable PGTT 100b) beyond the address width is aborted without a fault record or FSTS.PPF (LGN.1 0x4 / SGN.4 0x83)",
   unrecorded: (req, f, ctx) => {
-    if (f.reason !== L.LGN_1_ADDRESS_BEYOND_WIDTH && f.reason !== S.SGN_4_ABOVE_HAW) return false;
+    // SGN.4 is the pass-through width fault itself (Table 30), whichever context entry was used,
+    // a cached one included; LGN.1 also ends second-stage walks, so there the current tables say.
+    if (f.reason === S.SGN_4_ABOVE_HAW) return true;
+    if (f.reason !== L.LGN_1_ADDRESS_BEYOND_WIDTH) return false;
     const t = translationType(ctx, req.sid, req.pasid);
-    return t.tt === 2 || t.pgtt === 4;
+    return t.tt === 2;
   },
 };

@@ -62,8 +62,10 @@ export const attachDetach: PropertyDefinition = {
     "HOST-UAPI-70",
     "HOST-UAPI-71",
     "HOST-UAPI-72",
+    "HOST-UAPI-31",
     "HOST-HWPT-30",
     "HOST-HWPT-31",
+    "HOST-HWPT-33",
     "HOST-HWPT-34",
     "HOST-HWPT-36",
     "HOST-XLATE-10",
@@ -109,6 +111,51 @@ export const attachDetach: PropertyDefinition = {
         // Start from a known state: the VMM attached the RID to its stage 2; take it off.
         if ((await host.detach(devId, undefined)) !== 0)
           failCase(`device ${devId}: detaching the RID failed`, { step: vc.check() });
+      }
+      // [HOST-HWPT-33] a nested HWPT tried through every device's IOMMU: one without nesting (or
+      // not VT-d) refuses it — ENODEV, or EINVAL when a stage-2 check comes first (HOST-HWPT-32).
+      const iommuOf = (dev: number) => v.setup.iommus.find((i) => i.id === v.setup.hosts[dev]?.iommu);
+      const owner = [0, 1, 2].find((dev) => iommuOf(dev)?.nesting && iommuOf(dev)?.kind === "intel-vtd");
+      if (owner !== undefined) {
+        const ioas = await host.ioasAlloc();
+        const parent = await host.hwptAllocPaging(owner + 1, ioas.value as number, { nestParent: true });
+        const nested = await host.hwptAllocNested(owner + 1, parent.value as number, 0x40_0000n);
+        if (ioas.errno !== 0 || parent.errno !== 0 || nested.errno !== 0)
+          failCase(
+            `nested setup through device ${owner + 1} failed: IOAS_ALLOC ${errnoName(ioas.errno)}, nest parent ${errnoName(parent.errno)}, nested HWPT ${errnoName(nested.errno)}`,
+            { step: vc.check() },
+          );
+        for (let dev = 0; dev < 3; dev++) {
+          const iommu = iommuOf(dev);
+          vc.note(`attach device ${dev + 1} RID to nested HWPT ${nested.value} (IOMMU ${iommu?.id})`);
+          const r = await host.attach(dev + 1, undefined, nested.value as number);
+          const step = vc.check();
+          if (
+            !(iommu?.nesting && iommu.kind === "intel-vtd") &&
+            r.errno !== Errno.ENODEV &&
+            r.errno !== Errno.EINVAL
+          )
+            failCase(
+              `device ${dev + 1}: attaching a nested HWPT through an IOMMU without nesting gave ${errnoName(r.errno)}`,
+              {
+                step,
+                observed: errnoName(r.errno),
+                permitted: ["ENODEV", "EINVAL"],
+              },
+            );
+          if (r.errno === 0 && (await host.detach(dev + 1, undefined)) !== 0)
+            failCase(`device ${dev + 1}: detaching the RID failed`, { step: vc.check() });
+        }
+        // [HOST-UAPI-31] nothing uses them any more: the nested HWPT, its parent and the IOAS go.
+        for (const [id, what] of [
+          [nested.value, "nested HWPT"],
+          [parent.value, "nest parent"],
+          [ioas.value, "IOAS"],
+        ] as const) {
+          const errno = await host.destroy(id as number);
+          if (errno !== 0)
+            failCase(`DESTROY of the unused ${what} gave ${errnoName(errno)}`, { step: vc.check() });
+        }
       }
       const state = new Map<string, number>();
       const key = (dev: number, pasid: number) => `${dev}/${pasid}`;

@@ -3,7 +3,7 @@
  * IOMMU (width, nesting, FS1GP, FL5LP, PASID width, SRS, EAFS, vendor) and has an arbitrary host
  * side (iommufd or not, behind a bridge or not). The VMM must accept it exactly when the host
  * covers the vIOMMU's options, and otherwise refuse it naming the first failing check in the order
- * of facts §6. An accepted device works: before the guest enables translation its DMA reaches
+ * of facts §6; a malformed guest memory map is refused naming its region. An accepted device works: before the guest enables translation its DMA reaches
  * guest memory (and the host shows it attached).
  */
 import { type CompatibilityCase, compatibilityCaseArb } from "../src/arbitraries/vmm-config.ts";
@@ -30,6 +30,7 @@ export const hostDeviceCompatibility: PropertyDefinition = {
     "VMM-COMPAT-7",
     "VMM-COMPAT-8",
     "VMM-COMPAT-9",
+    "VMM-COMPAT-10",
     "VMM-COMPAT-11",
     "VMM-SHADOW-1",
     "VMM-S2-3",

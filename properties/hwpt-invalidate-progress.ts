@@ -12,7 +12,7 @@ import { VM_RAM } from "../src/arbitraries/vmm-config.ts";
 import { failCase } from "../src/cases/case-failed.ts";
 import { HostClient, hostProblem, U64_MAX, withoutDeviceFiles } from "../src/cases/host-client.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { runVmmCases } from "../src/cases/vmm-case.ts";
+import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { SLOT_BASE } from "../src/cases/vmm-plan.ts";
 import { GuestDriver } from "../src/driver/index.ts";
@@ -102,6 +102,25 @@ export function expectedInvalidate(
   return { errno: 0, done };
 }
 
+/** [HOST-UAPI-31] DESTROY of `id` must give `errno`. */
+async function expectDestroy(
+  vc: VmmCase,
+  host: HostClient,
+  id: number,
+  errno: number,
+  what: string,
+): Promise<void> {
+  vc.note(`DESTROY ${what} (${id})`);
+  const got = await host.destroy(id);
+  const step = vc.check();
+  if (got !== errno)
+    failCase(`DESTROY of ${what} gave ${errnoName(got)}, not ${errnoName(errno)}`, {
+      step,
+      observed: errnoName(got),
+      permitted: errnoName(errno),
+    });
+}
+
 export const hwptInvalidateProgress: PropertyDefinition = {
   id: "hwpt-invalidate-progress",
   title:
@@ -115,6 +134,9 @@ export const hwptInvalidateProgress: PropertyDefinition = {
     "HOST-UAPI-65",
     "HOST-HWPT-20",
     "HOST-HWPT-21",
+    "HOST-HWPT-22",
+    "HOST-HWPT-36",
+    "HOST-UAPI-31",
   ],
   needs: (d) => hostProblem(d),
   run(ctx) {
@@ -216,6 +238,42 @@ export const hwptInvalidateProgress: PropertyDefinition = {
             },
           );
       }
+      const ids = {
+        ioas: ioas.value as number,
+        parent: parent.value as number,
+        nested: nested.value as number,
+      };
+      // [HOST-UAPI-31] what is in use cannot be destroyed: the attached nested HWPT, its parent
+      // (a nest parent with a child), the IOAS under the parent.
+      await expectDestroy(vc, host, ids.nested, Errno.EBUSY, "the attached nested HWPT");
+      await expectDestroy(vc, host, ids.parent, Errno.EBUSY, "a nest parent with a nested HWPT");
+      await expectDestroy(vc, host, ids.ioas, Errno.EBUSY, "the IOAS of a paging HWPT");
+      // [HOST-HWPT-22] a stage-2 change flushes the nested HWPTs on it: with guest RAM unmapped
+      // from the IOAS, no slot translates, whatever the nested HWPT's IOTLB held.
+      vc.note("IOAS_UNMAP of all guest RAM, then host DMA reads every slot again");
+      const unmap = await host.ioasUnmap(ids.ioas, 0n, VM_RAM);
+      const us = vc.check();
+      if (unmap.errno !== 0 || unmap.value !== VM_RAM)
+        failCase(`IOAS_UNMAP of the whole guest RAM gave ${errnoName(unmap.errno)}, length ${unmap.value}`, {
+          step: us,
+          permitted: { errno: 0, length: `0x${VM_RAM.toString(16)}` },
+        });
+      for (let i = 0; i < SLOTS; i++) {
+        const got = await host.read(1, slot(i));
+        const s = vc.check();
+        if (got.status === "ok")
+          failCase(`slot ${i} still translates after its stage 2 was unmapped from the IOAS`, {
+            step: s,
+            observed: "ok",
+            permitted: "aborted",
+          });
+      }
+      // [HOST-UAPI-31] [HOST-HWPT-36] once detached, the nested HWPT, then its parent, then the IOAS go.
+      const det = await host.detach(1, undefined);
+      if (det !== 0) failCase(`detaching the device gave ${errnoName(det)}`, { step: vc.check() });
+      await expectDestroy(vc, host, ids.nested, 0, "the detached nested HWPT");
+      await expectDestroy(vc, host, ids.parent, 0, "a nest parent without children");
+      await expectDestroy(vc, host, ids.ioas, 0, "an IOAS without HWPTs");
     });
   },
   judge: (trace) => vmmJudge(trace),

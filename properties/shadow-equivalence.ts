@@ -23,7 +23,7 @@ import { LARGE_PAGES, SHADOW_SLOTS } from "../src/cases/shadow-plan.ts";
 import { ShadowWorld } from "../src/cases/shadow-world.ts";
 import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
-import type { DmaResult } from "../src/contract/types.ts";
+import type { DmaResult, HostView } from "../src/contract/types.ts";
 
 function describeResult(r: DmaResult): string {
   if (r.status !== "ok") return "aborted";
@@ -64,6 +64,29 @@ async function checkEquivalent(
   }
 }
 
+/**
+ * [VMM-BIND-12] [VMM-SHADOW-2] After the settle, a passed-through device whose entry is invalid
+ * (an AW that SAGAW lacks) is detached; one whose entry is valid is attached (to its shadow, or
+ * to the stage 2 for pass-through).
+ */
+async function checkBound(vc: VmmCase, world: ShadowWorld, passed: number[]): Promise<void> {
+  const view = await (vc.model.platform.hostView as () => Promise<HostView>)();
+  const step = vc.check();
+  for (const dev of passed) {
+    const sid = world.config.devices[dev]?.sid as number;
+    const attached = view.attachments.some((a) => a.sid === sid && (a.pasid ?? 0) === 0);
+    if (attached !== world.entriesValid)
+      failCase(
+        `passed-through device 0x${sid.toString(16)}: its entry is ${world.entriesValid ? "valid" : "invalid (AW not in SAGAW)"}, yet the host shows it ${attached ? "attached" : "detached"}`,
+        {
+          step,
+          observed: attached ? "attached" : "detached",
+          permitted: world.entriesValid ? "attached" : "detached",
+        },
+      );
+  }
+}
+
 export const shadowEquivalence: PropertyDefinition = {
   id: "shadow-equivalence",
   title:
@@ -79,6 +102,7 @@ export const shadowEquivalence: PropertyDefinition = {
     "VMM-BIND-8",
     "VMM-BIND-9",
     "VMM-BIND-11",
+    "VMM-BIND-12",
     "VMM-S2-6",
     "VMM-S2-7",
     "HOST-XLATE-10",
@@ -134,6 +158,7 @@ export const shadowEquivalence: PropertyDefinition = {
       vc.note("settle: global context, PASID-cache and IOTLB invalidation; every slot compared");
       await world.settle();
       await checkEquivalent(vc, world, em, passed);
+      if (ctx.description.supports.hostView) await checkBound(vc, world, passed);
     });
   },
   judge: (trace) => vmmJudge(trace),

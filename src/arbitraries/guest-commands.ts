@@ -14,6 +14,7 @@ import { type AvoidSet, WAIT_WITHOUT_SIGNAL } from "./guest-avoid.ts";
 import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 import { probeArb } from "./guest-probes.ts";
 import { type ReachWeights, reachArbs, reachWeights } from "./guest-reach.ts";
+import { registerDumpArb } from "./guest-register-dump.ts";
 
 class MapCmd extends GuestCommandBase {
   constructor(
@@ -485,6 +486,8 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
     w.faults,
     fc.constantFrom<4 | 8>(8, 4).map((width) => new ReadFaultsCmd(width)),
   );
+  // A full register dump now and then, where fault records are read at all.
+  add(w.faults > 0 ? 1 : 0, registerDumpArb());
   return fc.commands([fc.oneof(...arbs)], {
     maxCommands: o.maxCommands,
     size: "max",

@@ -9,7 +9,7 @@
 import fc from "fast-check";
 import { type GuestWorld, IOVA_SLOTS, PASID_POOL } from "../cases/guest-case-world.ts";
 import { pasidTag } from "../contract/surface.ts";
-import type { PageSize } from "../driver/index.ts";
+import { type PageSize, pasidCacheDomain, pasidCacheGlobal } from "../driver/index.ts";
 import type { Descriptor } from "../spec/descriptor.ts";
 import { type GuestCommand, GuestCommandBase } from "./guest-command-base.ts";
 import { coveringInvalidation } from "./guest-reach.ts";
@@ -81,6 +81,77 @@ class ContextChangeProbe extends GuestCommandBase {
     const change =
       this.to === undefined ? "clear it" : `move it to domain#${this.to} (legacy; scalable: clear it)`;
     return `probe: device#${this.dev} reads slot ${this.slot} (context entry cached), ${change}, invalidate (form ${this.form}) + wait, read again`;
+  }
+}
+
+/** Which PASID-cache invalidation a PASID-entry change is followed by. */
+export type PasidCacheScope = "pasid" | "domain" | "global";
+
+/**
+ * The PASID-cache story, told as the context one is: a DMA with a PASID caches its PASID entry,
+ * the entry is cleared or pointed at another domain, and the driver's invalidation follows with
+ * the PASID cache invalidated PASID-selectively, domain-selectively (the old DID) or globally,
+ * with the IOTLB invalidation the old entry's type needs, and the wait; the DMA again may not use
+ * the old entry [VTD-CACHE-4] [VTD-PASID-5] [ORACLE-COV-2].
+ */
+class PasidChangeProbe extends GuestCommandBase {
+  constructor(
+    readonly o: ProbeOptions,
+    readonly dev: number,
+    /** Index among the domains the allowed descriptor kinds can invalidate fully. */
+    readonly dom: number,
+    readonly to: number | undefined,
+    readonly pasid: number,
+    readonly slot: number,
+    readonly scope: PasidCacheScope,
+  ) {
+    super();
+  }
+  /**
+   * Without IOTLB descriptors only PASID-based IOTLB invalidation is left, which covers first-stage
+   * and pass-through entries only (§6.5.2.4): then the domain is one of those.
+   */
+  domainIndex(w: GuestWorld): number | undefined {
+    if (this.o.kinds === undefined || this.o.kinds.includes("iotlb")) return this.dom;
+    const fit = w.domains.flatMap((d, i) => (d.kind === "first" || d.kind === "pass-through" ? [i] : []));
+    return fit.length === 0 ? undefined : fit[this.dom % fit.length];
+  }
+  async act(w: GuestWorld) {
+    const dom = this.domainIndex(w);
+    if (!this.o.pasids || !w.scalable || dom === undefined) return;
+    if (!(await w.setPasid(this.dev, this.pasid, dom))) return;
+    await invalidateNewest(w, this.o, 0);
+    const read = () =>
+      w.dma({
+        dev: this.dev,
+        pasid: this.pasid,
+        iova: IOVA_SLOTS[this.slot] as bigint,
+        len: 8,
+        write: false,
+      });
+    await read();
+    const changed =
+      this.to === undefined
+        ? await w.clearPasid(this.dev, this.pasid)
+        : await w.setPasid(this.dev, this.pasid, this.to);
+    const e = w.recent.at(-1);
+    if (!changed || e === undefined) return;
+    const did = w.domain(dom).did;
+    const descs = coveringInvalidation(w, e, 0, false)
+      .map((d) =>
+        d.kind !== "pasid-cache" || this.scope === "pasid"
+          ? d
+          : this.scope === "domain"
+            ? pasidCacheDomain(did)
+            : pasidCacheGlobal(),
+      )
+      .filter((d) => this.o.kinds === undefined || this.o.kinds.includes(d.kind));
+    await w.invalidate(descs, true);
+    await read();
+  }
+  toString() {
+    const change = this.to === undefined ? "cleared" : `pointed at domain#${this.to}`;
+    return `probe: device#${this.dev} PASID ${this.pasid} set to domain (pick ${this.dom}) and invalidated, reads slot ${this.slot} (PASID entry cached), entry ${change}, ${this.scope} PASID-cache invalidation with the IOTLB's + wait, read again`;
   }
 }
 
@@ -327,5 +398,30 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<GuestCommand> {
       .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
       .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
   ];
+  // The not-present PASID entry story (never cached with CM = 0) next to the context one.
+  if (o.pasids)
+    probes.push(
+      ...Array.from({ length: 2 }, () =>
+        fc
+          .tuple(devIdx, domIdx, fc.constantFrom(...PASID_POOL.slice(1)), slotIdx)
+          .map(([v, d, p, s]) => new PresentAfterFaultProbe(o, v, d, p, s)),
+      ),
+    );
+  // The PASID-cache story has three scopes to tell: it is drawn three times as often.
+  if (o.pasids)
+    probes.push(
+      ...Array.from({ length: 3 }, () =>
+        fc
+          .tuple(
+            devIdx,
+            domIdx,
+            fc.option(domIdx, { freq: 3 }),
+            fc.constantFrom(...PASID_POOL.slice(1)),
+            slotIdx,
+            fc.constantFrom<PasidCacheScope>("pasid", "domain", "global", "domain"),
+          )
+          .map(([v, d, t, p, s, g]) => new PasidChangeProbe(o, v, d, t ?? undefined, p, s, g)),
+      ),
+    );
   return fc.oneof(...probes);
 }

@@ -4,6 +4,7 @@
  * [VMM-COMPAT-1] .. [VMM-COMPAT-10] [VMM-S2-1] [VMM-S2-2] [VMM-S2-4] [VMM-SHADOW-1]
  */
 import fc from "fast-check";
+import { expectedRefusal } from "../cases/vmm-compat.ts";
 import type {
   DeviceConfig,
   HostIommuConfig,
@@ -17,6 +18,7 @@ import { legacyViommu } from "../contract/viommu-options.ts";
 import { coveringHostIommuArb, hostIommuArb } from "./host-caps.ts";
 import { type HostSide, hostSideArb, nestableHostSideArb, sidsArb } from "./host-devices.ts";
 import { fitVmmConfig } from "./vmm-fit.ts";
+import { breakMemory, type MemoryBreak, memoryBreakArb } from "./vmm-memory-break.ts";
 import { nearMissArb } from "./vmm-near-miss.ts";
 
 /** Guest memory of generated VMs: 16 MiB. */
@@ -216,14 +218,34 @@ export function compatibilityCaseArb(d: ModelDescription): fc.Arbitrary<Compatib
     },
     { weight: 2, arbitrary: nearMissArb(d, anyViommuArb(d), hostSideArb(["h0"])) },
   );
+  // One case in five: a VM the host covers, with a malformed memory map [VMM-COMPAT-10].
+  const covered = nearMissArb(d, anyViommuArb(d), hostSideArb(["h0"]), ["none"]);
+  // Not for a model driving a real host (qemu:nested): it takes guest memory as a size and lays
+  // it out itself (vmm-fit.ts), so a region map is not its to refuse.
+  const memoryCase =
+    d.limits?.passthrough !== undefined
+      ? fc.record({ joining, memoryBreak: fc.constant<MemoryBreak | undefined>(undefined) })
+      : fc.oneof(
+          {
+            weight: 4,
+            arbitrary: fc.record({ joining, memoryBreak: fc.constant<MemoryBreak | undefined>(undefined) }),
+          },
+          { weight: 1, arbitrary: fc.record({ joining: covered, memoryBreak: memoryBreakArb() }) },
+        );
   return fc
     .record({
-      joining,
+      memoryCase,
       sids: sidsArb(4),
       at: fc.integer({ min: 0, max: 3 }),
       memory: guestMemoryArb(),
     })
-    .map(({ joining: j, ...rest }) => ({ ...rest, viommu: j.viommu, iommu: j.iommu, host: j.host }))
+    .map(({ memoryCase: { joining: j, memoryBreak }, ...rest }) => ({
+      ...rest,
+      memoryBreak,
+      viommu: j.viommu,
+      iommu: j.iommu,
+      host: j.host,
+    }))
     .map((r) => {
       const sid = r.sids[r.at] as number;
       const devices: DeviceConfig[] = r.sids.map((s) =>
@@ -237,6 +259,9 @@ export function compatibilityCaseArb(d: ModelDescription): fc.Arbitrary<Compatib
       );
       // [QEMU-NEST-9] a model with real host devices: the one passed through, on its own SID.
       const fitted = config.devices.find((x) => x.kind === "passthrough")?.sid ?? sid;
+      // The map is broken after fitting (which rebuilds it) and only where nothing else refuses.
+      if (r.memoryBreak !== undefined && expectedRefusal(config) === undefined)
+        return { config: { ...config, memory: breakMemory(config.memory, r.memoryBreak) }, sid: fitted };
       return { config, sid: fitted };
     });
 }

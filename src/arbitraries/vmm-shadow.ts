@@ -227,6 +227,11 @@ export function shadowRoundArb(o: {
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("unmap" as const), slot }) },
     { weight: 2, arbitrary: fc.constant({ kind: "switch" as const }) },
     { weight: o.passThrough ? 1 : 0, arbitrary: fc.constant({ kind: "pass-through" as const }) },
+    // A single-bit edit of AW in the live entries (VMM-SHADOW-2: an unsupported AW blocks).
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("aw" as const), bit: fc.constantFrom<0 | 1 | 2>(0, 1, 2) }),
+    },
     { weight: 1, arbitrary: fc.constant({ kind: "none" as const }) },
   );
   const invs: ShadowInvalidation[] = [

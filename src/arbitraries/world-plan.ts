@@ -33,5 +33,7 @@ export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind
       { arbitrary: fc.constant(0), weight: 3 },
       { arbitrary: fc.integer({ min: 1, max: 2 }), weight: 1 },
     ),
+    // Now and then a register flush before the root pointer is latched (legacy mode).
+    flushFirst: fc.boolean(),
   });
 }

@@ -10,8 +10,10 @@ import type { DmaResult, PlatformConfig } from "../contract/types.ts";
 import { DriverError } from "../driver/errors.ts";
 import {
   type ContextTables,
+  contextGlobal,
   firstStageEntry,
   GuestDriver,
+  iotlbGlobal,
   legacyPassThrough,
   legacyTranslate,
   levelsForWidth,
@@ -51,6 +53,11 @@ export interface WorldPlan {
   pdts?: number;
   /** The invalidation queue is 2^queuePages pages (IQA.QS); default 0. */
   queuePages?: number;
+  /**
+   * Legacy mode: global context-cache and IOTLB invalidations through CCMD and IOTLB_REG before
+   * any root pointer is latched, as a driver taking over a unit may [VTD-REG-13] [VTD-REG-14].
+   */
+  flushFirst?: boolean;
 }
 
 /** Input pages every command draws from: neighbours around a 2 MiB boundary and across 1 GiB. */
@@ -163,10 +170,12 @@ export class GuestWorld {
   /** Reset the platform and set it up as the plan says, translation enabled. */
   static async build(gc: GuestCase, config: PlatformConfig, plan: WorldPlan): Promise<GuestWorld> {
     gc.note(
-      `reset; ${plan.queued ? "queued" : "register-based"} invalidation; domains ${plan.domains.map((d, i) => `${i + 1}:${d.kind}/${d.levels}`).join(" ")}`,
+      `reset; ${plan.flushFirst && !config.viommu.scalable ? "register flush before SRTP; " : ""}${plan.queued ? "queued" : "register-based"} invalidation; domains ${plan.domains.map((d, i) => `${i + 1}:${d.kind}/${d.levels}`).join(" ")}`,
     );
     await gc.reset(config);
     const driver = await GuestDriver.create(gc.model.platform, config.memory, { tablePages: 512 });
+    // Before the queue is enabled: the register interface, with no root table latched yet.
+    if (plan.flushFirst && !config.viommu.scalable) await driver.invalidate([contextGlobal(), iotlbGlobal()]);
     if (plan.queued || config.viommu.scalable) await driver.setupQueue({ qs: plan.queuePages ?? 0 });
     const root = await driver.newRootTable(config.viommu.scalable ? "scalable" : "legacy");
     const w = new GuestWorld(gc, config, driver, root);

@@ -51,6 +51,11 @@ export type ShadowEdit =
   | { kind: "switch" }
   /** Every device's entry to pass-through (needs ECAP.PT), or back to a table. */
   | { kind: "pass-through" }
+  /**
+   * One bit of the AW field of every device's live translating entry flipped (or flipped back):
+   * often an AW SAGAW does not support, which blocks the device [VTD-CTX-5] [VTD-PASID-6].
+   */
+  | { kind: "aw"; bit: 0 | 1 | 2 }
   | { kind: "none" };
 
 /** The invalidation after an edit: any granularity, covering the edit or not. */

@@ -63,7 +63,8 @@ export class ShadowWorld {
   /** Per table, per slot: what is mapped. */
   private readonly mapped: Array<Array<Mapped | null>>;
   /** Which table every device uses, or pass-through. */
-  cur = { table: 0, passThrough: false };
+  /** The table the entries use, pass-through instead, and the AW bits flipped in them. */
+  cur = { table: 0, passThrough: false, awFlip: 0 };
   private nextTag = 1;
   private romNext = 0;
   private readonly large: number[] = [];
@@ -133,6 +134,12 @@ export class ShadowWorld {
     return world;
   }
 
+  /** Whether the devices' entries are valid: pass-through, or an AW that CAP.SAGAW supports [VTD-CTX-5] [VTD-PASID-6]. */
+  get entriesValid(): boolean {
+    const aw = (this.levels - 2) ^ this.cur.awFlip;
+    return this.cur.passThrough || (aw >= 1 && aw <= 3 && ((this.driver.caps.sagaw >> aw) & 1) === 1);
+  }
+
   sizeOf(slot: number, table = this.cur.table): LeafSize {
     return this.plans[table]?.slots[slot]?.size ?? "4K";
   }
@@ -155,14 +162,17 @@ export class ShadowWorld {
           d.sid,
           this.cur.passThrough
             ? legacyPassThrough(PT_DID, levels)
-            : legacyTranslate(this.did, table.root, levels),
+            : { ...legacyTranslate(this.did, table.root, levels), aw: (levels - 2) ^ this.cur.awFlip },
         );
         continue;
       }
       const caps = this.driver.caps;
       const e = this.cur.passThrough
         ? passThroughEntry(caps, { did: PT_DID })
-        : secondStageEntry(caps, { did: this.did, ssptptr: table.root, levels });
+        : {
+            ...secondStageEntry(caps, { did: this.did, ssptptr: table.root, levels }),
+            aw: (levels - 2) ^ this.cur.awFlip,
+          };
       const p = this.pasids[i] as PasidTables;
       await p.setEntry(0, e);
       if (this.pasidRequests) await p.setEntry(1, e);
@@ -240,11 +250,15 @@ export class ShadowWorld {
         (this.mapped[t] as Array<Mapped | null>)[e.slot] = null;
         return [this.pageInvalidation(e.slot)];
       case "switch":
-        this.cur = { table: t ^ 1, passThrough: false };
+        this.cur = { table: t ^ 1, passThrough: false, awFlip: 0 };
         await this.writeEntries();
         return this.entryInvalidations(oldDid);
       case "pass-through":
-        this.cur = { table: t, passThrough: !this.cur.passThrough };
+        this.cur = { table: t, passThrough: !this.cur.passThrough, awFlip: 0 };
+        await this.writeEntries();
+        return this.entryInvalidations(oldDid);
+      case "aw":
+        this.cur = { ...this.cur, awFlip: this.cur.awFlip ^ (1 << e.bit) };
         await this.writeEntries();
         return this.entryInvalidations(oldDid);
       case "none":

@@ -5,7 +5,7 @@
  * refusal is found again on replay. [VMM-COMPAT-1] .. [VMM-COMPAT-11] [VMM-SHADOW-1] [ORACLE-JUDGE-7]
  */
 
-import type { PlatformConfig } from "../contract/types.ts";
+import type { MemoryRegion, PlatformConfig } from "../contract/types.ts";
 import type { Violation } from "../oracle/index.ts";
 import type { StepOutcome } from "../trace/types.ts";
 
@@ -18,10 +18,13 @@ export interface Refusal {
 }
 
 /**
- * The expected verdict: [VMM-COMPAT-1] .. [VMM-COMPAT-9] in order, then [VMM-COMPAT-11] /
+ * The expected verdict: the memory map [VMM-COMPAT-10], then [VMM-COMPAT-1] .. [VMM-COMPAT-9] in order, then [VMM-COMPAT-11] /
  * [VMM-SHADOW-1]. undefined: accepted.
  */
 export function expectedRefusal(config: PlatformConfig): Refusal | undefined {
+  // [VMM-COMPAT-10] a malformed memory map is refused whatever the devices.
+  if (memoryMapProblem(config.memory) !== undefined)
+    return { check: "memory-map", rule: "VMM-COMPAT-10", pattern: /memory (region|map)/i };
   const v = config.viommu;
   for (const d of config.devices) {
     if (d.kind !== "passthrough" || d.host === undefined) continue;
@@ -51,6 +54,29 @@ export function expectedRefusal(config: PlatformConfig): Refusal | undefined {
     // [VMM-COMPAT-11] every passed-through device needs caching mode ([VMM-SHADOW-1] its second-stage case).
     if (!v.cachingMode)
       return { check: "caching-mode", rule: "VMM-COMPAT-11", pattern: /caching[ -]mode|\bCM\b/i };
+  }
+  return undefined;
+}
+
+/** [VMM-COMPAT-10] What is wrong with a memory map, or undefined: aligned, inside, disjoint regions. */
+export function memoryMapProblem(memory: PlatformConfig["memory"]): string | undefined {
+  const page = 0x1000n;
+  const sorted = [...memory.regions].sort((a, b) => (a.gpa < b.gpa ? -1 : a.gpa > b.gpa ? 1 : 0));
+  for (const r of sorted) {
+    if (
+      r.gpa < 0n ||
+      r.size <= 0n ||
+      r.gpa % page !== 0n ||
+      r.size % page !== 0n ||
+      r.gpa + r.size > memory.size
+    )
+      return `region 0x${r.gpa.toString(16)}+0x${r.size.toString(16)}`;
+  }
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1] as MemoryRegion;
+    const b = sorted[i] as MemoryRegion;
+    if (a.gpa + a.size > b.gpa)
+      return `regions at 0x${a.gpa.toString(16)} and 0x${b.gpa.toString(16)} overlap`;
   }
   return undefined;
 }

@@ -82,7 +82,7 @@ export function describeCommand(c: VmmCommand): string {
     case "srtp":
       return "set root-table pointer";
     case "te":
-      return "translation off and on";
+      return "translation off (every device reads a page by its address) and on";
     case "dma":
       return `device ${c.dev} ${c.write ? "writes" : "reads"} slot ${c.slot}+0x${c.offset.toString(16)}${c.pasid === 0 ? "" : ` PASID ${c.pasid}`}${c.priv ? " (supervisor)" : ""}`;
   }

@@ -150,10 +150,17 @@ export class VmmWorld {
       case "srtp":
         await d.setRoot(this.root);
         return;
-      case "te":
+      case "te": {
         await d.disable();
+        // [VMM-BIND-1] while translation is off, requests without PASID reach the stage 2: every
+        // device reads a fingerprinted page by its guest-physical address.
+        const page = this.tags.keys().next().value;
+        if (page !== undefined)
+          for (let dev = 0; dev < this.config.devices.length; dev++)
+            await this.dma(dev, 0, BigInt(page) + 0x18n, false, false);
         await d.enable(this.root);
         return;
+      }
       case "dma":
         await this.dma(c.dev, c.pasid, slotIova(c.slot) + BigInt(c.offset), c.write, c.priv);
         return;

@@ -19,6 +19,11 @@ export interface EventVerdict {
   message: string;
   observed: string;
   permitted: string[];
+  /**
+   * IP reads 1 where only a model that keeps IP after the records are cleared would show it (the
+   * hold a relaxation may tolerate, ORACLE-TOL-1).
+   */
+  keptIp?: boolean;
 }
 
 export class FaultEvent {
@@ -29,12 +34,18 @@ export class FaultEvent {
   /** Step of the condition that makes IP = 1 required (for reports). */
   private since = -1;
   private status: Status = "clear";
+  /**
+   * IP was possibly 1 when software cleared the fault records (not FSTS) and IM has not been
+   * cleared since: a model that clears IP only on FSTS writes or an IM change may still show it.
+   */
+  private keptByRecordClear = false;
 
   reset(): void {
     this.im = true;
     this.ipZero = true;
     this.ipOne = false;
     this.status = "clear";
+    this.keptByRecordClear = false;
   }
 
   /**
@@ -57,7 +68,9 @@ export class FaultEvent {
   }
 
   /** Software wrote FSTS or a fault record with a write-1-to-clear bit set: the status may now be all clear. */
-  cleared(): void {
+  cleared(via: "fsts" | "record"): void {
+    if (via === "record" && this.ipOne) this.keptByRecordClear = true;
+    if (via === "fsts") this.keptByRecordClear = false;
     if (this.status === "clear") return;
     this.status = "unknown";
     this.ipZero = true; // IP clears once every status field is (§7.3)
@@ -76,6 +89,7 @@ export class FaultEvent {
   write(value: bigint): void {
     const im = (value & IM) !== 0n;
     if (this.im && !im && this.ipOne) this.ipZero = true;
+    if (!im) this.keptByRecordClear = false;
     this.im = im;
   }
 
@@ -98,6 +112,7 @@ export class FaultEvent {
               "FECTL.IP is set, but no interrupt condition arose since IP was last clear (every FSTS status field clear, or IP read 0)",
             observed: text,
             permitted: [permitted],
+            ...(this.keptByRecordClear ? { keptIp: true } : {}),
           }
         : {
             message: `FECTL.IP is clear, but the interrupt condition of step ${this.since} is held pending by IM = 1 and no FSTS status was cleared since`,
@@ -107,6 +122,12 @@ export class FaultEvent {
     }
     this.ipZero = !ip || !this.im; // what was read stays, but a transient hold (IM = 0) may end
     this.ipOne = ip;
+    if (!ip) this.keptByRecordClear = false;
     return undefined;
+  }
+
+  /** A read of IP = 1 that a relaxation tolerated as kept: later reads may show it again. */
+  acceptKeptIp(): void {
+    this.ipZero = true;
   }
 }

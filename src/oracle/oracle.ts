@@ -528,7 +528,12 @@ export class Oracle {
     const fectl = dwordAt(Reg.FECTL, off, width, value);
     if (fectl !== undefined) {
       const v = this.event.read(fectl);
-      if (v !== undefined) return bad("ORACLE-JUDGE-10", v.message, v.observed, v.permitted);
+      // [ORACLE-TOL-1] IP kept after the records were cleared, where a relaxation allows it.
+      const keeps = v?.keptIp ? this.tolerance?.relaxations.find((r) => r.keepsFaultEventIp) : undefined;
+      if (keeps !== undefined) {
+        this.tolerance?.tolerated(keeps.id);
+        this.event.acceptKeptIp();
+      } else if (v !== undefined) return bad("ORACLE-JUDGE-10", v.message, v.observed, v.permitted);
     }
     this.addCompletions(this.tl.control.readReg(this.t, off, width, value));
     const { frcdOffset, faultRecords } = this.tl.cfg;
@@ -667,7 +672,8 @@ export class Oracle {
     const { frcdOffset, faultRecords } = this.tl.cfg;
     const rel = off >= frcdOffset && off < frcdOffset + 16 * faultRecords ? (off - frcdOffset) % 16 : -1;
     const fBit = (rel === 8 && width === 8 && (value >> 63n) & 1n) || (rel === 12 && (value >> 31n) & 1n);
-    if ((fsts & 0x71n) !== 0n || fBit) this.event.cleared();
+    if ((fsts & 0x71n) !== 0n) this.event.cleared("fsts");
+    else if (fBit) this.event.cleared("record");
     if (this.tl.control.iqePermitted && (!iqeBefore || (fsts & 0x10n) !== 0n))
       this.event.condition(this.t, false);
   }

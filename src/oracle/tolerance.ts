@@ -41,6 +41,11 @@ export interface Relaxation {
   record?(observed: FaultRecord, ctx: DeviationContext): FaultRecord[];
   /** Whether `fault`, which the DMA `req` must record, may go unrecorded (no record, no PPF). */
   unrecorded?(req: DmaRequest, fault: ResolvedFault, ctx: DeviationContext): boolean;
+  /**
+   * FECTL.IP, once set, stays set when software clears the fault records (PPF then clear): it
+   * clears only when FSTS is written or IM is cleared (the hold ORACLE-JUDGE-10 otherwise ends).
+   */
+  readonly keepsFaultEventIp?: boolean;
 }
 
 /** The relaxations of a run and where their uses are counted. */

@@ -95,6 +95,8 @@ describe("iommu-conformance run and replay", () => {
       "translation-equals-walk",
       "--runs",
       "50",
+      // A seed whose first 50 cases reach the bug (seed 1 stopped doing so when the guest
+      // generators grew the register dump and the PASID probes).
       "--seed",
       "2",
       "--no-shrink",

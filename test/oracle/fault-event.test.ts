@@ -6,6 +6,7 @@
  * way after a condition ("held pending due to ... other transient hardware conditions").
  */
 import { describe, expect, it } from "vitest";
+import { faultEventIpKeptAfterRecordsCleared } from "../../src/cases/known/fault-event-ip-kept-after-records-cleared.ts";
 import { oracleConfig } from "../../src/oracle/config.ts";
 import { Reg } from "../../src/spec/register-offsets.ts";
 import { config, Stream } from "./stream.ts";
@@ -96,5 +97,41 @@ describe("[ORACLE-JUDGE-10] FECTL.IP and IM", () => {
     fault(s);
     const v = s.step({ op: "readReg", args: [Reg.FSTS, 8], result: (IM << 32n) | PPF });
     expect(v.ok ? undefined : v.violation.rule).toBe("ORACLE-JUDGE-10");
+  });
+});
+
+describe("[ORACLE-TOL-1] a model that keeps IP after the records are cleared", () => {
+  function tolerant(): { s: Stream; frcd: number; used: string[] } {
+    const used: string[] = [];
+    const cfg = config();
+    const s = new Stream(cfg, {
+      relaxations: [faultEventIpKeptAfterRecordsCleared],
+      tolerated: (id) => used.push(id),
+    });
+    s.w64(0x10000, 0x11000n | 1n);
+    s.enable(0x10000);
+    return { s, frcd: oracleConfig(cfg).frcdOffset, used };
+  }
+
+  it("is tolerated after F is cleared through the record, and counted", () => {
+    const { s, frcd, used } = tolerant();
+    fault(s);
+    expect(fectl(s, IM | IP).ok).toBe(true);
+    s.reg(frcd + 12, 0x8000_0000n, 4); // clear F: PPF clear
+    expect(s.step({ op: "readReg", args: [Reg.FSTS, 4], result: 0n }).ok).toBe(true);
+    expect(fectl(s, IM | IP).ok).toBe(true);
+    expect(used).toEqual(["fault-event-ip-kept-after-records-cleared"]);
+  });
+
+  it("is not tolerated where IP was never set, nor after IM was cleared", () => {
+    const never = tolerant();
+    expect(rule(fectl(never.s, IM | IP))).toBe("ORACLE-JUDGE-10");
+    const { s, frcd } = tolerant();
+    fault(s);
+    s.reg(frcd + 12, 0x8000_0000n, 4);
+    s.reg(Reg.FECTL, 0n, 4); // IM cleared: the held message goes, IP clears
+    s.reg(Reg.FECTL, IM, 4);
+    expect(s.step({ op: "readReg", args: [Reg.FSTS, 4], result: 0n }).ok).toBe(true);
+    expect(rule(fectl(s, IM | IP))).toBe("ORACLE-JUDGE-10");
   });
 });

@@ -2,7 +2,7 @@
 
 import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/contract/types.ts";
 import { legacyViommu } from "../../src/contract/viommu-options.ts";
-import { Oracle, type OracleJudgement, type OracleStep } from "../../src/oracle/index.ts";
+import { Oracle, type OracleJudgement, type OracleStep, type Tolerance } from "../../src/oracle/index.ts";
 import { encodeDescriptor } from "../../src/spec/descriptor.ts";
 import { Reg } from "../../src/spec/register-offsets.ts";
 import { wordsToBytes } from "../../src/spec/word.ts";
@@ -29,8 +29,11 @@ export class Stream {
   private seq = 1;
   readonly verdicts: OracleJudgement[] = [];
 
-  constructor(readonly cfg: PlatformConfig) {
-    this.oracle = new Oracle(cfg);
+  constructor(
+    readonly cfg: PlatformConfig,
+    tolerance?: Tolerance,
+  ) {
+    this.oracle = new Oracle(cfg, tolerance);
     this.step({ op: "reset", args: [cfg] });
   }
 

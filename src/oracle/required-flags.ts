@@ -67,30 +67,48 @@ export function intersectRequired(a: Required, b: Required): Required {
  * [ORACLE-JUDGE-11] What the oracle requires of guest reads: the flags of the words DMAs' walks
  * must have set, each dropped when software (or a DMA) writes its word again.
  */
+const PAGE = 4096;
+const NONE: Required = new Map();
+
 export class RequiredFlags {
-  /** Last step software or a DMA wrote each word (8-byte aligned), not counting reads absorbed. */
-  private readonly written = new Map<number, number>();
+  /**
+   * Last step software or a DMA wrote each word, not counting reads absorbed: per 4 KiB page, one
+   * slot per 8-byte word (whole pages are written often: a typed-array fill, no hashing).
+   */
+  private readonly written = new Map<number, Float64Array>();
   /** Required bits by word, with the DMA step that made them required. */
   private readonly required = new Map<number, { bits: bigint; step: number }>();
 
   /** Software or a DMA wrote [addr, addr + len) at step t: those words' requirements end. */
   wrote(t: number, addr: number, len: number): void {
     if (len <= 0) return;
+    const first = addr - (addr % 8);
     const end = addr + len;
-    for (let w = addr - (addr % 8); w < end; w += 8) {
-      this.written.set(w, t);
-      this.required.delete(w);
+    for (let p = first - (first % PAGE); p < end; p += PAGE) {
+      let slots = this.written.get(p);
+      if (slots === undefined) {
+        slots = new Float64Array(PAGE / 8).fill(Number.NEGATIVE_INFINITY);
+        this.written.set(p, slots);
+      }
+      const lo = Math.max(first, p);
+      const hi = Math.min(end, p + PAGE);
+      slots.fill(t, (lo - p) / 8, Math.ceil((hi - p) / 8));
     }
+    if (this.required.size === 0) return;
+    if ((end - first) / 8 <= this.required.size)
+      for (let w = first; w < end; w += 8) this.required.delete(w);
+    else for (const w of [...this.required.keys()]) if (w + 8 > first && w < end) this.required.delete(w);
   }
 
   /** Whether the word at `at` was written by software or a DMA after step `since`. */
   rewrittenAfter(at: number, since: number): boolean {
-    return (this.written.get(at) ?? Number.NEGATIVE_INFINITY) > since;
+    const slots = this.written.get(at - (at % PAGE));
+    return slots !== undefined && (slots[(at % PAGE) / 8] as number) > since;
   }
 
   /** The outcome's entries still holding the flags its walk set, as required bits. */
   requiredOf(used: Used, write: boolean): Required {
-    if (used.size === 0) return new Map();
+    if (used.size === 0) return NONE;
     const out = new Map<number, bigint>();
     for (const [at, u] of used) {
       if (this.rewrittenAfter(at, u.since)) continue;

@@ -95,8 +95,7 @@ export class RequiredFlags {
       slots.fill(t, (lo - p) / 8, Math.ceil((hi - p) / 8));
     }
     if (this.required.size === 0) return;
-    if ((end - first) / 8 <= this.required.size)
-      for (let w = first; w < end; w += 8) this.required.delete(w);
+    if ((end - first) / 8 <= this.required.size) for (let w = first; w < end; w += 8) this.required.delete(w);
     else for (const w of [...this.required.keys()]) if (w + 8 > first && w < end) this.required.delete(w);
   }
 

@@ -7,6 +7,7 @@
 import type { Tolerance } from "../../oracle/index.ts";
 import { cachedReadOnlyWriteNotRecorded } from "./cached-read-only-write-not-recorded.ts";
 import { cachedWriteOnlyReadNotRecorded } from "./cached-write-only-read-not-recorded.ts";
+import { contextReservedRecordedDespiteFpd } from "./context-reserved-recorded-despite-fpd.ts";
 import { faultEventIpKeptAfterRecordsCleared } from "./fault-event-ip-kept-after-records-cleared.ts";
 import { faultInfoAboveAgaw } from "./fault-info-above-agaw.ts";
 import { faultRecordPpWithoutPasid } from "./fault-record-pp-without-pasid.ts";
@@ -50,6 +51,7 @@ export const KNOWN_DEVIATIONS: readonly KnownDeviation[] = [
   scalableContextReservedLegacyReason,
   pasidEntryPwsnpNotChecked,
   faultEventIpKeptAfterRecordsCleared,
+  contextReservedRecordedDespiteFpd,
 ];
 
 /** The deviations with these ids; an unknown id is an error naming the known ones. */

@@ -59,6 +59,10 @@ export const HAND_WRITTEN: Record<string, { steps: number; why: string }> = {
     steps: 10,
     why: "set-up 6, context entry P=0 FPD=1, context invalidation, DMA, FRCD read",
   },
+  "fs-accessed-not-set": {
+    steps: 15,
+    why: "scalable set-up 9, 4-level first-stage mapping 4, DMA, read-back of the PML4E",
+  },
   "fault-event-mask-ignored": {
     steps: 7,
     why: "reset, root entry, RTADDR, SRTP, TE (every context entry not present), DMA, FECTL read",

@@ -13,6 +13,7 @@ import { errataRoNestParent } from "./mutants/errata-ro-nest-parent.ts";
 import { faultCodesLegacy } from "./mutants/fault-codes-legacy.ts";
 import { faultEventMaskIgnored } from "./mutants/fault-event-mask-ignored.ts";
 import { fpdOwnEntryIgnored } from "./mutants/fpd-own-entry-ignored.ts";
+import { fsAccessedNotSet } from "./mutants/fs-accessed-not-set.ts";
 import { fsPointerAsHpa } from "./mutants/fs-pointer-as-hpa.ts";
 import { fs1gpUnchecked } from "./mutants/fs1gp-unchecked.ts";
 import { hawUnchecked } from "./mutants/haw-unchecked.ts";
@@ -50,6 +51,7 @@ export const MUTANTS: readonly Mutant[] = [
   faultCodesLegacy,
   fpdOwnEntryIgnored,
   faultEventMaskIgnored,
+  fsAccessedNotSet,
   waitBeforeInvalidation,
   pasidGlobalNoUnbind,
   pasidPsiBindsAbsent,

@@ -159,6 +159,24 @@ export class PageTable<S extends Stage = Stage> {
     return out;
   }
 
+  /**
+   * The entries a walk for iova reads, top first, as far as the pointers lead through pages the
+   * mirror already holds (it never loads a page: a raw pointer may lead anywhere).
+   */
+  async mirroredWalk(iova: bigint): Promise<TableStep[]> {
+    const out: TableStep[] = [];
+    let table = this.root;
+    for (let level = this.levels as PagingLevel; level >= 1; level--) {
+      if (!this.tm.tracks(table - (table % 4096))) break;
+      const addr = table + this.index(iova, level) * 8;
+      const word = await this.tm.read(addr);
+      out.push({ level, addr, word });
+      if (!this.isTablePointer(word, level)) break;
+      table = Number(word & ADDR);
+    }
+    return out;
+  }
+
   /** The encoded leaf the builder writes for these rights at this level. */
   leafWord(level: PagingLevel, target: bigint, perms: Perms<S>): bigint {
     const large = level > 1;

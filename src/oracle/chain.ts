@@ -34,6 +34,7 @@ import {
   scalableSetup,
   translation,
 } from "./paging.ts";
+import { intersectUsed, NO_USE, type Used, withUse } from "./required-flags.ts";
 import {
   type ContextValue,
   effectivePasid,
@@ -100,6 +101,11 @@ interface Entry {
    */
   vias: Map<string, number>;
   explain: string;
+  /**
+   * [ORACLE-JUDGE-11] Paging-structure and IOTLB values: the entries every fill of it read from
+   * memory and flagged (§6.2.4.1, §6.2.5.1–§6.2.5.4: A before caching), intersected over fills.
+   */
+  used: Used;
 }
 
 /** [VTD-DMA-3] The interrupt address range, as input pages. */
@@ -376,14 +382,15 @@ export class Chain {
     s: number,
     explain: string,
     vias: readonly string[],
+    used: Used = NO_USE,
   ): string {
     const kt = keyText(key);
     const id = `${kt}|${valId}`;
     let e = this.entries.get(id);
     if (e === undefined) {
-      e = { key, kt, mode, payload, since: s, vias: new Map(), explain };
+      e = { key, kt, mode, payload, since: s, vias: new Map(), explain, used };
       this.entries.set(id, e);
-    }
+    } else e.used = intersectUsed(e.used, used);
     for (const v of vias) e.vias.set(v, LIVE);
     return id;
   }
@@ -422,12 +429,18 @@ export class Chain {
     const rp = control.rootAt(s);
     const te = control.teAt(s);
     const out: Permitted[] = [];
-    const seen = new Set<string>();
-    const add = (value: OutcomeValue, explain: string) => {
+    const seen = new Map<string, Permitted>();
+    // [ORACLE-JUDGE-11] a value reached several ways needs only the entries every way read.
+    const add = (value: OutcomeValue, explain: string, used: Used = NO_USE) => {
       const id = valueId(value);
-      if (seen.has(id)) return;
-      seen.add(id);
-      out.push({ value, explain });
+      const had = seen.get(id);
+      if (had !== undefined) {
+        had.used = intersectUsed(had.used ?? NO_USE, used);
+        return;
+      }
+      const p: Permitted = { value, explain, used };
+      seen.set(id, p);
+      out.push(p);
     };
     if (rp === undefined) {
       // [ORACLE-WALK-6] No root pointer latched yet: nothing can be walked or cached.
@@ -566,13 +579,14 @@ export class Chain {
     for (const st of bySetup.values()) this.walkSetup(st.setup, st.src, mem, mode, s, faults, leaves);
 
     // IOTLB: fresh leaves fill it; everything it may hold is permitted (looked up by SID and page).
-    for (const l of leaves) add(l.value, l.explain);
+    for (const l of leaves) add(l.value, l.explain, l.used);
     for (const f of faults) add(f.value, f.explain);
     for (const e of this.alive(mode, (e) => e.payload.cls === "iotlb")) {
       if (e.payload.cls === "iotlb")
         add(
           e.payload.value,
           `${e.explain} [IOTLB ${keyText(e.key)}, filled step ${e.since}..${fmt(lastFill(e))}]`,
+          e.used,
         );
     }
     this.translated = { out, walkable };
@@ -647,15 +661,16 @@ export class Chain {
       stage: st.stage,
       page: this.page,
     };
-    const leaf = (value: OutcomeValue, explain: string, vias: string[]) => {
-      leaves.push({ value, explain });
+    const leaf = (value: OutcomeValue, explain: string, vias: string[], used: Used = NO_USE) => {
+      leaves.push({ value, explain, used });
       const cacheable =
         value.kind === "translation"
           ? value.rights.ssR || value.rights.ssW || !cfg.cm
             ? value.rights.ssR || value.rights.ssW
             : true
           : cfg.cm && st.stage !== "first" && st.stage !== "nested";
-      if (cacheable) this.fill(iotlbKey, mode, valueId(value), { cls: "iotlb", value }, s, explain, vias);
+      if (cacheable)
+        this.fill(iotlbKey, mode, valueId(value), { cls: "iotlb", value }, s, explain, vias, used);
     };
     if (st.stage === "pass-through") {
       leaf(translation(st, Number(this.page), 12, ALL_RIGHTS), `${st.explain} -> pass-through`, src);
@@ -671,20 +686,28 @@ export class Chain {
     }
     const adFault = adFaultCode(st);
     const pscStage = st.stage;
-    let frontier: Array<{ f: Frontier; src: string[] }> = [{ f: rootFrontier(st), src }];
+    // [ORACLE-JUDGE-11] each frontier with the entries every walk reaching it read from memory.
+    let frontier: Array<{ f: Frontier; src: string[]; used: Used }> = [
+      { f: rootFrontier(st), src, used: NO_USE },
+    ];
+    const flagStage = st.stage === "first" ? "first" : "second";
+    const aBits = accessedBits(st, flagStage);
     for (let level = st.levels; level >= 1 && frontier.length > 0; level--) {
-      const next = new Map<string, { f: Frontier; src: string[] }>();
-      for (const { f, src: via } of frontier) {
+      const next = new Map<string, { f: Frontier; src: string[]; used: Used }>();
+      for (const { f, src: via, used } of frontier) {
         const r = pagingStep(mem, st, f, this.page, cfg, this.reads);
         this.markStep(st, r);
         if (r.kind === "leaf") {
           const v = withAdFault(r.value, adFault, f.adNeed ?? false, flagsToSet(st, r.word, true));
-          leaf(v, r.explain, via);
+          leaf(v, r.explain, via, withUse(used, r.at, aBits, dirtyBit(st, flagStage), s));
         } else if (r.kind === "fault") {
           if (cfg.cm && st.stage !== "first") leaf(r.fault, r.explain, via);
           else faults.push({ value: r.fault, explain: r.explain });
         } else {
           const key = this.pscKey(st, level, pscStage);
+          const path = withUse(used, r.at, aBits, 0n, s);
+          // [ORACLE-JUDGE-11] creating a first-stage paging-structure value sets A (EA) in the
+          // entries above it (§6.2.5.1–§6.2.5.4); no such rule for second-stage values.
           const id = this.fill(
             key,
             mode,
@@ -693,12 +716,16 @@ export class Chain {
             s,
             r.next.explain,
             via,
+            st.stage === "first" ? path : NO_USE,
           );
           // The fresh walk goes on from r.next; a flag to set above it may make it fault (PWSNP = 0).
           const nf = below(f, r, st);
           const have = next.get(frontierId(r.next));
-          if (have === undefined) next.set(frontierId(r.next), { f: nf, src: [id] });
-          else if (nf.adNeed && !have.f.adNeed) have.f = { ...have.f, adNeed: true };
+          if (have === undefined) next.set(frontierId(r.next), { f: nf, src: [id], used: path });
+          else {
+            if (nf.adNeed && !have.f.adNeed) have.f = { ...have.f, adNeed: true };
+            have.used = intersectUsed(have.used, path);
+          }
         }
       }
       // [ORACLE-TIME-3] a walk may start below this level from any value its paging-structure cache may hold.
@@ -708,13 +735,17 @@ export class Chain {
         for (const [eid, e] of this.aliveIds(mode, (e) => e.payload.cls === "psc" && e.kt === kt)) {
           if (e.payload.cls !== "psc") continue;
           const id = frontierId(e.payload.next);
-          if (!next.has(id))
+          const have = next.get(id);
+          // [ORACLE-JUDGE-11] a walk from the cached value reads nothing above it from memory.
+          if (have !== undefined) have.used = intersectUsed(have.used, e.used);
+          else
             next.set(id, {
               f: {
                 ...e.payload.next,
                 explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(lastFill(e))}]`,
               },
               src: [eid],
+              used: e.used,
             });
         }
       }

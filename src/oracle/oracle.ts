@@ -17,6 +17,7 @@ import { FaultRecordReads } from "./fault-record-reads.ts";
 import { FlagMarks } from "./flag-marks.ts";
 import { HistoryMemory } from "./history-memory.ts";
 import type { OutcomeValue, Permitted } from "./outcome.ts";
+import { intersectRequired, NO_USE, type Required, RequiredFlags } from "./required-flags.ts";
 import { type Resolved, resolve, resolvedText } from "./resolve.ts";
 import type { DeviationContext, ResolvedFault, Tolerance } from "./tolerance.ts";
 
@@ -44,7 +45,7 @@ export type OracleJudgement = { ok: true } | { ok: false; violation: Violation }
 /** The outcomes permitted for one request now, each with what it means and why. */
 export interface PermittedSet {
   /** value: the permitted value the outcome resolves (what relaxations vary, ORACLE-TOL-1). */
-  outcomes: Array<{ outcome: Resolved; explain: string; value: OutcomeValue }>;
+  outcomes: Array<{ outcome: Resolved; explain: string; value: OutcomeValue; required: Required }>;
   /** "permitted: ..." lines for reports. */
   text(): string[];
 }
@@ -90,6 +91,8 @@ export class Oracle {
   private mustRecord: MustRecord[] = [];
   /** [ORACLE-JUDGE-10] What FECTL may show. */
   private readonly event = new FaultEvent();
+  /** [ORACLE-JUDGE-11] Flags DMAs' walks must have set, required at guest reads. */
+  private flagsRequired = new RequiredFlags();
 
   /** tolerance: known deviations judged with their relaxations [ORACLE-TOL-1]; none by default. */
   constructor(
@@ -108,7 +111,7 @@ export class Oracle {
         return OK;
       case "writeGuest": {
         const [gpa, bytes] = step.args;
-        this.memWrite(Number(gpa), bytes);
+        this.memWrite(Number(gpa), bytes, true);
         return OK;
       }
       case "readGuest":
@@ -155,8 +158,10 @@ export class Oracle {
     }
     const access = { write: req.write, priv: req.priv ?? false, offset: Number(req.iova & 0xfffn) };
     const outcomes: PermittedSet["outcomes"] = [];
-    const seen = new Set<string>();
+    const seen = new Map<string, PermittedSet["outcomes"][number]>();
     for (const p of perms) {
+      // [ORACLE-JUDGE-11] the flags this way of reaching the outcome set and software has not rewritten.
+      const required = this.requiredOf(p, req.write);
       for (const r0 of resolve(p.value, access)) {
         // [ORACLE-JUDGE-2] an output outside guest memory completes as an unsupported request (VTD-DMA-5).
         const r: Resolved =
@@ -164,15 +169,34 @@ export class Oracle {
             ? { kind: "fault", reason: 0, record: "no" }
             : r0;
         const id = JSON.stringify(r);
-        if (seen.has(id)) continue;
-        seen.add(id);
-        outcomes.push({ outcome: r, explain: p.explain, value: p.value });
+        const had = seen.get(id);
+        if (had !== undefined) {
+          had.required = intersectRequired(had.required, required);
+          continue;
+        }
+        const o = { outcome: r, explain: p.explain, value: p.value, required };
+        seen.set(id, o);
+        outcomes.push(o);
       }
     }
     return {
       outcomes,
       text: () => outcomes.map((o) => `${describe(o.outcome, this.tl.mem)} — ${o.explain}`),
     };
+  }
+
+  /**
+   * [ORACLE-JUDGE-11] The flags a way of reaching an outcome set: those of the entries it read from
+   * memory that software has not written since, nor a DMA write may have reached.
+   */
+  private requiredOf(p: Permitted, write: boolean): Required {
+    const req = this.flagsRequired.requiredOf(p.used ?? NO_USE, write);
+    if (req.size === 0 || this.pendingWrites.length === 0) return req;
+    const out = new Map(req);
+    for (const w of this.pendingWrites)
+      for (const c of w.candidates)
+        for (const at of req.keys()) if (at + 8 > c && at < c + w.data.length) out.delete(at);
+    return out;
   }
 
   /** Invalidations submitted whose completion the oracle has not observed. */
@@ -208,10 +232,13 @@ export class Oracle {
     this.records.reset();
     this.mustRecord = [];
     this.event.reset();
+    this.flagsRequired = new RequiredFlags();
   }
 
-  private memWrite(gpa: number, bytes: Uint8Array): void {
+  /** `written`: software or a DMA wrote it (not a guest read the shadow absorbs) [ORACLE-JUDGE-11]. */
+  private memWrite(gpa: number, bytes: Uint8Array, written: boolean): void {
     this.tl.mem.write(this.t, gpa, bytes); // chains find the changes in the memory's history
+    if (written) this.flagsRequired.wrote(this.t, gpa, bytes.length);
   }
 
   private addCompletions(comps: Completion[]): void {
@@ -282,9 +309,13 @@ export class Oracle {
       this.tolerance?.tolerated((deviant[0] as { via: string }).via);
       oks = deviant.map((v) => (v.outcome as { addr: number }).addr);
     }
+    const strict = set.outcomes.filter((o) => o.outcome.kind === "ok");
     if (!req.write) {
       const data = result.data ?? new Uint8Array(0);
-      if (oks.some((a) => this.readMatches(a, data))) return OK;
+      if (oks.some((a) => this.readMatches(a, data))) {
+        this.requireFlags(strict.filter((o) => this.readMatches((o.outcome as { addr: number }).addr, data)));
+        return OK;
+      }
       const fp = decodeFingerprint(data, Number(req.iova & 0xfffn));
       const where = fp
         ? `data fingerprinted as GPA 0x${fp.gpa.toString(16)} (tag ${fp.tag})`
@@ -293,14 +324,28 @@ export class Oracle {
     }
     // [ORACLE-JUDGE-9] a completed write may set D in the leaves of walks of its page.
     for (const c of this.chains.values()) if (c.page === this.chainFor(req).page) c.noteWrite();
+    this.requireFlags(strict);
     const data = req.data ?? new Uint8Array(req.len);
     const candidates = [...new Set(oks)];
-    if (candidates.length === 1) this.memWrite(candidates[0] as number, data);
+    if (candidates.length === 1) this.memWrite(candidates[0] as number, data, true);
     else {
       const old = candidates.map((a) => this.tl.mem.read(a, data.length));
       this.pendingWrites.push({ step: this.t, candidates, data, old });
+      for (const c of candidates) this.flagsRequired.wrote(this.t, c, data.length);
     }
     return OK;
+  }
+
+  /**
+   * [ORACLE-JUDGE-11] A completed DMA the permitted translations `matching` explain (every one the
+   * observation allows): the flags all of them set are required from now on. None when a
+   * relaxation explained it instead (`matching` empty).
+   */
+  private requireFlags(matching: PermittedSet["outcomes"]): void {
+    if (matching.length === 0) return;
+    let req = (matching[0] as PermittedSet["outcomes"][number]).required;
+    for (const o of matching.slice(1)) req = intersectRequired(req, o.required);
+    this.flagsRequired.require(this.t, req);
   }
 
   /** [ORACLE-TOL-1] The deviant variants of the permitted outcomes, each with its relaxation. */
@@ -420,7 +465,7 @@ export class Oracle {
       });
       if (landed >= 0) {
         this.pendingWrites.splice(this.pendingWrites.indexOf(w), 1);
-        this.memWrite(landed, w.data);
+        this.memWrite(landed, w.data, true);
       } else if (remaining.length === 0) {
         this.pendingWrites.splice(this.pendingWrites.indexOf(w), 1);
         verdict = bad(
@@ -453,7 +498,18 @@ export class Oracle {
         [`byte 0x${(cur[i] as number).toString(16)} (as written by the harness or a resolved DMA write)`],
       );
     }
-    this.memWrite(gpa, bytes); // the shadow follows what the guest sees
+    // [ORACLE-JUDGE-11] flags a DMA's walk must have set, in a word software has not written since.
+    const miss = verdict.ok ? this.flagsRequired.missing(gpa, bytes) : undefined;
+    if (miss !== undefined) {
+      const shown = wordShown(gpa, bytes, miss.at);
+      verdict = bad(
+        "ORACLE-JUDGE-11",
+        `the paging entry at 0x${miss.at.toString(16)} lacks flags the walk of the DMA at step ${miss.step} must have set`,
+        shown,
+        [`bits 0x${miss.bits.toString(16)} set (A, EA with EAFE; D in the leaf after a write)`],
+      );
+    }
+    this.memWrite(gpa, bytes, false); // the shadow follows what the guest sees
     return verdict;
   }
 
@@ -641,6 +697,16 @@ function dwordAt(reg: number, off: number, width: 4 | 8, value: bigint): bigint 
   if (off === reg) return value & 0xffff_ffffn;
   if (width === 8 && off + 4 === reg) return (value >> 32n) & 0xffff_ffffn;
   return undefined;
+}
+
+/** The bytes of the word at `at` a read of [gpa, gpa + bytes.length) showed, for reports. */
+function wordShown(gpa: number, bytes: Uint8Array, at: number): string {
+  let v = 0n;
+  for (let b = 7; b >= 0; b--) {
+    const i = at + b - gpa;
+    v = (v << 8n) | BigInt(i >= 0 && i < bytes.length ? (bytes[i] as number) : 0);
+  }
+  return `word 0x${v.toString(16)} at 0x${at.toString(16)}`;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

@@ -4,6 +4,8 @@
  * (the entries walked, fresh or cached and since when) for reports.
  */
 
+import type { Used } from "./required-flags.ts";
+
 /** Cumulative rights of a translation; a stage not involved counts as allowing. */
 export interface Rights {
   fsW: boolean;
@@ -59,6 +61,11 @@ export interface Permitted {
   value: OutcomeValue;
   /** Human-readable: levels walked, entry values, fresh or cached (and since which step). */
   explain: string;
+  /**
+   * [ORACLE-JUDGE-11] The entries every way of reaching this outcome read from memory (and so
+   * flagged); absent: none known (a value from a cache, a nested or shared walk).
+   */
+  used?: Used;
 }
 
 export function valueId(v: OutcomeValue): string {

@@ -69,4 +69,16 @@ describe("vIOMMU mutants in scalable mode", () => {
     });
     expect(r).toEqual({ reference: ["SGN_6_NO_WRITE"], mutant: ["LGN_2_NO_WRITE"] });
   });
+
+  it("[VTD-FS-7] [ORACLE-JUDGE-11] fs-accessed-not-set: a translated read sets A in the first-stage entries it used", async () => {
+    const r = await onBoth("fs-accessed-not-set", async (model) => {
+      const { drv, fs } = await firstStage(model);
+      await fs.map(IOVA, await drv.newDataPage(1), "4K", { write: true, user: true });
+      await reach(drv, SID, IOVA);
+      const pml4e = fs.root + Number((IOVA >> 39n) & 511n) * 8;
+      const w = await model.platform.readGuest(BigInt(pml4e), 8);
+      return ((w[0] as number) >> 5) & 1;
+    });
+    expect(r).toEqual({ reference: 1, mutant: 0 });
+  });
 });

@@ -156,6 +156,22 @@ export const attachDetach: PropertyDefinition = {
           if (errno !== 0)
             failCase(`DESTROY of the unused ${what} gave ${errnoName(errno)}`, { step: vc.check() });
         }
+        // [HOST-UAPI-31] once destroyed (and nothing allocated since), each id is unknown: ENOENT.
+        for (const [id, what] of [
+          [nested.value, "nested HWPT"],
+          [parent.value, "nest parent"],
+          [ioas.value, "IOAS"],
+        ] as const) {
+          vc.note(`DESTROY the destroyed ${what} ${id} again`);
+          const errno = await host.destroy(id as number);
+          const step = vc.check();
+          if (errno !== Errno.ENOENT)
+            failCase(`DESTROY of the already destroyed ${what} ${id} gave ${errnoName(errno)}`, {
+              step,
+              observed: errnoName(errno),
+              permitted: "ENOENT",
+            });
+        }
       }
       const state = new Map<string, number>();
       const key = (dev: number, pasid: number) => `${dev}/${pasid}`;

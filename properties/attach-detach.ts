@@ -63,6 +63,7 @@ export const attachDetach: PropertyDefinition = {
     "HOST-UAPI-71",
     "HOST-UAPI-72",
     "HOST-UAPI-31",
+    "HOST-UAPI-53",
     "HOST-HWPT-30",
     "HOST-HWPT-31",
     "HOST-HWPT-33",
@@ -145,6 +146,17 @@ export const attachDetach: PropertyDefinition = {
             );
           if (r.errno === 0 && (await host.detach(dev + 1, undefined)) !== 0)
             failCase(`device ${dev + 1}: detaching the RID failed`, { step: vc.check() });
+          // [HOST-UAPI-53] allocating a nested HWPT on that nest parent through a device whose
+          // IOMMU cannot nest gives EOPNOTSUPP (checked before the parent's driver, HOST-UAPI-53).
+          if (iommu?.nesting && iommu.kind === "intel-vtd") continue;
+          vc.note(`HWPT_ALLOC nested on HWPT ${parent.value} through device ${dev + 1} (IOMMU ${iommu?.id})`);
+          const a = await host.hwptAllocNested(dev + 1, parent.value as number, 0x40_0000n);
+          const astep = vc.check();
+          if (a.errno !== Errno.EOPNOTSUPP)
+            failCase(
+              `device ${dev + 1}: a nested HWPT_ALLOC through an IOMMU without nesting gave ${errnoName(a.errno)}`,
+              { step: astep, observed: errnoName(a.errno), permitted: "EOPNOTSUPP" },
+            );
         }
         // [HOST-UAPI-31] nothing uses them any more: the nested HWPT, its parent and the IOAS go.
         for (const [id, what] of [
@@ -155,6 +167,22 @@ export const attachDetach: PropertyDefinition = {
           const errno = await host.destroy(id as number);
           if (errno !== 0)
             failCase(`DESTROY of the unused ${what} gave ${errnoName(errno)}`, { step: vc.check() });
+        }
+        // [HOST-UAPI-31] once destroyed (and nothing allocated since), each id is unknown: ENOENT.
+        for (const [id, what] of [
+          [nested.value, "nested HWPT"],
+          [parent.value, "nest parent"],
+          [ioas.value, "IOAS"],
+        ] as const) {
+          vc.note(`DESTROY the destroyed ${what} ${id} again`);
+          const errno = await host.destroy(id as number);
+          const step = vc.check();
+          if (errno !== Errno.ENOENT)
+            failCase(`DESTROY of the already destroyed ${what} ${id} gave ${errnoName(errno)}`, {
+              step,
+              observed: errnoName(errno),
+              permitted: "ENOENT",
+            });
         }
       }
       const state = new Map<string, number>();

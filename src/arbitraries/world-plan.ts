@@ -24,6 +24,11 @@ export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind
       { arbitrary: fc.constant(false), weight: 1 },
       { arbitrary: fc.constant(true), weight: 7 },
     ),
+    // A third of the worlds start with a 2 MiB page under slots 0-3.
+    premapLarge: fc.oneof(
+      { arbitrary: fc.constant(false), weight: 2 },
+      { arbitrary: fc.constant(true), weight: 1 },
+    ),
     // Mostly the smallest PASID directory and a one-page queue; shrinking goes back to them.
     pdts: fc.oneof(
       { arbitrary: fc.constant(0), weight: 3 },

@@ -49,6 +49,11 @@ export interface WorldPlan {
   queued: boolean;
   /** Map every input slot in every domain, and (scalable) attach PASIDs of the pool, before enabling. */
   premap: boolean;
+  /**
+   * With premap: slots 0-3 are one 2 MiB page onto the fingerprinted block instead of four 4 KiB
+   * pages, in every table whose stage takes 2 MiB pages, so DMAs meet large pages from the start.
+   */
+  premapLarge?: boolean;
   /** Scalable: each device's PASID directory holds 2^(pdts + 7) entries (context PDTS); default 0. */
   pdts?: number;
   /** The invalidation queue is 2^queuePages pages (IQA.QS); default 0. */
@@ -170,7 +175,7 @@ export class GuestWorld {
   /** Reset the platform and set it up as the plan says, translation enabled. */
   static async build(gc: GuestCase, config: PlatformConfig, plan: WorldPlan): Promise<GuestWorld> {
     gc.note(
-      `reset; ${plan.flushFirst && !config.viommu.scalable ? "register flush before SRTP; " : ""}${plan.queued ? "queued" : "register-based"} invalidation; domains ${plan.domains.map((d, i) => `${i + 1}:${d.kind}/${d.levels}`).join(" ")}`,
+      `reset; ${plan.flushFirst && !config.viommu.scalable ? "register flush before SRTP; " : ""}${plan.queued ? "queued" : "register-based"} invalidation; ${plan.premap && plan.premapLarge === true ? "2 MiB premap; " : ""}domains ${plan.domains.map((d, i) => `${i + 1}:${d.kind}/${d.levels}`).join(" ")}`,
     );
     await gc.reset(config);
     const driver = await GuestDriver.create(gc.model.platform, config.memory, { tablePages: 512 });
@@ -184,9 +189,13 @@ export class GuestWorld {
     w.big2M = driver.allocData("2M");
     for (const k of [0, 1, 2, 0x1ff]) await driver.fillData(w.big2M + k * 0x1000, 0x1000, 0x20 + k);
     // Every domain starts with each input slot mapped (4 KiB, read/write) so DMAs have somewhere to go.
-    for (const [k, d] of w.domains.entries())
-      if (d.table !== undefined && plan.premap)
-        for (let slot = 0; slot < IOVA_SLOTS.length; slot++) await w.map(k, slot, "4K", slot + k, 3);
+    for (const [k, d] of w.domains.entries()) {
+      if (d.table === undefined || !plan.premap) continue;
+      // Slots 0-3 share the 2 MiB page at IOVA_BASE.
+      const large = plan.premapLarge === true && w.takes2M(d.table) && (await w.map(k, 0, "2M", 0, 3));
+      for (let slot = large ? 4 : 0; slot < IOVA_SLOTS.length; slot++)
+        await w.map(k, slot, "4K", slot + k, 3);
+    }
     for (const [i, sid] of w.sids.entries()) {
       if (config.viommu.scalable) {
         const pt = await driver.newPasidTables(plan.pdts ?? 0);
@@ -239,6 +248,11 @@ export class GuestWorld {
   }
 
   // ---- table edits
+
+  /** Whether a table's stage takes 2 MiB leaves: always at first stage, with CAP.SLLPS at second [VTD-FS-2] [VTD-SS-2]. */
+  takes2M(table: PageTable): boolean {
+    return table.stage === "first" || this.config.viommu.ssLargePages.twoMiB;
+  }
 
   /** Map the page of `slot` (aligned down to size) in domain i's table. */
   async map(dom: number, slot: number, size: PageSize, target: number, rights: number): Promise<boolean> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { translationEqualsWalk } from "../../properties/translation-equals-walk.ts";
+import { unbindPropagation } from "../../properties/unbind-propagation.ts";
 import { reachReference } from "../../src/adapters/reach-reference.ts";
 import type { PlatformConfig } from "../../src/contract/types.ts";
 import { catalogue } from "../../src/runner/reach/cells.ts";
@@ -72,5 +73,24 @@ describe("reach [HARNESS-REACH-1]", () => {
     expect(r.reached).toBeGreaterThan(50);
     expect(r.reached).toBeLessThan(r.total);
     expect(reachText(r).trim().split("\n").at(-1)).toMatch(/^reach: \d+ of \d+ cells \(\d+\.\d%\)$/);
+  });
+
+  it("passes the platform's other members (hostView) through, so VMM properties run their cases in full", async () => {
+    const { model, holds } = await reachReference();
+    const r = await measureReach([unbindPropagation], { model, probe: holds, runs: 20, seed: 1 });
+    await model.close();
+    expect(r.stopped).toEqual([]);
+    const vmm = r.rows.filter((row) => row.row.startsWith("vmm passthrough PASID entry"));
+    expect(vmm.flatMap((row) => row.reached)).toContain("pasid-cache");
+  });
+
+  it("names a property that did not pass on the reference: its cells are not measured in full", () => {
+    const text = reachText({
+      rows: [{ row: "registers", reached: ["a"], missed: [] }],
+      reached: 1,
+      total: 1,
+      stopped: [{ id: "p", status: "error", message: "boom\nstack" }],
+    });
+    expect(text).toContain("not measured in full: p (error on the reference: boom)\n");
   });
 });

@@ -11,30 +11,44 @@ import { type CacheProbe, ReachDecoder } from "./decoder.ts";
 
 export interface ReachReport {
   rows: Array<{ row: string; reached: string[]; missed: string[] }>;
+  /**
+   * Properties that did not pass on the reference: their cases stopped early, so what they would
+   * have reached is missing from the matrix.
+   */
+  stopped: Array<{ id: string; status: string; message: string }>;
   reached: number;
   total: number;
 }
 
-/** The model with every call fed to the decoder before it is made. */
+/**
+ * The model with every call fed to the decoder before it is made. Members of the platform the
+ * decoder does not watch (hostView and the like) reach the model's own platform, bound to it.
+ */
 function observed(model: Model, decoder: ReachDecoder): Model {
-  const p = (): PlatformSurface => model.platform;
-  const platform: PlatformSurface = {
+  const watched: Partial<PlatformSurface> = {
     writeGuest: (gpa, bytes) => {
       decoder.writeGuest(Number(gpa), bytes);
-      return p().writeGuest(gpa, bytes);
+      return model.platform.writeGuest(gpa, bytes);
     },
-    readGuest: (gpa, len) => p().readGuest(gpa, len),
     // Before the call: an invalidation's cache state is what the caches held when it came.
     writeReg: (off, value, width) => {
       decoder.writeReg(off, value);
-      return p().writeReg(off, value, width);
+      return model.platform.writeReg(off, value, width);
     },
-    readReg: (off, width) => p().readReg(off, width),
     dma: (req) => {
       decoder.dma(req);
-      return p().dma(req);
+      return model.platform.dma(req);
     },
   };
+  const platform = new Proxy(watched, {
+    get(target, key) {
+      if (key in target) return target[key as keyof PlatformSurface];
+      const real = model.platform as unknown as Record<PropertyKey, unknown>;
+      const v = real[key];
+      return typeof v === "function" ? v.bind(model.platform) : v;
+    },
+    has: (target, key) => key in target || key in model.platform,
+  }) as PlatformSurface;
   return {
     describe: () => model.describe(),
     reset: async (config) => {
@@ -52,7 +66,7 @@ export async function measureReach(
   o: { model: Model; probe?: CacheProbe; runs: number; seed: number },
 ): Promise<ReachReport> {
   const decoder = new ReachDecoder(o.probe);
-  await runProperties(properties, {
+  const run = await runProperties(properties, {
     adapter: "reference",
     model: observed(o.model, decoder),
     runs: o.runs,
@@ -66,7 +80,10 @@ export async function measureReach(
   }));
   const total = rows.reduce((n, r) => n + r.reached.length + r.missed.length, 0);
   const reached = rows.reduce((n, r) => n + r.reached.length, 0);
-  return { rows, reached, total };
+  const stopped = run.results
+    .filter((r) => r.status === "fail" || r.status === "error" || r.status === "incomplete")
+    .map((r) => ({ id: r.id, status: r.status, message: r.message ?? "" }));
+  return { rows, reached, total, stopped };
 }
 
 export function reachText(r: ReachReport): string {
@@ -76,6 +93,8 @@ export function reachText(r: ReachReport): string {
     const missed = row.missed.length === 0 ? "" : `   missed: ${row.missed.join(", ")}`;
     lines.push(`${row.row.padEnd(44)} ${String(row.reached.length).padStart(2)}/${all}${missed}`);
   }
+  for (const p of r.stopped)
+    lines.push(`not measured in full: ${p.id} (${p.status} on the reference: ${p.message.split("\n")[0]})`);
   lines.push(`reach: ${r.reached} of ${r.total} cells (${((100 * r.reached) / r.total).toFixed(1)}%)`);
   return `${lines.join("\n")}\n`;
 }

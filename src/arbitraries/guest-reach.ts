@@ -113,7 +113,9 @@ class RewireCmd extends GuestCommandBase {
  * A DMA through a slot by one of the domain's users (so the translation is cached), the slot's
  * 4 KiB page remapped to another data page, the covering invalidation (form as in
  * coveringInvalidation) and its wait, then the same read: the stale IOTLB entry must be gone
- * [ORACLE-COV-6].
+ * [ORACLE-COV-6]. With size 2M the slot's 2 MiB region becomes one page: the level-2 entry the
+ * walk cached in the paging-structure caches stops being a table pointer, so the invalidation
+ * goes without IH and must drop that cached entry too [VTD-CACHE-12].
  */
 class RemapAfterDmaCmd extends GuestCommandBase {
   constructor(
@@ -124,6 +126,7 @@ class RemapAfterDmaCmd extends GuestCommandBase {
     readonly form: number,
     readonly ih: boolean,
     readonly pasids: boolean,
+    readonly size: "4K" | "2M" = "4K",
   ) {
     super();
   }
@@ -142,13 +145,15 @@ class RemapAfterDmaCmd extends GuestCommandBase {
             ...pasidTag(pasid, false),
           });
     await read();
-    if (!(await w.map(this.dom, this.slot, "4K", this.target, 3))) return;
+    if (!(await w.map(this.dom, this.slot, this.size, this.target, 3))) return;
     const e = w.recent.at(-1);
-    if (e !== undefined) await w.invalidate(coveringInvalidation(w, e, this.form, this.ih), true);
+    // IH = 1 tells the unit only leaves changed (§6.5.2.3): never after a table pointer is replaced.
+    const ih = this.ih && this.size === "4K";
+    if (e !== undefined) await w.invalidate(coveringInvalidation(w, e, this.form, ih), true);
     await read();
   }
   toString() {
-    return `user (pick ${this.pick}) of domain#${this.dom} reads slot ${this.slot}, then map it 4K -> target ${this.target} rights 3, invalidate it (form ${this.form}${this.ih ? ", IH" : ""}) + wait, read it again`;
+    return `user (pick ${this.pick}) of domain#${this.dom} reads slot ${this.slot}, then map it ${this.size} -> target ${this.target} rights 3, invalidate it (form ${this.form}${this.ih && this.size === "4K" ? ", IH" : ""}) + wait, read it again`;
   }
 }
 
@@ -285,6 +290,14 @@ export function coveringInvalidation(w: GuestWorld, e: RecentEdit, form: number,
     const addr = (page >> BigInt(12 + wide)) << BigInt(12 + wide);
     const firstLike = d.kind === "first" || d.kind === "nested";
     if (form % 4 === 2) return [iotlbDomain(d.did)];
+    // Form 4: PASID-selective PASID-IOTLB invalidations for every user, which also drop the
+    // first-stage paging-structure entries [VTD-CACHE-12] (a re-pointed upper entry is covered).
+    if (v.scalable && firstLike && form === 4) {
+      const users = w.usersOf(e.dom);
+      return users.length === 0
+        ? [iotlbDomain(d.did)]
+        : users.map((u) => pasidIotlbPasid(d.did, u.pasid ?? 0));
+    }
     if (v.scalable && firstLike && form % 4 === 3) {
       const users = w.usersOf(e.dom);
       return users.length === 0
@@ -417,8 +430,16 @@ export function reachArbs(o: {
   add(
     w.rewire > 0 ? Math.ceil(w.rewire / 2) : 0,
     fc
-      .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(7), fc.nat(3), fc.boolean())
-      .map(([d, s, p, t, f, ih]) => new RemapAfterDmaCmd(d, s, p, t, f, ih, o.pasids)),
+      .tuple(
+        domIdx,
+        slotIdx,
+        fc.nat(3),
+        fc.nat(7),
+        fc.nat(4),
+        fc.boolean(),
+        fc.constantFrom<"4K" | "2M">("4K", "4K", "2M"),
+      )
+      .map(([d, s, p, t, f, ih, size]) => new RemapAfterDmaCmd(d, s, p, t, f, ih, o.pasids, size)),
   );
   add(
     w.fpd,
@@ -452,7 +473,7 @@ export function reachArbs(o: {
     fc
       .tuple(
         recent,
-        fc.nat(3),
+        fc.nat(4),
         fc.boolean(),
         fc.oneof({ arbitrary: fc.constant(true), weight: 3 }, { arbitrary: fc.constant(false), weight: 1 }),
       )

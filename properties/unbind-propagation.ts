@@ -15,7 +15,7 @@ import type { PropertyDefinition } from "../src/cases/property.ts";
 import { runVmmCases } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
 import { describeCommand, SLOTS, VMM_PASIDS, type VmmCommand } from "../src/cases/vmm-plan.ts";
-import type { VmmWorld } from "../src/cases/vmm-world.ts";
+import type { EntryState, VmmWorld } from "../src/cases/vmm-world.ts";
 import { VmmWorld as World } from "../src/cases/vmm-world.ts";
 import type { HostView } from "../src/contract/types.ts";
 
@@ -42,11 +42,13 @@ function checkAttachments(
   view: HostView,
   step: number,
   onlyPasids?: readonly number[],
+  only: (e: EntryState) => boolean = () => true,
 ): void {
   for (const [dev, d] of world.config.devices.entries()) {
     if (d.kind !== "passthrough") continue;
     for (const pasid of onlyPasids ?? [0, ...VMM_PASIDS]) {
       const e = world.entry(dev, pasid);
+      if (!only(e)) continue;
       const a = view.attachments.find((x) => x.sid === d.sid && (x.pasid ?? 0) === pasid);
       const slot = pasid === 0 ? "requests without PASID" : `PASID ${pasid}`;
       const where = `device 0x${d.sid.toString(16)} ${slot}`;
@@ -142,6 +144,9 @@ export const unbindPropagation: PropertyDefinition = {
           // [VMM-BIND-10] nothing is bound for a device whose entry for that PASID is absent and was never set.
           const view = await (vc.model.platform.hostView as () => Promise<HostView>)();
           const step = vc.check();
+          // [VMM-BIND-10] a present entry with the invalidation's DID and PASID is re-validated: the
+          // host now holds what it says.
+          checkAttachments(world, view, step, [c.pasid], (e) => e.present && e.did === c.did);
           for (const [dev, d] of world.config.devices.entries()) {
             if (d.kind !== "passthrough" || touched.has(`${dev}/${c.pasid}`)) continue;
             const a = view.attachments.find((x) => x.sid === d.sid && (x.pasid ?? 0) === c.pasid);

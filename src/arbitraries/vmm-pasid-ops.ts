@@ -51,24 +51,28 @@ export interface CommandOptions {
 
 const pasidArb = fc.constantFrom(0, ...VMM_PASIDS);
 
+type SetCommand = Extract<VmmCommand, { op: "set" }>;
+
+function setArb(o: CommandOptions): fc.Arbitrary<SetCommand> {
+  const dev = fc.integer({ min: 0, max: o.devices - 1 });
+  return fc
+    .record({
+      op: fc.constant("set" as const),
+      devs: fc.uniqueArray(dev, { minLength: 1, maxLength: Math.min(3, o.devices) }),
+      pasid: pasidArb,
+      table: fc.integer({ min: 0, max: 2 }),
+      passThrough: o.passThrough ? fc.boolean() : fc.constant(false),
+      sre: o.supervisor ? fc.boolean() : fc.constant(false),
+    })
+    .map((c) => ({ ...c, did: didFor(c) }));
+}
+
 export function vmmCommandArb(o: CommandOptions): fc.Arbitrary<VmmCommand> {
   const dev = fc.integer({ min: 0, max: o.devices - 1 });
   const devs = fc.uniqueArray(dev, { minLength: 1, maxLength: Math.min(3, o.devices) });
   const did = fc.constantFrom(...VMM_DIDS);
   return fc.oneof(
-    {
-      weight: 5,
-      arbitrary: fc
-        .record({
-          op: fc.constant("set" as const),
-          devs,
-          pasid: pasidArb,
-          table: fc.integer({ min: 0, max: 2 }),
-          passThrough: o.passThrough ? fc.boolean() : fc.constant(false),
-          sre: o.supervisor ? fc.boolean() : fc.constant(false),
-        })
-        .map((c) => ({ ...c, did: didFor(c) })),
-    },
+    { weight: 5, arbitrary: setArb(o) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("clear" as const), devs, pasid: pasidArb }) },
     {
       weight: 5,
@@ -106,6 +110,42 @@ export function vmmCommandArb(o: CommandOptions): fc.Arbitrary<VmmCommand> {
   );
 }
 
+/**
+ * A bind as a guest driver makes it: the entry set, then its own PASID-selective PASID-cache
+ * invalidation, with or without the PASID-IOTLB one (the sequence after a PASID entry change,
+ * HARNESS-DRV-10; without it a failed PASID-IOTLB forward cannot rebind on the VMM's behalf), then
+ * each device DMAs at that PASID: the VMM must bind the new entry on that invalidation alone
+ * [VMM-BIND-10]. The wider invalidations of random streams would bind it anyway.
+ */
+function bindSequenceArb(o: CommandOptions): fc.Arbitrary<VmmCommand[]> {
+  return fc
+    .record({
+      set: setArb(o),
+      iotlb: fc.boolean(),
+      slot: fc.integer({ min: 0, max: SLOTS - 1 }),
+      write: fc.boolean(),
+    })
+    .map(({ set, iotlb, slot, write }): VmmCommand[] => [
+      set,
+      { op: "pasid-cache", g: "pasid", did: set.did, pasid: set.pasid, iotlb },
+      ...set.devs.map(
+        (dev): VmmCommand => ({
+          op: "dma",
+          dev,
+          pasid: set.pasid,
+          slot,
+          offset: 8 * slot,
+          write,
+          priv: false,
+        }),
+      ),
+    ]);
+}
+
 export function vmmCommandsArb(o: CommandOptions): fc.Arbitrary<VmmCommand[]> {
-  return fc.array(vmmCommandArb(o), { minLength: 1, maxLength: o.maxCommands ?? 30 });
+  const item = fc.oneof(
+    { weight: 9, arbitrary: vmmCommandArb(o).map((c) => [c]) },
+    { weight: 1, arbitrary: bindSequenceArb(o) },
+  );
+  return fc.array(item, { minLength: 1, maxLength: o.maxCommands ?? 30 }).map((l) => l.flat());
 }

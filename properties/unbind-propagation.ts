@@ -114,6 +114,11 @@ export const unbindPropagation: PropertyDefinition = {
           { weight: 1, arbitrary: fc.constant(true) },
           { weight: 2, arbitrary: fc.constant(false) },
         ),
+        // One world in four is flushed before its root pointer is latched.
+        flushFirst: fc.oneof(
+          { weight: 1, arbitrary: fc.constant(true) },
+          { weight: 3, arbitrary: fc.constant(false) },
+        ),
         commands: vmmCommandsArb({
           devices: config.devices.length,
           passThrough: config.viommu.passThrough,
@@ -123,7 +128,7 @@ export const unbindPropagation: PropertyDefinition = {
     );
     const hostView = ctx.description.supports.hostView;
     return runVmmCases(ctx, input, async (vc, v) => {
-      const world = await World.build(vc, v.config, v.tables);
+      const world = await World.build(vc, v.config, v.tables, { flushFirst: v.flushFirst });
       const commands = [...(v.lead ? thread003(1) : []), ...v.commands];
       // Keys set present since the last global re-validation: a PASID-selective invalidation may bind only those.
       let touched = new Set<string>();

@@ -56,11 +56,23 @@ export class VmmWorld {
     readonly tables: PageTable<"first">[],
   ) {}
 
-  /** Reset the platform with config and lay out the guest: contexts, PASID tables, first-stage tables, TE on. */
-  static async build(vc: VmmCase, config: PlatformConfig, plans: readonly TablePlan[]): Promise<VmmWorld> {
+  /**
+   * Reset the platform with config and lay out the guest: contexts, PASID tables, first-stage
+   * tables, TE on. With flushFirst, global context-cache and IOTLB invalidations go through the
+   * queue before any root pointer is latched, as a driver taking over a unit may: the VMM
+   * re-validates with no root table and no translation [VMM-BIND-7]. (No PASID-cache one: until
+   * a scalable root is latched the unit is in legacy mode, where that descriptor is invalid.)
+   */
+  static async build(
+    vc: VmmCase,
+    config: PlatformConfig,
+    plans: readonly TablePlan[],
+    o: { flushFirst?: boolean } = {},
+  ): Promise<VmmWorld> {
     await vc.model.reset(config);
     const driver = await GuestDriver.create(vc.model.platform, config.memory);
     await driver.setupQueue();
+    if (o.flushFirst === true) await driver.invalidate([contextGlobal(), iotlbGlobal()]);
     const root = await driver.newRootTable("scalable");
     const pasids: PasidTables[] = [];
     for (const d of config.devices) {

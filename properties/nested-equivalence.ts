@@ -6,6 +6,8 @@
  * through the GPA→HPA map, with stage-2 permissions intersected: reads land on the same
  * fingerprinted page, faults are blocks, writes to read-only regions (and anything in a read-only
  * region behind an errata IOMMU's nest parent) are blocked. Every DMA is also judged by the oracle.
+ * At the end the guest reads its tables back: the accessed flags there must be those the walks,
+ * the host's nested ones included, may and must set (ORACLE-JUDGE-9, ORACLE-JUDGE-11).
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
@@ -53,6 +55,8 @@ export const nestedEquivalence: PropertyDefinition = {
     "VMM-S2-7",
     "HOST-XLATE-12",
     "HOST-XLATE-13",
+    "ORACLE-JUDGE-9",
+    "ORACLE-JUDGE-11",
   ],
   needs: (d) => vmmProblem(d),
   run(ctx) {
@@ -129,6 +133,11 @@ export const nestedEquivalence: PropertyDefinition = {
           }
         }
       }
+      // [ORACLE-JUDGE-9] [ORACLE-JUDGE-11] the guest harvests accessed and dirty flags: the host's
+      // nested walks set them in these tables as the emulated device's walks do, no other flag.
+      vc.note("harvest: read back every table's entries for every slot");
+      const slots = Array.from({ length: SLOTS }, (_, i) => i);
+      for (let t = 0; t < world.tables.length; t++) await world.harvest(t, slots);
     });
   },
   judge: (trace) => vmmJudge(trace),

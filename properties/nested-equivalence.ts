@@ -20,13 +20,15 @@ import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
 import { VmmWorld } from "../src/cases/vmm-world.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
 
-const entryArb = (passThrough: boolean, sre: boolean) =>
+const entryArb = (passThrough: boolean, sre: boolean, eafe: boolean) =>
   fc.option(
     fc
       .record({
         table: fc.integer({ min: 0, max: 2 }),
         passThrough: passThrough ? fc.boolean() : fc.constant(false),
         sre: sre ? fc.boolean() : fc.constant(false),
+        // [ORACLE-JUDGE-9] with EAFE the host's nested walk must set EA too, without it never.
+        eafe: eafe ? fc.boolean() : fc.constant(false),
       })
       .map((e) => ({ ...e, did: didFor(e) })),
     { freq: 6 },
@@ -64,10 +66,17 @@ export const nestedEquivalence: PropertyDefinition = {
       fc.record({
         config: fc.constant(config),
         tables: tablePlansArb(config.memory.regions.some((r) => r.readOnly)),
-        entries: fc.array(entryArb(config.viommu.passThrough, config.viommu.supervisorRequests), {
-          minLength: 1 + VMM_PASIDS.length,
-          maxLength: 1 + VMM_PASIDS.length,
-        }),
+        entries: fc.array(
+          entryArb(
+            config.viommu.passThrough,
+            config.viommu.supervisorRequests,
+            config.viommu.extendedAccessed,
+          ),
+          {
+            minLength: 1 + VMM_PASIDS.length,
+            maxLength: 1 + VMM_PASIDS.length,
+          },
+        ),
         requests: fc.array(requestArb(config.viommu.supervisorRequests), { minLength: 4, maxLength: 16 }),
       }),
     );
@@ -78,7 +87,7 @@ export const nestedEquivalence: PropertyDefinition = {
       for (const [i, e] of v.entries.entries()) {
         if (e === null) continue;
         vc.note(
-          `every device: PASID ${pasids[i]} → ${e.passThrough ? "pass-through" : `table ${e.table}`} DID ${e.did}`,
+          `every device: PASID ${pasids[i]} → ${e.passThrough ? "pass-through" : `table ${e.table}`} DID ${e.did}${e.eafe ? " EAFE" : ""}`,
         );
         await world.run({ op: "set", devs: all, pasid: pasids[i] as number, ...e });
       }

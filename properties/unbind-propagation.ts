@@ -123,6 +123,7 @@ export const unbindPropagation: PropertyDefinition = {
           devices: config.devices.length,
           passThrough: config.viommu.passThrough,
           supervisor: config.viommu.supervisorRequests,
+          extendedAccessed: config.viommu.extendedAccessed,
         }),
       }),
     );

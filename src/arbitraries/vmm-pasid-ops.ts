@@ -47,6 +47,8 @@ export interface CommandOptions {
   passThrough: boolean;
   /** Supervisor requests allowed (ECAP.SRS). */
   supervisor: boolean;
+  /** EAFE allowed (ECAP.EAFS): walks then set EA with A [ORACLE-JUDGE-9]. */
+  extendedAccessed?: boolean;
   maxCommands?: number;
 }
 
@@ -64,6 +66,7 @@ function setArb(o: CommandOptions): fc.Arbitrary<SetCommand> {
       table: fc.integer({ min: 0, max: 2 }),
       passThrough: o.passThrough ? fc.boolean() : fc.constant(false),
       sre: o.supervisor ? fc.boolean() : fc.constant(false),
+      eafe: o.extendedAccessed === true ? fc.boolean() : fc.constant(false),
     })
     .map((c) => ({ ...c, did: didFor(c) }));
 }

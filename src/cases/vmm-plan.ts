@@ -47,6 +47,8 @@ export type VmmCommand =
       table: number;
       passThrough: boolean;
       sre: boolean;
+      /** EAFE: walks set EA with A (ECAP.EAFS only); absent means 0. */
+      eafe?: boolean;
     }
   /** Clear the PASID entry on every listed device. */
   | { op: "clear"; devs: number[]; pasid: number }
@@ -76,7 +78,7 @@ export type VmmCommand =
 export function describeCommand(c: VmmCommand): string {
   switch (c.op) {
     case "set":
-      return `set PASID ${c.pasid} on devices [${c.devs}] to ${c.passThrough ? "pass-through" : `table ${c.table}`} DID ${c.did}${c.sre ? " SRE" : ""}`;
+      return `set PASID ${c.pasid} on devices [${c.devs}] to ${c.passThrough ? "pass-through" : `table ${c.table}`} DID ${c.did}${c.sre ? " SRE" : ""}${c.eafe ? " EAFE" : ""}`;
     case "clear":
       return `clear PASID ${c.pasid} on devices [${c.devs}]`;
     case "pasid-cache":

@@ -116,7 +116,14 @@ export class VmmWorld {
           const table = this.tables[c.table] as PageTable<"first">;
           const e = c.passThrough
             ? passThroughEntry(d.caps, { did: c.did })
-            : firstStageEntry(d.caps, { did: c.did, fsptptr: table.root, levels: 4, sre: c.sre });
+            : firstStageEntry(d.caps, {
+                did: c.did,
+                fsptptr: table.root,
+                levels: 4,
+                sre: c.sre,
+                // EAFE only where the unit reports EAFS: reserved without it [VTD-PASID-4]
+                eafe: (c.eafe ?? false) && d.caps.eafs,
+              });
           await (this.pasids[dev] as PasidTables).setEntry(c.pasid, e);
           this.entries.set(`${dev}/${c.pasid}`, {
             present: true,

@@ -6,6 +6,8 @@
  * through the GPA→HPA map, with stage-2 permissions intersected: reads land on the same
  * fingerprinted page, faults are blocks, writes to read-only regions (and anything in a read-only
  * region behind an errata IOMMU's nest parent) are blocked. Every DMA is also judged by the oracle.
+ * At the end the guest reads its tables back: the accessed flags there must be those the walks,
+ * the host's nested ones included, may and must set (ORACLE-JUDGE-9, ORACLE-JUDGE-11).
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
@@ -18,13 +20,15 @@ import { didFor, SLOTS, slotIova, VMM_PASIDS } from "../src/cases/vmm-plan.ts";
 import { VmmWorld } from "../src/cases/vmm-world.ts";
 import { decodeFingerprint } from "../src/oracle/index.ts";
 
-const entryArb = (passThrough: boolean, sre: boolean) =>
+const entryArb = (passThrough: boolean, sre: boolean, eafe: boolean) =>
   fc.option(
     fc
       .record({
         table: fc.integer({ min: 0, max: 2 }),
         passThrough: passThrough ? fc.boolean() : fc.constant(false),
         sre: sre ? fc.boolean() : fc.constant(false),
+        // [ORACLE-JUDGE-9] with EAFE the host's nested walk must set EA too, without it never.
+        eafe: eafe ? fc.boolean() : fc.constant(false),
       })
       .map((e) => ({ ...e, did: didFor(e) })),
     { freq: 6 },
@@ -53,6 +57,8 @@ export const nestedEquivalence: PropertyDefinition = {
     "VMM-S2-7",
     "HOST-XLATE-12",
     "HOST-XLATE-13",
+    "ORACLE-JUDGE-9",
+    "ORACLE-JUDGE-11",
   ],
   needs: (d) => vmmProblem(d),
   run(ctx) {
@@ -60,10 +66,17 @@ export const nestedEquivalence: PropertyDefinition = {
       fc.record({
         config: fc.constant(config),
         tables: tablePlansArb(config.memory.regions.some((r) => r.readOnly)),
-        entries: fc.array(entryArb(config.viommu.passThrough, config.viommu.supervisorRequests), {
-          minLength: 1 + VMM_PASIDS.length,
-          maxLength: 1 + VMM_PASIDS.length,
-        }),
+        entries: fc.array(
+          entryArb(
+            config.viommu.passThrough,
+            config.viommu.supervisorRequests,
+            config.viommu.extendedAccessed,
+          ),
+          {
+            minLength: 1 + VMM_PASIDS.length,
+            maxLength: 1 + VMM_PASIDS.length,
+          },
+        ),
         requests: fc.array(requestArb(config.viommu.supervisorRequests), { minLength: 4, maxLength: 16 }),
       }),
     );
@@ -74,7 +87,7 @@ export const nestedEquivalence: PropertyDefinition = {
       for (const [i, e] of v.entries.entries()) {
         if (e === null) continue;
         vc.note(
-          `every device: PASID ${pasids[i]} → ${e.passThrough ? "pass-through" : `table ${e.table}`} DID ${e.did}`,
+          `every device: PASID ${pasids[i]} → ${e.passThrough ? "pass-through" : `table ${e.table}`} DID ${e.did}${e.eafe ? " EAFE" : ""}`,
         );
         await world.run({ op: "set", devs: all, pasid: pasids[i] as number, ...e });
       }
@@ -129,6 +142,11 @@ export const nestedEquivalence: PropertyDefinition = {
           }
         }
       }
+      // [ORACLE-JUDGE-9] [ORACLE-JUDGE-11] the guest harvests accessed and dirty flags: the host's
+      // nested walks set them in these tables as the emulated device's walks do, no other flag.
+      vc.note("harvest: read back every table's entries for every slot");
+      const slots = Array.from({ length: SLOTS }, (_, i) => i);
+      for (let t = 0; t < world.tables.length; t++) await world.harvest(t, slots);
     });
   },
   judge: (trace) => vmmJudge(trace),

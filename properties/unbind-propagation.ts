@@ -6,6 +6,9 @@
  * entries still present keep working. With hostView: after a global PASID-cache invalidation the
  * host's attachments are exactly the guest's present entries, and a PASID-selective invalidation
  * binds nothing for a device whose entry is absent (thread 003's three-device flow leads some cases).
+ * The guest reads its tables' entries back (in the stream and at the end), as an OS harvesting
+ * accessed and dirty flags does: the flags the walks, the host's nested ones included, may and
+ * must set there are judged (ORACLE-JUDGE-9, ORACLE-JUDGE-11).
  */
 import fc from "fast-check";
 import { vmmPlatformArb, vmmProblem } from "../src/arbitraries/vmm-config.ts";
@@ -103,6 +106,8 @@ export const unbindPropagation: PropertyDefinition = {
     "VMM-BIND-14",
     "VMM-S2-7",
     "HOST-XLATE-11",
+    "ORACLE-JUDGE-9",
+    "ORACLE-JUDGE-11",
   ],
   needs: (d) => vmmProblem(d),
   run(ctx) {
@@ -123,6 +128,7 @@ export const unbindPropagation: PropertyDefinition = {
           devices: config.devices.length,
           passThrough: config.viommu.passThrough,
           supervisor: config.viommu.supervisorRequests,
+          extendedAccessed: config.viommu.extendedAccessed,
         }),
       }),
     );
@@ -177,6 +183,11 @@ export const unbindPropagation: PropertyDefinition = {
           for (let slot = 0; slot < SLOTS; slot++)
             await world.run({ op: "dma", dev, pasid, slot, offset: 8 * slot, write: false, priv: false });
       }
+      // [ORACLE-JUDGE-9] [ORACLE-JUDGE-11] then the guest harvests accessed flags: every table's
+      // entries for every slot, where the walks above (the host's nested ones too) set them.
+      vc.note("harvest: read back every table's entries for every slot");
+      const slots = Array.from({ length: SLOTS }, (_, i) => i);
+      for (let t = 0; t < world.tables.length; t++) await world.harvest(t, slots);
     });
   },
   judge: (trace) => vmmJudge(trace),

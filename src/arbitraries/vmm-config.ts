@@ -88,6 +88,8 @@ export function nestingViommuArb(d: ModelDescription): fc.Arbitrary<VIommuConfig
       snoopControl: fc.boolean(),
       fs1gp: fc.boolean(),
       supervisorRequests: fc.boolean(),
+      // ECAP.EAFS: guest PASID entries may set EAFE, and walks then set EA [ORACLE-JUDGE-9].
+      extendedAccessed: fc.boolean(),
     })
     .map((r) =>
       vmmViommu({
@@ -99,6 +101,7 @@ export function nestingViommuArb(d: ModelDescription): fc.Arbitrary<VIommuConfig
         snoopControl: r.snoopControl,
         fs1gp: r.fs1gp,
         supervisorRequests: r.supervisorRequests,
+        extendedAccessed: r.extendedAccessed,
       }),
     );
 }

@@ -3,7 +3,8 @@
  * first-stage tables, PASID entries set, changed and cleared on several devices at once (the same
  * PASID on several devices, several PASIDs in one domain), each followed by domain-, PASID-
  * selective or global PASID-cache invalidations (with or without the matching IOTLB
- * invalidation), context-cache invalidations, SRTP and TE changes, and DMAs.
+ * invalidation), context-cache invalidations, SRTP and TE changes, DMAs, and read-backs of the
+ * tables' entries (an OS harvesting accessed and dirty flags, ORACLE-JUDGE-11).
  * [VMM-BIND-1] .. [VMM-BIND-13] [VMM-INV-1] [VMM-INV-2] [VMM-INV-3]
  */
 import fc from "fast-check";
@@ -46,6 +47,8 @@ export interface CommandOptions {
   passThrough: boolean;
   /** Supervisor requests allowed (ECAP.SRS). */
   supervisor: boolean;
+  /** EAFE allowed (ECAP.EAFS): walks then set EA with A [ORACLE-JUDGE-9]. */
+  extendedAccessed?: boolean;
   maxCommands?: number;
 }
 
@@ -63,6 +66,7 @@ function setArb(o: CommandOptions): fc.Arbitrary<SetCommand> {
       table: fc.integer({ min: 0, max: 2 }),
       passThrough: o.passThrough ? fc.boolean() : fc.constant(false),
       sre: o.supervisor ? fc.boolean() : fc.constant(false),
+      eafe: o.extendedAccessed === true ? fc.boolean() : fc.constant(false),
     })
     .map((c) => ({ ...c, did: didFor(c) }));
 }
@@ -105,6 +109,14 @@ export function vmmCommandArb(o: CommandOptions): fc.Arbitrary<VmmCommand> {
         offset: fc.integer({ min: 0, max: 511 }).map((w) => w * 8),
         write: fc.boolean(),
         priv: o.supervisor ? fc.boolean() : fc.constant(false),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant("harvest" as const),
+        table: fc.integer({ min: 0, max: 2 }),
+        slot: fc.integer({ min: 0, max: SLOTS - 1 }),
       }),
     },
   );

@@ -1,10 +1,12 @@
 /**
  * Judging a VM with passed-through devices. Every platform step goes to the permitted-outcome
  * oracle as for an emulated device, except DMAs of passed-through devices: the oracle does not
- * see those (they reach host memory, record no vIOMMU fault), but each must be one of the
+ * judge those (they reach host memory, record no vIOMMU fault), but each must be one of the
  * outcomes the oracle permits for an emulated device with the same guest tables, mapped through
  * the VM's stage 2: writes to read-only regions and, for an errata IOMMU's nest parent, anything
  * in a read-only region are blocked. [VMM-S2-2] [VMM-S2-4] [VMM-S2-7] [HOST-XLATE-13]
+ * The oracle then learns from each: the flags the host's walk of the guest tables may and must
+ * set, and where a write landed, as for an emulated device's DMA. [ORACLE-JUDGE-7]
  * A reset is judged as well: accepted exactly when the VMM-COMPAT rules accept its configuration.
  * The same judge serves live cases and `replay`, so both judge alike.
  */
@@ -68,52 +70,48 @@ function describePt(p: PtOutcome): string {
   return p.kind === "aborted" ? "aborted" : `completes at GPA 0x${p.addr.toString(16)}`;
 }
 
-/** Judge a passed-through device's DMA against the permitted set; a violation or undefined. */
+/**
+ * A passed-through DMA's verdict: a violation, or the output addresses it may have reached (a
+ * completed read: the page its data came from; a completed write: every place stage 2 lets it
+ * land; none when aborted).
+ */
+export type PassthroughVerdict = { ok: true; reached: number[] } | { ok: false; violation: Violation };
+
+/** Judge a passed-through device's DMA against the permitted set. */
 export function judgePassthroughDma(
   oracle: Oracle,
   s2: Stage2Map,
   req: DmaRequest,
   result: DmaResult,
-): Violation | undefined {
+): PassthroughVerdict {
   const permitted = permittedForPassthrough(oracle, s2, req);
-  const lines = [
+  const lines = () => [
     ...permitted.map((p) => `${describePt(p)} (passed through)`),
     ...oracle.permittedFor(req).text(),
   ];
   const who = `passed-through device 0x${req.sid.toString(16)}${req.pasid === undefined ? "" : ` PASID ${req.pasid}`}`;
+  const bad = (message: string, observed: string): PassthroughVerdict => ({
+    ok: false,
+    violation: { rule: "VMM-S2-7", message: `${who}: ${message}`, observed, permitted: lines() },
+  });
   if (result.status === "aborted") {
-    if (permitted.some((p) => p.kind === "aborted")) return undefined;
-    return {
-      rule: "VMM-S2-7",
-      message: `${who}: the DMA was aborted, but only completions are permitted`,
-      observed: "aborted",
-      permitted: lines,
-    };
+    if (permitted.some((p) => p.kind === "aborted")) return { ok: true, reached: [] };
+    return bad("the DMA was aborted, but only completions are permitted", "aborted");
   }
-  const oks = permitted.filter((p): p is { kind: "ok"; addr: number } => p.kind === "ok");
-  if (oks.length === 0)
-    return {
-      rule: "VMM-S2-7",
-      message: `${who}: the DMA completed, but it must be blocked`,
-      observed: "completed",
-      permitted: lines,
-    };
-  if (req.write) return undefined;
+  const oks = permitted.flatMap((p) => (p.kind === "ok" ? [p.addr] : []));
+  if (oks.length === 0) return bad("the DMA completed, but it must be blocked", "completed");
+  if (req.write) return { ok: true, reached: oks };
   const hit = decodeFingerprint(result.data ?? new Uint8Array(0), Number(req.iova & 0xfffn));
-  if (hit !== null && oks.some((p) => p.addr === hit.gpa)) return undefined;
-  const observed =
-    hit === null ? "data with no fingerprint" : `data fingerprinted as GPA 0x${hit.gpa.toString(16)}`;
-  return {
-    rule: "VMM-S2-7",
-    message: `${who}: the DMA read returned data from no permitted page`,
-    observed,
-    permitted: lines,
-  };
+  if (hit !== null && oks.includes(hit.gpa)) return { ok: true, reached: [hit.gpa] };
+  return bad(
+    "the DMA read returned data from no permitted page",
+    hit === null ? "data with no fingerprint" : `data fingerprinted as GPA 0x${hit.gpa.toString(16)}`,
+  );
 }
 
 /**
  * The step judge of VMM cases: a fresh oracle at each reset; passed-through DMAs judged through
- * stage 2 and not shown to the oracle; host-surface steps not judged here.
+ * stage 2, then shown to the oracle to learn from (not to judge); host-surface steps not judged here.
  */
 export class VmmStepJudge {
   private oracle?: Oracle;
@@ -145,7 +143,14 @@ export class VmmStepJudge {
     const s = decodeStep(step.op, step.args, outcome.result);
     if (s.op === "dma") {
       const s2 = this.s2.get(s.args[0].sid);
-      if (s2 !== undefined) return judgePassthroughDma(o, s2, s.args[0], s.result);
+      if (s2 !== undefined) {
+        const v = judgePassthroughDma(o, s2, s.args[0], s.result);
+        if (!v.ok) return v.violation;
+        // [ORACLE-JUDGE-7] the host's walk used the guest's tables: the oracle learns its flags
+        // (ORACLE-JUDGE-9, ORACLE-JUDGE-11) and where a write landed (ORACLE-JUDGE-4).
+        o.learnDma(s.args[0], s.result, v.reached);
+        return undefined;
+      }
     }
     const v = o.observe(s);
     return v.ok ? undefined : v.violation;

@@ -47,6 +47,8 @@ export type VmmCommand =
       table: number;
       passThrough: boolean;
       sre: boolean;
+      /** EAFE: walks set EA with A (ECAP.EAFS only); absent means 0. */
+      eafe?: boolean;
     }
   /** Clear the PASID entry on every listed device. */
   | { op: "clear"; devs: number[]; pasid: number }
@@ -64,13 +66,19 @@ export type VmmCommand =
    * A DMA by device `dev` through PASID entry `pasid`, as set and cleared above: entry 0 is the
    * context's RID_PASID, so its requests carry no PASID (src/driver, requestPasid).
    */
-  | { op: "dma"; dev: number; pasid: number; slot: number; offset: number; write: boolean; priv: boolean };
+  | { op: "dma"; dev: number; pasid: number; slot: number; offset: number; write: boolean; priv: boolean }
+  /**
+   * Read back the first-stage entries (PML4E, PDPTE, PDE, PTE) a walk of `slot` reads in guest
+   * table `table`, as an OS harvesting accessed and dirty flags does: the oracle judges the flags
+   * the walks of DMAs, passed-through ones included, set there. [ORACLE-JUDGE-9] [ORACLE-JUDGE-11]
+   */
+  | { op: "harvest"; table: number; slot: number };
 
 /** One line per command, for traces. */
 export function describeCommand(c: VmmCommand): string {
   switch (c.op) {
     case "set":
-      return `set PASID ${c.pasid} on devices [${c.devs}] to ${c.passThrough ? "pass-through" : `table ${c.table}`} DID ${c.did}${c.sre ? " SRE" : ""}`;
+      return `set PASID ${c.pasid} on devices [${c.devs}] to ${c.passThrough ? "pass-through" : `table ${c.table}`} DID ${c.did}${c.sre ? " SRE" : ""}${c.eafe ? " EAFE" : ""}`;
     case "clear":
       return `clear PASID ${c.pasid} on devices [${c.devs}]`;
     case "pasid-cache":
@@ -85,5 +93,7 @@ export function describeCommand(c: VmmCommand): string {
       return "translation off (every device reads a page by its address) and on";
     case "dma":
       return `device ${c.dev} ${c.write ? "writes" : "reads"} slot ${c.slot}+0x${c.offset.toString(16)}${c.pasid === 0 ? "" : ` PASID ${c.pasid}`}${c.priv ? " (supervisor)" : ""}`;
+    case "harvest":
+      return `read back table ${c.table}'s entries for slot ${c.slot} (accessed and dirty flags)`;
   }
 }

@@ -128,7 +128,14 @@ export class VmmWorld {
           const table = this.tables[c.table] as PageTable<"first">;
           const e = c.passThrough
             ? passThroughEntry(d.caps, { did: c.did })
-            : firstStageEntry(d.caps, { did: c.did, fsptptr: table.root, levels: 4, sre: c.sre });
+            : firstStageEntry(d.caps, {
+                did: c.did,
+                fsptptr: table.root,
+                levels: 4,
+                sre: c.sre,
+                // EAFE only where the unit reports EAFS: reserved without it [VTD-PASID-4]
+                eafe: (c.eafe ?? false) && d.caps.eafs,
+              });
           await (this.pasids[dev] as PasidTables).setEntry(c.pasid, e);
           this.entries.set(`${dev}/${c.pasid}`, {
             present: true,
@@ -176,7 +183,26 @@ export class VmmWorld {
       case "dma":
         await this.dma(c.dev, c.pasid, slotIova(c.slot) + BigInt(c.offset), c.write, c.priv);
         return;
+      case "harvest":
+        await this.harvest(c.table, [c.slot]);
+        return;
     }
+  }
+
+  /**
+   * [ORACLE-JUDGE-9] [ORACLE-JUDGE-11] Read back, once each, the entries walks of these slots read
+   * in guest table `table` (through the platform, so the oracle judges the flags there), as an OS
+   * harvesting accessed and dirty flags does.
+   */
+  async harvest(table: number, slots: readonly number[]): Promise<void> {
+    const t = this.tables[table] as PageTable<"first">;
+    const seen = new Set<number>();
+    for (const slot of slots)
+      for (const e of await t.walk(slotIova(slot))) {
+        if (seen.has(e.addr)) continue;
+        seen.add(e.addr);
+        await this.vc.model.platform.readGuest(BigInt(e.addr), 8);
+      }
   }
 
   /**

@@ -322,18 +322,45 @@ export class Oracle {
         : "data with no fingerprint";
       return bad("ORACLE-JUDGE-2", "the DMA read returned data from no permitted page", where, lines);
     }
+    this.completedWrite(req, strict, oks);
+    return OK;
+  }
+
+  /**
+   * A completed write: D in its page's leaves (ORACLE-JUDGE-9), the flags of the translations
+   * `matching` required (ORACLE-JUDGE-11), and the data at its landing place, or pending until
+   * a guest read shows where among `landing` it went (ORACLE-JUDGE-4).
+   */
+  private completedWrite(req: DmaRequest, matching: PermittedSet["outcomes"], landing: number[]): void {
     // [ORACLE-JUDGE-9] a completed write may set D in the leaves of walks of its page.
     for (const c of this.chains.values()) if (c.page === this.chainFor(req).page) c.noteWrite();
-    this.requireFlags(strict);
+    this.requireFlags(matching);
     const data = req.data ?? new Uint8Array(req.len);
-    const candidates = [...new Set(oks)];
+    const candidates = [...new Set(landing)];
     if (candidates.length === 1) this.memWrite(candidates[0] as number, data, true);
     else {
       const old = candidates.map((a) => this.tl.mem.read(a, data.length));
       this.pendingWrites.push({ step: this.t, candidates, data, old });
       for (const c of candidates) this.flagsRequired.wrote(this.t, c, data.length);
     }
-    return OK;
+  }
+
+  /**
+   * [ORACLE-JUDGE-7] A DMA another judge ruled on, taken as a step of the stream: a passed-through
+   * device's, which reaches memory through the VM's stage 2 (VMM-S2-7), not the vIOMMU. The host's
+   * nested walk reads the guest's first-stage tables as the vIOMMU's walk would, so the oracle
+   * learns from it as from a DMA it judged: the flags its walk may set (ORACLE-JUDGE-9) and, once
+   * it completed, must have set (ORACLE-JUDGE-11), and where a write landed (ORACLE-JUDGE-4).
+   * `reached`: the output addresses the other judge found it may have reached (a read: the page
+   * its data came from; a write: every place it may have landed). Nothing is judged here.
+   */
+  learnDma(req: DmaRequest, result: DmaResult, reached: readonly number[]): void {
+    this.t++;
+    const set = this.permittedFor(req); // its walks mark the entries they use [ORACLE-JUDGE-9]
+    if (result.status === "aborted" || reached.length === 0) return;
+    const matching = set.outcomes.filter((o) => o.outcome.kind === "ok" && reached.includes(o.outcome.addr));
+    if (req.write) this.completedWrite(req, matching, [...reached]);
+    else this.requireFlags(matching);
   }
 
   /**

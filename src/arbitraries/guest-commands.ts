@@ -480,7 +480,9 @@ export function guestCommandsArb(o: CommandOptions): fc.Arbitrary<Iterable<Guest
   const derived = reachWeights(w);
   const kinds = o.kinds === undefined ? {} : { kinds: o.kinds };
   const shape = { pasids: o.pasids, writes: o.writes, ...kinds };
-  arbs.push(...reachArbs({ weights: w, derived, ...shape }));
+  arbs.push(
+    ...reachArbs({ weights: w, derived, ...shape, ...(o.avoid === undefined ? {} : { avoid: o.avoid }) }),
+  );
   add(w.probe ?? derived.probe, probeArb(shape));
   add(
     w.faults,

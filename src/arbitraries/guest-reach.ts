@@ -26,6 +26,7 @@ import {
 import type { Descriptor } from "../spec/descriptor.ts";
 import { PGTT } from "../spec/pasid-entry.ts";
 import { Reg } from "../spec/register-offsets.ts";
+import { type AvoidSet, PWSNP_NOT_CHECKED } from "./guest-avoid.ts";
 import { type GuestCommand, GuestCommandBase, hex } from "./guest-command-base.ts";
 
 /** How often each reach command is drawn, next to the CommandWeights of guest-commands.ts. */
@@ -194,6 +195,8 @@ class BitEditCmd extends GuestCommandBase {
     readonly level: number,
     readonly edit: BitEdit,
     readonly k: number,
+    /** PWSNP may be flipped (not while its finding is avoided, guest-avoid.ts). */
+    readonly pwsnp = true,
   ) {
     super();
   }
@@ -203,7 +206,7 @@ class BitEditCmd extends GuestCommandBase {
       this.target === "pasid" && w.scalable
         ? (PASID_EDITS[this.k % PASID_EDITS.length] as number)
         : undefined;
-    return w.editStructureBit(this.index, pasid, this.edit, this.k);
+    return w.editStructureBit(this.index, pasid, this.edit, this.k, { pwsnp: this.pwsnp });
   }
   toString() {
     const where =
@@ -415,6 +418,7 @@ export function reachArbs(o: {
   writes: boolean;
   /** Descriptor kinds invalidations may use (default: all). */
   kinds?: ReadonlyArray<Descriptor["kind"]>;
+  avoid?: AvoidSet;
 }): Array<fc.WeightedArbitrary<GuestCommand>> {
   const w = { ...o.derived, ...o.weights };
   const out: Array<fc.WeightedArbitrary<GuestCommand>> = [];
@@ -492,7 +496,7 @@ export function reachArbs(o: {
         fc.constantFrom<BitEdit>("present", "permission", "address", "other"),
         fc.nat(15),
       )
-      .map(([t, i, s, l, e, k]) => new BitEditCmd(t, i, s, l, e, k)),
+      .map(([t, i, s, l, e, k]) => new BitEditCmd(t, i, s, l, e, k, !o.avoid?.has(PWSNP_NOT_CHECKED))),
   );
   add(w.events, fc.constant(new RootRelatchCmd()));
   add(

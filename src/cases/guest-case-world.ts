@@ -363,9 +363,16 @@ export class GuestWorld {
   /**
    * The same single-bit edits of a device's context entry (pasid undefined) or PASID entry: present
    * cleared with the rest kept, a permission-like bit (PASID entry SRE or WPE; context FPD), one bit
-   * of the table pointer, or another bit (FPD, or a PASID entry's PWSNP). False without an entry.
+   * of the table pointer, or another bit (FPD, or a PASID entry's PWSNP, or its FPD when PWSNP
+   * edits are avoided). False without an entry.
    */
-  async editStructureBit(dev: number, pasid: number | undefined, edit: BitEdit, k: number): Promise<boolean> {
+  async editStructureBit(
+    dev: number,
+    pasid: number | undefined,
+    edit: BitEdit,
+    k: number,
+    o: { pwsnp?: boolean } = {},
+  ): Promise<boolean> {
     if (this.throughJunk(dev, pasid)) return false;
     const sid = this.sid(dev);
     const pt = this.pasidTables.get(sid);
@@ -382,6 +389,8 @@ export class GuestWorld {
       w[0] = w0 ^ 2n; // FPD
     else if (edit === "permission")
       w[2] = (w[2] as bigint) ^ (k % 2 === 0 ? 1n : 0x10n); // SRE or WPE
+    else if (o.pwsnp === false)
+      w[0] = w0 ^ 2n; // FPD
     else w[1] = (w[1] as bigint) ^ (1n << 23n); // PWSNP
     if (pasid === undefined || !this.scalable) {
       await this.root.setContextRaw(sid, w);

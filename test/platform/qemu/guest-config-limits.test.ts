@@ -6,6 +6,7 @@ import { parseVersion, type QemuInstall } from "../../../src/adapters/qemu/proce
 import { avoidSet } from "../../../src/arbitraries/guest-avoid.ts";
 import { descriptorArb } from "../../../src/arbitraries/guest-commands.ts";
 import { guestPlatformArb } from "../../../src/arbitraries/guest-config.ts";
+import { reachArbs, reachWeights } from "../../../src/arbitraries/guest-reach.ts";
 
 const v72: QemuInstall = {
   binary: "qemu-system-x86_64",
@@ -82,6 +83,24 @@ describe("known findings the generators steer around [QEMU-AVOID-1]", () => {
         .map((x) => x.kind === "wait" && (x.sw || x.intr));
     expect(waits(new Set(["wait-descriptor-without-sw-or-if"])).every((x) => x)).toBe(true);
     expect(waits(new Set()).some((x) => !x)).toBe(true);
+  });
+
+  it("[QEMU-AVOID-1] [VTD-PASID-4] avoiding the PWSNP finding: single-bit edits of PASID entries never flip PWSNP", () => {
+    const derived = reachWeights({ map: 3, raw: 0, attach: 1, pasid: 1, dma: 3, invalidate: 1, faults: 1 });
+    const pwsnp = (avoid?: ReadonlySet<string>) =>
+      fc
+        .sample(
+          fc.oneof(
+            ...reachArbs({ weights: {}, derived, pasids: true, writes: true, ...(avoid ? { avoid } : {}) }),
+          ),
+          { numRuns: 600, seed: 5 },
+        )
+        .filter((c) => "pwsnp" in c)
+        .map((c) => (c as unknown as { pwsnp: boolean }).pwsnp);
+    const avoided = pwsnp(new Set(["pasid-entry-pwsnp-not-checked"]));
+    expect(avoided.length).toBeGreaterThan(0);
+    expect(avoided.every((x) => !x)).toBe(true);
+    expect(pwsnp().every((x) => x)).toBe(true);
   });
 
   it("[QEMU-AVOID-1] [HARNESS-KNOWN-1] a finding a relaxation tolerates is not avoided: the error points to --known", () => {

@@ -10,21 +10,16 @@ import { encodeArgs, encodeResult, type SurfaceCall } from "../../src/contract/s
 import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/contract/types.ts";
 import { fingerprintPage, fingerprintWord, type OracleStep } from "../../src/oracle/index.ts";
 import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
-import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
 import { Reg } from "../../src/spec/register-offsets.ts";
 import { wordsToBytes } from "../../src/spec/word.ts";
 import { fsViommu, hostIommu, ptDevice } from "../vmm/fixtures.ts";
+import { FS_PDE, FS_PDPE, FS_PML4E, FS_PTE, scalableFirstStageDevice } from "./stream.ts";
 
 const A = 1n << 5n;
 const D = 1n << 6n;
 const EA = 1n << 10n;
 const PT = 0x10; // the passed-through device
 const ROM = 0x300000;
-const PML4E = encodeFsEntry({ addr: 0x51000, write: true, user: true }, 4);
-const PDPE = encodeFsEntry({ addr: 0x52000, write: true, user: true }, 3);
-const PDE = encodeFsEntry({ addr: 0x53000, write: true, user: true }, 2);
-/** Input page 0 → RAM page 0x60000; input page 1 → ROM page 0x300000 (writable in the guest's tables). */
-const PTE = encodeFsEntry({ addr: 0x60000, write: true, user: true }, 1);
 const PTE_ROM = encodeFsEntry({ addr: ROM, write: true, user: true }, 1);
 
 function word(value: bigint): Uint8Array {
@@ -75,22 +70,7 @@ function vm(eafe = false): PtStream {
     },
     hostIommus: [hostIommu()],
   });
-  s.w64(0x10000, 0x11000n | 1n);
-  s.w64(0x11000 + PT * 32, 0x40000n | 1n);
-  s.w64(0x40000, 0x41000n | 1n);
-  const e = encodePasidEntry({
-    present: true,
-    pgtt: PGTT.FIRST_STAGE,
-    fsptptr: 0x50000,
-    did: 1,
-    pwsnp: true,
-    eafe,
-  });
-  for (const [i, w] of e.entries()) s.w64(0x41000 + i * 8, w);
-  s.w64(0x50000, PML4E);
-  s.w64(0x51000, PDPE);
-  s.w64(0x52000, PDE);
-  s.w64(0x53000, PTE);
+  scalableFirstStageDevice(s, PT, eafe);
   s.w64(0x53008, PTE_ROM);
   s.step({ op: "writeGuest", args: [0x60000n, fingerprintPage(0x60000, 7)] });
   s.step({ op: "writeReg", args: [Reg.RTADDR, 0x10000n | (1n << 10n), 8] });
@@ -114,10 +94,10 @@ function ptWrite(s: PtStream, iova: bigint, value: bigint, status: DmaResult["st
 describe("flags of a passed-through device's walk in the guest's tables (ORACLE-JUDGE-7)", () => {
   it("[ORACLE-JUDGE-11] [ORACLE-JUDGE-7] after a passed-through read, every first-stage entry it walked must show A", () => {
     for (const [at, value] of [
-      [0x50000, PML4E],
-      [0x51000, PDPE],
-      [0x52000, PDE],
-      [0x53000, PTE],
+      [0x50000, FS_PML4E],
+      [0x51000, FS_PDPE],
+      [0x52000, FS_PDE],
+      [0x53000, FS_PTE],
     ] as const) {
       const s = vm();
       expect(ptRead(s)).toBeUndefined();
@@ -131,28 +111,28 @@ describe("flags of a passed-through device's walk in the guest's tables (ORACLE-
   it("[ORACLE-JUDGE-9] [ORACLE-JUDGE-7] EA is refused where the guest PASID entry has EAFE = 0, and required with EAFE = 1", () => {
     const s = vm();
     expect(ptRead(s)).toBeUndefined();
-    expect(s.guestRead(0x51000, PDPE | A | EA)?.rule).toBe("ORACLE-JUDGE-4");
+    expect(s.guestRead(0x51000, FS_PDPE | A | EA)?.rule).toBe("ORACLE-JUDGE-4");
     const e = vm(true);
     expect(ptRead(e)).toBeUndefined();
-    expect(e.guestRead(0x51000, PDPE | A)?.rule).toBe("ORACLE-JUDGE-11");
+    expect(e.guestRead(0x51000, FS_PDPE | A)?.rule).toBe("ORACLE-JUDGE-11");
     const e2 = vm(true);
     expect(ptRead(e2)).toBeUndefined();
-    expect(e2.guestRead(0x51000, PDPE | A | EA)).toBeUndefined();
+    expect(e2.guestRead(0x51000, FS_PDPE | A | EA)).toBeUndefined();
   });
 
   it("[ORACLE-JUDGE-9] [ORACLE-JUDGE-11] [ORACLE-JUDGE-7] a completed passed-through write permits and requires D on its leaf", () => {
     const fp = fingerprintWord(0x60000, 7);
     const s = vm();
     expect(ptWrite(s, 0n, fp)).toBeUndefined();
-    expect(s.guestRead(0x53000, PTE | A | D)).toBeUndefined();
-    expect(s.guestRead(0x52000, PDE | A)).toBeUndefined(); // D is no flag of a non-leaf entry
+    expect(s.guestRead(0x53000, FS_PTE | A | D)).toBeUndefined();
+    expect(s.guestRead(0x52000, FS_PDE | A)).toBeUndefined(); // D is no flag of a non-leaf entry
     const t = vm();
     expect(ptWrite(t, 0n, fp)).toBeUndefined();
-    expect(t.guestRead(0x53000, PTE | A)?.rule).toBe("ORACLE-JUDGE-11");
+    expect(t.guestRead(0x53000, FS_PTE | A)?.rule).toBe("ORACLE-JUDGE-11");
     // A read sets no D.
     const r = vm();
     expect(ptRead(r)).toBeUndefined();
-    expect(r.guestRead(0x53000, PTE | A | D)?.rule).toBe("ORACLE-JUDGE-4");
+    expect(r.guestRead(0x53000, FS_PTE | A | D)?.rule).toBe("ORACLE-JUDGE-4");
   });
 
   it("[ORACLE-JUDGE-4] [ORACLE-JUDGE-7] a passed-through write's data lands where stage 2 let it", () => {

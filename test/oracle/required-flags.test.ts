@@ -1,15 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
-import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
-import { config, legacyDevice, Stream, ss } from "./stream.ts";
+import {
+  config,
+  FS_PDE,
+  FS_PDPE,
+  FS_PML4E,
+  FS_PTE,
+  legacyDevice,
+  Stream,
+  scalableFirstStageDevice,
+  ss,
+} from "./stream.ts";
 
 const A = 1n << 5n;
 const D = 1n << 6n;
 const EA = 1n << 10n;
-const PML4E = encodeFsEntry({ addr: 0x51000, write: true, user: true }, 4);
-const PDPE = encodeFsEntry({ addr: 0x52000, write: true, user: true }, 3);
-const PDE = encodeFsEntry({ addr: 0x53000, write: true, user: true }, 2);
-const PTE = encodeFsEntry({ addr: 0x60000, write: true, user: true }, 1);
 
 /**
  * Scalable mode, first stage (PGTT 001b): device 0x08, RID_PASID 0, FSPTPTR 0x50000, 4 levels;
@@ -17,22 +21,7 @@ const PTE = encodeFsEntry({ addr: 0x60000, write: true, user: true }, 1);
  */
 function firstStage(eafe = false): Stream {
   const s = new Stream(config({ scalable: true, firstStage: true, pasidBits: 8, extendedAccessed: eafe }));
-  s.w64(0x10000, 0x11000n | 1n);
-  s.w64(0x11000 + 0x08 * 32, 0x40000n | 1n);
-  s.w64(0x40000, 0x41000n | 1n);
-  const e = encodePasidEntry({
-    present: true,
-    pgtt: PGTT.FIRST_STAGE,
-    fsptptr: 0x50000,
-    did: 1,
-    pwsnp: true,
-    eafe,
-  });
-  for (const [i, w] of e.entries()) s.w64(0x41000 + i * 8, w);
-  s.w64(0x50000, PML4E);
-  s.w64(0x51000, PDPE);
-  s.w64(0x52000, PDE);
-  s.w64(0x53000, PTE);
+  scalableFirstStageDevice(s, 0x08, eafe);
   s.enable(0x10000, 1, true);
   return s;
 }
@@ -63,18 +52,18 @@ describe("flags a completed DMA's walk must have set (ORACLE-JUDGE-11)", () => {
   it("[ORACLE-JUDGE-11] [VTD-FS-7] after a translated read, every first-stage entry the walk read shows A", () => {
     const s = firstStage();
     expect(read(s).ok).toBe(true);
-    expect(guestRead(s, 0x50000, PML4E | A).ok).toBe(true);
-    expect(guestRead(s, 0x51000, PDPE | A).ok).toBe(true);
-    expect(guestRead(s, 0x52000, PDE | A).ok).toBe(true);
-    expect(guestRead(s, 0x53000, PTE | A).ok).toBe(true);
+    expect(guestRead(s, 0x50000, FS_PML4E | A).ok).toBe(true);
+    expect(guestRead(s, 0x51000, FS_PDPE | A).ok).toBe(true);
+    expect(guestRead(s, 0x52000, FS_PDE | A).ok).toBe(true);
+    expect(guestRead(s, 0x53000, FS_PTE | A).ok).toBe(true);
   });
 
   it("[ORACLE-JUDGE-11] a model that never sets A fails at the read-back of the entry (the old oracle passed it)", () => {
     for (const [at, value] of [
-      [0x50000, PML4E],
-      [0x51000, PDPE],
-      [0x52000, PDE],
-      [0x53000, PTE],
+      [0x50000, FS_PML4E],
+      [0x51000, FS_PDPE],
+      [0x52000, FS_PDE],
+      [0x53000, FS_PTE],
     ] as const) {
       const s = firstStage();
       expect(read(s).ok).toBe(true);
@@ -88,50 +77,50 @@ describe("flags a completed DMA's walk must have set (ORACLE-JUDGE-11)", () => {
   });
 
   it("[ORACLE-JUDGE-11] nothing is required before a DMA, nor after software rewrote the word", () => {
-    expect(guestRead(firstStage(), 0x53000, PTE).ok).toBe(true);
+    expect(guestRead(firstStage(), 0x53000, FS_PTE).ok).toBe(true);
     const s = firstStage();
     expect(read(s).ok).toBe(true);
-    s.w64(0x53000, PTE); // software writes the entry again: its A may be clear
-    expect(guestRead(s, 0x53000, PTE).ok).toBe(true);
+    s.w64(0x53000, FS_PTE); // software writes the entry again: its A may be clear
+    expect(guestRead(s, 0x53000, FS_PTE).ok).toBe(true);
   });
 
   it("[ORACLE-JUDGE-11] D on the leaf only after a write; EA only with EAFE", () => {
     const s = firstStage();
     expect(read(s).ok).toBe(true);
-    expect(guestRead(s, 0x53000, PTE | A).ok).toBe(true); // a read sets no D
+    expect(guestRead(s, 0x53000, FS_PTE | A).ok).toBe(true); // a read sets no D
     const w = firstStage();
     expect(write(w).ok).toBe(true);
-    expect(guestRead(w, 0x52000, PDE | A).ok).toBe(true); // D is no flag of a non-leaf entry
-    expect(guestRead(w, 0x53000, PTE | A).ok).toBe(false);
+    expect(guestRead(w, 0x52000, FS_PDE | A).ok).toBe(true); // D is no flag of a non-leaf entry
+    expect(guestRead(w, 0x53000, FS_PTE | A).ok).toBe(false);
     const w2 = firstStage();
     expect(write(w2).ok).toBe(true);
-    expect(guestRead(w2, 0x53000, PTE | A | D).ok).toBe(true);
+    expect(guestRead(w2, 0x53000, FS_PTE | A | D).ok).toBe(true);
     const e = firstStage(true);
     expect(read(e).ok).toBe(true);
-    expect(guestRead(e, 0x51000, PDPE | A).ok).toBe(false);
+    expect(guestRead(e, 0x51000, FS_PDPE | A).ok).toBe(false);
     const e2 = firstStage(true);
     expect(read(e2).ok).toBe(true);
-    expect(guestRead(e2, 0x51000, PDPE | A | EA).ok).toBe(true);
+    expect(guestRead(e2, 0x51000, FS_PDPE | A | EA).ok).toBe(true);
   });
 
   it("[ORACLE-JUDGE-11] [ORACLE-TIME-3] a value cached in a paging-structure cache exempts nothing above it: its creation set A there", () => {
-    // Second DMA after the first: the walk may start from the PDE-cache value (filled by the
-    // first walk, which set A in the PML4E, PDPE and PDE, §6.2.5.4).
+    // Second DMA after the first: the walk may start from the FS_PDE-cache value (filled by the
+    // first walk, which set A in the FS_PML4E, FS_PDPE and FS_PDE, §6.2.5.4).
     const s = firstStage();
     expect(read(s).ok).toBe(true);
     expect(read(s).ok).toBe(true);
-    expect(guestRead(s, 0x50000, PML4E).ok).toBe(false);
+    expect(guestRead(s, 0x50000, FS_PML4E).ok).toBe(false);
   });
 
   it("[ORACLE-JUDGE-11] a translation that may come from a stale IOTLB value requires nothing of an entry software rewrote", () => {
     const s = firstStage();
     expect(read(s).ok).toBe(true); // fills the IOTLB (A set in every entry)
-    s.w64(0x52000, PDE); // software rewrites the PDE (same value): its A may now be clear
-    // The next read may hit the IOTLB without walking: the PDE is not required again...
+    s.w64(0x52000, FS_PDE); // software rewrites the FS_PDE (same value): its A may now be clear
+    // The next read may hit the IOTLB without walking: the FS_PDE is not required again...
     expect(read(s).ok).toBe(true);
-    expect(guestRead(s, 0x52000, PDE).ok).toBe(true);
-    // ...but the PTE, untouched since the first walk set A, still is.
-    expect(guestRead(s, 0x53000, PTE).ok).toBe(false);
+    expect(guestRead(s, 0x52000, FS_PDE).ok).toBe(true);
+    // ...but the FS_PTE, untouched since the first walk set A, still is.
+    expect(guestRead(s, 0x53000, FS_PTE).ok).toBe(false);
   });
 
   it("[ORACLE-JUDGE-11] [VTD-SS-6] legacy second-stage entries have no flags: nothing is required", () => {
@@ -146,6 +135,6 @@ describe("flags a completed DMA's walk must have set (ORACLE-JUDGE-11)", () => {
     const s = firstStage();
     s.w64(0x53000, 0n);
     expect(s.dma({ sid: 0x08, iova: 0n, len: 8, write: false }, { status: "aborted" }).ok).toBe(true);
-    expect(guestRead(s, 0x52000, PDE).ok).toBe(true);
+    expect(guestRead(s, 0x52000, FS_PDE).ok).toBe(true);
   });
 });

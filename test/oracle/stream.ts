@@ -4,6 +4,8 @@ import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/contract/t
 import { legacyViommu } from "../../src/contract/viommu-options.ts";
 import { Oracle, type OracleJudgement, type OracleStep, type Tolerance } from "../../src/oracle/index.ts";
 import { encodeDescriptor } from "../../src/spec/descriptor.ts";
+import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
+import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
 import { Reg } from "../../src/spec/register-offsets.ts";
 import { wordsToBytes } from "../../src/spec/word.ts";
 
@@ -130,4 +132,39 @@ export function legacyDevice(s: Stream, sid: number, did: number, tables: number
   s.w64(tables + 0x1000, ss(tables + 0x2000));
   s.w64(tables + 0x2000, ss(tables + 0x3000));
   s.w64(tables + 0x3000, ss(target));
+}
+
+/** Upper first-stage entries of scalableFirstStageDevice's chain (writable, user). */
+export const FS_PML4E = encodeFsEntry({ addr: 0x51000, write: true, user: true }, 4);
+export const FS_PDPE = encodeFsEntry({ addr: 0x52000, write: true, user: true }, 3);
+export const FS_PDE = encodeFsEntry({ addr: 0x53000, write: true, user: true }, 2);
+/** Its leaf for input page 0: RAM page 0x60000. */
+export const FS_PTE = encodeFsEntry({ addr: 0x60000, write: true, user: true }, 1);
+
+/**
+ * Scalable tables for device `devfn` on bus 0: root 0x10000, context table 0x11000, PASID
+ * directory 0x40000, PASID table 0x41000 whose RID_PASID entry (DID 1) points at a 4-level first
+ * stage at 0x50000-0x53000 mapping input page 0 to 0x60000.
+ */
+export function scalableFirstStageDevice(
+  s: { w64(addr: number, value: bigint): void },
+  devfn: number,
+  eafe: boolean,
+): void {
+  s.w64(0x10000, 0x11000n | 1n);
+  s.w64(0x11000 + devfn * 32, 0x40000n | 1n);
+  s.w64(0x40000, 0x41000n | 1n);
+  const e = encodePasidEntry({
+    present: true,
+    pgtt: PGTT.FIRST_STAGE,
+    fsptptr: 0x50000,
+    did: 1,
+    pwsnp: true,
+    eafe,
+  });
+  for (const [i, w] of e.entries()) s.w64(0x41000 + i * 8, w);
+  s.w64(0x50000, FS_PML4E);
+  s.w64(0x51000, FS_PDPE);
+  s.w64(0x52000, FS_PDE);
+  s.w64(0x53000, FS_PTE);
 }

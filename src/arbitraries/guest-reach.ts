@@ -439,9 +439,9 @@ export function reachArbs(o: {
         slotIdx,
         fc.nat(3),
         fc.nat(7),
-        fc.nat(4),
+        fc.constantFrom(0, 1, 2, 3, 4, 4),
         fc.boolean(),
-        fc.constantFrom<"4K" | "2M">("4K", "4K", "2M"),
+        fc.constantFrom<"4K" | "2M">("4K", "2M"),
       )
       .map(([d, s, p, t, f, ih, size]) => new RemapAfterDmaCmd(d, s, p, t, f, ih, o.pasids, size)),
   );

@@ -679,8 +679,14 @@ export class Chain {
     if (st.stage === "nested") {
       const caches = this.nestedCaches(st, src, mode, s);
       for (const o of nestedOutcomes(mem, st, this.page, cfg, this.reads, this.markEntry, caches)) {
-        if (o.value.kind === "translation") leaf(o.value, o.explain, allOf(o.via ?? src, o.ssUsed ?? []));
-        else faults.push({ value: o.value, explain: o.explain });
+        if (o.value.kind !== "translation") {
+          faults.push({ value: o.value, explain: o.explain });
+          continue;
+        }
+        // [ORACLE-JUDGE-11] the first-stage entries the walk read from memory (at step s).
+        let used = NO_USE;
+        for (const e of o.fsRead ?? []) used = withUse(used, e.at, e.accessed, e.dirty, s);
+        leaf(o.value, o.explain, allOf(o.via ?? src, o.ssUsed ?? []), used);
       }
       return;
     }

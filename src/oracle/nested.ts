@@ -28,6 +28,17 @@ const SS_D = 1n << 9n;
 /** A nested walk's fault: its cause, and whether it met the second stage fetching a table entry. */
 export type NestedFault = WalkFault & { nestedFetch?: boolean; explain: string };
 
+/**
+ * [ORACLE-JUDGE-11] A first-stage entry a nested walk read from memory: its host-physical address
+ * (the second stage's output for its guest-physical one), level, A (EA) bits, and D if a leaf.
+ */
+export interface FsRead {
+  at: number;
+  level: number;
+  accessed: bigint;
+  dirty: bigint;
+}
+
 export type NestedResult =
   | {
       ok: true;
@@ -38,6 +49,8 @@ export type NestedResult =
       via?: string[];
       /** Ids of the cached second-stage values the walk used below its last nested value. */
       ssUsed: string[];
+      /** [ORACLE-JUDGE-11] The first-stage entries it read from memory (none above a cached start). */
+      fsRead: FsRead[];
     }
   | ({ ok: false } & NestedFault);
 
@@ -254,7 +267,8 @@ export function walkNestedPage(
     root,
     explain,
   });
-  const used: Array<{ gpa: number; word: bigint; level: number; ssW: boolean }> = [];
+  const used: Array<{ gpa: number; ea: number; word: bigint; level: number; ssW: boolean; leaf: boolean }> =
+    [];
   // [ORACLE-WALK-7] (a) from FSPTPTR, or below a nested value the caches may hold.
   const pick = starts.length === 0 ? 0 : env.choose(starts.length + 1);
   let f = pick === 0 ? nestedRootFrontier(s) : (starts[pick - 1] as NestedFrontier);
@@ -306,7 +320,7 @@ export function walkNestedPage(
     if (e.addr >= gpaLimit)
       return firstFault("nested-beyond-width", `${shown} address beyond the second stage`);
     rights = { ...rights, fsW: rights.fsW && e.write, fsU: rights.fsU && e.user };
-    used.push({ gpa, word: w, level, ssW });
+    used.push({ gpa, ea, word: w, level, ssW, leaf: e.leaf });
     mark(ea, accessedBits(s, "first"), e.leaf ? dirtyBit(s, "first") : 0n);
     if (e.leaf) {
       leafWord = w;
@@ -362,6 +376,13 @@ export function walkNestedPage(
     explain: `${f.explain} -> GPA ${hex(outGpa)} -> ${out.explain}`,
     via: f.via,
     ssUsed: out.cacheId === undefined ? ssUsed : [...ssUsed, out.cacheId],
+    // [ORACLE-JUDGE-11] §6.2.4.1: A (EA) on each first-stage entry used, D on the leaf for a write.
+    fsRead: used.map((u) => ({
+      at: u.ea,
+      level: u.level,
+      accessed: aBits,
+      dirty: u.leaf ? FS_D : 0n,
+    })),
   };
 }
 
@@ -383,6 +404,8 @@ export interface NestedOutcome {
   explain: string;
   via?: string[];
   ssUsed?: string[];
+  /** [ORACLE-JUDGE-11] A translation: the first-stage entries every way of this path read from memory. */
+  fsRead?: FsRead[];
 }
 
 /**
@@ -400,8 +423,10 @@ export function nestedOutcomes(
   caches?: NestedCaches,
 ): NestedOutcome[] {
   const out: NestedOutcome[] = [];
-  // Cached nested values equal to a frontier the fresh walk passes through add nothing.
+  // Cached nested values equal to a frontier the fresh walk passes through add nothing but a way
+  // that reads no first-stage entry above them: `cut`, the lowest such table level [ORACLE-JUDGE-11].
   let starts = caches?.starts ?? [];
+  let cut = Number.POSITIVE_INFINITY;
   if (starts.length > 0 && caches !== undefined) {
     const fresh = new Set<string>();
     const probe: NestedEnv = {
@@ -412,6 +437,7 @@ export function nestedOutcomes(
       },
     };
     walkNestedPage(mem, s, page, false, true, cfg, reads, [], noMark, probe);
+    for (const f of starts) if (fresh.has(frontierKey(f))) cut = Math.min(cut, f.level);
     starts = unlikeFresh(starts, fresh);
   }
   // Depth-first over the choices the read walk meets; the write and user walks replay them.
@@ -434,7 +460,10 @@ export function nestedOutcomes(
     };
     pathOutcomes(mem, s, page, cfg, reads, mark, explore, replay, starts, out);
   }
-  return out;
+  if (cut === Number.POSITIVE_INFINITY) return out;
+  return out.map((o) =>
+    o.fsRead === undefined ? o : { ...o, fsRead: o.fsRead.filter((e) => e.level <= cut) },
+  );
 }
 
 /** [ORACLE-NEST-1] [ORACLE-JUDGE-1] The outcomes of one path of choices, for reads and for writes. */
@@ -465,6 +494,7 @@ function pathOutcomes(
         explain: `${s.explain} -> nested walk (${access}) -> 0x${t.out.toString(16)}`,
         ...(r.via === undefined ? {} : { via: r.via }),
         ssUsed: r.ssUsed,
+        fsRead: r.fsRead,
       });
     } else if (!(access === "write" && rd.ok && r.kind === "no-write")) {
       out.push({

@@ -63,7 +63,7 @@ export interface Permitted {
   explain: string;
   /**
    * [ORACLE-JUDGE-11] The entries every way of reaching this outcome read from memory (and so
-   * flagged); absent: none known (a value from a cache, a nested or shared walk).
+   * flagged); absent: none known (another chain's IOTLB value, a shared walk).
    */
   used?: Used;
 }

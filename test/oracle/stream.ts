@@ -4,7 +4,7 @@ import type { DmaRequest, DmaResult, PlatformConfig } from "../../src/contract/t
 import { legacyViommu } from "../../src/contract/viommu-options.ts";
 import { Oracle, type OracleJudgement, type OracleStep, type Tolerance } from "../../src/oracle/index.ts";
 import { encodeDescriptor } from "../../src/spec/descriptor.ts";
-import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
+import { encodeFsEntry, encodeSsEntry } from "../../src/spec/paging-entry.ts";
 import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
 import { Reg } from "../../src/spec/register-offsets.ts";
 import { wordsToBytes } from "../../src/spec/word.ts";
@@ -167,4 +167,59 @@ export function scalableFirstStageDevice(
   s.w64(0x51000, FS_PDPE);
   s.w64(0x52000, FS_PDE);
   s.w64(0x53000, FS_PTE);
+}
+
+/** nestedDevice's second stage maps GPA g to HPA g + NESTED_OFFSET (first 2 MiB). */
+export const NESTED_OFFSET = 0x20_0000;
+/** nestedDevice's second-stage PML4, PDPT, PD, PT (host-physical). */
+export const NESTED_SS = [0x60000, 0x61000, 0x62000, 0x63000];
+/** nestedDevice's first-stage PML4, PDPT, PD, PT (guest-physical: at GPA + NESTED_OFFSET in memory). */
+export const NESTED_FS = [0x10000, 0x11000, 0x12000, 0x13000];
+
+/**
+ * Nested (PGTT 011b) tables for device 0x08: root 0x70000, context table 0x71000, PASID directory
+ * 0x72000, PASID table 0x73000 whose RID_PASID entry (DID 1) nests the first stage NESTED_FS over
+ * the second stage NESTED_SS; input pages 0 and 1 map to GPA 0x20000 and 0x21000. `tableWrite`:
+ * whether the second stage grants write on the first-stage table pages (the rest is read/write).
+ */
+export function nestedDevice(
+  s: { w64(addr: number, value: bigint): void; step(st: OracleStep): unknown },
+  o: { eafe?: boolean; tableWrite?: boolean } = {},
+): void {
+  const [ss0, ss1, ss2, ss3] = NESTED_SS as [number, number, number, number];
+  const [fs0, fs1, fs2, fs3] = NESTED_FS as [number, number, number, number];
+  s.w64(0x70000, 0x71000n | 1n);
+  s.w64(0x71000 + 0x08 * 32, 0x72000n | 1n);
+  s.w64(0x72000, 0x73000n | 1n);
+  const e = encodePasidEntry({
+    present: true,
+    pgtt: PGTT.NESTED,
+    aw: 2,
+    ssptptr: ss0,
+    fsptptr: fs0,
+    did: 1,
+    pwsnp: true,
+    eafe: o.eafe ?? false,
+  });
+  for (const [i, w] of e.entries()) s.w64(0x73000 + i * 8, w);
+  s.w64(ss0, encodeSsEntry({ addr: ss1, read: true, write: true }));
+  s.w64(ss1, encodeSsEntry({ addr: ss2, read: true, write: true }));
+  s.w64(ss2, encodeSsEntry({ addr: ss3, read: true, write: true }));
+  const tables = new Set(NESTED_FS.map((g) => g / 0x1000));
+  const pt: bigint[] = [];
+  for (let i = 0; i < 512; i++)
+    pt.push(
+      encodeSsEntry({
+        addr: i * 0x1000 + NESTED_OFFSET,
+        read: true,
+        write: !tables.has(i) || (o.tableWrite ?? true),
+      }),
+    );
+  s.step({ op: "writeGuest", args: [BigInt(ss3), wordsToBytes(pt)] });
+  const at = (gpa: number) => gpa + NESTED_OFFSET;
+  s.w64(at(fs0), encodeFsEntry({ addr: fs1, write: true, user: true }, 4));
+  s.w64(at(fs1), encodeFsEntry({ addr: fs2, write: true, user: true }, 3));
+  s.w64(at(fs2), encodeFsEntry({ addr: fs3, write: true, user: true }, 2));
+  s.w64(at(fs3), encodeFsEntry({ addr: 0x20000, write: true, user: true }, 1));
+  s.w64(at(fs3) + 8, encodeFsEntry({ addr: 0x21000, write: true, user: true }, 1));
 }

@@ -488,7 +488,10 @@ function pathOutcomes(
     [wr, "write", adWrite],
   ] as const) {
     if (r.ok) {
-      const t = translation(s, r.out, r.pageShift, r.rights);
+      // [VTD-NEST-5] §6.2.4.1: the write walk met an A/D update the second stage blocks, so the
+      // read walk's translation may serve reads only (a write through it faults as that walk does).
+      const blocked = access === "read" && !wr.ok && wr.kind !== "no-write";
+      const t = { ...translation(s, r.out, r.pageShift, r.rights), ...(blocked ? { readsOnly: true } : {}) };
       out.push({
         value: t,
         explain: `${s.explain} -> nested walk (${access}) -> 0x${t.out.toString(16)}`,

@@ -38,6 +38,11 @@ export interface TranslationValue {
   adFault?: number;
   /** The A/D fault only for writes: every flag a read needs is set, the leaf's D is not. */
   adFaultWriteOnly?: boolean;
+  /**
+   * Serves reads only: a write through it needs an A/D update its walk could not make (nested,
+   * no second-stage write on a table page, VTD-NEST-5), so the write walk's outcome decides.
+   */
+  readsOnly?: boolean;
 }
 
 /** recorded: "yes" a record must be possible; "no" FPD suppresses it; "either" the sources differ. */
@@ -74,5 +79,5 @@ export function valueId(v: OutcomeValue): string {
     return `F${v.reason.read}/${v.reason.write}/${v.record}/${v.access ?? ""}/${pe}`;
   }
   const r = v.rights;
-  return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}/${v.adFault ?? ""}${v.adFaultWriteOnly ? "w" : ""}`;
+  return `T${v.out}/${v.pageShift}/${+r.fsW}${+r.fsU}${+r.ssR}${+r.ssW}/${+v.wpe}${+v.sre}${+v.fpd}${+v.scalable}${+v.identity}/${v.stage}/${v.adFault ?? ""}${v.adFaultWriteOnly ? "w" : ""}${v.readsOnly ? "/r" : ""}`;
 }

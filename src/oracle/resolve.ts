@@ -30,6 +30,8 @@ export function resolve(v: OutcomeValue, a: Access): Resolved[] {
   }
   const addr = v.out + a.offset;
   if (v.stage === "untranslated") return [{ kind: "ok", addr }];
+  // [VTD-NEST-5] a write needs the A/D update this value's walk could not make: not through it.
+  if (a.write && v.readsOnly === true) return [];
   const rec: Recording = v.fpd ? "no" : "yes";
   const f = (reason: number): Resolved[] => [{ kind: "fault", reason, record: rec }];
   // [VTD-PASID] a supervisor request needs SRE in the PASID entry (SPT.6).

@@ -226,6 +226,14 @@ describe("flags a completed nested DMA's walk must have set (ORACLE-JUDGE-11)", 
     expect(guestRead(s, pte[0], pte[1]).ok).toBe(false);
   });
 
+  it("[VTD-NEST-5] [ORACLE-JUDGE-1] with A set but D clear and no second-stage write on the table pages, a nested write only faults", () => {
+    const s = nested({ tableWrite: false });
+    for (const [at, value] of NESTED_ENTRIES) s.w64(at, value | A); // software set A, not D
+    // §6.2.4.1: the D update is subject to second-stage write permission: SFS.8, never a completion.
+    expect(s.outcomes({ sid: 0x08, iova: 0n, len: 8, write: true })).toEqual(["fault 0x77"]);
+    expect(s.outcomes({ sid: 0x08, iova: 0n, len: 8, write: false })).toEqual(["ok 0x220000"]);
+  });
+
   it("[ORACLE-JUDGE-11] [ORACLE-WALK-7] a walk may start below a cached nested value: the entries above it are not required again", () => {
     const s = nested();
     expect(read(s).ok).toBe(true);

@@ -5,29 +5,12 @@
  * update the A/D bit").
  */
 import { describe, expect, it } from "vitest";
-import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
-import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
-import { config, Stream } from "./stream.ts";
+import { config, Stream, scalableFirstStageDevice } from "./stream.ts";
 
 /** First stage, PWSNP = 0: input page 0 -> 0x60000; every entry's A (and the leaf's D) as given. */
 function nonSnooped(accessed: boolean, dirty: boolean): Stream {
   const s = new Stream(config({ scalable: true, firstStage: true, pasidBits: 8 }));
-  s.w64(0x10000, 0x11000n | 1n);
-  s.w64(0x11000 + 0x08 * 32, 0x40000n | 1n);
-  s.w64(0x40000, 0x41000n | 1n);
-  const e = encodePasidEntry({
-    present: true,
-    pgtt: PGTT.FIRST_STAGE,
-    fsptptr: 0x50000,
-    did: 1,
-    pwsnp: false,
-  });
-  for (const [i, w] of e.entries()) s.w64(0x41000 + i * 8, w);
-  const f = { write: true, user: true, accessed };
-  s.w64(0x50000, encodeFsEntry({ addr: 0x51000, ...f }, 4));
-  s.w64(0x51000, encodeFsEntry({ addr: 0x52000, ...f }, 3));
-  s.w64(0x52000, encodeFsEntry({ addr: 0x53000, ...f }, 2));
-  s.w64(0x53000, encodeFsEntry({ addr: 0x60000, ...f, dirty }, 1));
+  scalableFirstStageDevice(s, 0x08, { pwsnp: false, accessed, dirty });
   s.enable(0x10000, 1, true);
   return s;
 }

@@ -70,7 +70,7 @@ function vm(eafe = false): PtStream {
     },
     hostIommus: [hostIommu()],
   });
-  scalableFirstStageDevice(s, PT, eafe);
+  scalableFirstStageDevice(s, PT, { eafe });
   s.w64(0x53008, PTE_ROM);
   s.step({ op: "writeGuest", args: [0x60000n, fingerprintPage(0x60000, 7)] });
   s.step({ op: "writeReg", args: [Reg.RTADDR, 0x10000n | (1n << 10n), 8] });

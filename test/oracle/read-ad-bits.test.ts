@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
-import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
-import { config, legacyDevice, Stream, ss } from "./stream.ts";
+import { config, legacyDevice, Stream, scalableFirstStageDevice, ss } from "./stream.ts";
 
 /** Input page 0 of device 0x08 maps onto its own L1 table page (0x43000): a read sees the entry. */
 function legacySelfMapped(entry: bigint): Stream {
@@ -20,21 +19,7 @@ const PTE = encodeFsEntry({ addr: 0x53000, write: true, user: true }, 1);
  */
 function firstStageSelfMapped(): Stream {
   const s = new Stream(config({ scalable: true, firstStage: true, pasidBits: 8 }));
-  s.w64(0x10000, 0x11000n | 1n);
-  s.w64(0x11000 + 0x08 * 32, 0x40000n | 1n);
-  s.w64(0x40000, 0x41000n | 1n);
-  const e = encodePasidEntry({
-    present: true,
-    pgtt: PGTT.FIRST_STAGE,
-    fsptptr: 0x50000,
-    did: 1,
-    pwsnp: true,
-  });
-  for (const [i, w] of e.entries()) s.w64(0x41000 + i * 8, w);
-  s.w64(0x50000, encodeFsEntry({ addr: 0x51000, write: true, user: true }, 4));
-  s.w64(0x51000, encodeFsEntry({ addr: 0x52000, write: true, user: true }, 3));
-  s.w64(0x52000, encodeFsEntry({ addr: 0x53000, write: true, user: true }, 2));
-  s.w64(0x53000, PTE);
+  scalableFirstStageDevice(s, 0x08, { leaf: 0x53000 });
   s.enable(0x10000, 1, true);
   return s;
 }

@@ -26,7 +26,7 @@ const EA = 1n << 10n;
  */
 function firstStage(eafe = false): Stream {
   const s = new Stream(config({ scalable: true, firstStage: true, pasidBits: 8, extendedAccessed: eafe }));
-  scalableFirstStageDevice(s, 0x08, eafe);
+  scalableFirstStageDevice(s, 0x08, { eafe });
   s.enable(0x10000, 1, true);
   return s;
 }

@@ -143,13 +143,14 @@ export const FS_PTE = encodeFsEntry({ addr: 0x60000, write: true, user: true }, 
 
 /**
  * Scalable tables for device `devfn` on bus 0: root 0x10000, context table 0x11000, PASID
- * directory 0x40000, PASID table 0x41000 whose RID_PASID entry (DID 1) points at a 4-level first
- * stage at 0x50000-0x53000 mapping input page 0 to 0x60000.
+ * directory 0x40000, PASID table 0x41000 whose RID_PASID entry (DID 1; PWSNP unless told) points
+ * at a 4-level first stage at 0x50000-0x53000 mapping input page 0 to `leaf` (default 0x60000);
+ * every entry's A, and the leaf's D, as given (default clear).
  */
 export function scalableFirstStageDevice(
   s: { w64(addr: number, value: bigint): void },
   devfn: number,
-  eafe: boolean,
+  o: { eafe?: boolean; pwsnp?: boolean; accessed?: boolean; dirty?: boolean; leaf?: number } = {},
 ): void {
   s.w64(0x10000, 0x11000n | 1n);
   s.w64(0x11000 + devfn * 32, 0x40000n | 1n);
@@ -159,14 +160,15 @@ export function scalableFirstStageDevice(
     pgtt: PGTT.FIRST_STAGE,
     fsptptr: 0x50000,
     did: 1,
-    pwsnp: true,
-    eafe,
+    pwsnp: o.pwsnp ?? true,
+    eafe: o.eafe ?? false,
   });
   for (const [i, w] of e.entries()) s.w64(0x41000 + i * 8, w);
-  s.w64(0x50000, FS_PML4E);
-  s.w64(0x51000, FS_PDPE);
-  s.w64(0x52000, FS_PDE);
-  s.w64(0x53000, FS_PTE);
+  const f = { write: true, user: true, accessed: o.accessed ?? false };
+  s.w64(0x50000, encodeFsEntry({ addr: 0x51000, ...f }, 4));
+  s.w64(0x51000, encodeFsEntry({ addr: 0x52000, ...f }, 3));
+  s.w64(0x52000, encodeFsEntry({ addr: 0x53000, ...f }, 2));
+  s.w64(0x53000, encodeFsEntry({ addr: o.leaf ?? 0x60000, ...f, dirty: o.dirty ?? false }, 1));
 }
 
 /** nestedDevice's second stage maps GPA g to HPA g + NESTED_OFFSET (first 2 MiB). */

@@ -13,7 +13,7 @@ import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
 import { Reg } from "../../src/spec/register-offsets.ts";
 import { wordsToBytes } from "../../src/spec/word.ts";
 import { fsViommu, hostIommu, ptDevice } from "../vmm/fixtures.ts";
-import { FS_PDE, FS_PDPE, FS_PML4E, FS_PTE, scalableFirstStageDevice } from "./stream.ts";
+import { FS_CHAIN, FS_PDE, FS_PDPE, FS_PTE, scalableFirstStageDevice } from "./stream.ts";
 
 const A = 1n << 5n;
 const D = 1n << 6n;
@@ -93,12 +93,7 @@ function ptWrite(s: PtStream, iova: bigint, value: bigint, status: DmaResult["st
 
 describe("flags of a passed-through device's walk in the guest's tables (ORACLE-JUDGE-7)", () => {
   it("[ORACLE-JUDGE-11] [ORACLE-JUDGE-7] after a passed-through read, every first-stage entry it walked must show A", () => {
-    for (const [at, value] of [
-      [0x50000, FS_PML4E],
-      [0x51000, FS_PDPE],
-      [0x52000, FS_PDE],
-      [0x53000, FS_PTE],
-    ] as const) {
+    for (const [at, value] of FS_CHAIN) {
       const s = vm();
       expect(ptRead(s)).toBeUndefined();
       expect(s.guestRead(at, value)?.rule).toBe("ORACLE-JUDGE-11");

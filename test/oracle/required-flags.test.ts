@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
 import {
   config,
+  FS_CHAIN,
   FS_PDE,
   FS_PDPE,
   FS_PML4E,
@@ -64,12 +65,7 @@ describe("flags a completed DMA's walk must have set (ORACLE-JUDGE-11)", () => {
   });
 
   it("[ORACLE-JUDGE-11] a model that never sets A fails at the read-back of the entry (the old oracle passed it)", () => {
-    for (const [at, value] of [
-      [0x50000, FS_PML4E],
-      [0x51000, FS_PDPE],
-      [0x52000, FS_PDE],
-      [0x53000, FS_PTE],
-    ] as const) {
+    for (const [at, value] of FS_CHAIN) {
       const s = firstStage();
       expect(read(s).ok).toBe(true);
       const v = guestRead(s, at, value);

@@ -140,6 +140,13 @@ export const FS_PDPE = encodeFsEntry({ addr: 0x52000, write: true, user: true },
 export const FS_PDE = encodeFsEntry({ addr: 0x53000, write: true, user: true }, 2);
 /** Its leaf for input page 0: RAM page 0x60000. */
 export const FS_PTE = encodeFsEntry({ addr: 0x60000, write: true, user: true }, 1);
+/** Address and value of each entry of that chain, PML4E first. */
+export const FS_CHAIN: ReadonlyArray<readonly [number, bigint]> = [
+  [0x50000, FS_PML4E],
+  [0x51000, FS_PDPE],
+  [0x52000, FS_PDE],
+  [0x53000, FS_PTE],
+];
 
 /**
  * Scalable tables for device `devfn` on bus 0: root 0x10000, context table 0x11000, PASID

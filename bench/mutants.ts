@@ -81,6 +81,10 @@ export const HAND_WRITTEN: Record<string, { steps: number; why: string }> = {
     steps: 19,
     why: "scalable set-up for two devices 11, mapping 4, PASID entry + PSI 3, DMA from the other",
   },
+  "pasid-psi-existing-only": {
+    steps: 17,
+    why: "scalable set-up 9, mapping 4, PASID entry + PSI 3, DMA (blocked, not completed)",
+  },
   "pasid-iotlb-not-forwarded": {
     steps: 22,
     why: "scalable set-up 9, mapping 4, PASID entry + PSI 3, DMA, remap 1, P-IOTLB 3, DMA",

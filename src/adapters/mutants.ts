@@ -24,6 +24,7 @@ import { npCachedWithoutCm } from "./mutants/np-cached-without-cm.ts";
 import { pasidGlobalNoUnbind } from "./mutants/pasid-global-no-unbind.ts";
 import { pasidIotlbNotForwarded } from "./mutants/pasid-iotlb-not-forwarded.ts";
 import { pasidPsiBindsAbsent } from "./mutants/pasid-psi-binds-absent.ts";
+import { pasidPsiExistingOnly } from "./mutants/pasid-psi-existing-only.ts";
 import { psiMaskOffByOne } from "./mutants/psi-mask-off-by-one.ts";
 import { sreUnchecked } from "./mutants/sre-unchecked.ts";
 import { structTailAccepted } from "./mutants/struct-tail-accepted.ts";
@@ -55,6 +56,7 @@ export const MUTANTS: readonly Mutant[] = [
   waitBeforeInvalidation,
   pasidGlobalNoUnbind,
   pasidPsiBindsAbsent,
+  pasidPsiExistingOnly,
   pasidIotlbNotForwarded,
   vmmHostWidthUnchecked,
   vmmFs1gpUnchecked,

@@ -20,6 +20,18 @@ describe("VMM mutants misbehave where the reference does not", () => {
     expect(r.mutant.after).not.toBe("aborted");
   });
 
+  it("[VMM-BIND-10] pasid-psi-existing-only: a new entry is bound by its own PASID-selective invalidation", async () => {
+    const r = await onBoth("pasid-psi-existing-only", async (model) => {
+      const { drv, pasids } = await scalableOn(model, nestingConfig());
+      const a = await fsMapping(drv, 1);
+      await get(pasids, D1).setEntry(1, { present: true, pgtt: 1, did: 5, fsptptr: a.fs.root });
+      await drv.invalidate([pasidCachePasid(5, 1), pasidIotlbPasid(5, 1)]);
+      return (await reach(drv, D1, PIOVA, 1)) === a.page;
+    });
+    expect(r.reference).toBe(true);
+    expect(r.mutant).toBe(false);
+  });
+
   it("[VMM-BIND-10] pasid-psi-binds-absent: a device without the PASID entry stays blocked", async () => {
     const r = await onBoth("pasid-psi-binds-absent", async (model) => {
       const { drv, pasids } = await scalableOn(model, nestingConfig());

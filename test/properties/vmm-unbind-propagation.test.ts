@@ -13,7 +13,7 @@ describe("unbind-propagation against the reference", () => {
 });
 
 describe("unbind-propagation finds the VMM's unbind bugs", () => {
-  for (const id of ["pasid-global-no-unbind", "pasid-psi-binds-absent"]) {
+  for (const id of ["pasid-global-no-unbind", "pasid-psi-binds-absent", "pasid-psi-existing-only"]) {
     it(`[VMM-BIND-7] [VMM-BIND-10] kills mutant:${id}`, async () => {
       const model = await createMutantModel(id);
       try {

@@ -19,7 +19,7 @@ import {
 } from "../src/arbitraries/vmm-shadow.ts";
 import { failCase } from "../src/cases/case-failed.ts";
 import type { PropertyDefinition } from "../src/cases/property.ts";
-import { LARGE_PAGES, SHADOW_SLOTS } from "../src/cases/shadow-plan.ts";
+import { LARGE_PAGES, SHADOW_SLOTS, type ShadowDma } from "../src/cases/shadow-plan.ts";
 import { ShadowWorld } from "../src/cases/shadow-world.ts";
 import { runVmmCases, type VmmCase } from "../src/cases/vmm-case.ts";
 import { vmmJudge } from "../src/cases/vmm-judge.ts";
@@ -153,7 +153,10 @@ export const shadowEquivalence: PropertyDefinition = {
           await world.driver.invalidate(
             world.invalidation(r.inv, { edit: seq, slot, oldDid, fm: r.fm, sid }),
           );
-        for (const d of r.dmas) for (const dev of passed) await world.dma(dev, d);
+        // [VMM-SHADOW-5] and a read of the edited slot itself, where a stale shadow would show.
+        const edited: ShadowDma[] =
+          "slot" in r.edit ? [{ slot, page: LARGE_PAGES[0], word: 0, write: false, pasid: 0 }] : [];
+        for (const d of [...r.dmas, ...edited]) for (const dev of passed) await world.dma(dev, d);
       }
       vc.note("settle: global context, PASID-cache and IOTLB invalidation; every slot compared");
       await world.settle();

@@ -249,7 +249,9 @@ export function shadowRoundArb(o: {
     "linux",
     "te",
     "none",
-    ...(o.scalable ? (["pasid-iotlb", "pasid-cache", "pasid-cache"] as const) : []),
+    ...(o.scalable
+      ? (["pasid-iotlb", "pasid-iotlb", "pasid-iotlb", "pasid-cache", "pasid-cache"] as const)
+      : []),
   ];
   return fc.record({
     edit,

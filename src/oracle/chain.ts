@@ -20,7 +20,14 @@ import { accessedBits, dirtyBit, type FlagMarks } from "./flag-marks.ts";
 import type { HistoryMemory, WordReader } from "./history-memory.ts";
 import type { CacheKey, PscKey } from "./keys.ts";
 import { keyText } from "./keys.ts";
-import { type CachedFrontier, type NestedCaches, type NestedFrontier, nestedOutcomes } from "./nested.ts";
+import {
+  type CachedFrontier,
+  type FsRead,
+  type NestedCaches,
+  type NestedFrontier,
+  nestedOutcomes,
+  readBelow,
+} from "./nested.ts";
 import { type OutcomeValue, type Permitted, type TranslationValue, valueId } from "./outcome.ts";
 import {
   ALL_RIGHTS,
@@ -34,7 +41,7 @@ import {
   scalableSetup,
   translation,
 } from "./paging.ts";
-import { intersectUsed, NO_USE, type Used, withUse } from "./required-flags.ts";
+import { intersectUsed, NO_USE, type Used, type UsedWord, withUse } from "./required-flags.ts";
 import {
   type ContextValue,
   effectivePasid,
@@ -151,6 +158,16 @@ function below(f: Frontier, r: Extract<PagingStep, { kind: "next" }>, st: Setup)
 
 const CLASS_ORDER: Record<CacheKey["cls"], number> = { context: 0, pasid: 1, psc: 2, iotlb: 3 };
 
+/** `used` read no earlier than step `t`: its flags were set by a fill at or after `t` (itself if so already). */
+function readSince(used: Used, t: number): Used {
+  let older = false;
+  for (const u of used.values()) if (u.since < t) older = true;
+  if (!older) return used;
+  const out = new Map<number, UsedWord>();
+  for (const [at, u] of used) out.set(at, u.since >= t ? u : { ...u, since: t });
+  return out;
+}
+
 function lastFill(e: Entry): number {
   let m = Number.NEGATIVE_INFINITY;
   for (const t of e.vias.values()) m = Math.max(m, t);
@@ -181,14 +198,16 @@ export class Chain {
    * (and PASID), not by requester, so a request of another SID whose walk uses the same DID, PASID
    * tag and stage may start from them.
    */
-  pscValues(): Array<{ key: PscKey; mode: TranslationMode; next: Frontier; explain: string }> {
-    const out: Array<{ key: PscKey; mode: TranslationMode; next: Frontier; explain: string }> = [];
+  pscValues(): Array<{ key: PscKey; mode: TranslationMode; next: Frontier; explain: string; used: Used }> {
+    const out: Array<{ key: PscKey; mode: TranslationMode; next: Frontier; explain: string; used: Used }> =
+      [];
     for (const e of this.entries.values())
       if (e.payload.cls === "psc" && e.key.cls === "psc")
         out.push({
           key: e.key,
           mode: e.mode,
           next: e.payload.next,
+          used: e.used,
           explain: `[${keyText(e.key)} filled by SID 0x${this.sid.toString(16)}, step ${e.since}..${fmt(lastFill(e))}]`,
         });
     return out;
@@ -198,6 +217,7 @@ export class Chain {
    * [ORACLE-SCOPE-1] The outcomes of walks of this request that start, at step `now`, from
    * paging-structure values other chains may hold (pscValues), below the level they cover. These
    * walks read memory as it is now; what they would fill is not kept (an under-approximation).
+   * [ORACLE-JUDGE-11] Each requires what the value's fills flagged above it and what it read below.
    */
   walkShared(now: number, shared: ReturnType<Chain["pscValues"]>): Permitted[] {
     const out: Permitted[] = [];
@@ -212,6 +232,8 @@ export class Chain {
           ? { ...v, pasidEntry: { sre: st.sre, fpd: st.fpd } }
           : v;
       const adFault = adFaultCode(st);
+      const flagStage = st.stage === "first" ? "first" : "second";
+      const aBits = accessedBits(st, flagStage);
       for (const v of shared) {
         const k = v.key;
         if (v.mode !== this.walkable.mode || k.did !== st.did || k.pasid !== st.pasidTag) continue;
@@ -222,16 +244,20 @@ export class Chain {
         )
           continue;
         let f: Frontier | undefined = { ...v.next, explain: `${v.next.explain} ${v.explain}` };
+        let used = v.used;
         while (f !== undefined && f.level >= 1) {
           const r = pagingStep(mem, st, f, this.page, cfg, reads);
           this.markStep(st, r);
           const from: Frontier = f;
           f = undefined;
-          if (r.kind === "next") f = below(from, r, st);
-          else if (r.kind === "leaf")
+          if (r.kind === "next") {
+            f = below(from, r, st);
+            used = withUse(used, r.at, aBits, 0n, now);
+          } else if (r.kind === "leaf")
             out.push({
               value: withAdFault(r.value, adFault, from.adNeed ?? false, flagsToSet(st, r.word, true)),
               explain: r.explain,
+              used: withUse(used, r.at, aBits, dirtyBit(st, flagStage), now),
             });
           else out.push({ value: tag(r.fault), explain: r.explain });
         }
@@ -246,13 +272,14 @@ export class Chain {
    * them (§6.2.1: "Implementation may allow requests-with-PASID from a given Requester-ID to hit
    * entries brought into IOTLB by requests-without-PASID from the same Requester-ID").
    */
-  iotlbValues(): Array<{ tag: string; value: OutcomeValue; explain: string }> {
-    const out: Array<{ tag: string; value: OutcomeValue; explain: string }> = [];
+  iotlbValues(): Array<{ tag: string; value: OutcomeValue; explain: string; used: Used }> {
+    const out: Array<{ tag: string; value: OutcomeValue; explain: string; used: Used }> = [];
     for (const e of this.entries.values())
       if (e.payload.cls === "iotlb" && e.key.cls === "iotlb")
         out.push({
           tag: `${e.key.did}/${e.key.pasid ?? "-"}`,
           value: e.payload.value,
+          used: e.used,
           explain: `${e.explain} [IOTLB ${keyText(e.key)} filled by SID 0x${this.sid.toString(16)}, step ${e.since}]`,
         });
     return out;
@@ -341,9 +368,12 @@ export class Chain {
     let changed = false;
     // Coverage depends on the key alone: only the covered values need ordering.
     const order: Array<[string, Entry]> = [];
+    const covered = new Set<string>();
     for (const pair of this.entries) {
       const e = pair[1];
-      if (e.mode !== c.mode || covers(c.scope, e.key, c.mode)) order.push(pair); // [ORACLE-TIME-4]
+      const cov = covers(c.scope, e.key, c.mode);
+      if (cov) covered.add(pair[0]);
+      if (e.mode !== c.mode || cov) order.push(pair); // [ORACLE-TIME-4]
     }
     if (order.length > 1)
       order.sort(
@@ -368,10 +398,28 @@ export class Chain {
           this.entries.delete(id);
           changed = true;
           pass = true;
+        } else if (covered.has(id) && [...e.vias.keys()].every((v) => this.refilledWhole(v, covered))) {
+          const used = readSince(e.used, c.submit);
+          if (used !== e.used) changed = true; // the permitted set's requirements change
+          e.used = used;
         }
       }
     }
     return changed;
+  }
+
+  /**
+   * [ORACLE-JUDGE-11] [ORACLE-TIME-2] Whether a covered value that survived through `via` was filled
+   * after the submission by a walk that read every paging entry it flagged then: through the root
+   * pointer or context and PASID values (which hold no paging entry), or through paging-structure
+   * values the same invalidation covered (which survived only so refilled themselves).
+   */
+  private refilledWhole(via: string, covered: ReadonlySet<string>): boolean {
+    return via.split("&").every((p) => {
+      if (p === "root" || covered.has(p)) return true;
+      const cls = this.entries.get(p)?.key.cls;
+      return cls === "context" || cls === "pasid";
+    });
   }
 
   private fill(
@@ -683,9 +731,20 @@ export class Chain {
           faults.push({ value: o.value, explain: o.explain });
           continue;
         }
-        // [ORACLE-JUDGE-11] the first-stage entries the walk read from memory (at step s).
-        let used = NO_USE;
-        for (const e of o.fsRead ?? []) used = withUse(used, e.at, e.accessed, e.dirty, s);
+        // [ORACLE-JUDGE-11] the entries the walk read from memory (at step s), those the fills of
+        // the cached value it started from flagged above it, and no more than a way from a cached
+        // value equal to one the walk passed through would have read.
+        const usedFrom = (above: Used | undefined, keep: (e: FsRead) => boolean): Used => {
+          let u = above ?? NO_USE;
+          for (const e of o.fsRead ?? []) if (keep(e)) u = withUse(u, e.at, e.accessed, e.dirty, s);
+          return u;
+        };
+        let used = usedFrom(o.above, () => true);
+        for (const w of o.alsoFrom ?? [])
+          used = intersectUsed(
+            used,
+            usedFrom(w.above, (e) => readBelow(e, w.level)),
+          );
         leaf(o.value, o.explain, allOf(o.via ?? src, o.ssUsed ?? []), used);
       }
       return;
@@ -779,6 +838,7 @@ export class Chain {
           starts.push({
             ...e.payload.next,
             via: [eid],
+            above: e.used,
             explain: `${e.payload.next.explain} [${kt}, filled step ${e.since}..${fmt(lastFill(e))}]`,
           });
     }
@@ -801,8 +861,10 @@ export class Chain {
       ssFill: (gpa, level, next) => {
         this.fill(ssKey(gpa, level), mode, frontierId(next), { cls: "psc", next }, s, next.explain, src);
       },
-      nestedFill: (level, next, via, ssUsed) =>
-        this.fill(
+      nestedFill: (level, next, via, ssUsed, path) => {
+        let used = path.above ?? NO_USE;
+        for (const e of path.read) used = withUse(used, e.at, e.accessed, e.dirty, s);
+        return this.fill(
           this.pscKey(st, level, "nested"),
           mode,
           `${frontierId(next)}:${next.hpa}:${next.ssW}`,
@@ -810,7 +872,9 @@ export class Chain {
           s,
           next.explain,
           allOf(via ?? src, ssUsed),
-        ),
+          used,
+        );
+      },
     };
   }
 

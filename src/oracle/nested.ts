@@ -18,6 +18,7 @@ import { accessedBits, dirtyBit } from "./flag-marks.ts";
 import type { WordReader } from "./history-memory.ts";
 import type { FaultValue, OutcomeValue, Rights } from "./outcome.ts";
 import { ALL_RIGHTS, type Frontier, pagingStep, type Setup, translation } from "./paging.ts";
+import type { Used } from "./required-flags.ts";
 
 const FS_A = 1n << 5n;
 const FS_D = 1n << 6n;
@@ -29,14 +30,29 @@ const SS_D = 1n << 9n;
 export type NestedFault = WalkFault & { nestedFetch?: boolean; explain: string };
 
 /**
- * [ORACLE-JUDGE-11] A first-stage entry a nested walk read from memory: its host-physical address
- * (the second stage's output for its guest-physical one), level, A (EA) bits, and D if a leaf.
+ * [ORACLE-JUDGE-11] An entry a nested walk read from memory: a first-stage entry at its
+ * host-physical address (the second stage's output for its guest-physical one), or with SSADE a
+ * second-stage entry; the A (EA) bits to set there, and D if the leaf of a write.
  */
 export interface FsRead {
   at: number;
+  stage: "first" | "second";
+  /**
+   * First stage: the entry's level. Second stage: the level of the first-stage table whose address
+   * it translated (0: the output's).
+   */
   level: number;
   accessed: bigint;
   dirty: bigint;
+}
+
+/**
+ * [ORACLE-JUDGE-11] Whether a way that starts from a cached nested value for the first-stage table
+ * of `level` reads entry `e` too: the first-stage entries from that table down, and the
+ * second-stage walks of the tables below it and of the output (the value holds its table's HPA).
+ */
+export function readBelow(e: FsRead, level: number): boolean {
+  return e.stage === "first" ? e.level <= level : e.level < level;
 }
 
 export type NestedResult =
@@ -49,8 +65,10 @@ export type NestedResult =
       via?: string[];
       /** Ids of the cached second-stage values the walk used below its last nested value. */
       ssUsed: string[];
-      /** [ORACLE-JUDGE-11] The first-stage entries it read from memory (none above a cached start). */
+      /** [ORACLE-JUDGE-11] The entries it read from memory (none above a cached start). */
       fsRead: FsRead[];
+      /** [ORACLE-JUDGE-11] From a cached nested value: the entries every fill of it flagged above it. */
+      above?: Used;
     }
   | ({ ok: false } & NestedFault);
 
@@ -70,6 +88,11 @@ export interface NestedFrontier {
   explain: string;
   /** Ids of the cached values this frontier came through (for the fills it leads to). */
   via?: string[];
+  /**
+   * [ORACLE-JUDGE-11] A cached nested value: the entries every fill of it read above it and had to
+   * flag before creating it (§6.2.5.1–§6.2.5.4).
+   */
+  above?: Used;
 }
 
 /** A second-stage frontier a cached value supplies, with that value's id. */
@@ -90,13 +113,15 @@ export interface NestedEnv {
   ssFill(gpa: number, level: number, next: Frontier): void;
   /**
    * A first-stage entry of `level` pointed to a table whose address the second stage translated
-   * with read permission: a nested value may be cached; returns its id.
+   * with read permission: a nested value may be cached; returns its id. `path`: the entries the
+   * walk flagged on its way there (read from memory, and those of the cached value it started from).
    */
   nestedFill(
     level: number,
     next: NestedFrontier,
     via: string[] | undefined,
     ssUsed: readonly string[],
+    path: { above?: Used; read: FsRead[] },
   ): string | undefined;
 }
 
@@ -135,6 +160,7 @@ type SsResult =
  * [VTD-NEST-2] [VTD-NEST-4] The second-stage translation of guest-physical `gpa` for an access,
  * from SSPTPTR. `adNeeded`: with SSADE, an A (or, for a write, the leaf's D) flag the walk would set
  * is clear in memory (a unit whose page walks do not snoop faults SSS.5 there, VTD-SS-6).
+ * With SSADE, the entries it read from memory go to `got` (ORACLE-JUDGE-11), tagged `fsLevel`.
  */
 function ssTranslate(
   mem: WordReader,
@@ -145,6 +171,8 @@ function ssTranslate(
   reads: Set<number>,
   mark: EntryMark,
   env: NestedEnv,
+  got: FsRead[] = [],
+  fsLevel = 0,
 ): SsResult {
   const page = BigInt(gpa - (gpa % 4096));
   if (page >> BigInt(ss.ssWidth) !== 0n)
@@ -152,7 +180,14 @@ function ssTranslate(
   // [ORACLE-WALK-7] (b) from SSPTPTR, or from a second-stage value cached for this GPA that differs
   // from what the walk from SSPTPTR reads now (an equal one gives the same translation).
   const cached = env.ssStarts(gpa);
-  const starts = cached.length === 0 ? cached : unlikeFresh(cached, ssFreshPath(mem, ss, page, cfg, reads));
+  const fresh = cached.length === 0 ? undefined : ssFreshPath(mem, ss, page, cfg, reads);
+  const starts = fresh === undefined ? cached : unlikeFresh(cached, fresh);
+  // [ORACLE-JUDGE-11] a cached value equal to a frontier of the fresh walk: a way from it reads
+  // nothing above that frontier, so only the entries from its level down count as read.
+  let cut = Number.POSITIVE_INFINITY;
+  for (const c of fresh === undefined ? [] : cached)
+    if (fresh?.has(frontierKey(c))) cut = Math.min(cut, c.level);
+  const aBit = accessedBits(ss, "second");
   const pick = starts.length === 0 ? 0 : env.choose(starts.length + 1);
   const from = pick === 0 ? undefined : (starts[pick - 1] as CachedFrontier);
   let f: Frontier = from ?? {
@@ -169,7 +204,16 @@ function ssTranslate(
       return { ok: false, kind: r.cause.kind as SecondStageFaultKind, explain: r.explain };
     }
     if (ss.ssade && (r.word & SS_A) === 0n) adNeeded = true;
-    mark(r.at, accessedBits(ss, "second"), r.kind === "leaf" ? dirtyBit(ss, "second") : 0n);
+    mark(r.at, aBit, r.kind === "leaf" ? dirtyBit(ss, "second") : 0n);
+    if (aBit !== 0n && f.level <= cut)
+      got.push({
+        at: r.at,
+        stage: "second",
+        level: fsLevel,
+        accessed: aBit,
+        // D only on the output's leaf: a table page's is written by A/D updates, not by the request.
+        dirty: r.kind === "leaf" && fsLevel === 0 ? dirtyBit(ss, "second") : 0n,
+      });
     if (r.kind === "next") {
       env.ssFill(gpa, f.level, r.next);
       f = r.next;
@@ -272,6 +316,10 @@ export function walkNestedPage(
   // [ORACLE-WALK-7] (a) from FSPTPTR, or below a nested value the caches may hold.
   const pick = starts.length === 0 ? 0 : env.choose(starts.length + 1);
   let f = pick === 0 ? nestedRootFrontier(s) : (starts[pick - 1] as NestedFrontier);
+  const above = f.above;
+  const aBits = s.eafe ? FS_A | FS_EA : FS_A;
+  // [ORACLE-JUDGE-11] with SSADE, the second-stage entries the walk read from memory.
+  const ssRead: FsRead[] = [];
   let leafWord = 0n;
   let rights = f.rights;
   let ssUsed: string[] = [];
@@ -287,7 +335,7 @@ export function walkNestedPage(
       ea = f.hpa + index * 8;
       ssW = f.ssW ?? false;
     } else {
-      const s2 = ssTranslate(mem, ss, gpa, false, cfg, reads, mark, env);
+      const s2 = ssTranslate(mem, ss, gpa, false, cfg, reads, mark, env, ssRead, level);
       if (!s2.ok) {
         if (s2.kind === "no-read") return firstFault("nested-no-read", `${at} ${s2.explain}`, f.atRoot);
         return { ok: false, stage: "second", kind: s2.kind, root: f.atRoot, nestedFetch: true, explain: at };
@@ -301,7 +349,15 @@ export function walkNestedPage(
       // [ORACLE-WALK-7] (a) the entry above pointed here and the second stage reads this table:
       // a nested paging-structure value of the level above may hold its host-physical address.
       if (!f.atRoot) {
-        const id = env.nestedFill(level + 1, { ...f, hpa: ea - index * 8, ssW }, f.via, ssUsed);
+        // §6.2.5.1–§6.2.5.4: creating it set A (EA) above it, "subject to write permission checks
+        // at second-stage translation": so in the entries whose table page the second stage writes.
+        const path = {
+          ...(above === undefined ? {} : { above }),
+          read: used
+            .filter((u) => u.ssW)
+            .map((u): FsRead => ({ at: u.ea, stage: "first", level: u.level, accessed: aBits, dirty: 0n })),
+        };
+        const id = env.nestedFill(level + 1, { ...f, hpa: ea - index * 8, ssW }, f.via, ssUsed, path);
         if (id !== undefined) {
           f = { ...f, via: [id] };
           ssUsed = [];
@@ -338,7 +394,7 @@ export function walkNestedPage(
   const fsSize = 2 ** fsShift;
   const frame = decodeFsEntry(leafWord, level as PagingLevel).addr;
   const outGpa = frame - (frame % fsSize) + Number(page % BigInt(fsSize));
-  const out = ssTranslate(mem, ss, outGpa, write, cfg, reads, mark, env);
+  const out = ssTranslate(mem, ss, outGpa, write, cfg, reads, mark, env, ssRead, 0);
   if (!out.ok)
     return {
       ok: false,
@@ -350,7 +406,6 @@ export function walkNestedPage(
     };
   if (out.adNeeded && nonSnooped) adFaults.push({ stage: "second", kind: "ad-non-snooped" });
   // [VTD-NEST-5] A/EA (and D on the leaf for a write) need second-stage write on each entry.
-  const aBits = s.eafe ? FS_A | FS_EA : FS_A;
   for (let i = 0; i < used.length; i++) {
     const u = used[i] as (typeof used)[number];
     const want = u.word | aBits | (write && i === used.length - 1 ? FS_D : 0n);
@@ -376,13 +431,22 @@ export function walkNestedPage(
     explain: `${f.explain} -> GPA ${hex(outGpa)} -> ${out.explain}`,
     via: f.via,
     ssUsed: out.cacheId === undefined ? ssUsed : [...ssUsed, out.cacheId],
-    // [ORACLE-JUDGE-11] §6.2.4.1: A (EA) on each first-stage entry used, D on the leaf for a write.
-    fsRead: used.map((u) => ({
-      at: u.ea,
-      level: u.level,
-      accessed: aBits,
-      dirty: u.leaf ? FS_D : 0n,
-    })),
+    // [ORACLE-JUDGE-11] §6.2.4.1: A (EA) on each first-stage entry used, D on the leaf for a write;
+    // with SSADE A on each second-stage entry, D on the output's leaf ("for both first- and
+    // second-stage translation").
+    fsRead: [
+      ...used.map(
+        (u): FsRead => ({
+          at: u.ea,
+          stage: "first",
+          level: u.level,
+          accessed: aBits,
+          dirty: u.leaf ? FS_D : 0n,
+        }),
+      ),
+      ...ssRead,
+    ],
+    ...(above === undefined ? {} : { above }),
   };
 }
 
@@ -404,8 +468,15 @@ export interface NestedOutcome {
   explain: string;
   via?: string[];
   ssUsed?: string[];
-  /** [ORACLE-JUDGE-11] A translation: the first-stage entries every way of this path read from memory. */
+  /** [ORACLE-JUDGE-11] A translation: the entries this path's walk read from memory. */
   fsRead?: FsRead[];
+  /** [ORACLE-JUDGE-11] From a cached nested value: the entries its fills flagged above it. */
+  above?: Used;
+  /**
+   * [ORACLE-JUDGE-11] Cached nested values equal to a frontier the fresh walk passes through: a
+   * way may start from each, reading only the entries below it (readBelow) besides its `above`.
+   */
+  alsoFrom?: Array<{ level: number; above?: Used }>;
 }
 
 /**
@@ -424,9 +495,9 @@ export function nestedOutcomes(
 ): NestedOutcome[] {
   const out: NestedOutcome[] = [];
   // Cached nested values equal to a frontier the fresh walk passes through add nothing but a way
-  // that reads no first-stage entry above them: `cut`, the lowest such table level [ORACLE-JUDGE-11].
+  // that reads no entry above them: `alsoFrom` [ORACLE-JUDGE-11].
   let starts = caches?.starts ?? [];
-  let cut = Number.POSITIVE_INFINITY;
+  const alsoFrom: Array<{ level: number; above?: Used }> = [];
   if (starts.length > 0 && caches !== undefined) {
     const fresh = new Set<string>();
     const probe: NestedEnv = {
@@ -437,7 +508,9 @@ export function nestedOutcomes(
       },
     };
     walkNestedPage(mem, s, page, false, true, cfg, reads, [], noMark, probe);
-    for (const f of starts) if (fresh.has(frontierKey(f))) cut = Math.min(cut, f.level);
+    for (const f of starts)
+      if (fresh.has(frontierKey(f)))
+        alsoFrom.push({ level: f.level, ...(f.above === undefined ? {} : { above: f.above }) });
     starts = unlikeFresh(starts, fresh);
   }
   // Depth-first over the choices the read walk meets; the write and user walks replay them.
@@ -460,10 +533,8 @@ export function nestedOutcomes(
     };
     pathOutcomes(mem, s, page, cfg, reads, mark, explore, replay, starts, out);
   }
-  if (cut === Number.POSITIVE_INFINITY) return out;
-  return out.map((o) =>
-    o.fsRead === undefined ? o : { ...o, fsRead: o.fsRead.filter((e) => e.level <= cut) },
-  );
+  if (alsoFrom.length === 0) return out;
+  return out.map((o) => (o.fsRead === undefined ? o : { ...o, alsoFrom }));
 }
 
 /** [ORACLE-NEST-1] [ORACLE-JUDGE-1] The outcomes of one path of choices, for reads and for writes. */
@@ -498,6 +569,7 @@ function pathOutcomes(
         ...(r.via === undefined ? {} : { via: r.via }),
         ssUsed: r.ssUsed,
         fsRead: r.fsRead,
+        ...(r.above === undefined ? {} : { above: r.above }),
       });
     } else if (!(access === "write" && rd.ok && r.kind === "no-write")) {
       out.push({

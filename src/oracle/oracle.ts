@@ -143,7 +143,7 @@ export class Oracle {
         if (other === chain || other.page !== chain.page || other.sid !== chain.sid) continue;
         other.permitted(now);
         for (const v of other.iotlbValues())
-          if (chain.lookupTags.has(v.tag)) perms.push({ value: v.value, explain: v.explain });
+          if (chain.lookupTags.has(v.tag)) perms.push({ value: v.value, explain: v.explain, used: v.used });
       }
     // [ORACLE-SCOPE-1] Walks from paging-structure values filled through other SIDs under the same tags.
     if (this.tl.control.teHistory.at(-1)?.te === true) {
@@ -312,9 +312,22 @@ export class Oracle {
     const strict = set.outcomes.filter((o) => o.outcome.kind === "ok");
     if (!req.write) {
       const data = result.data ?? new Uint8Array(0);
-      if (oks.some((a) => this.readMatches(a, data))) {
-        this.requireFlags(strict.filter((o) => this.readMatches((o.outcome as { addr: number }).addr, data)));
+      const pages = oks.filter((a) => this.readMatches(a, data));
+      // [ORACLE-JUDGE-11] a read of a table page shows the flags earlier DMAs' walks must have set.
+      const shown = pages.filter((a) => this.flagsRequired.missing(a, data) === undefined);
+      if (shown.length > 0) {
+        this.requireFlags(strict.filter((o) => shown.includes((o.outcome as { addr: number }).addr)));
         return OK;
+      }
+      const miss = pages.length > 0 ? this.flagsRequired.missing(pages[0] as number, data) : undefined;
+      if (miss !== undefined) {
+        const at = pages[0] as number;
+        return bad(
+          "ORACLE-JUDGE-11",
+          `the DMA read of 0x${at.toString(16)} shows the paging entry at 0x${miss.at.toString(16)} without flags the walk of the DMA at step ${miss.step} must have set`,
+          wordShown(at, data, miss.at),
+          [`bits 0x${miss.bits.toString(16)} set (A, EA with EAFE; D in the leaf after a write)`],
+        );
       }
       const fp = decodeFingerprint(data, Number(req.iova & 0xfffn));
       const where = fp

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
+import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
 import {
   config,
   FS_CHAIN,
@@ -124,12 +125,86 @@ describe("flags a completed DMA's walk must have set (ORACLE-JUDGE-11)", () => {
     expect(guestRead(s, 0x53000, FS_PTE).ok).toBe(false);
   });
 
+  it("[ORACLE-JUDGE-11] [ORACLE-TIME-2] after an invalidation, a value refilled since software rewrote an entry requires its flags again", () => {
+    const s = firstStage();
+    expect(read(s).ok).toBe(true); // fills the IOTLB and paging-structure values
+    s.w64(0x50000, FS_PML4E); // software rewrites the PML4E (A clear); the walk refills the same values
+    // PASID-selective: every value of DID 1, PASID 0 filled before it was submitted is gone.
+    s.invalidate([{ kind: "pasid-iotlb", g: 2, did: 1, pasid: 0, am: 0, ih: false, addr: 0n }]);
+    expect(read(s).ok).toBe(true); // every way now comes from fills after the rewrite
+    const v = guestRead(s, 0x50000, FS_PML4E);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.violation.rule).toBe("ORACLE-JUDGE-11");
+  });
+
   it("[ORACLE-JUDGE-11] [VTD-SS-6] legacy second-stage entries have no flags: nothing is required", () => {
     const s = new Stream(config());
     legacyDevice(s, 0x08, 1, 0x40000, 0x60000);
     s.enable(0x10000);
     expect(read(s).ok).toBe(true);
     expect(guestRead(s, 0x43000, ss(0x60000)).ok).toBe(true);
+  });
+
+  it("[ORACLE-JUDGE-11] [ORACLE-JUDGE-2] a DMA read of a table page shows the flags an earlier DMA's walk must have set", () => {
+    // Input page 1 maps to the page table itself (PTE 1 points at 0x53000).
+    const setUp = () => {
+      const s = firstStage();
+      s.w64(0x53008, encodeFsEntry({ addr: 0x53000, write: true, user: true }, 1));
+      expect(read(s).ok).toBe(true); // page 0: A required in PTE 0 (0x53000)
+      return s;
+    };
+    const page1 = { sid: 0x08, iova: 0x1000n, len: 8, write: false };
+    const shown = setUp().dma(page1, { status: "ok", data: word(FS_PTE | A) });
+    expect(shown.ok).toBe(true);
+    const v = setUp().dma(page1, { status: "ok", data: word(FS_PTE) });
+    expect(v.ok).toBe(false);
+    if (!v.ok) {
+      expect(v.violation.rule).toBe("ORACLE-JUDGE-11");
+      expect(v.violation.message).toContain("0x53000");
+    }
+    // Before any DMA nothing is required: the table page may read without A.
+    const fresh = firstStage();
+    fresh.w64(0x53008, encodeFsEntry({ addr: 0x53000, write: true, user: true }, 1));
+    fresh.w64(0x53000, 0n);
+    expect(fresh.dma(page1, { status: "ok", data: word(0n) }).ok).toBe(true);
+  });
+
+  it("[ORACLE-JUDGE-11] [ORACLE-SCOPE-1] a walk from another requester's paging-structure values requires what their fill flagged above them", () => {
+    const s = firstStage();
+    s.w64(0x11000 + 0x10 * 32, 0x40000n | 1n); // device 0x10 shares the PASID table (DID 1)
+    s.w64(0x53000, 0n);
+    // 0x08's walk faults at the PTE, after filling the PML4E, PDPTE and PDE values: A set above them.
+    expect(s.dma({ sid: 0x08, iova: 0n, len: 8, write: false }, { status: "aborted" }).ok).toBe(true);
+    s.w64(0x53000, FS_PTE);
+    // 0x10 may walk fresh or start from 0x08's values: either way the PML4E was flagged.
+    expect(s.dma({ sid: 0x10, iova: 0n, len: 8, write: false }, { status: "ok", data: word(0n) }).ok).toBe(
+      true,
+    );
+    const v = guestRead(s, 0x50000, FS_PML4E);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.violation.rule).toBe("ORACLE-JUDGE-11");
+  });
+
+  it("[ORACLE-JUDGE-11] [ORACLE-KEY-4] a request without PASID served by values a request with PASID filled requires what their fills flagged", () => {
+    const s = firstStage();
+    s.w64(0x11000 + 0x08 * 32, 0x40000n | (1n << 3n) | 1n); // PASIDE: requests with PASID too
+    const e = encodePasidEntry({
+      present: true,
+      pgtt: PGTT.FIRST_STAGE,
+      fsptptr: 0x50000,
+      did: 1,
+      pwsnp: true,
+    });
+    for (const [i, w] of e.entries()) s.w64(0x41040 + i * 8, w); // PASID 1: PASID 0's tables and DID
+    s.w64(0x53000, 0n);
+    const pasid1 = { sid: 0x08, pasid: 1, iova: 0n, len: 8, write: false };
+    expect(s.dma(pasid1, { status: "aborted" }).ok).toBe(true);
+    s.w64(0x53000, FS_PTE); // the PASID-1 chain may now fill its IOTLB value (tag DID 1, PASID 1)
+    s.w64(0x11000 + 0x08 * 32 + 8, 1n); // RID_PASID = 1: requests without PASID use the same tag
+    expect(read(s).ok).toBe(true);
+    const v = guestRead(s, 0x50000, FS_PML4E);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.violation.rule).toBe("ORACLE-JUDGE-11");
   });
 
   it("[ORACLE-JUDGE-11] a DMA that faulted requires nothing", () => {
@@ -228,6 +303,32 @@ describe("flags a completed nested DMA's walk must have set (ORACLE-JUDGE-11)", 
     // §6.2.4.1: the D update is subject to second-stage write permission: SFS.8, never a completion.
     expect(s.outcomes({ sid: 0x08, iova: 0n, len: 8, write: true })).toEqual(["fault 0x77"]);
     expect(s.outcomes({ sid: 0x08, iova: 0n, len: 8, write: false })).toEqual(["ok 0x220000"]);
+  });
+
+  it("[ORACLE-JUDGE-11] [ORACLE-WALK-7] a walk from a cached nested value requires the entries its fill flagged above it (§6.2.5)", () => {
+    const s = nested();
+    const [pml4e, , , pte] = NESTED_ENTRIES as [[number, bigint], unknown, unknown, [number, bigint]];
+    s.w64(pte[0], 0n);
+    // The walk faults at the PTE after the nested values for the PDPT, PD and PT were created: the
+    // second stage writes the table pages, so A was set above each.
+    expect(s.dma({ sid: 0x08, iova: 0n, len: 8, write: false }, { status: "aborted" }).ok).toBe(true);
+    s.w64(pte[0], pte[1]);
+    expect(read(s).ok).toBe(true);
+    const v = guestRead(s, pml4e[0], pml4e[1]);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.violation.rule).toBe("ORACLE-JUDGE-11");
+    // Without second-stage write on the table pages, a fill sets nothing it could not: software set
+    // A in the PTE only, the walk from the PT's nested value needs no update, and nothing above it
+    // is required.
+    const r = nested({ tableWrite: false });
+    for (const [at, value] of NESTED_ENTRIES) r.w64(at, value | A);
+    r.w64(pte[0], 0n);
+    expect(r.dma({ sid: 0x08, iova: 0n, len: 8, write: false }, { status: "aborted" }).ok).toBe(true);
+    r.w64(pml4e[0], pml4e[1]); // software clears the PML4E's A
+    r.w64(pte[0], pte[1] | A);
+    expect(r.outcomes({ sid: 0x08, iova: 0n, len: 8, write: false })).toContain("ok 0x220000");
+    expect(read(r).ok).toBe(true);
+    expect(guestRead(r, pml4e[0], pml4e[1]).ok).toBe(true);
   });
 
   it("[ORACLE-JUDGE-11] [ORACLE-WALK-7] a walk may start below a cached nested value: the entries above it are not required again", () => {

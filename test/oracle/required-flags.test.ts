@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { encodeFsEntry } from "../../src/spec/paging-entry.ts";
+import { capabilitiesFor } from "../../src/contract/viommu-capabilities.ts";
+import { encodeCapabilities } from "../../src/spec/capabilities.ts";
+import { encodeFsEntry, encodeSsEntry } from "../../src/spec/paging-entry.ts";
 import { encodePasidEntry, PGTT } from "../../src/spec/pasid-entry.ts";
+import { Reg } from "../../src/spec/register-offsets.ts";
 import {
   config,
   FS_CHAIN,
@@ -234,6 +237,23 @@ function nested(o: { eafe?: boolean; tableWrite?: boolean } = {}): Stream {
   return s;
 }
 
+/**
+ * Nested with SSADE = 1: the unit reports ECAP.SSADS (read by the driver, so the oracle knows it;
+ * the reference's capabilities are the platform's, with SSADS set).
+ */
+function nestedSsade(): Stream {
+  const cfg = config({ scalable: true, firstStage: true, nested: true, pasidBits: 8 });
+  const s = new Stream(cfg);
+  const ecap = encodeCapabilities({ ...capabilitiesFor(cfg.viommu), ssads: true }).ecap;
+  s.step({ op: "readReg", args: [Reg.ECAP, 8], result: ecap });
+  nestedDevice(s, { ssade: true });
+  s.enable(0x70000, 1, true);
+  return s;
+}
+
+const SS_A = 1n << 8n;
+const SS_D = 1n << 9n;
+
 /** Host-physical address and value of nestedDevice's first-stage entries for input page 0, PML4E first. */
 const NESTED_ENTRIES: Array<[number, bigint]> = [
   [0, encodeFsEntry({ addr: NESTED_FS[1] as number, write: true, user: true }, 4)],
@@ -284,6 +304,40 @@ describe("flags a completed nested DMA's walk must have set (ORACLE-JUDGE-11)", 
     expect(read(s).ok).toBe(true);
     expect(guestRead(s, NESTED_SS[3] as number, 0x200000n | 3n).ok).toBe(true);
     expect(guestRead(s, NESTED_FS[0] as number, 0n).ok).toBe(true); // nothing was ever there
+  });
+
+  it("[ORACLE-JUDGE-11] [VTD-SS-6] with SSADE, a nested walk's second-stage leaves show A, and the output's leaf D after a write", () => {
+    const [ss0, ss1, ss2, ss3] = NESTED_SS as [number, number, number, number];
+    const upper: Array<[number, bigint]> = [
+      [ss0, encodeSsEntry({ addr: ss1, read: true, write: true })],
+      [ss1, encodeSsEntry({ addr: ss2, read: true, write: true })],
+      [ss2, encodeSsEntry({ addr: ss3, read: true, write: true })],
+    ];
+    const pte = (gpa: number): [number, bigint] => [
+      ss3 + (gpa >> 12) * 8,
+      encodeSsEntry({ addr: gpa + NESTED_OFFSET, read: true, write: true }),
+    ];
+    const table = pte(NESTED_FS[2] as number); // the PD's page, translated for the walk
+    const output = pte(0x20000);
+    const r = nestedSsade();
+    expect(read(r).ok).toBe(true);
+    // The upper entries may have been skipped: a way may start from a second-stage
+    // paging-structure value, whose creation §6.2.5 ties to no flag.
+    for (const [at, value] of upper) expect(guestRead(r, at, value).ok).toBe(true);
+    for (const [at, value] of [table, output]) {
+      expect(guestRead(r, at, value | SS_A).ok).toBe(true);
+      const t = nestedSsade();
+      expect(read(t).ok).toBe(true);
+      const v = guestRead(t, at, value);
+      expect(v.ok).toBe(false);
+      if (!v.ok) expect(v.violation.rule).toBe("ORACLE-JUDGE-11");
+    }
+    const w = nestedSsade();
+    expect(write(w).ok).toBe(true);
+    expect(guestRead(w, output[0], output[1] | SS_A).ok).toBe(false);
+    expect(guestRead(w, output[0], output[1] | SS_A | SS_D).ok).toBe(true);
+    // A table page's leaf is not required to show D (see the Choice of ORACLE-JUDGE-11).
+    expect(guestRead(w, table[0], table[1] | SS_A).ok).toBe(true);
   });
 
   it("[ORACLE-JUDGE-11] [VTD-NEST-5] without second-stage write on a table page the A update is blocked: a clear A faults, a set one is kept", () => {

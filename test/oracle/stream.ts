@@ -193,7 +193,7 @@ export const NESTED_FS = [0x10000, 0x11000, 0x12000, 0x13000];
  */
 export function nestedDevice(
   s: { w64(addr: number, value: bigint): void; step(st: OracleStep): unknown },
-  o: { eafe?: boolean; tableWrite?: boolean } = {},
+  o: { eafe?: boolean; tableWrite?: boolean; ssade?: boolean } = {},
 ): void {
   const [ss0, ss1, ss2, ss3] = NESTED_SS as [number, number, number, number];
   const [fs0, fs1, fs2, fs3] = NESTED_FS as [number, number, number, number];
@@ -209,6 +209,7 @@ export function nestedDevice(
     did: 1,
     pwsnp: true,
     eafe: o.eafe ?? false,
+    ssade: o.ssade ?? false,
   });
   for (const [i, w] of e.entries()) s.w64(0x73000 + i * 8, w);
   s.w64(ss0, encodeSsEntry({ addr: ss1, read: true, write: true }));

@@ -68,6 +68,8 @@ interface AbortedDma {
 /** An aborted DMA whose fault must be recorded; `excusedBy` a relaxation that lets it go unrecorded. */
 interface MustRecord {
   step: number;
+  /** The aborted request's source-id: its fault may be compressed into a record of that SID. */
+  sid: number;
   excusedBy?: string;
 }
 
@@ -89,6 +91,11 @@ export class Oracle {
   private ownCaps: ReturnType<typeof ownCapabilities> | undefined;
   /** [ORACLE-JUDGE-8] Aborted DMAs whose fault must leave a trace in FSTS, since the last clear. */
   private mustRecord: MustRecord[] = [];
+  /**
+   * [ORACLE-JUDGE-8] Fault records the driver read whole with F = 1 since each was last cleared,
+   * by index: the SID they hold (hardware never overwrites a pending record, §7.2.1).
+   */
+  private occupied = new Map<number, number>();
   /** [ORACLE-JUDGE-10] What FECTL may show. */
   private readonly event = new FaultEvent();
   /** [ORACLE-JUDGE-11] Flags DMAs' walks must have set, required at guest reads. */
@@ -231,6 +238,7 @@ export class Oracle {
     this.aborted = [];
     this.records.reset();
     this.mustRecord = [];
+    this.occupied.clear();
     this.event.reset();
     this.flagsRequired = new RequiredFlags();
   }
@@ -288,7 +296,11 @@ export class Oracle {
       let must = false;
       if (required.every((f) => f.record === "yes")) {
         const excusedBy = this.unrecordedBy(req, required);
-        this.mustRecord.push({ step: this.t, ...(excusedBy === undefined ? {} : { excusedBy }) });
+        this.mustRecord.push({
+          step: this.t,
+          sid: req.sid,
+          ...(excusedBy === undefined ? {} : { excusedBy }),
+        });
         must = excusedBy === undefined;
       }
       // [ORACLE-JUDGE-10] a fault that is (or may be) recorded is (or may be) an interrupt condition.
@@ -583,6 +595,8 @@ export class Oracle {
     const whole = this.records.read(index, (off - frcdOffset) % 16, width, value);
     if (whole === undefined) return OK;
     const r = decodeFaultRecord(whole.lo, whole.hi);
+    if (r.f) this.occupied.set(index, r.sid);
+    else this.occupied.delete(index);
     // [ORACLE-JUDGE-5] the whole record read: it must be one of an aborted DMA (same SID,
     // PASID, access type, page), with a permitted recorded reason. FI holds the page address
     // below the largest input width (VTD-FAULT-5).
@@ -726,8 +740,13 @@ export class Oracle {
     const rel = (off - frcdOffset) % 16;
     const fBit = (rel === 8 && width === 8 && (value >> 63n) & 1n) || (rel === 12 && (value >> 31n) & 1n);
     if (fBit) {
-      this.records.clear(Math.floor((off - frcdOffset) / 16));
-      this.mustRecord = []; // the cleared record may have been the one
+      const index = Math.floor((off - frcdOffset) / 16);
+      this.records.clear(index);
+      // [ORACLE-JUDGE-8] the cleared record may have been the one, unless it was read pending
+      // with another SID: then it held that fault before and after (§7.2.1).
+      const other = this.occupied.get(index);
+      this.occupied.delete(index);
+      this.mustRecord = other === undefined ? [] : this.mustRecord.filter((m) => m.sid !== other);
     }
   }
 }

@@ -92,6 +92,30 @@ describe("faults that must be recorded [ORACLE-JUDGE-8]", () => {
     expect(fsts(t, 0n).ok).toBe(true);
   });
 
+  it("[ORACLE-JUDGE-8] [VTD-FAULT-6] clearing a record read pending with another SID leaves the demand (it held that fault throughout)", () => {
+    const other = { sid: 0x10, iova: 0x5000n, len: 8, write: false };
+    const run = (sid: number) => {
+      const s = readOnly();
+      // 0x10 has no context entry (2h); 0x08 has no mapping at 0x5000 (6h).
+      const reason = sid === 0x10 ? 0x2n : 0x6n;
+      const withSid = { ...other, sid };
+      expect(s.outcomes(withSid)).toEqual([`fault 0x${reason.toString(16)}`]);
+      expect(s.dma(withSid, { status: "aborted" }).ok).toBe(true);
+      // Record 0 read whole, F first: F, T1 (read), the reason, that SID; FI, its page.
+      const hi = (1n << 63n) | (1n << 62n) | (reason << 32n) | BigInt(sid);
+      expect(s.step({ op: "readReg", args: [0x228, 8], result: hi }).ok).toBe(true);
+      expect(s.step({ op: "readReg", args: [0x220, 8], result: withSid.iova }).ok).toBe(true);
+      expect(s.dma(WRITE, { status: "aborted" }).ok).toBe(true); // SID 0x08: must be recorded
+      s.reg(0x228, 1n << 63n); // software clears record 0
+      return fsts(s, 0n);
+    };
+    const v = run(0x10);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.violation.rule).toBe("ORACLE-JUDGE-8");
+    // A pending record of the same SID may be the one the fault was compressed into.
+    expect(run(0x08).ok).toBe(true);
+  });
+
   it("[ORACLE-JUDGE-8] a fault whose recording FPD suppresses demands nothing", () => {
     const s = new Stream(config());
     legacyDevice(s, 0x08, 1, 0x40000, 0x20000);

@@ -85,6 +85,10 @@ export function viommuConfigArb(
       ),
       supervisorRequests: fc.boolean(),
       extendedAccessed: fc.boolean(),
+      // [VTD-REG-5] ECAP.SSADS in half the scalable units with second-stage tables, so PASID
+      // entries can set SSADE (second-stage A/D flags; nested reads of first-stage tables then
+      // need second-stage write too, VTD-NEST-5).
+      ssads: fc.boolean(),
       template: fc.constantFrom(...templates),
     })
     .map((r0): VIommuConfig => {
@@ -115,6 +119,7 @@ export function viommuConfigArb(
         faultRecords: r.faultRecords,
         supervisorRequests: fs && r.supervisorRequests,
         extendedAccessed: fs && r.extendedAccessed,
+        secondStageAccessedDirty: sm && (ss || !fs) && r.ssads,
       };
       Object.assign(cfg, t);
       const problems = configProblems(cfg);
@@ -213,6 +218,7 @@ export function describeConfig(c: PlatformConfig): string {
     v.pasidBits > 0 ? `PASID ${v.pasidBits} bits` : "",
     v.fs1gp ? "FS1GP" : "",
     v.fl5lp ? "FL5LP" : "",
+    v.secondStageAccessedDirty === true ? "SSADS" : "",
     v.ssLargePages.oneGiB ? "SS 2M+1G" : v.ssLargePages.twoMiB ? "SS 2M" : "",
     `HAW ${v.hawBits}`,
     `${v.faultRecords} fault records`,

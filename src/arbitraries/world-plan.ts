@@ -8,6 +8,11 @@ export function worldPlanArb(config: PlatformConfig, kinds?: readonly DomainKind
   const domain = fc.record({
     kind: fc.constantFrom(...all),
     levels: fc.constantFrom<3 | 4 | 5>(3, 4, 4, 5),
+    // [VTD-SS-6] [VTD-NEST-5] SSADE in two thirds of the second-stage and nested domains (only on
+    // a unit with SSADS); two thirds of the nested domains with SSADE map their table pages
+    // read-only at second stage, so their walks fault on the first table they read.
+    ssade: fc.constantFrom(false, true, true),
+    readOnlyTables: fc.constantFrom(false, true, true),
   });
   return fc.record({
     domains: fc.array(domain, { minLength: 3, maxLength: 3 }),

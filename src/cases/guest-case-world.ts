@@ -38,6 +38,17 @@ export interface DomainPlan {
   kind: DomainKind;
   /** Levels of its (first-stage, for nested) table. */
   levels: 3 | 4 | 5;
+  /**
+   * Second-stage and nested: PASID entries set SSADE (second-stage accessed/dirty flags) when the
+   * unit reports ECAP.SSADS and SSTS [VTD-SS-6] [VTD-NEST-5]; ignored otherwise. Default false.
+   */
+  ssade?: boolean;
+  /**
+   * Nested with SSADE: the second stage maps the 2 MiB pages that hold only table pages
+   * read-only, so walks meet first-stage tables they may not read without second-stage write
+   * (SFS.6/SFS.7) [VTD-NEST-5]. Data pages stay writable. Ignored without SSADE. Default false.
+   */
+  readOnlyTables?: boolean;
 }
 
 export interface WorldPlan {
@@ -91,6 +102,8 @@ export interface Domain {
   /** Nested: the second stage under the first, identity over guest RAM. */
   ss?: PageTable;
   ssLevels: 3 | 4 | 5;
+  /** Its PASID entries set SSADE (second-stage and nested domains on a unit with SSADS and SSTS). */
+  ssade: boolean;
 }
 
 /**
@@ -225,14 +238,23 @@ export class GuestWorld {
         kind = v.firstStage ? "first" : "second";
       if (kind === "second" && v.scalable && !v.secondStage) kind = "first";
       if (kind === "pass-through" && !v.passThrough) kind = v.scalable && !v.secondStage ? "first" : "second";
-      const d: Domain = { did, kind, ssLevels };
+      const caps = this.driver.caps;
+      const ssade = (kind === "second" || kind === "nested") && p.ssade === true && caps.ssads && caps.ssts;
+      const d: Domain = { did, kind, ssLevels, ssade };
       if (kind === "second") d.table = await this.driver.newPageTable("second", ssLevels);
       if (kind === "first" || kind === "nested") d.table = await this.driver.newPageTable("first", fsLevels);
       if (kind === "nested") {
-        // Guest-physical = second-stage input: map all of guest RAM one to one, 2 MiB at a time.
+        // Guest-physical = second-stage input: map all of guest RAM one to one, 2 MiB at a time;
+        // with SSADE and readOnlyTables, the 2 MiB pages below the first data page without write
+        // [VTD-NEST-5]. (Without SSADE such pages would block the first-stage A/D updates instead,
+        // SFS.8, where the oracle and the reference order a first-stage write fault differently.)
+        const dataStart = BigInt(this.driver.layout.data.spans[0]?.base ?? 0);
+        const readOnly = ssade && p.readOnlyTables === true;
         const ss = await this.driver.newPageTable("second", ssLevels);
-        for (let a = 0n; a < this.config.memory.size; a += 0x200000n)
-          await ss.map(a, a, "2M", { read: true, write: true });
+        for (let a = 0n; a < this.config.memory.size; a += 0x200000n) {
+          const write = !(readOnly && a + 0x200000n <= dataStart);
+          await ss.map(a, a, "2M", { read: true, write });
+        }
         d.ss = ss;
       }
       this.domains.push(d);
@@ -560,9 +582,10 @@ export class GuestWorld {
               ssptptr: (d.ss as PageTable).root,
               ssLevels: d.ssLevels,
               sre,
+              ssade: d.ssade,
             })
           : d.kind === "second"
-            ? secondStageEntry(caps, { did: d.did, ssptptr: table, levels: d.ssLevels })
+            ? secondStageEntry(caps, { did: d.did, ssptptr: table, levels: d.ssLevels, ssade: d.ssade })
             : passThroughEntry(caps, { did: d.did });
     if (e.pgtt === PGTT.PASS_THROUGH && !this.config.viommu.passThrough) return false;
     await pt.setEntry(pasid, { ...e, fpd });

@@ -47,6 +47,12 @@ export interface VIommuConfig {
   supervisorRequests: boolean;
   /** ECAP.EAFS: extended accessed flag. */
   extendedAccessed: boolean;
+  /**
+   * ECAP.SSADS: accessed and dirty flags in second-stage entries, which a PASID entry enables with
+   * SSADE (scalable mode only). Absent means false, so configurations written before the option
+   * existed (protocol 1 clients, recorded traces) keep their meaning.
+   */
+  secondStageAccessedDirty?: boolean;
 }
 
 /** What one host IOMMU offers (iommufd GET_HW_INFO, VT-d payload). */

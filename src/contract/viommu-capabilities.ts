@@ -25,6 +25,8 @@ export function configProblems(config: VIommuConfig): string[] {
     if (config.nested) out.push("nested translation needs scalable mode");
     if (config.pasidBits > 0) out.push("PASID support needs scalable mode");
     if (config.supervisorRequests) out.push("supervisor requests need scalable mode");
+    if (config.secondStageAccessedDirty === true)
+      out.push("second-stage accessed/dirty support (SSADS) needs scalable mode (SMPWCS)");
   }
   if (config.nested && !(config.firstStage && config.secondStage))
     out.push("nested translation needs both first- and second-stage translation");
@@ -88,7 +90,7 @@ export function capabilitiesFor(config: VIommuConfig): Capabilities {
     pds: false,
     smts: sm,
     vcs: false,
-    ssads: false,
+    ssads: sm && config.secondStageAccessedDirty === true,
     ssts: sm && config.secondStage,
     fsts: fs,
     smpwcs: sm,
@@ -126,6 +128,7 @@ export function configFromCapabilities(c: Capabilities, hawBits: number): VIommu
     faultRecords: c.faultRecords,
     supervisorRequests: c.srs,
     extendedAccessed: c.eafs,
+    secondStageAccessedDirty: c.ssads,
   };
 }
 

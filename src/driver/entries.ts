@@ -66,7 +66,7 @@ export function firstStageEntry(
   };
 }
 
-/** [VTD-PASID-3] Second-stage only (PGTT 2): AW from the levels. */
+/** [VTD-PASID-3] Second-stage only (PGTT 2): AW from the levels; SSADE as asked (needs ECAP.SSADS). */
 export function secondStageEntry(
   caps: Caps,
   o: { did: number; ssptptr: number; levels: 3 | 4 | 5; ssade?: boolean; pgsnp?: boolean },
@@ -83,16 +83,25 @@ export function secondStageEntry(
   };
 }
 
-/** [VTD-PASID-3] Nested (PGTT 3): first stage over second stage. */
+/** [VTD-PASID-3] Nested (PGTT 3): first stage over second stage; SSADE as asked (needs ECAP.SSADS). */
 export function nestedEntry(
   caps: Caps,
-  o: { did: number; fsptptr: number; fsLevels: 4 | 5; ssptptr: number; ssLevels: 3 | 4 | 5; sre?: boolean },
+  o: {
+    did: number;
+    fsptptr: number;
+    fsLevels: 4 | 5;
+    ssptptr: number;
+    ssLevels: 3 | 4 | 5;
+    sre?: boolean;
+    ssade?: boolean;
+  },
 ): PasidEntry {
   return {
     ...firstStageEntry(caps, { did: o.did, fsptptr: o.fsptptr, levels: o.fsLevels, sre: o.sre }),
     pgtt: PGTT.NESTED,
     ssptptr: o.ssptptr,
     aw: o.ssLevels - 2,
+    ssade: o.ssade ?? false,
   };
 }
 

@@ -79,4 +79,17 @@ describe("PASID directory and table entries", () => {
     expect(anyBits(pasidEntryReserved(ok, { ...CAPS, smpwcs: false }))).toBe(true);
     expect(pasidEntryReserved(ok, { ...CAPS, fsts: false })[2]).toBe(0x5000n);
   });
+
+  it("[VTD-PASID-4] SSADE (bit 9) is a field with SSTS and SSADS, reserved when either is 0", () => {
+    const e = { present: true, pgtt: PGTT.SECOND_STAGE, aw: 2, ssptptr: 0x7000, did: 1, pwsnp: true };
+    const on = encodePasidEntry({ ...e, ssade: true });
+    expect((on[0] as bigint) & (1n << 9n)).toBe(1n << 9n);
+    expect(decodePasidEntry(on).ssade).toBe(true);
+    expect(anyBits(pasidEntryReserved(on, { ...CAPS, ssads: true }))).toBe(false);
+    expect(pasidEntryReserved(on, CAPS)[0]).toBe(1n << 9n);
+    expect(pasidEntryReserved(on, { ...CAPS, ssads: true, ssts: false })[0] & (1n << 9n)).toBe(1n << 9n);
+    // A nested entry takes it too.
+    const nested = encodePasidEntry({ ...e, pgtt: PGTT.NESTED, fsptptr: 0x8000, ssade: true });
+    expect(anyBits(pasidEntryReserved(nested, { ...CAPS, ssads: true }))).toBe(false);
+  });
 });

@@ -54,7 +54,9 @@ describe.skipIf(!haveChromium)("HTML reports in Chromium", () => {
         adapter: "mutant:psi-mask-off-by-one",
         model,
         runs: 100,
-        seed: 7,
+        // A seed whose counterexample is a stale read through an entry the guest rewrote (the
+        // story this test reads); the generators' draws decide which seeds give one.
+        seed: 11,
         outDir: dir,
         commands: { invocation: "npx iommu-conformance", cwd: dir },
       });
@@ -85,7 +87,7 @@ describe.skipIf(!haveChromium)("HTML reports in Chromium", () => {
       /again: {2}npx iommu-conformance run --adapter mutant:psi-mask-off-by-one .* --replay-path /,
     );
     expect(commands).toContain(
-      "export: npx iommu-conformance export traces/cache-coherence-7.json --format jsonl",
+      "export: npx iommu-conformance export traces/cache-coherence-11.json --format jsonl",
     );
     expect(problems).toEqual([]);
     await page.close();

@@ -5,7 +5,6 @@
  * PRIV) [VTD-FAULT-2] [VTD-FAULT-5] [VTD-PASID-9].
  *
  * Not produced by the reference (asserted nowhere, cross-checked with spec/faults.md):
- * - 0x7C SSS.5: second-stage A/D needs SSADE, which is reserved without ECAP.SSADS (0).
  * - 0x7D SSS.6 and 0x91 SFS.10: A/D update failures other than non-snooped walks do not occur
  *   (structure accesses always succeed once the entry was read).
  */
@@ -285,6 +284,7 @@ describe("nested walk faults (PGTT 011b)", () => {
       ssLevels?: 3 | 4;
       tablePerms?: Record<number, { read: boolean; write: boolean }>;
       data?: { read: boolean; write: boolean };
+      ssade?: boolean;
     } = {},
   ) {
     const fs = await d.newPageTable("first", 4);
@@ -302,6 +302,7 @@ describe("nested walk faults (PGTT 011b)", () => {
       fsLevels: 4,
       ssptptr: ss.root,
       ssLevels: o.ssLevels ?? 4,
+      ssade: o.ssade ?? false,
     });
     return { fs, ss, page, entry };
   }
@@ -341,6 +342,55 @@ describe("nested walk faults (PGTT 011b)", () => {
     const { entry } = await nested(d, { tablePerms: { 1: { read: true, write: false } } });
     await device(d, entry);
     await expectFault(d, r(PASID), { reason: S.SFS_8 });
+  });
+
+  it("[VTD-NEST-5] with SSADE = 1, 0x75 SFS.6: reading the FSPTPTR table needs second-stage write", async () => {
+    const { d } = await boot({ secondStageAccessedDirty: true });
+    const { entry } = await nested(d, { ssade: true, tablePerms: { 4: { read: true, write: false } } });
+    await device(d, entry);
+    await expectFault(d, r(PASID), { reason: S.SFS_6 });
+  });
+
+  it("[VTD-NEST-5] with SSADE = 1, 0x76 SFS.7 on a lower table; with SSADE = 0 the read is allowed and the A update faults SFS.8", async () => {
+    const { d } = await boot({ secondStageAccessedDirty: true });
+    const withSsade = await nested(d, { ssade: true, tablePerms: { 2: { read: true, write: false } } });
+    await device(d, withSsade.entry);
+    await expectFault(d, r(PASID, IOVA, { write: true }), { reason: S.SFS_7 });
+    const { d: d2 } = await boot({ secondStageAccessedDirty: true });
+    const without = await nested(d2, { tablePerms: { 2: { read: true, write: false } } });
+    await device(d2, without.entry);
+    await expectFault(d2, r(PASID, IOVA, { write: true }), { reason: S.SFS_8 });
+  });
+
+  it("[VTD-NEST-5] [VTD-SS-6] with SSADE = 1 a nested read sets A in the second-stage leaves it used, and D in those mapping the first-stage tables it updated", async () => {
+    const { d } = await boot({ secondStageAccessedDirty: true });
+    const { fs, ss, page, entry } = await nested(d, { ssade: true });
+    await device(d, entry);
+    expect(await landing(d, { sid: SID.A, pasid: PASID, iova: IOVA })).toBe(page);
+    const ssLeaf = async (gpa: number) => {
+      const walk = await ss.walk(BigInt(gpa));
+      const leaf = walk.at(-1);
+      if (leaf === undefined) throw new Error(`no second-stage entry for ${gpa}`);
+      // Bits 8 (A) and 9 (D) are bits 0 and 1 of the entry's second byte.
+      return ((await d.platform.readGuest(BigInt(leaf.addr), 8))[1] as number) & 3;
+    };
+    const A = 1;
+    const D = 2;
+    for (const level of [4, 3, 2, 1]) expect(await ssLeaf(await tablePageAt(fs, IOVA, level))).toBe(A | D);
+    // The data page was read: accessed, not dirty.
+    expect(await ssLeaf(page)).toBe(A);
+  });
+
+  it("[VTD-SS-6] 0x7C SSS.5: with SSADE = 1 and page walks that do not snoop, the second-stage A update faults", async () => {
+    const { d } = await boot({ secondStageAccessedDirty: true });
+    const ss = await d.newPageTable("second", 4);
+    const page = await d.newDataPage(13);
+    await ss.map(IOVA, page, "4K", { read: true, write: true });
+    await device(d, {
+      ...secondStageEntry(d.caps, { did: DID, ssptptr: ss.root, levels: 4, ssade: true }),
+      pwsnp: false,
+    });
+    await expectFault(d, r(PASID), { reason: S.SSS_5 });
   });
 
   it("[VTD-NEST-2] 0x79 SSS.2: a first-stage table the second stage does not map", async () => {

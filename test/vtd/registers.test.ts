@@ -42,6 +42,7 @@ const configArb: fc.Arbitrary<VIommuConfig> = fc
     faultRecords: fc.integer({ min: 1, max: 256 }),
     supervisorRequests: fc.boolean(),
     extendedAccessed: fc.boolean(),
+    secondStageAccessedDirty: fc.boolean(),
   })
   .map(({ large, ...c }) => {
     const sm = c.scalable;
@@ -56,6 +57,7 @@ const configArb: fc.Arbitrary<VIommuConfig> = fc
       fl5lp: fs && c.fl5lp,
       extendedAccessed: fs && c.extendedAccessed,
       supervisorRequests: sm && c.supervisorRequests,
+      secondStageAccessedDirty: sm && c.secondStageAccessedDirty,
       ssLargePages: { twoMiB: large >= 1, oneGiB: large >= 2 },
     };
   });
@@ -146,12 +148,39 @@ describe("capability registers", () => {
     expect(legacy.ver).toBe(0x10);
   });
 
+  it("[VTD-REG-5] SSADS (ECAP bit 45) from secondStageAccessedDirty in scalable mode; absent is 0", () => {
+    const on = capabilityRegistersFor(viommuConfig({ secondStageAccessedDirty: true }));
+    expect((on.ecap >> 45n) & 1n).toBe(1n);
+    expect(decodeCapabilities(on).ssads).toBe(true);
+    const absent = viommuConfig();
+    expect("secondStageAccessedDirty" in absent).toBe(false);
+    expect(capabilitiesFor(absent).ssads).toBe(false);
+    expect(capabilitiesFor(viommuConfig({ secondStageAccessedDirty: false })).ssads).toBe(false);
+    // Without SSTS SSADS may still be reported (§11.4.3 ties it to SMPWCS only).
+    const fsOnly = viommuConfig({ secondStage: false, nested: false, secondStageAccessedDirty: true });
+    expect(configProblems(fsOnly)).toEqual([]);
+    expect(capabilitiesFor(fsOnly)).toMatchObject({ ssads: true, ssts: false });
+  });
+
   it("[VTD-REG-6] configurations a conforming CAP/ECAP cannot express are refused", () => {
     expect(configProblems(viommuConfig())).toEqual([]);
     expect(configProblems(viommuConfig({ scalable: false }))).not.toEqual([]);
     expect(configProblems(viommuConfig({ faultRecords: 0 }))).not.toEqual([]);
     expect(configProblems(viommuConfig({ nested: true, secondStage: false }))).not.toEqual([]);
     expect(configProblems(viommuConfig({ ssLargePages: { twoMiB: false, oneGiB: true } }))).not.toEqual([]);
+    const legacySsads = viommuConfig({
+      scalable: false,
+      firstStage: false,
+      nested: false,
+      pasidBits: 0,
+      supervisorRequests: false,
+      fs1gp: false,
+      extendedAccessed: false,
+      secondStageAccessedDirty: true,
+    });
+    expect(configProblems(legacySsads)).toEqual([
+      "second-stage accessed/dirty support (SSADS) needs scalable mode (SMPWCS)",
+    ]);
     expect(
       () => new DmarRegisters(viommuConfig({ pasidBits: 21 }), new SparseMemory(4096), new RecordingSink()),
     ).toThrow(RangeError);
@@ -167,6 +196,12 @@ describe("capability registers", () => {
         expect(configFromCapabilities(decodeCapabilities(regs), config.hawBits)).toEqual(config);
       }),
     );
+  });
+
+  it("[VTD-REG-7] a configuration without secondStageAccessedDirty comes back with it false", () => {
+    const absent = viommuConfig();
+    const back = configFromCapabilities(capabilitiesFor(absent), absent.hawBits);
+    expect(back).toEqual({ ...absent, secondStageAccessedDirty: false });
   });
 });
 

@@ -29,6 +29,8 @@ export function platformLimits(f: QemuFlavour, probe: VIommuConfig): PlatformLim
     ssLargePages: probe.ssLargePages,
     fl5lp: false,
     extendedAccessed: false,
+    // QEMU's intel-iommu reports no ECAP.SSADS, so SSADE is reserved there [QEMU-CONF-4].
+    secondStageAccessedDirty: false,
     ...(f.ptProp ? {} : { passThrough: true }),
   };
   const viommu: Array<Partial<VIommuConfig>> = [];
@@ -83,6 +85,7 @@ export function decodeViommuConfig(cap: bigint, ecap: bigint): VIommuConfig {
     faultRecords: field(cap, 47, 40) + 1,
     supervisorRequests: bit(ecap, 31),
     extendedAccessed: bit(ecap, 34),
+    secondStageAccessedDirty: bit(ecap, 45),
   };
 }
 
@@ -145,6 +148,8 @@ export function machineSpecFor(install: QemuInstall, config: PlatformConfig): Sp
   if (v.pasidBits > 0 && !f.pasidProp) reasons.push("PASID support: not in this QEMU");
   if (!v.passThrough && !f.ptProp) reasons.push("passThrough false: this QEMU always offers pass-through");
   if (v.fs1gp && !f.fs1gp) reasons.push("fs1gp: not in this QEMU");
+  if (v.secondStageAccessedDirty === true)
+    reasons.push("secondStageAccessedDirty: no SSADS in QEMU's intel-iommu");
   if (v.hawBits !== v.awBits)
     reasons.push(`hawBits ${v.hawBits}: QEMU's output width equals awBits (${v.awBits})`);
   if (config.hostIommus.length > 0) reasons.push("host IOMMUs: the qemu adapter has no host surface");

@@ -69,6 +69,8 @@ describe("qemu configuration", () => {
     // 7.2 scalable mode with x-pasid-mode: SMTS, SSTS, SRS, PASID with PSS 0.
     const s = decodeViommuConfig(CAP72, 0x490080000f42n);
     expect(s).toMatchObject({ scalable: true, secondStage: true, supervisorRequests: true, pasidBits: 1 });
+    // ECAP bit 45 (SSADS) is clear in both, so SSADE is reserved in QEMU's PASID entries.
+    expect([c.secondStageAccessedDirty, s.secondStageAccessedDirty]).toEqual([false, false]);
   });
 
   it("[QEMU-CONF-2] lists every field where QEMU differs from the request", () => {
@@ -116,7 +118,13 @@ describe("qemu configuration", () => {
   });
 
   it("[QEMU-CONF-1][QEMU-CONF-3] rejects what QEMU cannot take, with every reason", () => {
-    const bad = legacyConfig({ nested: true, awBits: 57, hawBits: 57, firstStage: true });
+    const bad = legacyConfig({
+      nested: true,
+      awBits: 57,
+      hawBits: 57,
+      firstStage: true,
+      secondStageAccessedDirty: true,
+    });
     bad.devices = [
       { sid: 0x100, kind: "emulated" },
       { sid: 0x10, kind: "passthrough" },
@@ -133,6 +141,7 @@ describe("qemu configuration", () => {
       /bus 0/,
       /passed-through/,
       /slots 0 and 0x1f/,
+      /SSADS/,
     ]) {
       expect(text).toMatch(want);
     }
@@ -184,7 +193,13 @@ describe("qemu configuration", () => {
     const l72 = platformLimits(flavourOf(v72.features), probe);
     const l111 = platformLimits(flavourOf(v111.features), probe);
     for (const t of [...(l72.viommu ?? []), ...(l111.viommu ?? [])]) {
-      expect(t).toMatchObject({ nested: false, faultRecords: 1, fl5lp: false, extendedAccessed: false });
+      expect(t).toMatchObject({
+        nested: false,
+        faultRecords: 1,
+        fl5lp: false,
+        extendedAccessed: false,
+        secondStageAccessedDirty: false,
+      });
       expect(t.hawBits).toBe(t.awBits);
       expect(t.ssLargePages).toEqual({ twoMiB: true, oneGiB: true });
     }

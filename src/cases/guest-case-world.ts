@@ -246,8 +246,8 @@ export class GuestWorld {
       if (kind === "nested") {
         // Guest-physical = second-stage input: map all of guest RAM one to one, 2 MiB at a time;
         // with SSADE and readOnlyTables, the 2 MiB pages below the first data page without write
-        // [VTD-NEST-5]. (Without SSADE such pages would block the first-stage A/D updates instead,
-        // SFS.8, where the oracle and the reference order a first-stage write fault differently.)
+        // [VTD-NEST-5]. (Not without SSADE: there such pages block every first-stage A/D update,
+        // SFS.8, and most of those worlds would translate nothing; ORACLE-NEST-1 judges that case.)
         const dataStart = BigInt(this.driver.layout.data.spans[0]?.base ?? 0);
         const readOnly = ssade && p.readOnlyTables === true;
         const ss = await this.driver.newPageTable("second", ssLevels);

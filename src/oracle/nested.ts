@@ -576,9 +576,10 @@ function pathOutcomes(
         value: nestedFault(r, s, access),
         explain: `${s.explain} -> nested walk (${access}) faults: ${r.stage} ${r.kind}`,
       });
-      // [ORACLE-NEST-1] the output address failed the second stage: a unit may have refused a
-      // user request (or a user write) on the first stage's rights before it got there.
-      if (r.stage === "second" && r.nestedFetch === false) {
+      // [ORACLE-NEST-1] the output address failed the second stage, or an A/D update the second
+      // stage blocks: a unit may have refused a user request (or a user write) on the first
+      // stage's rights before it got there.
+      if ((r.stage === "second" && r.nestedFetch === false) || r.kind === "nested-ad-blocked") {
         const u = walkNestedPage(
           mem,
           s,

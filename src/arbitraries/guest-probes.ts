@@ -298,6 +298,39 @@ class ReadOnlyUpperProbe extends GuestCommandBase {
 }
 
 /**
+ * A live entry of a mapped slot made not present with the rest kept (P cleared in the first
+ * stage, R and W in the second), the covering invalidation, a DMA through it and the fault
+ * records, which must name the not-present fault of that level [VTD-FS-3] [VTD-SS-2]. A nested
+ * domain is taken when the world has one: nested walks are otherwise rare (bench/stryker-triage.md).
+ */
+class NotPresentProbe extends GuestCommandBase {
+  constructor(
+    readonly o: ProbeOptions,
+    readonly dom: number,
+    readonly slot: number,
+    readonly level: number,
+    readonly pick: number,
+  ) {
+    super();
+  }
+  async act(w: GuestWorld) {
+    const nested = w.domains.flatMap((d, i) => (d.kind === "nested" ? [i] : []));
+    const dom = nested.length > 0 ? (nested[this.dom % nested.length] as number) : this.dom;
+    const d = w.domain(dom);
+    if (d.table === undefined) return;
+    if (!(await w.map(dom, this.slot, "4K", this.slot, 3))) return;
+    const present = d.table.stage === "first" ? 1n : 3n;
+    if (!(await w.taintEntry(dom, this.slot, this.level, 0n, present))) return;
+    await invalidateNewest(w, this.o, 0);
+    await userDma(w, this.o, dom, this.pick, this.slot);
+    await w.driver.readFaults();
+  }
+  toString() {
+    return `probe: a nested domain (else domain#${this.dom}) slot ${this.slot} mapped 4K, its entry at level#${this.level} made not present, invalidate + wait, user (pick ${this.pick}) reads it, read the fault records`;
+  }
+}
+
+/**
  * A walk cached by a DMA (IOTLB and paging-structure caches), then an upper-level entry moved
  * to another table, the covering invalidation — often domain-selective — and the same DMA: no
  * walk may start from the old upper entry [VTD-CACHE-12] [VTD-CACHE-6].
@@ -397,6 +430,9 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<GuestCommand> {
     fc
       .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
       .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
+    fc
+      .tuple(domIdx, slotIdx, fc.nat(4), fc.nat(3))
+      .map(([d, s, l, p]) => new NotPresentProbe(o, d, s, l, p)),
   ];
   // The not-present PASID entry story (never cached with CM = 0) next to the context one.
   if (o.pasids)

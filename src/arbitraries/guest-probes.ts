@@ -430,9 +430,7 @@ export function probeArb(o: ProbeOptions): fc.Arbitrary<GuestCommand> {
     fc
       .tuple(domIdx, slotIdx, fc.nat(3), fc.nat(3))
       .map(([d, s, l, p]) => new ReadOnlyUpperProbe(o, d, s, l, p)),
-    fc
-      .tuple(domIdx, slotIdx, fc.nat(4), fc.nat(3))
-      .map(([d, s, l, p]) => new NotPresentProbe(o, d, s, l, p)),
+    fc.tuple(domIdx, slotIdx, fc.nat(4), fc.nat(3)).map(([d, s, l, p]) => new NotPresentProbe(o, d, s, l, p)),
   ];
   // The not-present PASID entry story (never cached with CM = 0) next to the context one.
   if (o.pasids)

@@ -22,7 +22,7 @@ import type { CacheKey, PscKey } from "./keys.ts";
 import { keyText } from "./keys.ts";
 import {
   type CachedFrontier,
-  type FsRead,
+  type EntryRead,
   type NestedCaches,
   type NestedFrontier,
   nestedOutcomes,
@@ -734,9 +734,9 @@ export class Chain {
         // [ORACLE-JUDGE-11] the entries the walk read from memory (at step s), those the fills of
         // the cached value it started from flagged above it, and no more than a way from a cached
         // value equal to one the walk passed through would have read.
-        const usedFrom = (above: Used | undefined, keep: (e: FsRead) => boolean): Used => {
+        const usedFrom = (above: Used | undefined, keep: (e: EntryRead) => boolean): Used => {
           let u = above ?? NO_USE;
-          for (const e of o.fsRead ?? []) if (keep(e)) u = withUse(u, e.at, e.accessed, e.dirty, s);
+          for (const e of o.entriesRead ?? []) if (keep(e)) u = withUse(u, e.at, e.accessed, e.dirty, s);
           return u;
         };
         let used = usedFrom(o.above, () => true);

@@ -34,7 +34,7 @@ export type NestedFault = WalkFault & { nestedFetch?: boolean; explain: string }
  * host-physical address (the second stage's output for its guest-physical one), or with SSADE a
  * second-stage entry; the A (EA) bits to set there, and D if the leaf of a write.
  */
-export interface FsRead {
+export interface EntryRead {
   at: number;
   stage: "first" | "second";
   /**
@@ -51,7 +51,7 @@ export interface FsRead {
  * of `level` reads entry `e` too: the first-stage entries from that table down, and the
  * second-stage walks of the tables below it and of the output (the value holds its table's HPA).
  */
-export function readBelow(e: FsRead, level: number): boolean {
+export function readBelow(e: EntryRead, level: number): boolean {
   return e.stage === "first" ? e.level <= level : e.level < level;
 }
 
@@ -66,7 +66,7 @@ export type NestedResult =
       /** Ids of the cached second-stage values the walk used below its last nested value. */
       ssUsed: string[];
       /** [ORACLE-JUDGE-11] The entries it read from memory (none above a cached start). */
-      fsRead: FsRead[];
+      entriesRead: EntryRead[];
       /** [ORACLE-JUDGE-11] From a cached nested value: the entries every fill of it flagged above it. */
       above?: Used;
     }
@@ -121,7 +121,7 @@ export interface NestedEnv {
     next: NestedFrontier,
     via: string[] | undefined,
     ssUsed: readonly string[],
-    path: { above?: Used; read: FsRead[] },
+    path: { above?: Used; read: EntryRead[] },
   ): string | undefined;
 }
 
@@ -171,7 +171,7 @@ function ssTranslate(
   reads: Set<number>,
   mark: EntryMark,
   env: NestedEnv,
-  got: FsRead[] = [],
+  got: EntryRead[] = [],
   fsLevel = 0,
 ): SsResult {
   const page = BigInt(gpa - (gpa % 4096));
@@ -185,8 +185,8 @@ function ssTranslate(
   // [ORACLE-JUDGE-11] a cached value equal to a frontier of the fresh walk: a way from it reads
   // nothing above that frontier, so only the entries from its level down count as read.
   let cut = Number.POSITIVE_INFINITY;
-  for (const c of fresh === undefined ? [] : cached)
-    if (fresh?.has(frontierKey(c))) cut = Math.min(cut, c.level);
+  if (fresh !== undefined)
+    for (const c of cached) if (fresh.has(frontierKey(c))) cut = Math.min(cut, c.level);
   const aBit = accessedBits(ss, "second");
   const pick = starts.length === 0 ? 0 : env.choose(starts.length + 1);
   const from = pick === 0 ? undefined : (starts[pick - 1] as CachedFrontier);
@@ -319,7 +319,7 @@ export function walkNestedPage(
   const above = f.above;
   const aBits = s.eafe ? FS_A | FS_EA : FS_A;
   // [ORACLE-JUDGE-11] with SSADE, the second-stage entries the walk read from memory.
-  const ssRead: FsRead[] = [];
+  const ssRead: EntryRead[] = [];
   let leafWord = 0n;
   let rights = f.rights;
   let ssUsed: string[] = [];
@@ -355,7 +355,9 @@ export function walkNestedPage(
           ...(above === undefined ? {} : { above }),
           read: used
             .filter((u) => u.ssW)
-            .map((u): FsRead => ({ at: u.ea, stage: "first", level: u.level, accessed: aBits, dirty: 0n })),
+            .map(
+              (u): EntryRead => ({ at: u.ea, stage: "first", level: u.level, accessed: aBits, dirty: 0n }),
+            ),
         };
         const id = env.nestedFill(level + 1, { ...f, hpa: ea - index * 8, ssW }, f.via, ssUsed, path);
         if (id !== undefined) {
@@ -434,9 +436,9 @@ export function walkNestedPage(
     // [ORACLE-JUDGE-11] §6.2.4.1: A (EA) on each first-stage entry used, D on the leaf for a write;
     // with SSADE A on each second-stage entry, D on the output's leaf ("for both first- and
     // second-stage translation").
-    fsRead: [
+    entriesRead: [
       ...used.map(
-        (u): FsRead => ({
+        (u): EntryRead => ({
           at: u.ea,
           stage: "first",
           level: u.level,
@@ -469,7 +471,7 @@ export interface NestedOutcome {
   via?: string[];
   ssUsed?: string[];
   /** [ORACLE-JUDGE-11] A translation: the entries this path's walk read from memory. */
-  fsRead?: FsRead[];
+  entriesRead?: EntryRead[];
   /** [ORACLE-JUDGE-11] From a cached nested value: the entries its fills flagged above it. */
   above?: Used;
   /**
@@ -534,7 +536,7 @@ export function nestedOutcomes(
     pathOutcomes(mem, s, page, cfg, reads, mark, explore, replay, starts, out);
   }
   if (alsoFrom.length === 0) return out;
-  return out.map((o) => (o.fsRead === undefined ? o : { ...o, alsoFrom }));
+  return out.map((o) => (o.entriesRead === undefined ? o : { ...o, alsoFrom }));
 }
 
 /** [ORACLE-NEST-1] [ORACLE-JUDGE-1] The outcomes of one path of choices, for reads and for writes. */
@@ -568,7 +570,7 @@ function pathOutcomes(
         explain: `${s.explain} -> nested walk (${access}) -> 0x${t.out.toString(16)}`,
         ...(r.via === undefined ? {} : { via: r.via }),
         ssUsed: r.ssUsed,
-        fsRead: r.fsRead,
+        entriesRead: r.entriesRead,
         ...(r.above === undefined ? {} : { above: r.above }),
       });
     } else if (!(access === "write" && rd.ok && r.kind === "no-write")) {

@@ -15,6 +15,7 @@ import {
 } from "../../src/spec/capabilities.ts";
 import { Gcmd, IOTLB_OFFSET, IVA_OFFSET, Reg } from "../../src/spec/register-offsets.ts";
 import { DmarRegisters } from "../../src/vtd/registers.ts";
+import { LEGACY_ONLY } from "../scenarios/fixtures.ts";
 import {
   enableQueue,
   gcmd,
@@ -169,12 +170,7 @@ describe("capability registers", () => {
     expect(configProblems(viommuConfig({ nested: true, secondStage: false }))).not.toEqual([]);
     expect(configProblems(viommuConfig({ ssLargePages: { twoMiB: false, oneGiB: true } }))).not.toEqual([]);
     const legacySsads = viommuConfig({
-      scalable: false,
-      firstStage: false,
-      nested: false,
-      pasidBits: 0,
-      supervisorRequests: false,
-      fs1gp: false,
+      ...LEGACY_ONLY,
       extendedAccessed: false,
       secondStageAccessedDirty: true,
     });
